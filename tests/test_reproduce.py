@@ -1,0 +1,57 @@
+"The reproduction driver end to end: papermill runs notebooks in order, stops at a failure, resumes with --from."
+import json, os, subprocess, sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from st_vlm_repro.reproduce import run_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _nb(path, *sources, params=True):
+    cells = [nbformat.v4.new_code_cell('profile = "mini"', metadata={"tags": ["parameters"]})] if params else []
+    cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+
+
+def test_run_stops_at_failure_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    nbs, out = tmp_path/"nbs", tmp_path/"run"
+    nbs.mkdir()
+    marker = tmp_path/"ran.txt"
+    _nb(nbs/"00_first.ipynb", f"open({str(marker)!r}, 'a').write(profile + '\\n')")
+    _nb(nbs/"01_broken.ipynb", "x = 1", "import os\nif not os.path.exists(%r): raise RuntimeError('not fixed yet')" % str(tmp_path/"fixed"))
+    _nb(nbs/"02_last.ipynb", f"open({str(marker)!r}, 'a').write('last\\n')")
+    _nb(nbs/"90_tooling.ipynb", "raise SystemExit('tooling notebooks are not run')")
+    s = run_notebooks("mini", nbs_dir=nbs, run_dir=out)
+    assert s["failed"] == "01_broken"
+    st = {r["notebook"]: r for r in s["notebooks"]}
+    assert st["00_first"]["status"] == "ok" and st["01_broken"]["status"] == "failed"
+    assert "not fixed yet" in st["01_broken"]["error"] and st["01_broken"]["source"] == "import os"
+    assert "02_last" not in st and marker.read_text() == "mini\n"
+    assert (out/"00_first.ipynb").exists() and "01_broken" in (out/"index.md").read_text()
+    # executed copy carries the injected parameters; the source notebook does not
+    assert "injected-parameters" in (out/"00_first.ipynb").read_text()
+    assert "injected-parameters" not in (nbs/"00_first.ipynb").read_text()
+
+    (tmp_path/"fixed").touch()
+    s = run_notebooks("mini", nbs_dir=nbs, run_dir=out, start="01")
+    st = {r["notebook"]: r["status"] for r in s["notebooks"]}
+    assert st == {"00_first": "ok", "01_broken": "ok", "02_last": "ok"} and "failed" not in s
+    assert marker.read_text() == "mini\nlast\n"   # 00 was not rerun
+    assert json.loads((out/"summary.json").read_text())["notebooks"][2]["notebook"] == "02_last"
+
+
+def test_cli_console_script():
+    "The installed console script answers --help and prints resolved settings."
+    exe = Path(sys.executable).parent/"st-vlm-repro"
+    r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "reproduce" in r.stdout
+    r = subprocess.run([str(exe), "--profile", "mini", "--set", "n_scenes=2", "settings"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["profile"] == "mini" and s["n_scenes"] == 2 and Path(s["figures_dir"]) == ROOT/"figures"
+    r = subprocess.run([str(exe), "--set", "oops", "settings"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode != 0 and "key=value" in r.stderr
