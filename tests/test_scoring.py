@@ -72,6 +72,12 @@ DISTANCE_CASES = [
     ("Sorry, there is not enough information to estimate the distance.", None),
     ("The car is moving at 30 km/h.", None),
     ("Unable to measure distances in this video.", None),
+    ("To determine the distance, I'll analyze the frames. At 2.0 seconds, the car is near the intersection. By 8.5 "
+     "seconds, it has moved past two lane markings, each about 3 meters long with 9-meter gaps. So the car traveled "
+     "approximately 24 meters.", 24.0),
+    ("It is hard to say exactly, but I would estimate 15 meters.", 15.0),
+    ("15 meters (approximately)", 15.0),
+    ("The car traveled 15 m. It moved at about 8 km/h.", 15.0),
 ]
 
 @pytest.mark.parametrize("response,expected", DISTANCE_CASES)
@@ -113,6 +119,8 @@ SPEED_CASES = [
     ("I can't determine the speed from the given frames.", None),
     ("It is not possible to determine the speed.", None),
     ("The pedestrian moves about 10 meters.", None),
+    ("The speed is estimated to be between 25 and 35 km/h, likely around 30 km/h.", 30.0),
+    ("Assuming the pedestrian walks at a typical 3 mph, that is about 4.8 km/h.", 4.828032),
 ]
 
 @pytest.mark.parametrize("response,expected", SPEED_CASES)
@@ -155,6 +163,9 @@ CLOCK_CASES = [
     ("I'm sorry, I can't tell the direction from the video.", None),
     ("The truck is moving forward.", None),
     ("It moves 3 meters.", None),
+    ("Movement direction: the truck initially moves at 12 o'clock, then turns right. At 5.0 seconds, it's moving "
+     "towards 2 o'clock.", 2),
+    ("The truck is moving toward its 2 o'clock, i.e. slightly to the right.", 2),
 ]
 
 @pytest.mark.parametrize("response,expected", CLOCK_CASES)
@@ -190,6 +201,8 @@ TIMESTAMP_CASES = [
     ("In the 20-second video, the car moves toward 3 o'clock between 6 and 9 seconds.", (6.0, 9.0)),
     ("Within the video (0.0 to 20.0 seconds), the car turns right from 6.0 to 9.0 seconds.", (6.0, 9.0)),
     ("At around 5 seconds.", None),
+    ("The car moves toward the 3 o'clock direction from approximately 4.5 seconds to 7.0 seconds.", (4.5, 7.0)),
+    ("Between approximately 4.5 and 7 seconds.", (4.5, 7.0)),
     ("I cannot determine when the car moves in that direction.", None),
     ("The car never moves toward 3 o'clock.", None),
 ]
@@ -238,6 +251,10 @@ COMPARISON_CASES = [
     ("distance_comparison", Q_DC_MORE, "The red object did not travel farther than the blue one.", "blue"),
     ("distance_comparison", Q_DC_MORE, "Red traveled more.", "red"),
     ("distance_comparison", Q_DC_MORE, "It is impossible to tell which traveled farther.", None),
+    ("distance_comparison", Q_DC_LESS, "The red car travels about 30 m while the blue car travels about 20 m.", "blue"),
+    ("distance_comparison", Q_DC_MORE, "Red: roughly 12 meters. Blue: roughly 40 meters.", "blue"),
+    ("speed_comparison", Q_SC_FAST, "Green: about 20 km/h. Yellow: about 35 km/h.", "yellow"),
+    ("speed_comparison", Q_SC_FAST, "Green: about 20 km/h. Yellow: about 20 km/h.", None),
 ]
 
 @pytest.mark.parametrize("task,question,response,expected", COMPARISON_CASES)
