@@ -72,6 +72,10 @@ DISTANCE_CASES = [
     ("Sorry, there is not enough information to estimate the distance.", None),
     ("The car is moving at 30 km/h.", None),
     ("Unable to measure distances in this video.", None),
+    ("Approximately 12,5 m.", 12.5),
+    ("Approximately 12 meters (±3 m).", 12.0),
+    ("The distance traveled is about 0.03 km, or 30 m.", 30.0),
+    ("It travels about 5 car lengths, roughly 22.5 m.", 22.5),
     ("To determine the distance, I'll analyze the frames. At 2.0 seconds, the car is near the intersection. By 8.5 "
      "seconds, it has moved past two lane markings, each about 3 meters long with 9-meter gaps. So the car traveled "
      "approximately 24 meters.", 24.0),
@@ -166,6 +170,9 @@ CLOCK_CASES = [
     ("Movement direction: the truck initially moves at 12 o'clock, then turns right. At 5.0 seconds, it's moving "
      "towards 2 o'clock.", 2),
     ("The truck is moving toward its 2 o'clock, i.e. slightly to the right.", 2),
+    ("Direction: 3", 3),
+    ("The truck moves towards 9 o'clock (to the left) at 5.0 seconds.", 9),
+    ("The truck's movement direction at 5.0 seconds is 2 o'clock.", 2),
 ]
 
 @pytest.mark.parametrize("response,expected", CLOCK_CASES)
@@ -201,6 +208,9 @@ TIMESTAMP_CASES = [
     ("In the 20-second video, the car moves toward 3 o'clock between 6 and 9 seconds.", (6.0, 9.0)),
     ("Within the video (0.0 to 20.0 seconds), the car turns right from 6.0 to 9.0 seconds.", (6.0, 9.0)),
     ("At around 5 seconds.", None),
+    ("4.0 to 7.5", (4.0, 7.5)),
+    ("It happens around the 4 to 7 second mark.", (4.0, 7.0)),
+    ("From 4.0s until 7.5s.", (4.0, 7.5)),
     ("The car moves toward the 3 o'clock direction from approximately 4.5 seconds to 7.0 seconds.", (4.5, 7.0)),
     ("Between approximately 4.5 and 7 seconds.", (4.5, 7.0)),
     ("I cannot determine when the car moves in that direction.", None),
@@ -290,6 +300,8 @@ DIRECTION_CASES = [
     (Q_MC, "They don't move in the same direction.", False),
     (Q_MC, "Although they start at different positions, both move the same way.", True),
     (Q_MC, "Answer: no", False),
+    (Q_MC, "The red car is moving forward, and the blue car is also moving forward, so yes.", True),
+    (Q_MC, "They move in the same general direction.", True),
     (Q_MC, "**No**, the directions are different.", False),
     (Q_MC_OPP, "Yes.", False),
     (Q_MC_OPP, "No, they move the same way.", True),
