@@ -434,6 +434,8 @@ class _Judge(BaseHTTPRequestHandler):
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
         resp = user.split("Response: ", 1)[1].split("\n\nExtract ", 1)[0]
         if resp == "server error": return self._send(500, {"error": {"message": "boom"}})
+        if body["model"] == "no-json-mode" and "response_format" in body:
+            return self._send(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
         content = "not json at all" if resp == "garbage" else json.dumps(self.answers.get(resp, {"answer": None}))
         self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
                          "choices": [{"index": 0, "finish_reason": "stop",
@@ -498,6 +500,12 @@ def test_judge_failures_fall_back_to_rules(judge_server, tmp_path):
                                cache_path=cache, max_retries=0, return_info=True)
     assert pred == 12.0 and info["source"] == "rules" and "AuthenticationError" in info["error"]
     assert not cache.exists() or all('"garbage"' not in l for l in cache.read_text().splitlines())
+
+def test_judge_without_json_mode(judge_server, tmp_path):
+    _Judge.calls.clear()
+    pred, info = _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, tmp_path / "c.jsonl", model="no-json-mode")
+    assert pred == 12.0 and info["source"] == "judge" and info["error"] is None
+    assert ["response_format" in c for c in _Judge.calls] == [True, False]
 
 def test_judge_with_given_client(judge_server, tmp_path):
     import openai
