@@ -525,3 +525,35 @@ def test_score_end_to_end_with_extraction():
     assert df["accuracy"].tolist()[:7] == [100.0, 100.0, 0.0, 100.0, 100.0, 0.0, 100.0]
     assert df.loc["movement_direction", "error"] == 2 and df.loc["direction_timestamp", "error"] == pytest.approx(0.75)
     assert df.loc["speed_comparison", "n_unextracted"] == 1
+
+# ------------------------------------------------------------------- the project's own STKit answers read back to labels
+def _stkit_cases():
+    stkit = pytest.importorskip("st_vlm_repro.stkit")
+    from types import SimpleNamespace as NS
+    prompt = stkit.common_prompt([0.5 * i for i in range(40)], ["red", "blue"])
+    one = stkit.common_prompt([0.5 * i for i in range(40)], ["green"])
+    labels = [dict(task="traveled_distance", label=12.0, start=2.0, end=8.5, whole=False),
+              dict(task="traveled_distance", label=19.5, start=0.0, end=19.5, whole=True),
+              dict(task="traveling_speed", label=8.5, start=2.0, end=8.5, whole=False),
+              dict(task="movement_direction", label=11), dict(task="movement_direction", label=3),
+              dict(task="direction_timestamp", label=(2.5, 6.0), hour=3),
+              dict(task="distance_comparison", label="blue", more=True), dict(task="distance_comparison", label="red", more=False),
+              dict(task="speed_comparison", label="red", more=True), dict(task="speed_comparison", label="blue", more=False),
+              dict(task="direction_comparison", label=True), dict(task="direction_comparison", label=False)]
+    objs = [NS(colour="red"), NS(colour="blue")]
+    for lab in labels:
+        f = stkit._answer_fields(lab, objs)
+        single = lab["task"] in ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp")
+        for q_t, a_t in stkit.TEMPLATES[lab["task"]] + stkit.PARAPHRASES[lab["task"]]:
+            kw = dict(f, obj=stkit.object_name("green")) if single else f
+            yield lab, (one if single else prompt) + " " + stkit.fill_template(q_t, **kw), stkit.fill_template(a_t, **kw)
+
+def test_stkit_answers_read_back_to_their_labels():
+    n = 0
+    for lab, question, answer in _stkit_cases():
+        got = extract_answer(lab["task"], answer, question)
+        want = tuple(lab["label"]) if lab["task"] == "direction_timestamp" else lab["label"]
+        assert got == want, (lab, question, answer, got)
+        assert score(lab["task"], lab["label"], got)["correct"]
+        n += 1
+    assert n > 40
