@@ -47,15 +47,20 @@ def _best(fn, repeat):
 
 
 def codec_benchmark(n_clips=6, n_frames=40, size=(640, 360), n_objects=3, repeat=3, preset="veryfast",
-                    workdir=None, verbose=True):
+                    workdir=None, verbose=True, clips=None):
     "Frames/s of rendering (mp4 and frame folder) and of the bare codec on the same frames; ratios bare/render."
     cv2.setNumThreads(1)
     root = Path(workdir or tempfile.mkdtemp(prefix="stkit_codec_"))
     try:
-        clips = [make_test_clip(root / "src", n_frames=n_frames, size=size, n_objects=n_objects, seed=s,
-                                clip_id=f"synthetic/bench{s}/0") for s in range(n_clips)]
-        objs = [list(zip([t.track_id for t in c.tracks], COLOUR_NAMES)) for c in clips]
-        n = n_clips * n_frames
+        if clips is None:
+            clips = [make_test_clip(root / "src", n_frames=n_frames, size=size, n_objects=n_objects, seed=s,
+                                    clip_id=f"synthetic/bench{s}/0") for s in range(n_clips)]
+        else:   # given clips (e.g. the mini world's), cycled to n_clips; each gets its own output name
+            clips = [c.model_copy(update=dict(scene_id=f"{c.scene_id}_{i}"))
+                     for i, c in zip(range(n_clips), __import__("itertools").cycle(clips))]
+            size = clips[0].image_size; n_frames = len(clips[0].frames)
+        n = sum(len(c.frames) for c in clips)
+        objs = [list(zip([t.track_id for t in c.tracks][:n_objects], COLOUR_NAMES)) for c in clips]
         out = root / "out"; out.mkdir()
 
         def render_mp4():
@@ -87,7 +92,7 @@ def codec_benchmark(n_clips=6, n_frames=40, size=(640, 360), n_objects=3, repeat
         res["ratio_mp4"] = res["codec_mp4_fps"] / res["render_mp4_fps"]
         res["ratio_frames"] = res["codec_frames_fps"] / res["render_frames_fps"]
         if verbose:
-            print(f"{n} frames ({n_clips} clips x {n_frames}) at {res['size']}, {n_objects} boxes per clip, 1 process, "
+            print(f"{n} frames ({len(clips)} clips x {n_frames}) at {res['size']}, {n_objects} boxes per clip, 1 process, "
                   f"x264 preset {preset}, best of {repeat}")
             print(f"  JPEG decode only              : {res['decode_fps']:8.0f} frames/s")
             print(f"  bare codec  (decode + H.264)  : {res['codec_mp4_fps']:8.0f} frames/s")
@@ -106,9 +111,16 @@ def main():
     ap.add_argument("--clips", type=int, default=6); ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--size", default="640x360"); ap.add_argument("--objects", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3); ap.add_argument("--preset", default="veryfast")
+    ap.add_argument("--nuscenes-root", default=None, help="render the clips of this nuScenes root (e.g. the mini world's) "
+                    "instead of synthetic test clips")
     a = ap.parse_args()
     w, h = map(int, a.size.lower().split("x"))
-    codec_benchmark(a.clips, a.frames, (w, h), a.objects, a.repeat, a.preset)
+    clips = None
+    if a.nuscenes_root:
+        from st_vlm_repro.clips import load_clips
+        clips = [c for c in load_clips("nuscenes", a.nuscenes_root, "train", verbose=False) if c.tracks]
+        if not clips: raise SystemExit(f"no clips with tracks under {a.nuscenes_root}")
+    codec_benchmark(a.clips, a.frames, (w, h), a.objects, a.repeat, a.preset, clips=clips)
 
 
 if __name__ == "__main__":
