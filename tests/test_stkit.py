@@ -1,0 +1,82 @@
+"STKit end to end on the mini world: build through the real readers, render, resume after a kill, Ray, CLI."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from st_vlm_repro.clips import load_clips
+from st_vlm_repro.core import iter_jsonl
+from st_vlm_repro.mini_world import make_mini_world
+from st_vlm_repro.stkit import TASKS, DIRECTION_TASKS, QARecord, build_stkit, check_split_separation
+from st_vlm_repro.visual_prompts import read_video_frames
+
+CLI = str(Path(sys.executable).parent/"st-vlm-repro")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mini_world")
+    make_mini_world(root, 5, seed=3, formats=["nuscenes"])
+    return root
+
+
+def _cli_build(world, out, *extra):
+    return [CLI, "stkit", "build", "--source", "nuscenes", "--root", str(world/"nuscenes"), "--split", "train",
+            "--out", str(out), "--shard-size", "1", "--workers", "1", *extra]
+
+
+def test_build_renders_valid_records(world, tmp_path):
+    s = build_stkit(load_clips("nuscenes", world/"nuscenes", "train", verbose=False), tmp_path, "nuscenes-train",
+                    n_workers=1, progress=False)
+    recs = [QARecord(**r) for r in iter_jsonl(tmp_path/"nuscenes-train.jsonl")]
+    assert s["records"] == len(recs) > 0 and set(s["skipped"]) <= {"no askable object"}
+    assert {r.task for r in recs} >= {"traveled_distance", "traveling_speed", "movement_direction"}
+    for v in {r.video for r in recs}:
+        frames, times = read_video_frames(tmp_path/v)
+        r = next(r for r in recs if r.video == v)
+        assert len(frames) == len(r.frame_times)
+        np.testing.assert_allclose(times, r.frame_times, atol=0.02)
+    for r in recs:   # the question carries the paper's common prompt for this video's frames and colours
+        assert r.question.startswith(f"The video lasts for {r.frame_times[-1] + 0.5:.1f} seconds, and {len(r.frame_times)} frames")
+        assert all(o.colour in r.question for o in r.objects)
+
+
+def test_interrupted_build_resumes_byte_identical(world, tmp_path):
+    ref, out = tmp_path/"ref", tmp_path/"killed"
+    subprocess.run(_cli_build(world, ref), check=True, capture_output=True)
+    n_shards = len(list((ref/"shards"/"nuscenes-train").glob("*.jsonl")))
+    assert n_shards >= 2, "the world must give several shards for this test"
+    p = subprocess.Popen(_cli_build(world, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shards = out/"shards"/"nuscenes-train"
+    for _ in range(6000):
+        if p.poll() is not None or (shards.exists() and any(shards.glob("*.jsonl"))): break
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL); p.wait()
+    done_at_kill = len(list(shards.glob("*.jsonl")))
+    if done_at_kill < n_shards: assert not (out/"nuscenes-train.jsonl").exists()   # killed mid-way: no final file
+    r = subprocess.run(_cli_build(world, out), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out/"nuscenes-train.jsonl").read_bytes() == (ref/"nuscenes-train.jsonl").read_bytes()
+    assert json.loads(r.stdout)["records"] > 0
+    assert not list(out.rglob("*.tmp"))   # no temporary file survives
+
+
+def test_ray_build_equals_local(world, tmp_path):
+    clips = list(load_clips("nuscenes", world/"nuscenes", "train", verbose=False))
+    build_stkit(clips, tmp_path/"a", "p", render=False, n_workers=1, shard_size=1, progress=False)
+    build_stkit(clips, tmp_path/"b", "p", render=False, ray_address="local", shard_size=1, progress=False)
+    assert (tmp_path/"a"/"p.jsonl").read_bytes() == (tmp_path/"b"/"p.jsonl").read_bytes()
+
+
+def test_split_separation_and_sports_have_no_direction_tasks(world, tmp_path):
+    for split in ("train", "val"):
+        build_stkit(load_clips("nuscenes", world/"nuscenes", split, verbose=False), tmp_path, f"nuscenes-{split}",
+                    render=False, n_workers=1, progress=False)
+    per_split = check_split_separation(tmp_path)
+    assert set(per_split) == {"train", "val"}
+    clips = list(load_clips("nuscenes", world/"nuscenes", "train", verbose=False))
+    sports = [c.model_copy(update=dict(domain="sports", clip_id=c.clip_id + "-s")) for c in clips]
+    build_stkit(sports, tmp_path/"sports", "x", render=False, n_workers=1, progress=False)
+    tasks = {r["task"] for r in iter_jsonl(tmp_path/"sports"/"x.jsonl")}
+    assert tasks and not tasks & set(DIRECTION_TASKS)
