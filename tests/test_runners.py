@@ -1,0 +1,216 @@
+"""Runners and evaluation (nbs/05b_runners.ipynb, nbs/05d_eval.ipynb, nbs/07_results.ipynb): the OpenAI runner through the
+real `openai` client against an OpenAI-compatible HTTP server on 127.0.0.1 (images checked as data URLs, answers that
+depend on the question, 429/500/timeouts, cache), and an end-to-end run: STKit records from a rendered clip ->
+STKit-Bench -> evaluate (oracle, chance, prior, OpenAI) -> Tables 3-5."""
+import base64, json, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from st_vlm_repro.bench import build_bench, paraphrase_record
+from st_vlm_repro.core import read_jsonl, write_jsonl
+from st_vlm_repro.evaluate import eval_app, evaluate, load_run
+from st_vlm_repro.results import render_tables, runs_to_tables
+from st_vlm_repro.runners import ChanceRunner, OpenAIRunner, OracleRunner, PriorRunner, clip_geometric_context
+from st_vlm_repro.scoring import TASKS, extract_answer
+from st_vlm_repro.stkit import clip_records
+from st_vlm_repro.visual_prompts import make_test_clip, render_visual_prompt
+
+# ------------------------------------------------------------------------------------------------------------ the server
+EXPECTED = {"traveled_distance": 12.0, "traveling_speed": 30.0, "movement_direction": 2, "direction_timestamp": (1.0, 3.0),
+            "distance_comparison": "blue", "speed_comparison": "blue", "direction_comparison": True}
+
+def answer_for(question: str) -> str:
+    "What the fake model says: a fixed answer per kind of question, so that the test can tell questions apart."
+    q = question.rsplit("in the video.", 1)[-1].lower()
+    if "same direction" in q or "same way" in q: return "Yes, they are moving in the same direction."
+    if "o'clock" in q: return "It moves that way from 1.0 to 3.0 seconds."
+    if "direction" in q or "clock" in q or "heading" in q: return "At the end it is moving toward 2 o'clock."
+    if "which" in q: return "The blue object."
+    if "speed" in q or "fast" in q or "pace" in q or "velocity" in q: return "Its average speed is about 30 km/h."
+    return "It traveled about 12 meters."
+
+
+class _Chat(BaseHTTPRequestHandler):
+    """A small OpenAI-compatible chat-completions endpoint that checks what a vision request must carry."""
+    calls: list = []
+    attempts: dict = {}
+    lock = threading.Lock()
+
+    def log_message(self, *a): pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path != "/v1/chat/completions": return self._send(404, {"error": {"message": f"no route {self.path}"}})
+        if self.headers.get("Authorization") != "Bearer test-key": return self._send(401, {"error": {"message": "bad key"}})
+        turns = [m for m in body["messages"] if m["role"] == "user"]
+        n_images = []
+        for m in turns:
+            if not isinstance(m["content"], list): return self._send(400, {"error": {"message": "user content must be parts"}})
+            imgs = [p for p in m["content"] if p["type"] == "image_url"]
+            for p in imgs:
+                url = p["image_url"]["url"]
+                if not url.startswith(("data:image/jpeg;base64,", "data:image/png;base64,")):
+                    return self._send(400, {"error": {"message": f"image is not a data URL: {url[:40]}"}})
+                img = cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_UNCHANGED)
+                if img is None: return self._send(400, {"error": {"message": "image does not decode"}})
+            n_images.append(len(imgs))
+        question = next(p["text"] for p in turns[-1]["content"] if p["type"] == "text")
+        with self.lock:
+            type(self).calls.append(dict(model=body["model"], n_images=n_images, n_turns=len(body["messages"]), question=question))
+            k = (body["model"], question); type(self).attempts[k] = type(self).attempts.get(k, 0) + 1; attempt = type(self).attempts[k]
+        if body["model"] == "flaky" and attempt <= 2: return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+        if body["model"] == "broken": return self._send(500, {"error": {"message": "boom"}})
+        if body["model"] == "bad-request": return self._send(400, {"error": {"message": "invalid"}})
+        if body["model"] == "slow" and attempt == 1: time.sleep(1.5)
+        self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": answer_for(question)}}],
+                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+    def _send(self, code, obj):
+        data = json.dumps(obj).encode()
+        try:
+            self.send_response(code); self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError): pass   # the client gave up (timeout test)
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
+    th = threading.Thread(target=srv.serve_forever, daemon=True); th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown(); srv.server_close()
+
+
+# ----------------------------------------------------------------------------------------------------------- the data
+@pytest.fixture(scope="module")
+def stkit(tmp_path_factory):
+    """STKit records of three rendered test clips (all seven tasks), with their visual prompts on disk, and the clips."""
+    root = tmp_path_factory.mktemp("stkit")
+    records, clips = [], {}
+    for s in range(3):
+        clip = make_test_clip(root / f"frames{s}", n_frames=40, seed=s, clip_id=f"synthetic/t{s}/0")
+        recs, vids = clip_records(clip, seed=0)
+        for name, objs in vids: render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], root / name, size=160)
+        records += [r.model_dump(mode="json") for r in recs]; clips[clip.clip_id] = clip
+    assert {r["task"] for r in records} == set(TASKS)
+    return root, records, clips
+
+
+def _runner(url, root, tmp_path, model="gpt-4o", **kw):
+    kw = dict(n_frames=4, cache_path=tmp_path / "cache.jsonl", backoff=0.01, timeout=10) | kw
+    return OpenAIRunner(model, root, base_url=url, api_key="test-key", **kw)
+
+
+# ------------------------------------------------------------------------------------------------------------- tests
+def test_openai_runner_answers_every_task_over_http(server, stkit, tmp_path):
+    root, records, _ = stkit
+    _Chat.calls.clear()
+    answers = _runner(server, root, tmp_path).respond(records, progress=False)
+    assert len(answers) == len(records) == len(_Chat.calls)
+    for r, a in zip(records, answers):
+        assert extract_answer(r["task"], a, r["question"]) == EXPECTED[r["task"]], (r["task"], r["task_question"], a)
+    assert all(c["n_images"] == [4] for c in _Chat.calls)                     # 4 frames, as data URLs, one user turn
+    assert all("4 frames are uniformly sampled" in c["question"] for c in _Chat.calls)
+
+
+def test_cache_prevents_requery_and_keys_on_settings(server, stkit, tmp_path):
+    root, records, _ = stkit
+    recs = records[:5]
+    _Chat.calls.clear()
+    first = _runner(server, root, tmp_path).respond(recs, progress=False)
+    assert len(_Chat.calls) == 5
+    again = _runner(server, root, tmp_path).respond(recs, progress=False)   # a new runner, the same cache file
+    assert again == first and len(_Chat.calls) == 5
+    _runner(server, root, tmp_path, n_workers=1).respond(recs[:1], progress=False)   # not a setting of the answer
+    assert len(_Chat.calls) == 5
+    r8 = OpenAIRunner("gpt-4o", root, base_url=server, api_key="test-key", n_frames=8, cache_path=tmp_path / "cache.jsonl")
+    r8.respond(recs[:2], progress=False)                                        # other frame count: asked again
+    assert len(_Chat.calls) == 7 and _Chat.calls[-1]["n_images"] == [8]
+    para = [paraphrase_record(r) for r in recs[:1]]                             # same id, other question: asked again
+    _runner(server, root, tmp_path).respond(para, progress=False)
+    assert len(_Chat.calls) == 8
+
+
+def test_retries_on_429_and_timeout_then_fails_cleanly(server, stkit, tmp_path):
+    root, records, _ = stkit
+    _Chat.attempts.clear()
+    out = _runner(server, root, tmp_path, model="flaky").respond(records[:2], progress=False)
+    assert all(out) and all(_Chat.attempts[("flaky", q)] == 3 for (m, q) in _Chat.attempts if m == "flaky")
+    out = _runner(server, root, tmp_path, model="slow", timeout=0.5).respond(records[:1], progress=False)
+    assert out[0] and max(v for (m, _), v in _Chat.attempts.items() if m == "slow") == 2
+    with pytest.raises(RuntimeError, match=r"broken on record .* failed after 3 attempt\(s\): InternalServerError"):
+        _runner(server, root, tmp_path, model="broken", max_attempts=3).respond(records[:1], progress=False)
+    with pytest.raises(RuntimeError, match=r"failed after 1 attempt\(s\): BadRequestError"):   # not transient: no retry
+        _runner(server, root, tmp_path, model="bad-request").respond(records[:1], progress=False)
+
+
+def test_n_shot_and_geometric_context_over_http(server, stkit, tmp_path):
+    root, records, clips = stkit
+    _Chat.calls.clear()
+    ctx = clip_geometric_context(clips, n_frames=4, depth=lambda clip, i: np.full((45, 80), 4.0 + i))
+    run = _runner(server, root, tmp_path, n_shots=2, shot_records=records, geometric_context=True, context=ctx)
+    target = [r for r in records if r["task"] == "traveled_distance"][:1]
+    assert run.respond(target, progress=False) == ["It traveled about 12 meters."]
+    call = _Chat.calls[-1]
+    assert call["n_turns"] == 5 and call["n_images"] == [8, 8, 8]              # 2 shots + question; frames + depth maps
+    assert "Camera extrinsics" in call["question"] and "depth maps" in call["question"]
+    with pytest.raises(NotImplementedError, match="no depth source"):
+        clip_geometric_context(clips)
+
+
+def test_end_to_end_bench_evaluate_tables(server, stkit, tmp_path):
+    root, records, _ = stkit
+    bench = build_bench(records, n_per_task=4, splits=("train",))              # test clips are all in the train split
+    assert {r["task"] for r in bench} == set(TASKS)
+    runs = {}
+    for runner in (OracleRunner(), ChanceRunner(0), PriorRunner(records),
+                   _runner(server, root, tmp_path, name="fake-gpt")):
+        runs[runner.name] = evaluate(runner, bench, tmp_path / "eval" / runner.name, progress=False)
+    assert runs["oracle"].loc["average", "accuracy"] == 100.0
+    assert runs["oracle"].loc["average", "n_unextracted"] == 0
+    assert runs["chance"].loc["average", "n_unextracted"] == 0 and runs["prior"].loc["average", "n_unextracted"] == 0
+    # the fake model always says "blue" and "same direction": its comparison accuracy is the share of such labels
+    blue = np.mean([r["label"] == "blue" for r in bench if r["task"] == "speed_comparison"]) * 100
+    assert runs["fake-gpt"].loc["speed_comparison", "accuracy"] == pytest.approx(blue)
+    tables = runs_to_tables([tmp_path / "eval" / n for n in runs], tmp_path / "tables", "mini", tmp_path / "figs")
+    t3 = tables["table3"]
+    assert list(t3.model[-4:]) == ["oracle", "chance", "prior", "fake-gpt"]
+    assert t3.set_index("model").loc["oracle", "avg"].startswith("100.0 [")
+    assert (tmp_path / "tables" / "table3.tex").exists() and (tmp_path / "figs" / "table3_average_accuracy.png").exists()
+    assert "synthetic mini world" in (tmp_path / "tables" / "table4.md").read_text()
+
+
+def test_eval_cli_openai_and_paraphrased(server, stkit, tmp_path, monkeypatch):
+    root, records, _ = stkit
+    bench = build_bench(records, n_per_task=2, splits=("train",))
+    write_jsonl(tmp_path / "bench.jsonl", bench)
+    write_jsonl(tmp_path / "para.jsonl", [paraphrase_record(r) for r in bench])
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    for b, out in (("bench.jsonl", "gpt"), ("para.jsonl", "gpt-para")):
+        r = CliRunner().invoke(eval_app, ["--model", "openai:gpt-4o", "--bench", str(tmp_path / b), "--videos", str(root),
+                                          "--out", str(tmp_path / out), "--base-url", server, "--n-frames", "2"])
+        assert r.exit_code == 0, (r.output, r.exception)
+    df, meta = load_run(tmp_path / "gpt-para")
+    assert meta["paraphrased"] and meta["model"] == "gpt-4o" and meta["settings"]["n_frames"] == 2
+    assert (tmp_path / "gpt" / "api_cache.jsonl").exists()
+    tables = runs_to_tables([tmp_path / "gpt", tmp_path / "gpt-para"], tmp_path / "t", "mini", tmp_path / "f")
+    assert tables["table5"].model.iloc[-1] == "gpt-4o" and tables["table4"].iloc[-1][["n_shots", "geo"]].tolist() == ["0", "no"]
+
+
+def test_eval_cli_tiny_hf_model(stkit, tmp_path):
+    from st_vlm_repro.tiny_model import make_tiny_llava_onevision
+    root, records, _ = stkit
+    write_jsonl(tmp_path / "bench.jsonl", records[:3])
+    tiny = make_tiny_llava_onevision(tmp_path / "tiny")
+    r = CliRunner().invoke(eval_app, ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root),
+                                      "--out", str(tmp_path / "hf"), "--n-frames", "4"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert len(read_jsonl(tmp_path / "hf" / "scores.jsonl")) == 3
