@@ -1,0 +1,163 @@
+"Sec. 6 readers on small files in each dataset's real annotation format, the metrics, and Fig. 6's chain end to end on a mini world."
+import csv, json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from st_vlm_repro.analysis import (
+    read_charades_sta, read_charades_lengths, read_activitynet_captions, read_tvqa_plus, read_dramaqa, grounding_record,
+    grounding_metrics, mc_question, mc_record, extract_choice, mc_accuracy, ItemChanceRunner, ItemPriorRunner, MC_TASK,
+    write_charades_sta_from_stkit, write_tvqa_plus_from_stkit, region_mc_question, render_region_prompt, resolve_video,
+    multistep_questions, score_multistep, TVQA_FPS, CHARADES_CSV_COLUMNS)
+from st_vlm_repro.runners import OracleRunner
+from st_vlm_repro.visual_prompts import read_video_frames, COLOURS
+
+
+# ---- Charades-STA: `charades_sta_test.txt` lines and the `Charades_v1_test.csv` lengths ----
+def test_charades_sta_and_lengths(tmp_path):
+    (tmp_path/"charades_sta_test.txt").write_text(
+        "3MSZA 24.3 30.4##person turn a light on.\n3MSZA 24.3 30.4##person flipped the light switch near the door.\n"
+        "AO8RW 0.0 6.9##a person is putting a book on a shelf.\n\n")
+    with open(tmp_path/"Charades_v1_test.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, CHARADES_CSV_COLUMNS); w.writeheader()
+        w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": "3MSZA", "subject": "HR43", "scene": "Bedroom", "quality": "6",
+                    "script": "A person turns on the light.", "actions": "c059 24.30 30.40", "length": "31.17"})
+        w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": "AO8RW", "length": "32.83"})
+    lens = read_charades_lengths(tmp_path/"Charades_v1_test.csv")
+    assert lens == {"3MSZA": 31.17, "AO8RW": 32.83}
+    items = read_charades_sta(tmp_path/"charades_sta_test.txt", lens)
+    assert [(i["video"], i["gold"], i["duration"]) for i in items] == [("3MSZA.mp4", [24.3, 30.4], 31.17)] * 2 + [("AO8RW.mp4", [0.0, 6.9], 32.83)]
+    assert items[2]["query"] == "a person is putting a book on a shelf"
+    assert len({i["id"] for i in items}) == 3                     # same video and span twice: still two items
+    (tmp_path/"bad.csv").write_text("vid,len\nx,3\n")
+    with pytest.raises(ValueError, match="bad.csv: needs columns 'id' and 'length'"): read_charades_lengths(tmp_path/"bad.csv")
+
+
+# ---- ActivityNet Captions: `val_1.json` ----
+def test_activitynet_captions(tmp_path):
+    (tmp_path/"val_1.json").write_text(json.dumps({
+        "v_uqiMw7tQ1Cc": {"duration": 55.15, "timestamps": [[0.28, 55.15], [13.79, 54.32]],
+                          "sentences": ["A weight lifting tutorial is given.", "  The coach helps the guy in red with the proper body placement and lifting technique."]},
+        "v_bXdq2zI1Ms0": {"duration": 73.1, "timestamps": [[17.33, 12.0]], "sentences": ["Three men are standing on a mat."]}}))
+    items = read_activitynet_captions(tmp_path/"val_1.json")
+    assert [(i["video"], i["gold"], i["duration"]) for i in items] == [
+        ("v_uqiMw7tQ1Cc.mp4", [0.28, 55.15], 55.15), ("v_uqiMw7tQ1Cc.mp4", [13.79, 54.32], 55.15), ("v_bXdq2zI1Ms0.mp4", [12.0, 17.33], 73.1)]
+    assert items[1]["query"].startswith("The coach helps")
+    (tmp_path/"bad.json").write_text(json.dumps({"v_x": {"duration": 3, "timestamps": [[0, 1]], "sentences": []}}))
+    with pytest.raises(ValueError, match="v_x has 1 timestamps but 0 sentences"): read_activitynet_captions(tmp_path/"bad.json")
+
+
+# ---- TVQA+: `tvqa_plus_val.json` ----
+TVQA_Q = {"answer_idx": "2", "qid": 7, "ts": "9.36-13.6", "q": "What is Sheldon holding when he talks to Leonard?",
+          "vid_name": "s01e02_seg02_clip_10", "a0": "A cup", "a1": "A book", "a2": "A laptop", "a3": "A phone", "a4": "Nothing",
+          "show_name": "The Big Bang Theory",
+          "bbox": {"31": [{"img_id": 31, "top": 40, "left": 100, "width": 50, "height": 80, "label": "Sheldon"},
+                          {"img_id": 31, "top": 90, "left": 120, "width": 20, "height": 15, "label": "laptop"}],
+                   "28": [{"img_id": 28, "top": 42, "left": 98, "width": 50, "height": 80, "label": "Sheldon"}]}}
+
+def test_tvqa_plus(tmp_path):
+    (tmp_path/"tvqa_plus_val.json").write_text(json.dumps([TVQA_Q]))
+    it = read_tvqa_plus(tmp_path/"tvqa_plus_val.json")[0]
+    assert (it["answer_idx"], it["ts"], it["region_label"], it["video"]) == (2, [9.36, 13.6], "Sheldon", "s01e02_seg02_clip_10")
+    assert it["region"] == {28 / TVQA_FPS: (98, 42, 148, 122), 31 / TVQA_FPS: (100, 40, 150, 120)}   # boxes of the first label only
+    assert mc_question(it).startswith("Focus on the Sheldon in the red box. What is Sheldon holding")
+    assert "(C) A laptop" in mc_question(it)
+    assert [extract_choice(r, it["choices"]) for r in ("C", "(c)", "The answer is C.", "He holds a laptop.", "no idea")] == [2, 2, 2, 2, None]
+    bad = dict(TVQA_Q); del bad["a3"]
+    (tmp_path/"bad.json").write_text(json.dumps([bad]))
+    with pytest.raises(ValueError, match="question #0 \\(qid 7\\).*'a3'"): read_tvqa_plus(tmp_path/"bad.json")
+
+
+# ---- DramaQA: QA JSON and visual metadata ----
+def test_dramaqa(tmp_path):
+    (tmp_path/"AnotherMissOhQA_val_set.json").write_text(json.dumps([
+        {"qid": 13041, "que": "Why did Haeyoung1 stand up?", "answers": ["To leave.", "To greet Dokyung.", "To dance.", "To sleep.", "To eat."],
+         "correct_idx": 1, "vid": "AnotherMissOh17_001_0000", "videoType": "scene", "q_level_mem": 3, "q_level_logic": 4,
+         "shot_contained": [25, 49]}]))
+    visual = {"AnotherMissOh17_001_0000": [
+        {"frame_id": "AnotherMissOh17_001_0000_IMAGE_0000000001", "persons": []},
+        {"frame_id": "AnotherMissOh17_001_0000_IMAGE_0000000010",
+         "persons": [{"person_id": "Haeyoung1", "person_info": {"face_rect": {"min_x": 300, "min_y": 80, "max_x": 360, "max_y": 150},
+                                                                "full_rect": {"min_x": 250, "min_y": 60, "max_x": 420, "max_y": 700},
+                                                                "behavior": "stand up", "emotion": "Neutral"}, "related_objects": []},
+                     {"person_id": "Dokyung", "person_info": {"full_rect": {"min_x": 600, "min_y": 50, "max_x": 800, "max_y": 700}}}]},
+        {"frame_id": "AnotherMissOh17_001_0000_IMAGE_0000000020",
+         "persons": [{"person_id": "Haeyoung1", "person_info": {"full_rect": {"min_x": None, "min_y": None, "max_x": None, "max_y": None}}},
+                     {"person_id": "Haeyoung1", "person_info": {"full_rect": {"min_x": 260, "min_y": 62, "max_x": 430, "max_y": 702}}}]}]}
+    it = read_dramaqa(tmp_path/"AnotherMissOhQA_val_set.json", visual, fps=3.0)[0]
+    assert (it["id"], it["answer_idx"], it["region_label"]) == ("dramaqa/13041", 1, "Haeyoung1")
+    assert it["region"] == {1 / 3: (250, 60, 420, 700), 2 / 3: (260, 62, 430, 702)}
+    assert mc_accuracy([it], ["(B) To greet Dokyung.", ])["accuracy"] == 100.0
+    assert read_dramaqa(tmp_path/"AnotherMissOhQA_val_set.json")[0]["region"] == {}        # no visual metadata: no region
+
+
+# ---- metrics ----
+def test_grounding_metrics_by_definition():
+    items = [dict(gold=[0.0, 10.0]), dict(gold=[2.0, 4.0]), dict(gold=[0.0, 4.0]), dict(gold=[5.0, 6.0])]
+    resp = ["From 5 to 10 seconds.", "between 2.0 and 4.0 seconds", "It happens from 0 to 1 seconds.", "no idea"]
+    m = grounding_metrics(items, resp)   # IoUs 0.5, 1.0, 0.25, 0 (unread)
+    assert m == {"n": 4, "mIoU": 43.8, "R@0.3": 50.0, "R@0.5": 50.0, "R@0.7": 25.0, "unread": 1}
+    ms = multistep_questions([dict(id="r", task="traveling_speed", label=45.0, video="v", frame_times=[0, .5], objects=[], info={"object": "red"})])
+    assert [m["label"] for m in ms] == [20.0, 13.333, 0.938]
+    assert score_multistep(ms, ["20 times", "about 16 minutes", "2 hours"]) == dict(n=3, accuracy=66.7, median_rel_error=0.2, unread=0)  # errors 0, 0.2, 1.13
+
+
+# ---- Fig. 6 chain on a mini world: STKit val → Charades-STA / TVQA+ files → real readers → runners → metrics ----
+@pytest.fixture(scope="module")
+def stkit(tmp_path_factory):
+    from st_vlm_repro.clips import load_clips
+    from st_vlm_repro.mini_world import make_mini_world
+    from st_vlm_repro.stkit import build_stkit
+    from st_vlm_repro.bench import read_stkit
+    root = tmp_path_factory.mktemp("world"); out = tmp_path_factory.mktemp("stkit")
+    make_mini_world(root, 4, seed=1, formats=["nuscenes"])
+    clips = {}
+    for split in ("train", "val"):
+        cl = list(load_clips("nuscenes", root/"nuscenes", split, verbose=False))
+        build_stkit(cl, out, f"nuscenes-{split}", n_workers=1, progress=False, render=(split == "val"))
+        if split == "val": clips = {c.clip_id: c for c in cl}
+    recs = read_stkit(out)
+    return out, clips, [r for r in recs if r["split"] == "val"], [r for r in recs if r["split"] == "train"]
+
+
+def test_fig6_chain_on_mini_world(stkit, tmp_path):
+    out, clips, val, train = stkit
+    assert val and train
+    # temporal grounding through the Charades-STA format
+    txt, lens = write_charades_sta_from_stkit(val, tmp_path/"ch")
+    items = read_charades_sta(txt, read_charades_lengths(lens))
+    dts = [r for r in val if r["task"] == "direction_timestamp"]
+    assert len(items) == len(dts) > 0
+    recs = [grounding_record(i, frame_times=list(np.arange(0, i["duration"] - 1e-6, 0.5))) for i in items]
+    for r in recs: assert (out/r["video"]).exists()                        # the video is the record's visual prompt
+    assert grounding_metrics(items, OracleRunner().respond(recs))["mIoU"] == 100.0
+    ch = grounding_metrics(items, ItemChanceRunner(0).respond(recs))
+    assert ch["unread"] == 0 and ch["mIoU"] < 100
+    # region-aware QA through the TVQA+ format
+    tv_path, counts = write_tvqa_plus_from_stkit(val, clips, tmp_path/"tv")
+    tv_items = read_tvqa_plus(tv_path)
+    assert counts["questions"] == len(tv_items) > 0 and counts["skipped_no_clip"] == 0
+    raw_q = {q["qid"]: q for q in json.loads(tv_path.read_text())}
+    mc_recs = []
+    for it in tv_items:
+        q = raw_q[int(it["id"].split("/")[1])]
+        src = next(r for r in val if r["id"] == q["stkit_id"])
+        clip = clips[src["clip_id"]]
+        tr = clip.track(next(o["track_id"] for o in src["objects"] if o["colour"] == src["info"]["object"]))
+        for t, box in it["region"].items():                                 # boxes are the track's own, at 3-fps frame numbers
+            k = int(np.argmin(np.abs(np.asarray(clip.frame_times) - t)))
+            np.testing.assert_allclose(box, tr.boxes_2d[k], atol=0.11)   # left, top, width, height each to 0.1 px
+            assert it["ts"][0] - 1 / 6 - 1e-6 <= t <= it["ts"][1] + 1 / 6 + 1e-6   # 3-fps frame numbers are within 1/6 s
+        rp = render_region_prompt(resolve_video(tv_path.parent/"videos", it["video"]), it["region"], tmp_path/"rp"/str(q["qid"]))
+        frames, times = read_video_frames(rp)
+        raw, _ = read_video_frames(resolve_video(tv_path.parent/"videos", it["video"]))
+        t0 = min(it["region"]); k = int(np.argmin(np.abs(times - t0))); x0, y0, x1, y1 = it["region"][t0]
+        edge = frames[k][int((y0 + y1) / 2), int(np.clip(round(x0), 0, frames.shape[2] - 1))].astype(int)
+        assert np.abs(edge - COLOURS["red"]).max() < 70, edge               # the region is drawn in red on its frame
+        mc_recs.append(mc_record(it, str(rp.relative_to(tmp_path)), list(times)))
+    assert mc_accuracy(tv_items, OracleRunner().respond(mc_recs))["accuracy"] == 100.0
+    tv_train = [dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"]) for r in train if (q := region_mc_question(r))]
+    pr = mc_accuracy(tv_items, ItemPriorRunner(tv_train).respond(mc_recs))
+    assert pr["unread"] == 0 and 0 <= pr["accuracy"] <= 100
+    assert mc_accuracy(tv_items, ItemChanceRunner(0).respond(mc_recs))["unread"] == 0
