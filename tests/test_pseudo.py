@@ -54,3 +54,33 @@ def test_cli_bad_backend(tmp_path):
     (tmp_path / "v").mkdir()
     r = CliRunner().invoke(pseudo_app, ["pseudo-label", "--videos", str(tmp_path / "v"), "--out", str(tmp_path / "o")])
     assert r.exit_code != 0
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    import torch
+    from st_vlm_repro.pseudo_backends import make_tiny_models
+    torch.set_num_threads(1)             # tiny models on a shared 2-core machine: more threads only contend
+    return make_tiny_models(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.mark.parametrize("depth", ["depth_anything", "depth_pro"])
+def test_transformers_backends_label_video(tmp_path, tiny_models, depth):
+    "Tiny random Grounding DINO + Sam2Video + metric depth through the real from_pretrained path and `label_video` (structure, not quality)."
+    from st_vlm_repro.mini_world import make_world
+    from st_vlm_repro.pseudo_backends import BackendSpec, label_video, read_video
+    sc = make_world(1, seed=0, n_sports=0)[0]
+    vid = write_scene_video(sc, tmp_path / f"{sc.scene_id}.mp4", duration=2.0, scale=0.25)
+    spec = BackendSpec("transformers", depth_model=tiny_models[depth], detector=tiny_models["detector"], sam2=tiny_models["sam2"])
+    b = spec.build(vid)
+    b.seg.box_threshold = b.seg.text_threshold = b.seg.min_box_frac = 0.0; b.seg.max_objects = 3   # random weights: force detections
+    v = read_video(vid, 10.0, 160)
+    seg = b.seg.segment(v, PseudoParams().classes)
+    assert seg.ids.shape == (len(v.times), v.size[1], v.size[0]) and 0 < len(seg.labels) <= 3
+    assert set(np.unique(seg.ids)) <= {0, *seg.labels}
+    rep = label_video(vid, tmp_path / "out", b, long_side=160)
+    for k in ("scale", "scale_consistent", "tracks_kept", "tracks_dropped", "clips"):
+        assert k in rep, k
+    assert (tmp_path / "out" / "reports" / f"{sc.scene_id}.json").exists()
+    assert (tmp_path / "out" / "clips" / f"{sc.scene_id}.jsonl").exists()
+    assert all(t.label_source == "pseudo" for c in load_pseudo_clips(tmp_path / "out") for t in c.tracks)
