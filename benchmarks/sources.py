@@ -77,7 +77,8 @@ def main():
     cfg = load_settings("mini")
     root = Path(a.root) if a.root else cfg.path("data_dir") / "mini_world_bench"
     gt = root / "ground_truth.json"
-    want = dict(seed=a.seed, n=a.n_scenes)
+    from st_vlm_repro.mini_world import make_world, token
+    want = dict(seed=a.seed, n=a.n_scenes, generator=token(make_world(1, a.seed, n_sports=0)[0].to_json()))  # rebuild if it changed
     if not gt.is_file() or json.loads((root / "bench.json").read_text() if (root / "bench.json").is_file() else "{}") != want:
         from st_vlm_repro.mini_world import make_mini_world
         t = time.perf_counter()

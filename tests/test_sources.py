@@ -226,8 +226,12 @@ def test_av2_pose_missing_and_corrupt_image(world, bad):
 def test_av2_nan_annotation_and_missing_root(world, bad, tmp_path):
     c, tr = _visible_instance(world, "argoverse2")
     p = bad / "argoverse2/train" / c.scene_id / "annotations.feather"; t = pf.read_table(p)
-    rows = np.flatnonzero(np.asarray(t.column("track_uuid").to_pylist()) == tr.track_id)
-    tx = t.column("tx_m").to_numpy().copy(); tx[rows[len(rows) // 2]] = np.nan
+    k = int(np.argmin(np.abs(tr.times - 5.0)))                 # a labelled time of the first clip, far from the next clip
+    ts_nan = c.meta["sweep_timestamps_ns"][int(round(tr.times[k] / 0.5))]
+    row = np.flatnonzero((np.asarray(t.column("track_uuid").to_pylist()) == tr.track_id) &
+                         (t.column("timestamp_ns").to_numpy() == ts_nan))
+    assert len(row) == 1
+    tx = t.column("tx_m").to_numpy().copy(); tx[row] = np.nan
     pf.write_feather(t.set_column(t.column_names.index("tx_m"), "tx_m", pa.array(tx)), str(p))
     _expect_one_skip(world, bad, "argoverse2", "train", "NaN in track", tr.track_id)
     with pytest.raises(DatasetRootError, match="(?s)test does not exist.*annotations.feather"):
