@@ -30,7 +30,14 @@ def _read(args):
     w2, c2 = time.perf_counter(), time.process_time()
     first = first or (w2, c2)
     return dict(clips=n, import_s=c1 - c0, first_cpu_s=first[1] - c1, rest_cpu_s=c2 - first[1], total_cpu_s=c2 - c1,
-                total_wall_s=w2 - w1, maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                total_wall_s=w2 - w1, maxrss_mb=_peak_rss_mb())
+
+
+def _peak_rss_mb():
+    "This process's peak resident memory (VmHWM; unlike ru_maxrss it is not inherited from the parent across exec)."
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _baseline(args):
