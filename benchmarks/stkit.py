@@ -29,7 +29,7 @@ def _cpu():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenes", type=int, default=6); ap.add_argument("--copies", type=int, default=40)
+    ap.add_argument("--scenes", type=int, default=6); ap.add_argument("--copies", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each measurement; the best is reported")
     ap.add_argument("--skip-codec", action="store_true")
     a = ap.parse_args()
