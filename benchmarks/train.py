@@ -2,10 +2,12 @@
 
     python benchmarks/train.py --model <model folder> --frames 8 --batch 8 --steps 10
     python benchmarks/train.py --make-model tiny            # a tiny random-init LLaVA-OneVision (CPU)
+    python benchmarks/train.py --make-model small           # CPU-sized layers with Qwen2's 151,936-row vocabulary
     python benchmarks/train.py --make-model mid --frames 32  # Qwen2-0.5B-sized text + SigLIP-400M-sized vision, random init (GPU)
 
-Each side runs in its own process on the same data (a toy STKit rendered from test clips, frames cached first) and the
-same micro batch, no gradient accumulation; the first `--warmup` steps are not timed. Prints samples/s, tokens/s, peak
+Each side runs in its own process on the same data (a toy STKit rendered from test clips, frames cached first), the same
+micro batches in the same order, no gradient accumulation; the first `--warmup` steps are not timed. `--plain` turns off
+the loop's own optimisations (logits only at answer positions, fused AdamW) to show what each side's defaults are worth. Prints samples/s, tokens/s, peak
 memory (GPU: max allocated; CPU: peak RSS of the process) and, on a GPU, MFU ≈ 6 · parameters · tokens/s / peak bf16
 FLOP/s (an estimate: it counts every token through every parameter). Speed on a shared machine swings: compare the two
 numbers of one run, not numbers across runs.
@@ -16,24 +18,33 @@ from pathlib import Path
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "A6000": 154.8e12, "L40S": 362e12}
 
 
-def make_mid(out: Path) -> Path:
-    "A random-init LLaVA-OneVision at Qwen2-0.5B / SigLIP-so400m sizes, with the tiny model's tokenizer and processor."
+QWEN2_VOCAB = 151_936   # Qwen2's embedding rows (LLaVA-OneVision's language model)
+
+SIZES = {  # vision (hidden, intermediate, layers, heads, image, patch), text (hidden, intermediate, layers, heads, kv heads)
+    "small": ((128, 512, 4, 4, 64, 8), (256, 1024, 4, 4, 2)),                    # CPU-sized, with Qwen2's full vocabulary
+    "mid": ((1152, 4304, 26, 16, 384, 14), (896, 4864, 24, 14, 2)),              # Qwen2-0.5B text, SigLIP-so400m vision
+}
+
+
+def make_model(kind: str, out: Path) -> Path:
+    "A random-init LLaVA-OneVision of the named size with Qwen2's vocabulary size, and the tiny model's tokenizer and processor."
     import torch
     from transformers import AutoProcessor, LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, Qwen2Config, SiglipVisionConfig
     from st_vlm_repro.tiny_model import make_tiny_llava_onevision
-    tiny = make_tiny_llava_onevision(out / "_tiny", image_size=384, patch_size=14)
+    (vh, vi, vl, vn, im, pa), (th, ti, tl, tn, tk) = SIZES[kind]
+    tiny = make_tiny_llava_onevision(out / "_tiny", image_size=im, patch_size=pa)
     proc = AutoProcessor.from_pretrained(tiny); tok = proc.tokenizer
     cfg = LlavaOnevisionConfig(
-        vision_config=SiglipVisionConfig(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16,
-                                         image_size=384, patch_size=14),
-        text_config=Qwen2Config(vocab_size=len(tok), hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                                num_key_value_heads=2, max_position_embeddings=32768, tie_word_embeddings=True,
+        vision_config=SiglipVisionConfig(hidden_size=vh, intermediate_size=vi, num_hidden_layers=vl, num_attention_heads=vn,
+                                         image_size=im, patch_size=pa),
+        text_config=Qwen2Config(vocab_size=QWEN2_VOCAB, hidden_size=th, intermediate_size=ti, num_hidden_layers=tl, num_attention_heads=tn,
+                                num_key_value_heads=tk, max_position_embeddings=32768, tie_word_embeddings=True,
                                 eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id),
         image_token_index=tok.convert_tokens_to_ids("<image>"), video_token_index=tok.convert_tokens_to_ids("<video>"),
-        image_grid_pinpoints=[[384, 384]], vision_aspect_ratio="anyres_max_1", vision_feature_select_strategy="full")
+        image_grid_pinpoints=[[im, im]], vision_aspect_ratio="anyres_max_1", vision_feature_select_strategy="full")
     torch.manual_seed(0)
-    LlavaOnevisionForConditionalGeneration(cfg).save_pretrained(out / "mid"); proc.save_pretrained(out / "mid")
-    return out / "mid"
+    LlavaOnevisionForConditionalGeneration(cfg).save_pretrained(out / kind); proc.save_pretrained(out / kind)
+    return out / kind
 
 
 def peak_mem_gb():
@@ -45,11 +56,12 @@ def peak_mem_gb():
 def run_side(a):
     "One side in this process; prints a JSON line."
     import torch
-    from st_vlm_repro.train import STKitTrainDataset, TrainConfig, collate, load_for_training, read_log, train, training_items
+    from st_vlm_repro.train import STKitTrainDataset, StepSampler, TrainConfig, collate, load_for_training, read_log, train, training_items
     cfg = TrainConfig(model_path=a.model, output_dir=str(Path(a.work) / a.side), stkit_dirs=[a.stkit], blend_counts=[None, 0, 0],
                       n_frames=a.frames, global_batch_size=a.batch, micro_batch_size=a.batch, max_steps=a.steps + a.warmup,
                       learning_rate=1e-5, cache_dir=str(Path(a.work) / "cache"), activation_checkpointing=a.ckpt,
-                      mixed_precision="bf16" if torch.cuda.is_available() else "no")
+                      mixed_precision="bf16" if torch.cuda.is_available() else "no",
+                      answer_logits_only=not a.plain, fused_adamw=not a.plain)
     items, _ = training_items(cfg)
     n_params = None
     if a.side == "ours":
@@ -67,6 +79,8 @@ def run_side(a):
         proc, model = load_for_training(cfg.model_copy(update=dict(activation_checkpointing=False)))
         n_params = sum(p.numel() for p in model.parameters())
         ds = STKitTrainDataset(items, proc, cfg.n_frames, cfg.cache_dir)
+        order = [i for b in StepSampler(len(ds), a.batch, a.batch, seed=cfg.seed, max_steps=a.steps + a.warmup) for i in b]
+        ds = torch.utils.data.Subset(ds, order)   # the loop's sample order, read in sequence below
         times, toks = [], []
 
         class Clock(TrainerCallback):
@@ -78,7 +92,9 @@ def run_side(a):
                                  learning_rate=1e-5, lr_scheduler_type="cosine", remove_unused_columns=False, report_to=[],
                                  save_strategy="no", logging_strategy="no", bf16=torch.cuda.is_available(),
                                  activation_checkpointing=a.ckpt, dataloader_num_workers=0, seed=0)
-        Trainer(model=model, args=args, train_dataset=ds, data_collator=coll, callbacks=[Clock()]).train()
+        class InOrder(Trainer):   # only the order differs from a default Trainer: the loop's, so both sides see the same batches
+            def _get_train_sampler(self, *args, **kw): return torch.utils.data.SequentialSampler(self.train_dataset)
+        InOrder(model=model, args=args, train_dataset=ds, data_collator=coll, callbacks=[Clock()]).train()
         t = times[-1] - times[a.warmup - 1]; samples = a.batch * (len(times) - a.warmup); tokens = sum(toks[a.warmup:len(times)])
     res = dict(side=a.side, samples_per_s=samples / t, tokens_per_s=tokens / t, peak_mem_gb=peak_mem_gb(), params=n_params)
     if torch.cuda.is_available():
@@ -92,10 +108,11 @@ def run_side(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="model folder (LLaVA-OneVision layout)")
-    p.add_argument("--make-model", choices=["tiny", "mid"], help="build a random-init model instead of --model")
+    p.add_argument("--make-model", choices=["tiny", "small", "mid"], help="build a random-init model instead of --model")
     p.add_argument("--frames", type=int, default=8); p.add_argument("--batch", type=int, default=4)
     p.add_argument("--steps", type=int, default=8); p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--ckpt", action="store_true", help="activation checkpointing on both sides")
+    p.add_argument("--plain", action="store_true", help="the loop without its optimisations (answer-only logits, fused AdamW)")
     p.add_argument("--work", default=None); p.add_argument("--side", choices=["ours", "hf"], help=argparse.SUPPRESS)
     p.add_argument("--stkit", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -105,7 +122,7 @@ def main():
     if a.make_model == "tiny":
         from st_vlm_repro.tiny_model import make_tiny_llava_onevision
         a.model = str(make_tiny_llava_onevision(work / "tiny"))
-    elif a.make_model == "mid": a.model = str(make_mid(work))
+    elif a.make_model: a.model = str(make_model(a.make_model, work))
     if not a.model: p.error("give --model or --make-model")
     stkit = make_toy_stkit(work / "stkit", n_clips=3, n_frames=max(16, a.frames))
     # fill the frame and token caches first, so neither side pays for decoding or tokenising in its timed steps
@@ -117,7 +134,7 @@ def main():
     out = {}
     for side in ("ours", "hf"):
         cmd = [sys.executable, __file__, "--side", side, "--model", a.model, "--stkit", str(stkit), "--work", str(work),
-               "--frames", str(a.frames), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", str(a.warmup)] + (["--ckpt"] if a.ckpt else [])
+               "--frames", str(a.frames), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", str(a.warmup)] + (["--ckpt"] if a.ckpt else []) + (["--plain"] if a.plain and side == "ours" else [])
         r = subprocess.run(cmd, capture_output=True, text=True)
         line = next((l for l in r.stdout.splitlines() if l.startswith("RESULT ")), None)
         if line is None: sys.exit(f"{side} failed:\n{r.stderr[-3000:]}")

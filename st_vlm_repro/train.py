@@ -22,9 +22,9 @@ from .visual_prompts import read_video_frames
 __all__ = ['TUNABLE_PARTS', 'LM_LORA_REGEX', 'VISION_LORA_REGEX', 'PATH_FIELDS', 'PATH_LIST_FIELDS', 'UNUSED_VISION', 'train_app',
            'PAPER_TABLE6', 'TrainConfig', 'read_stkit_records', 'training_items', 'FrameCache', 'item_messages',
            'item_video', 'check_label_mask', 'processor_fingerprint', 'STKitTrainDataset', 'collate', 'make_toy_stkit',
-           'StepSampler', 'part_of', 'set_tunable_parts', 'apply_lora', 'load_for_training', 'ensure_model',
-           'save_checkpoint', 'save_final', 'train', 'read_log', 'plot_loss', 'answer_prior_loss', 'train_cmd', 'main',
-           'ablation_configs', 'accuracy_row', 'run_table6', 'write_table6']
+           'answer_token_loss', 'StepSampler', 'part_of', 'set_tunable_parts', 'apply_lora', 'load_for_training',
+           'ensure_model', 'make_optimizer', 'save_checkpoint', 'save_final', 'train', 'read_log', 'plot_loss',
+           'answer_prior_loss', 'train_cmd', 'main', 'ablation_configs', 'accuracy_row', 'run_table6', 'write_table6']
 
 # %% ../nbs/06_training.ipynb #6a4fcc96
 TUNABLE_PARTS = ("mm_vision_tower", "mm_mlp_adapter", "mm_language_model")
@@ -65,6 +65,8 @@ class TrainConfig(BaseModel):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"   # auto: bf16 on a GPU, fp32 on the CPU
     activation_checkpointing: bool = False
     find_unused_parameters: bool = False              # DDP: the unused SigLIP head/post_layernorm are frozen instead
+    answer_logits_only: bool = True                   # project onto the vocabulary only at trained (answer) positions
+    fused_adamw: bool = True                          # torch's fused AdamW kernel (CUDA and CPU)
     # what is tuned
     tunable_parts: str = "mm_vision_tower,mm_mlp_adapter,mm_language_model"
     lora: bool = False
@@ -292,6 +294,15 @@ def make_toy_stkit(folder:Path|str, n_clips:int=2, n_frames:int=16)->Path:
     write_jsonl(folder/"synthetic-train.jsonl", recs)
     return folder
 
+# %% ../nbs/06_training.ipynb #34403de1
+def answer_token_loss(model, batch:dict, num_items)->"torch.Tensor":
+    "Summed next-token cross-entropy at the labelled positions / `num_items`, with logits computed only there."
+    import torch
+    target = batch["labels"][:, 1:]
+    keep = torch.nn.functional.pad(target != -100, (0, 1), value=False)     # position p is scored on token p+1
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}, logits_to_keep=keep).logits   # (labelled, vocab)
+    return torch.nn.functional.cross_entropy(logits.float(), target[target != -100], reduction="sum") / num_items
+
 # %% ../nbs/06_training.ipynb #a9555224
 class StepSampler:
     "Micro-batch indices for one process, from a given optimizer step on (resumable, seed-determined order)."
@@ -348,7 +359,7 @@ def apply_lora(model, config:TrainConfig):
                     modules_to_save=["multi_modal_projector"] if "mm_mlp_adapter" in config.parts else None, task_type="CAUSAL_LM")
     return get_peft_model(model, lc)
 
-# %% ../nbs/06_training.ipynb #fa5805a1
+# %% ../nbs/06_training.ipynb #9a938a12
 def _mixed_precision(config:TrainConfig)->str:
     import torch
     if config.mixed_precision != "auto": return config.mixed_precision
@@ -389,6 +400,16 @@ def _param_groups(model, weight_decay:float)->list[dict]:
     for n, p in model.named_parameters():
         if p.requires_grad: (no_decay if p.ndim < 2 or "norm" in n.lower() else decay).append(p)
     return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
+
+def make_optimizer(model, config:TrainConfig):
+    "AdamW over the tuned parameters (no decay on norms and biases), fused when the config and the device allow."
+    import torch
+    groups = _param_groups(model, config.weight_decay)
+    kw = dict(lr=config.learning_rate, betas=tuple(config.adam_betas))
+    if config.fused_adamw:
+        try: return torch.optim.AdamW(groups, fused=True, **kw)
+        except (RuntimeError, TypeError) as e: warnings.warn(f"fused AdamW unavailable ({e}); using the foreach kernel")
+    return torch.optim.AdamW(groups, **kw)
 
 def _latest_checkpoint(out:Path)->Path|None:
     cks = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
@@ -431,7 +452,7 @@ def save_final(accelerator, model, proc, config:TrainConfig, out:Path)->Path:
     accelerator.wait_for_everyone()
     return Path(out)/"final"
 
-# %% ../nbs/06_training.ipynb #92bea37e
+# %% ../nbs/06_training.ipynb #d8fc79cb
 def _peak_memory_gb(device)->float:
     import torch, resource
     if device.type == "cuda": return torch.cuda.max_memory_allocated(device) / 2**30
@@ -456,7 +477,7 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     W = acc.num_processes
     probe = StepSampler(len(ds), config.global_batch_size, config.micro_batch_size, W, acc.process_index, config.seed)
     total = config.max_steps if config.max_steps is not None else max(1, int(config.epochs * probe.steps_per_epoch))
-    opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.learning_rate, betas=tuple(config.adam_betas))
+    opt = make_optimizer(model, config)
     sched = get_scheduler(config.lr_scheduler, opt, num_warmup_steps=int(round(config.warmup_ratio * total)), num_training_steps=total)
     model, opt, sched = acc.prepare(model, opt, sched)
     state = dict(step=0, samples=0, tokens=0, total_steps=total, blend=blend_summary)
@@ -490,7 +511,8 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
             b = {key: v.to(device) for key, v in b.items()}
             with (acc.no_sync(model) if k < len(micro) - 1 else contextlib.nullcontext()):
                 with acc.autocast():
-                    loss = model(**b, num_items_in_batch=n_lab_all / W).loss   # summed token loss / (global tokens / W)
+                    loss = (answer_token_loss(model, b, n_lab_all / W) if config.answer_logits_only   # summed token loss / (global tokens / W)
+                            else model(**b, num_items_in_batch=n_lab_all / W).loss)
                 acc.backward(loss)
             loss_sum += loss.detach().float()
         gn = acc.clip_grad_norm_(model.parameters(), config.max_grad_norm) if config.max_grad_norm else None
