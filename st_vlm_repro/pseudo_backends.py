@@ -17,9 +17,9 @@ from .clips import Clip
 from .pseudo import (Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, pseudo_clips)
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'pseudo_app', 'read_video', 'write_monst3r_folder', 'MonST3RFolder', 'ClassicalVO', 'HFMetricDepth',
-           'GroundedSAM2', 'make_tiny_models', 'Backends', 'label_video', 'load_pseudo_clips', 'BackendSpec',
-           'pseudo_label_folder', 'pseudo_label_cmd', 'write_scene_video']
+__all__ = ['VIDEO_EXTS', 'pseudo_app', 'PSEUDO_SEED_OFFSET', 'read_video', 'write_monst3r_folder', 'MonST3RFolder', 'ClassicalVO',
+           'HFMetricDepth', 'GroundedSAM2', 'make_tiny_models', 'Backends', 'label_video', 'load_pseudo_clips',
+           'BackendSpec', 'pseudo_label_folder', 'pseudo_label_cmd', 'write_scene_video', 'build_profile_pseudo_stkit']
 
 # %% ../nbs/03b_pseudo_backends.ipynb #d39a98ef
 def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:float=20.0)->Video:
@@ -463,3 +463,33 @@ def write_scene_video(scene, path:Path|str, cam:str="front", fps:float=10.0, dur
     for i in range(min(n, (len(scene.times) - 1) // step + 1)): wr.write(cv2.resize(render(scene, cam, i * step), size, interpolation=cv2.INTER_AREA))
     wr.release(); os.replace(tmp, path)
     return Path(path)
+
+# %% ../nbs/03b_pseudo_backends.ipynb #ff27ac64
+PSEUDO_SEED_OFFSET = 1000   # mini: the unlabeled scenes' seed is the profile seed + this (scene ids `mw<seed>-…`)
+
+def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict:
+    "Pseudo-label the profile's unlabeled videos (mini: rendered fresh scenes + oracle) and build their STKit."
+    from st_vlm_repro.stkit import build_stkit
+    root = Path(cfg.pseudo_dir); n_workers = int(cfg.n_workers); ray = cfg.ray_address or None
+    if cfg.pseudo_backend == "oracle":
+        from st_vlm_repro.mini_world import make_mini_world, load_ground_truth
+        world, videos = root / "world", root / "videos"
+        if not (world / "ground_truth.json").exists():
+            make_mini_world(world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[], n_sports=0)
+        _, scenes = load_ground_truth(world); videos.mkdir(parents=True, exist_ok=True)
+        for sid, sc in scenes.items():
+            if not (videos / f"{sid}.mp4").exists(): write_scene_video(sc, videos / f"{sid}.mp4", scale=0.8)
+        spec = BackendSpec("oracle", str(world), cfg.get("pseudo_corruption", "moderate"), seed=int(cfg.seed))
+    else:
+        videos = Path(cfg.pseudo_videos)
+        if not videos.is_dir(): raise FileNotFoundError(f"pseudo_videos {videos}: no such folder of unlabeled videos")
+        spec = BackendSpec(cfg.pseudo_backend, None, "ideal", "front", cfg.get("pseudo_depth_model") or None, cfg.get("pseudo_detector") or None,
+                           cfg.get("pseudo_sam2") or None, cfg.get("pseudo_monst3r") or None, cfg.get("device", "cpu"), int(cfg.seed))
+    reps = pseudo_label_folder(videos, root / "out", spec, n_workers=n_workers, ray_address=ray, progress=progress,
+                               max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)))
+    failed = [r for r in reps if "error" in r]
+    clips = load_pseudo_clips(root / "out")
+    if not clips: raise ValueError(f"{root / 'out'}: pseudo-labelling produced no clips ({len(failed)} of {len(reps)} videos failed)")
+    s = build_stkit(clips, root / "stkit", "pseudo-train", seed=int(cfg.seed), render=render, n_workers=n_workers, ray_address=ray)
+    return dict(videos=len(reps), failed=len(failed), clips=len(clips), records=s["records"], stkit=str(root / "stkit"),
+                tracks_kept=sum(r.get("tracks_kept", 0) for r in reps), tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps))
