@@ -9,6 +9,7 @@ import argparse, os, time
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the goal says
 import numpy as np
 
+from _timing import best_of
 from st_vlm_repro.kinematics import (batch_clock_directions, batch_traveled_distance, batch_traveling_speed,
                                      clock_directions, traveled_distance, traveling_speed)
 
@@ -20,13 +21,6 @@ def random_tracks(n, steps=40, seed=0):
     speed = np.abs(r.normal(5, 3, (n, steps)))
     d = np.stack([np.cos(heading), np.sin(heading), np.zeros_like(heading)], -1) * speed[..., None] * 0.5
     return np.concatenate([np.zeros((n, 1, 3)), np.cumsum(d, 1)], 1)[:, :steps]
-
-
-def best_of(fn, repeat=3):
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    return min(ts)
 
 
 def main():

@@ -9,6 +9,7 @@ import argparse, os, random, re, time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the goal says
 
+from _timing import best_of
 from st_vlm_repro.scoring import TASKS, extract_answer, summarize, score
 
 Q = {"traveled_distance": "The car is annotated with a red bounding box. How far did it travel between {a} and {b} seconds?",
@@ -90,13 +91,6 @@ def agree(got, want):
     if isinstance(want, float): return abs(got - want) <= 1e-6 * max(1.0, abs(want))
     if isinstance(want, tuple): return tuple(map(float, got)) == want
     return got == want
-
-
-def best_of(fn, repeat=3):
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    return min(ts)
 
 
 def main():

@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 
+from _timing import best_of
 from st_vlm_repro.visual_prompts import COLOUR_NAMES, frame_name, make_test_clip, render_visual_prompt
 
 
@@ -37,13 +38,6 @@ def bare_frames(frames, times, out, quality=90):
     for p, t in zip(frames, times):
         img = cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_COLOR)
         cv2.imwrite(str(out / frame_name(t)), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-
-
-def _best(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    return min(ts)
 
 
 def codec_benchmark(n_clips=6, n_frames=40, size=(640, 360), n_objects=3, repeat=3, preset="veryfast",
@@ -85,9 +79,9 @@ def codec_benchmark(n_clips=6, n_frames=40, size=(640, 360), n_objects=3, repeat
         # interleave the measurements so a change of machine load hits both sides alike
         t = {k: [] for k in ("render_mp4", "codec_mp4", "render_frames", "codec_frames", "decode")}
         for _ in range(repeat):
-            t["codec_mp4"].append(_best(codec_mp4, 1)); t["render_mp4"].append(_best(render_mp4, 1))
-            t["codec_frames"].append(_best(codec_frames, 1)); t["render_frames"].append(_best(render_frames, 1))
-            t["decode"].append(_best(decode_only, 1))
+            t["codec_mp4"].append(best_of(codec_mp4, 1)); t["render_mp4"].append(best_of(render_mp4, 1))
+            t["codec_frames"].append(best_of(codec_frames, 1)); t["render_frames"].append(best_of(render_frames, 1))
+            t["decode"].append(best_of(decode_only, 1))
         for k, v in t.items(): res[f"{k}_fps"] = n / min(v)
         res["ratio_mp4"] = res["codec_mp4_fps"] / res["render_mp4_fps"]
         res["ratio_frames"] = res["codec_frames_fps"] / res["render_frames_fps"]

@@ -3,7 +3,6 @@ real `openai` client against an OpenAI-compatible HTTP server on 127.0.0.1 (imag
 depend on the question, 429/500/timeouts, cache), and an end-to-end run: STKit records from a rendered clip ->
 STKit-Bench -> evaluate (oracle, chance, prior, OpenAI) -> Tables 3-5."""
 import base64, json, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -11,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+
+from openai_server import ChatHandler, serve
 
 from st_vlm_repro.bench import build_bench, paraphrase_record
 from st_vlm_repro.core import read_jsonl, write_jsonl
@@ -36,13 +37,11 @@ def answer_for(question: str) -> str:
     return "It traveled about 12 meters."
 
 
-class _Chat(BaseHTTPRequestHandler):
+class _Chat(ChatHandler):
     """A small OpenAI-compatible chat-completions endpoint that checks what a vision request must carry."""
     calls: list = []
     attempts: dict = {}
     lock = threading.Lock()
-
-    def log_message(self, *a): pass
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -68,25 +67,12 @@ class _Chat(BaseHTTPRequestHandler):
         if body["model"] == "broken": return self._send(500, {"error": {"message": "boom"}})
         if body["model"] == "bad-request": return self._send(400, {"error": {"message": "invalid"}})
         if body["model"] == "slow" and attempt == 1: time.sleep(1.5)
-        self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": answer_for(question)}}],
-                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-
-    def _send(self, code, obj):
-        data = json.dumps(obj).encode()
-        try:
-            self.send_response(code); self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError): pass   # the client gave up (timeout test)
+        self._reply(body["model"], answer_for(question))
 
 
 @pytest.fixture(scope="module")
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
-    th = threading.Thread(target=srv.serve_forever, daemon=True); th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown(); srv.server_close()
+    with serve(_Chat) as url: yield url
 
 
 # ----------------------------------------------------------------------------------------------------------- the data

@@ -1,8 +1,8 @@
 """Scoring (nbs/05a_scoring.ipynb): the bulk of the extraction cases in the style of real VLM answers, hypothesis
 properties of the parsers, summarize on a benchmark-sized input, and the LLM judge against a local OpenAI-compatible
 HTTP server on 127.0.0.1 spoken to by the real `openai` client."""
-import json, math, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, math
+from openai_server import ChatHandler, serve
 
 import numpy as np
 import pytest
@@ -413,7 +413,7 @@ def test_summarize_benchmark_sized():
     assert not summarize(recs, seed=1).equals(df)               # and the seed is what fixes it
 
 # ------------------------------------------------------------------------------------------------- LLM judge over HTTP
-class _Judge(BaseHTTPRequestHandler):
+class _Judge(ChatHandler):
     """A tiny OpenAI-compatible chat-completions endpoint. Its answer depends on the request: it reads the response
     text from the user message and answers from a table (or misbehaves on purpose for some inputs)."""
     answers = {"About 12 m.": {"answer": 12.0}, "Four o'clock-ish, maybe a bit right of that": {"answer": 4},
@@ -421,8 +421,6 @@ class _Judge(BaseHTTPRequestHandler):
                "It is the purple one.": {"answer": "purple"}, "between 2 and 6": {"answer": [2, 6]},
                "They go the same way.": {"answer": True}}
     calls = []
-
-    def log_message(self, *a): pass
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -437,22 +435,11 @@ class _Judge(BaseHTTPRequestHandler):
         if body["model"] == "no-json-mode" and "response_format" in body:
             return self._send(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
         content = "not json at all" if resp == "garbage" else json.dumps(self.answers.get(resp, {"answer": None}))
-        self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": content}}],
-                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-
-    def _send(self, code, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(code); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+        self._reply(body["model"], content)
 
 @pytest.fixture(scope="module")
 def judge_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
-    th = threading.Thread(target=srv.serve_forever, daemon=True); th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown(); srv.server_close()
+    with serve(_Judge) as url: yield url
 
 def _judge(task, response, question, url, cache, **kw):
     return judge_extract(task, response, question, base_url=url, api_key="test-key", cache_path=cache, timeout=10,
