@@ -18,35 +18,6 @@ from pathlib import Path
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "A6000": 154.8e12, "L40S": 362e12}
 
 
-QWEN2_VOCAB = 151_936   # Qwen2's embedding rows (LLaVA-OneVision's language model)
-
-SIZES = {  # vision (hidden, intermediate, layers, heads, image, patch), text (hidden, intermediate, layers, heads, kv heads)
-    "small": ((128, 512, 4, 4, 64, 8), (256, 1024, 4, 4, 2)),                    # CPU-sized, with Qwen2's full vocabulary
-    "mid": ((1152, 4304, 26, 16, 384, 14), (896, 4864, 24, 14, 2)),              # Qwen2-0.5B text, SigLIP-so400m vision
-}
-
-
-def make_model(kind: str, out: Path) -> Path:
-    "A random-init LLaVA-OneVision of the named size with Qwen2's vocabulary size, and the tiny model's tokenizer and processor."
-    import torch
-    from transformers import AutoProcessor, LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, Qwen2Config, SiglipVisionConfig
-    from st_vlm_repro.tiny_model import make_tiny_llava_onevision
-    (vh, vi, vl, vn, im, pa), (th, ti, tl, tn, tk) = SIZES[kind]
-    tiny = make_tiny_llava_onevision(out / "_tiny", image_size=im, patch_size=pa)
-    proc = AutoProcessor.from_pretrained(tiny); tok = proc.tokenizer
-    cfg = LlavaOnevisionConfig(
-        vision_config=SiglipVisionConfig(hidden_size=vh, intermediate_size=vi, num_hidden_layers=vl, num_attention_heads=vn,
-                                         image_size=im, patch_size=pa),
-        text_config=Qwen2Config(vocab_size=QWEN2_VOCAB, hidden_size=th, intermediate_size=ti, num_hidden_layers=tl, num_attention_heads=tn,
-                                num_key_value_heads=tk, max_position_embeddings=32768, tie_word_embeddings=True,
-                                eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id),
-        image_token_index=tok.convert_tokens_to_ids("<image>"), video_token_index=tok.convert_tokens_to_ids("<video>"),
-        image_grid_pinpoints=[[im, im]], vision_aspect_ratio="anyres_max_1", vision_feature_select_strategy="full")
-    torch.manual_seed(0)
-    LlavaOnevisionForConditionalGeneration(cfg).save_pretrained(out / kind); proc.save_pretrained(out / kind)
-    return out / kind
-
-
 def peak_mem_gb():
     import torch
     if torch.cuda.is_available(): return torch.cuda.max_memory_allocated() / 2**30
@@ -119,10 +90,9 @@ def main():
     if a.side: return run_side(a)
     work = Path(a.work or tempfile.mkdtemp(prefix="bench_train_"))
     from st_vlm_repro.train import make_toy_stkit
-    if a.make_model == "tiny":
-        from st_vlm_repro.tiny_model import make_tiny_llava_onevision
-        a.model = str(make_tiny_llava_onevision(work / "tiny"))
-    elif a.make_model: a.model = str(make_model(a.make_model, work))
+    if a.make_model:
+        from st_vlm_repro.tiny_model import make_llava_onevision
+        a.model = str(make_llava_onevision(work / a.make_model, a.make_model))
     if not a.model: p.error("give --model or --make-model")
     stkit = make_toy_stkit(work / "stkit", n_clips=3, n_frames=max(16, a.frames))
     # fill the frame and token caches first, so neither side pays for decoding or tokenising in its timed steps

@@ -58,7 +58,7 @@ def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_d
     "Write the run's `summary.json` and an `index.md` linking its executed notebooks, tables and figures."
     atomic_write(run_dir/"summary.json", json.dumps(summary, indent=1))
     lines = [f"# Reproduction run {run_dir.name}", "", f"Profile `{summary['profile']}`." +
-             (" **`mini` numbers come from the synthetic mini world and a tiny model, not from the paper's data.**" if summary["profile"] == "mini" else ""),
+             (f" **`{summary['profile']}` numbers come from the synthetic mini world and small models, not from the paper's data.**" if summary.get("mini_world") else ""),
              "", "| notebook | status | seconds |", "|---|---|---|"]
     for r in summary["notebooks"]:
         status = r["status"] + (f" (cell {r.get('cell')}: {r.get('error','')[:120]})" if r["status"] == "failed" else "")
@@ -94,7 +94,7 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
     run_dir.mkdir(parents=True, exist_ok=True)
     old = json.loads((run_dir/"summary.json").read_text()) if (run_dir/"summary.json").exists() else {}
     done = {r["notebook"]: r for r in old.get("notebooks", [])}
-    summary = dict(profile=profile, run_dir=str(run_dir), started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")), notebooks=[])
+    summary = dict(profile=profile, mini_world="mini_world" in cfg and cfg.bool("mini_world"), run_dir=str(run_dir), started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")), notebooks=[])
     for nb in notebooks: done.pop(nb.stem, None)
     summary["notebooks"] = sorted(done.values(), key=lambda r: r["notebook"])
     for nb in notebooks:

@@ -93,7 +93,9 @@ def fmt_cell(v, digits:int=1)->str:
 # %% ../nbs/07_results.ipynb #4ae084a8
 PROFILE_NOTES = {"mini": "Measured rows (profile mini) come from the synthetic mini world (STKit-Bench built from "
                          "synthetic scenes, not the paper's data) and tiny/offline models (chance, blind prior, oracle, "
-                         "random-weight tiny LLaVA-OneVision): they check the pipeline and are not comparable with the paper's rows."}
+                         "random-weight tiny LLaVA-OneVision): they check the pipeline and are not comparable with the paper's rows.",
+                 "small_gpu": "Measured rows (profile small_gpu) come from a bigger synthetic mini world (not the paper's data), "
+                              "offline baselines and a mid-sized LLaVA-OneVision trained on it: not comparable with the paper's rows."}
 
 def profile_note(profile:str)->str:
     "What a measured row is, for the tables' caption."
@@ -179,7 +181,7 @@ def plot_average_accuracy(measured:dict, # model name -> summary DataFrame (non-
     ax.set_ylabel("average accuracy (%)"); ax.set_ylim(0, 100)
     from matplotlib.patches import Patch
     ax.legend(handles=[Patch(color="0.6", label="paper"), Patch(color="tab:blue", label=f"measured ({profile})")], loc="upper left")
-    ax.set_title(title + ("\nmeasured rows: synthetic mini world, tiny/offline models" if profile == "mini" else ""), fontsize=10)
+    ax.set_title(title + ("\nmeasured rows: synthetic mini world, tiny/offline models" if profile in PROFILE_NOTES else ""), fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -6,9 +6,11 @@
 from __future__ import annotations
 import json
 from pathlib import Path
+from .core import atomic_write
 
 # %% auto #0
-__all__ = ['SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'tokenizer_corpus', 'train_tokenizer', 'make_tiny_llava_onevision', 'load_vlm']
+__all__ = ['SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'RANDOM_INIT_MARK', 'QWEN2_VOCAB', 'MODEL_SIZES', 'tokenizer_corpus',
+           'train_tokenizer', 'is_random_init', 'make_tiny_llava_onevision', 'load_vlm', 'make_llava_onevision']
 
 # %% ../nbs/06a_tiny_model.ipynb #401d9c02
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
@@ -58,26 +60,25 @@ def train_tokenizer(corpus:list[str], vocab_size:int=1024):
     return tok
 
 # %% ../nbs/06a_tiny_model.ipynb #4b7803c8
-def make_tiny_llava_onevision(out:Path|str, # Folder to write the model into
-                              seed:int=0, image_size:int=64, patch_size:int=16,
-                              vision_hidden:int=32, text_hidden:int=64, layers:int=2, vocab_size:int=1024,
-                             )->Path:
-    "Write a tiny random-init LLaVA-OneVision (real classes, offline tokenizer) to `out`; return the folder."
+RANDOM_INIT_MARK = "random_init.json"   # written next to the weights of every model made here
+
+def _write_llava_onevision(out:Path, seed:int, image_size:int, patch_size:int, vision:dict, text:dict,
+                           vocab_rows:int|None=None, tokenizer_vocab:int=1024)->Path:
+    "A random-init LLaVA-OneVision of the given SigLIP / Qwen2 shapes with the offline tokenizer and processors."
     import torch
     from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, LlavaOnevisionImageProcessor,
                               LlavaOnevisionProcessor, LlavaOnevisionVideoProcessor, Qwen2Config, SiglipVisionConfig)
     torch.manual_seed(seed)
-    tok = train_tokenizer(tokenizer_corpus(seed=seed), vocab_size)
+    tok = train_tokenizer(tokenizer_corpus(seed=seed), tokenizer_vocab)
     size = {"height": image_size, "width": image_size}
     proc = LlavaOnevisionProcessor(
         image_processor=LlavaOnevisionImageProcessor(size=size, crop_size=size, image_grid_pinpoints=[[image_size, image_size]]),
         video_processor=LlavaOnevisionVideoProcessor(size=size), tokenizer=tok, chat_template=CHAT_TEMPLATE,
         num_image_tokens=(image_size // patch_size) ** 2, vision_feature_select_strategy="full", vision_aspect_ratio="anyres_max_1")
+    if vocab_rows is not None and vocab_rows < len(tok): raise ValueError(f"vocab_rows {vocab_rows} < the tokenizer's {len(tok)} tokens")
     cfg = LlavaOnevisionConfig(
-        vision_config=SiglipVisionConfig(hidden_size=vision_hidden, intermediate_size=2*vision_hidden, num_hidden_layers=layers,
-                                         num_attention_heads=2, image_size=image_size, patch_size=patch_size),
-        text_config=Qwen2Config(vocab_size=len(tok), hidden_size=text_hidden, intermediate_size=2*text_hidden, num_hidden_layers=layers,
-                                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8192, tie_word_embeddings=True,
+        vision_config=SiglipVisionConfig(**vision, image_size=image_size, patch_size=patch_size),
+        text_config=Qwen2Config(vocab_size=vocab_rows or len(tok), **text, max_position_embeddings=32768, tie_word_embeddings=True,
                                 eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id),
         image_token_index=tok.convert_tokens_to_ids("<image>"), video_token_index=tok.convert_tokens_to_ids("<video>"),
         image_grid_pinpoints=[[image_size, image_size]], vision_aspect_ratio="anyres_max_1", vision_feature_select_strategy="full")
@@ -85,7 +86,22 @@ def make_tiny_llava_onevision(out:Path|str, # Folder to write the model into
     model.generation_config.eos_token_id = cfg.text_config.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     out = Path(out); model.save_pretrained(out); proc.save_pretrained(out)
+    atomic_write(out/RANDOM_INIT_MARK, json.dumps(dict(seed=seed, image_size=image_size, patch_size=patch_size, vision=vision, text=text)))
     return out
+
+def is_random_init(path:Path|str)->bool:
+    "Whether the model folder was written by this module with random weights (and not, e.g., real weights put there)."
+    return (Path(path)/RANDOM_INIT_MARK).is_file()
+
+def make_tiny_llava_onevision(out:Path|str, # Folder to write the model into
+                              seed:int=0, image_size:int=64, patch_size:int=16,
+                              vision_hidden:int=32, text_hidden:int=64, layers:int=2, vocab_size:int=1024,
+                             )->Path:
+    "Write a tiny random-init LLaVA-OneVision (real classes, offline tokenizer) to `out`; return the folder."
+    return _write_llava_onevision(Path(out), seed, image_size, patch_size,
+                                  dict(hidden_size=vision_hidden, intermediate_size=2*vision_hidden, num_hidden_layers=layers, num_attention_heads=2),
+                                  dict(hidden_size=text_hidden, intermediate_size=2*text_hidden, num_hidden_layers=layers,
+                                       num_attention_heads=2, num_key_value_heads=1), tokenizer_vocab=vocab_size)
 
 def load_vlm(path:Path|str, device:str="cpu", dtype=None):
     "Processor and model from a local folder (a tiny one from here or a real checkpoint), in eval mode."
@@ -96,3 +112,25 @@ def load_vlm(path:Path|str, device:str="cpu", dtype=None):
     proc = AutoProcessor.from_pretrained(path)
     model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32))
     return proc, model.to(device).eval()
+
+# %% ../nbs/06a_tiny_model.ipynb #5e7ebf3e
+QWEN2_VOCAB = 151_936   # embedding rows of Qwen2 (LLaVA-OneVision's language model)
+
+MODEL_SIZES = {  # image size, patch, SigLIP and Qwen2 shapes, embedding rows (None: the tokenizer's)
+    "tiny": dict(image_size=64, patch_size=16, vocab_rows=None,
+                 vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
+                 text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)),
+    "small": dict(image_size=64, patch_size=8, vocab_rows=QWEN2_VOCAB,
+                  vision=dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
+                  text=dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2)),
+    "mid": dict(image_size=384, patch_size=14, vocab_rows=QWEN2_VOCAB,
+                vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16),
+                text=dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2)),
+}
+
+def make_llava_onevision(out:Path|str, # Folder to write the model into
+                         size:str="tiny", # A key of `MODEL_SIZES`
+                         seed:int=0)->Path:
+    "Write a random-init LLaVA-OneVision of a named size (`MODEL_SIZES`) to `out`; return the folder."
+    if size not in MODEL_SIZES: raise ValueError(f"model size {size!r}: one of {', '.join(MODEL_SIZES)}")
+    return _write_llava_onevision(Path(out), seed, **MODEL_SIZES[size])

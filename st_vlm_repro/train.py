@@ -36,7 +36,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model_path: str                                   # local model folder (a real checkpoint or a tiny one)
     output_dir: str                                   # checkpoints, log.jsonl, the final model
-    make_tiny_model: bool = False                     # write a tiny LLaVA-OneVision at model_path if it is missing
+    make_model: Literal["tiny", "small", "mid"] | None = None   # write a random-init model of this size at model_path if missing
     chat_template: str | None = "project"             # "project": the template whose training/generation prompts match; None: the checkpoint's
     # data
     stkit_dirs: list[str] = []                        # built STKit folders (`<source>-<split>.jsonl` + videos/)
@@ -387,11 +387,11 @@ def load_for_training(config:TrainConfig):
     return proc, model
 
 def ensure_model(config:TrainConfig)->Path:
-    "The config's model folder, written as a tiny LLaVA-OneVision first when `make_tiny_model` and missing."
+    "The config's model folder, written first as a random-init LLaVA-OneVision of size `make_model` when missing."
     mp = Path(config.model_path)
-    if config.make_tiny_model and not (mp/"config.json").exists():
-        from st_vlm_repro.tiny_model import make_tiny_llava_onevision
-        make_tiny_llava_onevision(mp, seed=config.seed)
+    if config.make_model and not (mp/"config.json").exists():
+        from st_vlm_repro.tiny_model import make_llava_onevision
+        make_llava_onevision(mp, config.make_model, seed=config.seed)
     if not (mp/"config.json").exists(): raise FileNotFoundError(f"model_path {mp} is not a model folder (no config.json)")
     return mp
 
