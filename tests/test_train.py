@@ -142,3 +142,13 @@ def test_torchrun_two_processes_match_one(world, tmp_path):
     np.testing.assert_allclose(l2, l1, atol=1e-4, rtol=0)
     s2 = json.loads((world["d"] / "two" / "train_summary.json").read_text())
     assert s2["world"] == 2
+
+
+@pytest.mark.parametrize("name", ["train_mini", "train_small_gpu", "train_full"])
+def test_shipped_configs_load(name):
+    root = Path(__file__).resolve().parents[1]
+    cfg = TrainConfig.load(root / "configs" / f"{name}.yaml", base_dir=root)
+    assert Path(cfg.model_path).is_absolute() and cfg.answer_logits_only
+    if name == "train_full":   # the paper's recipe (Sec. 5.1)
+        assert (cfg.global_batch_size, cfg.learning_rate, cfg.lr_scheduler, cfg.epochs) == (128, 1e-5, "cosine", 1.0)
+    if name == "train_mini": assert cfg.make_model == "tiny"
