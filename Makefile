@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= mini
 
-.PHONY: demo test install sync-check nbtest pytest bench clean-runs
+.PHONY: demo test install sync-check nbtest pytest bench gpu-wheels clean-runs
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -41,6 +41,13 @@ test: sync-check nbtest pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kinematics.py
+
+# Wheels of what the lent GPU machines' image lacks (Python 3.12, no network there), for benchmarks/gpu_check.sh.
+gpu-wheels:
+	mkdir -p .whl && grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+	python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+	  pydantic==2.14.4 pydantic-core==2.50.5 annotated-types typing-inspection av==19.0.2 transformers==5.24.0
 
 clean-runs:
 	rm -rf runs
