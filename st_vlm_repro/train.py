@@ -19,12 +19,13 @@ from .hf_runner import vlm_messages
 from .visual_prompts import read_video_frames
 
 # %% auto #0
-__all__ = ['TUNABLE_PARTS', 'LM_LORA_REGEX', 'VISION_LORA_REGEX', 'PATH_FIELDS', 'PATH_LIST_FIELDS', 'UNUSED_VISION', 'train_app',
-           'PAPER_TABLE6', 'TrainConfig', 'read_stkit_records', 'training_items', 'FrameCache', 'item_messages',
-           'item_video', 'check_label_mask', 'processor_fingerprint', 'STKitTrainDataset', 'collate', 'make_toy_stkit',
-           'answer_token_loss', 'StepSampler', 'part_of', 'set_tunable_parts', 'apply_lora', 'load_for_training',
-           'ensure_model', 'make_optimizer', 'save_checkpoint', 'save_final', 'train', 'read_log', 'plot_loss',
-           'answer_prior_loss', 'train_cmd', 'main', 'ablation_configs', 'accuracy_row', 'run_table6', 'write_table6']
+__all__ = ['TUNABLE_PARTS', 'LM_LORA_REGEX', 'VISION_LORA_REGEX', 'PATH_FIELDS', 'PATH_LIST_FIELDS', 'DATA_ERRORS',
+           'UNUSED_VISION', 'train_app', 'PAPER_TABLE6', 'TrainConfig', 'read_stkit_records', 'training_items',
+           'FrameCache', 'item_messages', 'item_video', 'TemplateError', 'check_label_mask', 'processor_fingerprint',
+           'STKitTrainDataset', 'collate', 'make_toy_stkit', 'answer_token_loss', 'StepSampler', 'part_of',
+           'set_tunable_parts', 'apply_lora', 'load_for_training', 'ensure_model', 'make_optimizer', 'save_checkpoint',
+           'save_final', 'train', 'read_log', 'plot_loss', 'answer_prior_loss', 'train_cmd', 'main', 'ablation_configs',
+           'accuracy_row', 'run_table6', 'write_table6']
 
 # %% ../nbs/06_training.ipynb #6a4fcc96
 TUNABLE_PARTS = ("mm_vision_tower", "mm_mlp_adapter", "mm_language_model")
@@ -196,15 +197,18 @@ def item_video(item:dict)->Optional[Path]:
     v = item["sample"].get("video")
     return Path(v) if v else None
 
+class TemplateError(ValueError):
+    "The chat template does not mark the assistant's tokens as the training needs (a config error: never skipped)."
+
 def check_label_mask(input_ids, labels, eos_id:int, where:str=""):
     "Raise unless some tokens are trained and every trained span ends with the stop token."
     import torch
     m = labels != -100
-    if not bool(m.any()): raise ValueError(f"{where}: the chat template marks no assistant tokens ({{% generation %}} missing?); "
+    if not bool(m.any()): raise TemplateError(f"{where}: the chat template marks no assistant tokens ({{% generation %}} missing?); "
                                             "use chat_template: project")
     ends = m & ~torch.nn.functional.pad(m[1:], (0, 1), value=False)
     if not bool((input_ids[ends] == eos_id).all()):
-        raise ValueError(f"{where}: a trained answer does not end with the stop token; the template leaves it outside "
+        raise TemplateError(f"{where}: a trained answer does not end with the stop token; the template leaves it outside "
                          "{% generation %} (use chat_template: project)")
 
 # %% ../nbs/06_training.ipynb #0b892996
@@ -214,22 +218,51 @@ def processor_fingerprint(proc)->str:
     return _key(len(tok), tok.__class__.__name__, proc.chat_template, dict(proc.video_processor.size),
                 dict(proc.image_processor.size), getattr(proc, "num_image_tokens", None))
 
+DATA_ERRORS = (OSError, ValueError, EOFError, RuntimeError)   # a missing, truncated or undecodable video or image
+
 class STKitTrainDataset:
-    "Training items as model inputs: frames (cached), chat template, assistant-only labels (cached)."
-    def __init__(self, items:list[dict], processor, n_frames:int, cache_dir:Path|str):
+    "Training items as model inputs: frames (cached), chat template, assistant-only labels (cached); broken items skipped."
+    def __init__(self, items:list[dict], processor, n_frames:int, cache_dir:Path|str,
+                 skip_log:Path|str|None=None, # JSON Lines of the items skipped because their video/image did not load
+                 max_substitutes:int=16): # consecutive broken items tolerated before giving up
         self.items, self.proc, self.n = items, processor, n_frames
         self.cache = Path(cache_dir)
         self.frames = FrameCache(self.cache/"frames", processor.video_processor, n_frames)
         self.fp = processor_fingerprint(processor)
         self.eos_id = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.skip_log, self.max_substitutes = (Path(skip_log) if skip_log else None), max_substitutes
+        self.skipped: dict[int, str] = {}
+        if self.skip_log and self.skip_log.exists():       # a resumed run does not retry (or re-log) known broken items
+            self.skipped = {r["index"]: r["error"] for r in iter_jsonl(self.skip_log)}
 
     def __len__(self): return len(self.items)
+
+    def item_id(self, i:int)->str: it = self.items[i]; return (it.get("record") or it.get("sample"))["id"]
+
+    def _skip(self, i:int, e:Exception):
+        msg = f"{type(e).__name__}: {e}"; self.skipped[i] = msg
+        warnings.warn(f"training item {i} ({self.item_id(i)}) skipped: {msg}")
+        if self.skip_log:
+            self.skip_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.skip_log, "a") as fh: fh.write(json.dumps(dict(index=i, id=self.item_id(i), error=msg)) + "\n")
+
+    def __getitem__(self, i:int)->dict:
+        "Item `i`; if its video or image does not load, it is logged and the next loadable item stands in (same batch size)."
+        for k in range(self.max_substitutes + 1):
+            j = (i + k) % len(self)
+            if j in self.skipped: continue
+            try: return self._load(j)
+            except DATA_ERRORS as e:
+                if isinstance(e, TemplateError): raise      # a config error, not a broken item
+                self._skip(j, e)
+        raise RuntimeError(f"training items {i}..{(i + self.max_substitutes) % len(self)}: none loads "
+                           f"(last: {self.skipped.get(j)}); see {self.skip_log or 'the warnings'}")
 
     def token_path(self, i:int)->Path:
         it = self.items[i]; body = it["record"] if it["kind"] == "stkit" else it["sample"]
         return self.cache/"tokens"/f"{_key({k: v for k, v in body.items() if k != '_root'}, self.n, self.fp)}.npz"
 
-    def __getitem__(self, i:int)->dict:
+    def _load(self, i:int)->dict:
         import torch
         it = self.items[i]; video = item_video(it)
         frames, times = self.frames.get(video) if video is not None else (None, None)
@@ -452,7 +485,7 @@ def save_final(accelerator, model, proc, config:TrainConfig, out:Path)->Path:
     accelerator.wait_for_everyone()
     return Path(out)/"final"
 
-# %% ../nbs/06_training.ipynb #d8fc79cb
+# %% ../nbs/06_training.ipynb #51eec03e
 def _peak_memory_gb(device)->float:
     import torch, resource
     if device.type == "cuda": return torch.cuda.max_memory_allocated(device) / 2**30
@@ -473,7 +506,8 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     seed_everything(config.seed); torch.manual_seed(config.seed)
     proc, model = load_for_training(config)
     items, blend_summary = training_items(config)
-    ds = STKitTrainDataset(items, proc, config.n_frames, config.cache_dir or out/"cache")
+    ds = STKitTrainDataset(items, proc, config.n_frames, config.cache_dir or out/"cache",
+                           skip_log=out/f"skipped_items.rank{acc.process_index}.jsonl")
     W = acc.num_processes
     probe = StepSampler(len(ds), config.global_batch_size, config.micro_batch_size, W, acc.process_index, config.seed)
     total = config.max_steps if config.max_steps is not None else max(1, int(config.epochs * probe.steps_per_epoch))
@@ -535,7 +569,8 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     if config.save_steps or stop_at < total: save_checkpoint(acc, model, proc, config, state, out/f"checkpoint-{state['step']}")
     final = save_final(acc, model, proc, config, out) if state["step"] >= total else None
     summary = dict(last, final_model=str(final) if final else None, stopped_early=stop_at < total, log=str(log_path), n_items=len(ds), blend=blend_summary, world=W,
-                   frame_cache=dict(hits=ds.frames.hits, misses=ds.frames.misses))
+                   frame_cache=dict(hits=ds.frames.hits, misses=ds.frames.misses),
+                   skipped_items=len({r["id"] for f in out.glob("skipped_items.rank*.jsonl") for r in iter_jsonl(f)}))
     if acc.is_main_process: atomic_write(out/"train_summary.json", json.dumps(to_jsonable(summary), indent=1))
     return summary
 

@@ -152,3 +152,21 @@ def test_shipped_configs_load(name):
     if name == "train_full":   # the paper's recipe (Sec. 5.1)
         assert (cfg.global_batch_size, cfg.learning_rate, cfg.lr_scheduler, cfg.epochs) == (128, 1e-5, "cosine", 1.0)
     if name == "train_mini": assert cfg.make_model == "tiny"
+
+
+def test_broken_video_is_skipped_and_the_run_goes_on(world, tmp_path):
+    stkit = make_toy_stkit(tmp_path / "stkit", n_clips=2)
+    recs = read_stkit_records([stkit])
+    assert len({r["video"] for r in recs}) == 2
+    recs = sorted(recs, key=lambda r: sum(x["video"] == r["video"] for x in recs))   # break the video with fewer records
+    victim = Path(recs[0]["_root"], recs[0]["video"])
+    victim.write_bytes(victim.read_bytes()[:2000])                    # truncated mid-download
+    cfg = _cfg(world, "broken", stkit_dirs=[str(stkit)], cache_dir=str(tmp_path / "cache"), output_dir=str(tmp_path / "run"),
+               max_steps=3)
+    with pytest.warns(UserWarning, match="skipped"):
+        s = train(cfg, progress=False)
+    assert s["step"] == 3 and s["final_model"] and np.isfinite(s["loss"])
+    assert 1 <= s["skipped_items"] <= sum(1 for r in recs if r["video"] == recs[0]["video"])   # the ones drawn in 3 steps
+    logged = [json.loads(l) for l in (tmp_path / "run" / "skipped_items.rank0.jsonl").read_text().splitlines()]
+    assert {r["id"] for r in logged} <= {r["id"] for r in recs if r["video"] == recs[0]["video"]}
+    assert all("cannot be decoded" in r["error"] or "Error" in r["error"] for r in logged)
