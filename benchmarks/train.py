@@ -18,6 +18,19 @@ from pathlib import Path
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "A6000": 154.8e12, "L40S": 362e12}
 
 
+def count_params(model_dir) -> int:
+    "Parameters of a saved model, from its safetensors headers (no second copy of the weights in memory)."
+    from safetensors import safe_open
+    n = 0
+    for f in Path(model_dir).glob("*.safetensors"):
+        with safe_open(str(f), "pt") as fh:
+            for k in fh.keys():
+                shape = fh.get_slice(k).get_shape(); m = 1
+                for d in shape: m *= d
+                n += m
+    return n
+
+
 def peak_mem_gb():
     import torch
     if torch.cuda.is_available(): return torch.cuda.max_memory_allocated() / 2**30
@@ -42,13 +55,11 @@ def run_side(a):
         steps = log[a.warmup:]
         samples = a.batch * len(steps)
         tokens = sum(r["tokens_per_s"] * r["elapsed_s"] for r in log[-1:]) - log[a.warmup - 1]["tokens_per_s"] * log[a.warmup - 1]["elapsed_s"]
-        from transformers import AutoConfig
-        from st_vlm_repro.tiny_model import load_vlm
-        n_params = sum(p.numel() for p in load_vlm(cfg.model_path)[1].parameters())
+        n_params = count_params(cfg.model_path)
     else:
         from transformers import Trainer, TrainingArguments, TrainerCallback
         proc, model = load_for_training(cfg.model_copy(update=dict(activation_checkpointing=False)))
-        n_params = sum(p.numel() for p in model.parameters())
+        n_params = count_params(cfg.model_path)
         ds = STKitTrainDataset(items, proc, cfg.n_frames, cfg.cache_dir)
         order = [i for b in StepSampler(len(ds), a.batch, a.batch, seed=cfg.seed, max_steps=a.steps + a.warmup) for i in b]
         ds = torch.utils.data.Subset(ds, order)   # the loop's sample order, read in sequence below
