@@ -30,7 +30,7 @@ def parse_overrides(pairs:List[str]|None)->dict:
 
 @app.callback()
 def main_options(ctx: typer.Context,
-                 profile: str = typer.Option(None, "--profile", "-p", help="Settings profile (settings.ini section): mini or full", envvar="ST_VLM_PROFILE"),
+                 profile: str = typer.Option(None, "--profile", "-p", help="Settings profile (settings.ini section): mini, small_gpu or full", envvar="ST_VLM_PROFILE"),
                  set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting: key=value (repeatable)")):
     "Global options: the profile and setting overrides, exported as ST_VLM_* for every stage and notebook."
     ov = parse_overrides(set_)
@@ -46,7 +46,7 @@ def settings(ctx: typer.Context):
 
 @app.command()
 def reproduce(ctx: typer.Context,
-              profile: str = typer.Option(None, "--profile", "-p", help="mini (CPU, minutes) or full (real data, GPUs)"),
+              profile: str = typer.Option(None, "--profile", "-p", help="mini (CPU, minutes), small_gpu (one GPU) or full (real data, GPUs)"),
               start: str = typer.Option(None, "--from", help="Resume from this notebook (name, number or prefix)"),
               only: str = typer.Option(None, "--only", help="Run just this notebook"),
               run_dir: Path = typer.Option(None, "--run-dir", help="Run folder to (re)use; default runs/<timestamp>"),
