@@ -44,7 +44,7 @@ class HFVideoRunner:
     def _inputs(self, records):
         msgs = []
         for r in records:
-            frames, times = read_video_frames(self.video_root/r["video"], n=self.n_frames)
+            frames, times = read_video_frames(self.video_root/r["video"], n=self.n_frames, repeat=True)   # equal counts: one batch
             msgs.append(vlm_messages(r, frames, times))
         return self.proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True,
                                              return_tensors="pt", padding=True).to(self.device)

@@ -157,7 +157,7 @@ class FrameCache:
         p = Path(video).resolve()
         if not p.exists(): raise FileNotFoundError(f"video {p} does not exist")
         st = p.stat() if p.is_file() else max((f.stat() for f in p.iterdir()), key=lambda s: s.st_mtime_ns)
-        return self.folder/f"{_key(str(p), st.st_size, st.st_mtime_ns, self.n, self.size)}.npz"
+        return self.folder/f"{_key(str(p), st.st_size, st.st_mtime_ns, self.n, self.size, 'exactly-n')}.npz"
 
     def get(self, video:Path|str)->tuple[np.ndarray, np.ndarray]:
         "(frames n×H×W×3 uint8, times s) of `video`, from the cache or decoded and stored."
@@ -166,7 +166,7 @@ class FrameCache:
             try:
                 with np.load(f) as z: self.hits += 1; return z["frames"], z["times"]
             except Exception: pass                       # a torn file from a killed writer: decode again
-        frames, times = read_video_frames(video, n=self.n)
+        frames, times = read_video_frames(video, n=self.n, repeat=True)   # exactly n: fixed frame count per batch
         if self.vp is not None:
             r = self.vp(videos=[frames], return_tensors="pt", do_rescale=False, do_normalize=False)["pixel_values_videos"][0]
             frames = r.round().clamp(0, 255).to(dtype=__import__("torch").uint8).permute(0, 2, 3, 1).contiguous().numpy()

@@ -214,21 +214,22 @@ def render_visual_prompt(clip:Clip, # The clip whose frames are drawn on
     return out
 
 # %% ../nbs/04a_visual_prompts.ipynb #61278520
-def _pick(all_times:np.ndarray, n:int|None, times)->np.ndarray:
-    "Indices of the frames to return: all, `n` uniform, or nearest to each of `times`."
+def _pick(all_times:np.ndarray, n:int|None, times, repeat:bool=False)->np.ndarray:
+    "Indices of the frames to return: all, `n` uniform (exactly `n` if `repeat`), or nearest to each of `times`."
     T = len(all_times)
     if n is not None and times is not None: raise ValueError("give n or times, not both")
     if T == 0: raise ValueError("the visual prompt has no frames")
     if times is not None:
         want = np.asarray(times, float).reshape(-1)
         return np.abs(all_times[None, :] - want[:, None]).argmin(1)
-    if n is None or n >= T: return np.arange(T)
+    if n is None or (n >= T and not repeat): return np.arange(T)
     if n < 1: raise ValueError(f"n must be ≥ 1, got {n}")
     return np.linspace(0, T - 1, n).astype(int)     # as LLaVA-NeXT's loader: np.linspace(..., dtype=int)
 
 def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
                       n:int|None=None, # Sample this many frames uniformly (None: all)
                       times:Sequence[float]|None=None, # Or: the frame nearest to each of these times (s)
+                      repeat:bool=False, # With `n`: exactly `n` frames even from a shorter video (some repeated)
                      )->tuple[np.ndarray, np.ndarray]:
     "(frames T×H×W×3 uint8 RGB, times in s) of a visual prompt, all frames or a sample."
     p = Path(path)
@@ -237,7 +238,7 @@ def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
         try: ts = np.array([float(f.stem) for f in files])
         except ValueError as e: raise ValueError(f"{p}: frame files must be named by their time (e.g. 0000.500.jpg): {e}") from None
         order = np.argsort(ts, kind="stable"); files, ts = [files[i] for i in order], ts[order]
-        idx = _pick(ts, n, times)
+        idx = _pick(ts, n, times, repeat)
         frames = [cv2.cvtColor(_read_frame(files[i], where=str(p)), cv2.COLOR_BGR2RGB) for i in idx]
         return np.stack(frames), ts[idx]
     if not p.exists(): raise FileNotFoundError(f"visual prompt {p} does not exist")
@@ -247,5 +248,5 @@ def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
             fr = list(c.decode(video=0))
     except av.error.FFmpegError as e: raise ValueError(f"visual prompt {p} cannot be decoded: {e}") from None
     ts = np.array([float(f.time) for f in fr])
-    idx = _pick(ts, n, times)
+    idx = _pick(ts, n, times, repeat)
     return np.stack([fr[i].to_ndarray(format="rgb24") for i in idx]), ts[idx]
