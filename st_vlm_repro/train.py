@@ -491,6 +491,13 @@ def _peak_memory_gb(device)->float:
     if device.type == "cuda": return torch.cuda.max_memory_allocated(device) / 2**30
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB on Linux → GiB
 
+def _fresh_accelerator_state(mixed_precision:str):
+    "Let a second run in this process (a notebook, the Table 6 driver) use another precision: accelerate's state is a singleton."
+    from accelerate.state import AcceleratorState
+    st = AcceleratorState._shared_state
+    if st and st.get("_mixed_precision") not in (None, mixed_precision) and "deepspeed_plugin" not in st:
+        AcceleratorState._reset_state()             # the process group (PartialState) is kept
+
 def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
           resume_from:str|Path|None=None, # A checkpoint folder, or "latest" (the newest under output_dir)
           progress:bool=True)->dict:
@@ -501,6 +508,7 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     from transformers import get_scheduler
     if not isinstance(config, TrainConfig): config = TrainConfig.load(config)
     out = Path(config.output_dir)
+    _fresh_accelerator_state(_mixed_precision(config))
     acc = Accelerator(mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available(),   # cpu: torchrun → gloo
                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)])
     seed_everything(config.seed); torch.manual_seed(config.seed)
