@@ -12,7 +12,7 @@ memory (GPU: max allocated; CPU: peak RSS of the process) and, on a GPU, MFU ≈
 FLOP/s (an estimate: it counts every token through every parameter). Speed on a shared machine swings: compare the two
 numbers of one run, not numbers across runs.
 """
-import argparse, json, os, resource, subprocess, sys, tempfile, time
+import argparse, json, math, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "A6000": 154.8e12, "L40S": 362e12}
@@ -23,11 +23,7 @@ def count_params(model_dir) -> int:
     from safetensors import safe_open
     n = 0
     for f in Path(model_dir).glob("*.safetensors"):
-        with safe_open(str(f), "pt") as fh:
-            for k in fh.keys():
-                shape = fh.get_slice(k).get_shape(); m = 1
-                for d in shape: m *= d
-                n += m
+        with safe_open(str(f), "pt") as fh: n += sum(math.prod(fh.get_slice(k).get_shape()) for k in fh.keys())
     return n
 
 

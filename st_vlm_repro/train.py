@@ -231,16 +231,16 @@ class STKitTrainDataset:
         self.fp = processor_fingerprint(processor)
         self.eos_id = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
         self.skip_log, self.max_substitutes = (Path(skip_log) if skip_log else None), max_substitutes
-        self.skipped: dict[int, str] = {}
+        self.skipped: dict[str, str] = {}                   # item id -> why it did not load
         if self.skip_log and self.skip_log.exists():       # a resumed run does not retry (or re-log) known broken items
-            self.skipped = {r["index"]: r["error"] for r in iter_jsonl(self.skip_log)}
+            self.skipped = {r["id"]: r["error"] for r in iter_jsonl(self.skip_log)}
 
     def __len__(self): return len(self.items)
 
     def item_id(self, i:int)->str: it = self.items[i]; return (it.get("record") or it.get("sample"))["id"]
 
     def _skip(self, i:int, e:Exception):
-        msg = f"{type(e).__name__}: {e}"; self.skipped[i] = msg
+        msg = f"{type(e).__name__}: {e}"; self.skipped[self.item_id(i)] = msg
         warnings.warn(f"training item {i} ({self.item_id(i)}) skipped: {msg}")
         if self.skip_log:
             self.skip_log.parent.mkdir(parents=True, exist_ok=True)
@@ -250,13 +250,13 @@ class STKitTrainDataset:
         "Item `i`; if its video or image does not load, it is logged and the next loadable item stands in (same batch size)."
         for k in range(self.max_substitutes + 1):
             j = (i + k) % len(self)
-            if j in self.skipped: continue
+            if self.item_id(j) in self.skipped: continue
             try: return self._load(j)
             except DATA_ERRORS as e:
                 if isinstance(e, TemplateError): raise      # a config error, not a broken item
                 self._skip(j, e)
         raise RuntimeError(f"training items {i}..{(i + self.max_substitutes) % len(self)}: none loads "
-                           f"(last: {self.skipped.get(j)}); see {self.skip_log or 'the warnings'}")
+                           f"(last: {self.skipped.get(self.item_id(j))}); see {self.skip_log or 'the warnings'}")
 
     def token_path(self, i:int)->Path:
         it = self.items[i]; body = it["record"] if it["kind"] == "stkit" else it["sample"]

@@ -84,3 +84,15 @@ def test_transformers_backends_label_video(tmp_path, tiny_models, depth):
     assert (tmp_path / "out" / "reports" / f"{sc.scene_id}.json").exists()
     assert (tmp_path / "out" / "clips" / f"{sc.scene_id}.jsonl").exists()
     assert all(t.label_source == "pseudo" for c in load_pseudo_clips(tmp_path / "out") for t in c.tracks)
+
+
+def test_profile_pseudo_stkit_builds_and_resumes(tmp_path):
+    from st_vlm_repro.core import load_settings, read_jsonl
+    from st_vlm_repro.pseudo_backends import build_profile_pseudo_stkit
+    cfg = load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=1, n_workers=1)
+    s = build_profile_pseudo_stkit(cfg)
+    assert (s["videos"], s["failed"]) == (1, 0) and s["clips"] >= 1 and s["records"] > 0
+    recs = read_jsonl(tmp_path / "pseudo" / "stkit" / "pseudo-train.jsonl")
+    assert {r["source"] for r in recs} == {"pseudo"} and {r["split"] for r in recs} == {"train"}
+    assert all(r["scene_id"].startswith("mw1000-") for r in recs)          # its own seed: no labelled or bench scene
+    assert build_profile_pseudo_stkit(cfg) == s                            # a rerun resumes to the same result
