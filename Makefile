@@ -42,7 +42,7 @@ test: sync-check nbtest pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kinematics.py
 
-# Wheels of what the lent GPU machines' image lacks (Python 3.12, no network there), for benchmarks/gpu_check.sh.
+# Wheels (Python 3.12, manylinux) that benchmarks/gpu_check.sh installs on a GPU machine without network access.
 gpu-wheels:
 	mkdir -p .whl && grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 	python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
