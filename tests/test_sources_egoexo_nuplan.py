@@ -167,3 +167,32 @@ def test_nuplan_track_gap(world, tmp_path):
     con.commit(); con.close()
     cs = load_clips("nuplan", bad, "train", verbose=False); list(cs)
     assert cs.report.skipped.get("track gap", 0) >= 1, cs.report
+
+
+class _RunsCode:
+    "A pickle that would run a shell command when loaded with plain `pickle.loads`."
+    def __init__(self, target): self.target = target
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_nuplan_hostile_blob_and_path(world, tmp_path):
+    import pickle
+    from st_vlm_repro.sources.nuplan import unpickle_blob, nuplan_pickle
+    root, _ = world
+    target = tmp_path / "pwned"
+    with pytest.raises(pickle.UnpicklingError, match="refused class"):
+        unpickle_blob(pickle.dumps(_RunsCode(target)))
+    assert unpickle_blob(nuplan_pickle("Rotation", [1, 0, 0, 0])) == [1, 0, 0, 0]
+    assert unpickle_blob(pickle.dumps([0.0] * 5)) == [0.0] * 5                         # the plain distortion list
+    bad = tmp_path / "np"; shutil.copytree(root / "nuplan", bad)
+    for col in ("translation", "rotation", "intrinsic"):
+        con = sqlite3.connect(_db(bad, "train")); con.execute(f"UPDATE camera SET {col} = ?", (pickle.dumps(_RunsCode(target)),))
+        con.commit(); con.close()
+        cs = load_clips("nuplan", bad, "train", verbose=False)
+        assert list(cs) == [] and cs.report.skipped == {"unsafe pickle": 1} and not target.exists()
+    con = sqlite3.connect(_db(bad, "val")); con.execute("UPDATE image SET filename_jpg = '/etc/hostname'"); con.commit(); con.close()
+    cs = load_clips("nuplan", bad, "val", verbose=False)
+    assert list(cs) == [] and set(cs.report.skipped) == {"unsafe path"}
+    assert "refused" in next(iter(cs.report.examples["unsafe path"]))
