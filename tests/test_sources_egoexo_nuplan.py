@@ -7,7 +7,8 @@ import pytest
 
 from st_vlm_repro.clips import DatasetRootError, STEP, box_corners, load_clips, map_category, project_boxes
 from st_vlm_repro.mini_world import interp_agent, load_ground_truth, make_mini_world, token
-from st_vlm_repro.sources.egoexo4d import EGO_FROM_DEVICE
+from projectaria_tools.core import calibration, mps
+from st_vlm_repro.sources.egoexo4d import EGO_FROM_DEVICE, pinhole_K, rgb_video_calibration, upright_pinhole
 from st_vlm_repro.sources.nuplan import NUPLAN_CATEGORY
 
 
@@ -44,8 +45,7 @@ def test_egoexo4d_round_trip(world, tmp_path):
 
 
 def test_egoexo4d_official_readers(world):
-    "The files parse with projectaria_tools' own MPS readers (when the package is importable)."
-    mps = pytest.importorskip("projectaria_tools.core.mps")
+    "The files parse with projectaria_tools' own MPS readers; its calibration objects give the mini world's camera."
     root, (index, scenes) = world
     take = json.loads((root / "egoexo4d" / "takes.json").read_text())[0]
     sc = scenes[take["mini_world_scene_id"]]
@@ -56,10 +56,12 @@ def test_egoexo4d_official_readers(world):
     assert p.tracking_timestamp.total_seconds() == pytest.approx(traj[0].tracking_timestamp.total_seconds() + 0.5, abs=1e-9)
     np.testing.assert_allclose(p.transform_world_device.to_matrix(), sc.world_from_ego[10] @ EGO_FROM_DEVICE, atol=1e-6)
     cal = mps.read_online_calibration(str(d / "online_calibration.jsonl"))
-    cam = cal[0].get_camera_calib("camera-rgb")
-    np.testing.assert_allclose(p.transform_world_device.to_matrix() @ cam.get_transform_device_camera().to_matrix(),
+    cam = cal[0].get_camera_calib("camera-rgb")                                        # the fisheye at the sensor's 2880 px
+    assert cam.get_model_name() == calibration.CameraModelType.FISHEYE624 and list(cam.get_image_size()) == [2880, 2880]
+    raw, up = upright_pinhole(rgb_video_calibration(cam, sc.cameras["head"].width))
+    np.testing.assert_allclose(p.transform_world_device.to_matrix() @ up.get_transform_device_camera().to_matrix(),
                                sc.world_from_camera("head", 10), atol=1e-6)
-    np.testing.assert_allclose(cam.get_focal_lengths(), [sc.cameras["head"].K[0, 0]] * 2)
+    np.testing.assert_allclose(pinhole_K(up), sc.cameras["head"].K, atol=1e-6)
 
 
 def test_egoexo4d_bad_input(world, tmp_path):

@@ -12,16 +12,20 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.transform import Rotation
 
-from ..core import SkipReport, atomic_path, atomic_write, parallel_map
-from ..clips import (STEP, MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, RawTrack, assemble_clip, cut_windows,
-                                grid_times, register_reader)
+from ..core import SkipReport, UnsafePathError, atomic_path, atomic_write, parallel_map, safe_join
+from ..clips import (STEP, MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack, assemble_clip,
+                                cut_windows, grid_times, register_reader)
 from ..mini_world import Scene, Agent, interp_agent, interp_pose, register_writer, render, uuid_for
+from projectaria_tools.core import calibration, mps, sophus
 
 # %% auto #0
-__all__ = ['TRAJECTORY_COLUMNS', 'ARIA_CAM', 'ARIA_RGB_STREAM', 'ARIA_RGB', 'SPORTS_TASKS', 'LAYOUT', 'EGO_FROM_DEVICE',
-           'resample_scene', 'trajectory_frame', 'online_calibration_record', 'take_name_for', 'write_egoexo4d',
-           'read_trajectory', 'device_poses', 'read_camera_calibration', 'take_frame_times', 'default_frames_dir',
-           'extract_frames', 'egoexo4d_tasks']
+__all__ = ['TRAJECTORY_COLUMNS', 'ARIA_CAM', 'ARIA_RGB_STREAM', 'ARIA_RGB', 'RGB_LABEL', 'SENSOR_PX', 'RELEASE_PX',
+           'SPORTS_TASKS', 'LAYOUT', 'EGO_FROM_DEVICE', 'RAW_FROM_UPRIGHT', 'ARIA_RGB_DISTORTION', 'pinhole_K',
+           'rgb_video_calibration', 'upright_pinhole', 'upright_remap', 'sensor_params', 'read_rgb_calibration',
+           'aria_rgb_camera', 'resample_scene', 'trajectory_frame', 'online_calibration_record', 'take_name_for',
+           'write_egoexo4d', 'read_trajectory', 'device_poses', 'device_pose_at', 'take_frame_times',
+           'default_frames_dir', 'extract_frames', 'video_size', 'read_metadata', 'ego_camera', 'take_files',
+           'take_grid', 'egoexo4d_tasks']
 
 # %% ../../nbs/02d_egoexo4d.ipynb #11feceab
 TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns",
@@ -30,19 +34,122 @@ TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns",
                       "device_linear_velocity_x_device", "device_linear_velocity_y_device", "device_linear_velocity_z_device",
                       "angular_velocity_x_device", "angular_velocity_y_device", "angular_velocity_z_device",
                       "gravity_x_world", "gravity_y_world", "gravity_z_world", "quality_score"]
-ARIA_CAM, ARIA_RGB_STREAM = "aria01", "214-1"      # the ego camera and its RGB stream id
-ARIA_RGB = f"{ARIA_CAM}_{ARIA_RGB_STREAM}"         # timesync column prefix and video name
+ARIA_CAM, ARIA_RGB_STREAM = "aria01", "214-1"      # the writer's ego camera id and the Aria RGB stream id
+ARIA_RGB = f"{ARIA_CAM}_{ARIA_RGB_STREAM}"         # timesync column prefix and video name of the writer's takes
+RGB_LABEL = "camera-rgb"                           # the RGB camera in online_calibration.jsonl
+SENSOR_PX, RELEASE_PX = 2880, 1408                 # RGB calibration resolution; the released video's resolution
 SPORTS_TASKS = ("Basketball", "Soccer")            # the paper's sports: football (soccer) and basketball
 LAYOUT = """  <root>/takes.json
   <root>/annotations/splits.json                          (take_uid_to_split)
   <root>/captures/<capture_name>/timesync.csv
-  <root>/takes/<take_name>/trajectory/closed_loop_trajectory.csv
+  <root>/takes/<take_name>/trajectory/closed_loop_trajectory.csv   (or captures/<capture_name>/trajectory/)
   <root>/takes/<take_name>/trajectory/online_calibration.jsonl
-  <root>/takes/<take_name>/frame_aligned_videos/aria01_214-1.mp4"""
+  <root>/takes/<take_name>/frame_aligned_videos/aria0N_214-1.mp4"""
 
-# Aria "device" frame (the left SLAM camera, coarsely x left, y up, z forward) in the mini world's ego frame (x forward,
-# y left, z up): device x = ego y, device y = ego z, device z = ego x.
-EGO_FROM_DEVICE = np.eye(4); EGO_FROM_DEVICE[:3, :3] = [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
+# Aria "device" frame (the left SLAM camera; in real trajectories x points down, y left, z forward) in the mini world's
+# ego frame (x forward, y left, z up): device x = −ego z, device y = ego y, device z = ego x.
+EGO_FROM_DEVICE = np.eye(4)
+EGO_FROM_DEVICE[:3, :3] = [[0, 0, 1], [0, 1, 0], [-1, 0, 0]]
+# The released RGB frame is the sensor image turned 90° clockwise: the upright camera's x is the sensor camera's −y and
+# its y the sensor's x (`projectaria_tools.core.calibration.rotate_camera_calib_cw90deg` applies the same turn).
+RAW_FROM_UPRIGHT = np.eye(4)
+RAW_FROM_UPRIGHT[:3, :3] = [[0, 1, 0], [-1, 0, 0], [0, 0, 1]]
+# The 12 distortion parameters of one real Aria RGB camera (projectaria-tools' MPS sample), used by the writer.
+ARIA_RGB_DISTORTION = [0.411035882200732, -0.456468282322496, 0.038303075146701, 1.298336637403988, -1.770471163632234,
+                       0.654993502244781, -7.9203062637e-05, 4.4207001233e-05, -0.000587384169463, 0.00056439365081,
+                       0.000515794638327, 0.000235027249453]
+
+# %% ../../nbs/02d_egoexo4d.ipynb #fe6ec877
+def _se3(T:np.ndarray): return sophus.SE3.from_matrix(np.asarray(T, float))
+
+def pinhole_K(cal)->np.ndarray:
+    "The 3×3 intrinsics of a projectaria-tools linear camera."
+    fx, fy = cal.get_focal_lengths()
+    cx, cy = cal.get_principal_point()
+    return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], float)
+
+def rgb_video_calibration(calib, # projectaria-tools `CameraCalibration` of the RGB camera (sensor resolution)
+                          size:int, # Width (= height) of the released video, px
+                         ):
+    "The calibration in the released video's pixels, rescaled as projectaria-tools does; the principal point checked."
+    w, h = (int(v) for v in calib.get_image_size())
+    if (w, h) == (size, size): c = calib
+    elif (w, h) == (SENSOR_PX, SENSOR_PX):
+        c = calib.rescale(np.array([RELEASE_PX, RELEASE_PX]), 0.5, np.array([32.0, 32.0]))   # 2880 → 1408
+        if size != RELEASE_PX: c = c.rescale(np.array([size, size]), size / RELEASE_PX)     # 1408 → 448 etc.
+    else: c = calib.rescale(np.array([size, size]), size / w)
+    cx, cy = c.get_principal_point()
+    if not (0 <= cx < size and 0 <= cy < size):
+        raise ClipSkip("bad calibration", f"{calib.get_label()}: principal point ({cx:.1f}, {cy:.1f}) px lies outside the "
+                       f"{size}×{size} px video (calibration at {w}×{h} px)")
+    return c
+
+def upright_pinhole(fisheye)->tuple:
+    "(sensor-oriented, upright) linear cameras with the fisheye's focal length and principal point; upright = turned 90° clockwise."
+    f = float(fisheye.get_focal_lengths()[0])
+    cx, cy = fisheye.get_principal_point()
+    w, h = (int(v) for v in fisheye.get_image_size())
+    raw = calibration.CameraCalibration(fisheye.get_label(), calibration.CameraModelType.LINEAR,
+                                        np.array([f, f, cx, cy]), fisheye.get_transform_device_camera(), w, h, None,
+                                        np.pi, fisheye.get_serial_number())
+    return raw, calibration.rotate_camera_calib_cw90deg(raw)
+
+def upright_remap(dst, # Sensor-oriented calibration of the camera wanted
+                  src, # Sensor-oriented calibration of the camera the frames come from
+                  size:int, # Frame width = height, px
+                 )->tuple[np.ndarray, np.ndarray]:
+    "`cv2.remap` tables turning an upright (released, 90° clockwise) frame of `src` into an upright frame of `dst`."
+    v, u = np.mgrid[0:size, 0:size].astype(np.float32)
+    chans = [size - 1 - v, u, np.ones_like(u)]      # the upright pixel of each sensor pixel, and a validity marker
+    out = [cv2.rotate(calibration.distort_by_calibration(np.ascontiguousarray(c), dst, src), cv2.ROTATE_90_CLOCKWISE)
+           for c in chans]
+    mx, my = out[0], out[1]
+    mx[out[2] < 0.999] = -1
+    my[out[2] < 0.999] = -1
+    return mx, my
+
+def sensor_params(f:float, # Focal length at the video size, px
+                  cx:float, cy:float, # Sensor-oriented principal point at the video size, px
+                  size:int, # Video width = height, px
+                  distortion=ARIA_RGB_DISTORTION, # The 12 radial, tangential and thin-prism parameters
+                 )->list[float]:
+    "The 15 sensor-resolution parameters that `rgb_video_calibration` rescales to (f, cx, cy) at `size` (the writer's inverse)."
+    s = size / RELEASE_PX
+    c1 = [(c + 0.5) / s - 0.5 for c in (cx, cy)]                 # video → 1408 (pixel centres scale)
+    cs = [(c + 0.5) / 0.5 - 0.5 + 32 for c in c1]                # 1408 → 2880: undo halving and the 32 px crop
+    return [f / s / 0.5, *cs, *distortion]
+
+def read_rgb_calibration(path:Path|str, # online_calibration.jsonl
+                         t_us:float|None=None, # Device time (µs): the record nearest it (default: the first)
+                         label:str=RGB_LABEL, # Camera label
+                        ):
+    "The RGB camera's projectaria-tools calibration (sensor resolution) from an MPS online calibration file."
+    p = Path(path)
+    if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
+    with open(p) as fh: line = fh.readline()
+    try: json.loads(line)
+    except json.JSONDecodeError as e: raise ClipSkip("bad calibration", f"{p}: line 1 is not JSON ({e.msg})") from None
+    try: recs = mps.read_online_calibration(str(p))
+    except Exception as e: raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
+    if not recs: raise ClipSkip("bad calibration", f"{p}: projectaria-tools read no calibration record")
+    k = 0
+    if t_us is not None: k = int(np.argmin([abs(r.tracking_timestamp.total_seconds() * 1e6 - t_us) for r in recs]))
+    cams = {c.get_label(): c for c in recs[k].camera_calibs}
+    if label not in cams: raise ClipSkip("bad calibration", f"{p}: no camera {label!r}; has {sorted(cams)}")
+    return cams[label]
+
+def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square image)
+                    device_from_upright:np.ndarray, # (4, 4) T_Device_Camera of that pinhole camera
+                   )->tuple:
+    "(fisheye at the video size, sensor-resolution parameters, sensor-oriented T_Device_Camera) of an Aria RGB camera whose upright pinhole view is `cam`."
+    W = cam.width
+    if cam.height != W: raise ValueError(f"the Aria RGB video is square; camera {cam.name} is {cam.width}×{cam.height}")
+    f, cxu, cyu = float(cam.K[0, 0]), float(cam.K[0, 2]), float(cam.K[1, 2])
+    cx, cy = cyu, W - 1 - cxu                                   # the upright principal point turned back to the sensor
+    T_raw = np.asarray(device_from_upright, float) @ np.linalg.inv(RAW_FROM_UPRIGHT)
+    fish = calibration.CameraCalibration(RGB_LABEL, calibration.CameraModelType.FISHEYE624,
+                                         np.array([f, cx, cy, *ARIA_RGB_DISTORTION]), _se3(T_raw), W, W, None, np.pi, "")
+    return fish, sensor_params(f, cx, cy, W), T_raw
 
 # %% ../../nbs/02d_egoexo4d.ipynb #df3ba65c
 def resample_scene(scene:Scene, # A ground-truth scene
@@ -66,7 +173,8 @@ def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device c
                      utc_ns:np.ndarray|None=None, # (N,) utc_timestamp_ns (−1 if absent)
                     )->pd.DataFrame:
     "A `closed_loop_trajectory.csv` table: the documented 20 columns, velocities from finite differences."
-    n = len(times_us); T = np.asarray(world_from_device, float)
+    n = len(times_us)
+    T = np.asarray(world_from_device, float)
     q = Rotation.from_matrix(T[:, :3, :3]).as_quat()            # x, y, z, w
     t = np.asarray(times_us, np.int64) * 1e-6
     v_world = np.gradient(T[:, :3, 3], t, axis=0) if n > 1 else np.zeros((n, 3))
@@ -75,7 +183,8 @@ def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device c
     w = np.zeros((n, 3))
     if n > 1:
         dr = (rv[:-1].inv() * rv[1:]).as_rotvec() / np.diff(t)[:, None]   # body-frame angular rate
-        w[:-1] = dr; w[-1] = dr[-1]
+        w[:-1] = dr
+        w[-1] = dr[-1]
     d = {"graph_uid": [graph_uid] * n, "tracking_timestamp_us": np.asarray(times_us, np.int64),
          "utc_timestamp_ns": np.full(n, -1, np.int64) if utc_ns is None else np.asarray(utc_ns, np.int64)}
     for k, ax in enumerate("xyz"): d[f"t{ax}_world_device"] = T[:, k, 3]
@@ -87,16 +196,19 @@ def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device c
     return pd.DataFrame(d, columns=TRAJECTORY_COLUMNS)
 
 def online_calibration_record(tracking_timestamp_us:int, # Device clock
-                              K:np.ndarray, # (3, 3) pinhole intrinsics of the video frames
-                              device_from_camera:np.ndarray, # (4, 4) T_Device_Camera
-                              label:str="camera-rgb", # Aria camera label
+                              params:list[float], # The 15 FisheyeRadTanThinPrism parameters at the sensor resolution
+                              device_from_camera:np.ndarray, # (4, 4) T_Device_Camera of the sensor (unrotated) camera
+                              label:str=RGB_LABEL, # Aria camera label
                              )->dict:
-    "One `online_calibration.jsonl` record with a pinhole (`Linear`) RGB camera."
-    T = np.asarray(device_from_camera, float); x, y, z, w = Rotation.from_matrix(T[:3, :3]).as_quat()
-    cam = {"Label": label, "Projection": {"Name": "Linear", "Description": "pinhole: fx, fy, cx, cy",
-                                          "Params": [float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])]},
-           "T_Device_Camera": {"Translation": [float(v) for v in T[:3, 3]], "UnitQuaternion": [float(w), [float(x), float(y), float(z)]]},
-           "SerialNumber": "mini-world", "TimeOffsetSec_Device_Camera": 0.0}
+    "One `online_calibration.jsonl` record with a `FisheyeRadTanThinPrism` RGB camera, as MPS writes it."
+    T = np.asarray(device_from_camera, float)
+    x, y, z, w = Rotation.from_matrix(T[:3, :3]).as_quat()
+    cam = {"Calibrated": True, "Label": label,
+           "Projection": {"Name": "FisheyeRadTanThinPrism", "Description": "see FisheyeRadTanThinPrism.h",
+                          "Params": [float(v) for v in params]},
+           "T_Device_Camera": {"Translation": [float(v) for v in T[:3, 3]],
+                               "UnitQuaternion": [float(w), [float(x), float(y), float(z)]]},
+           "SerialNumber": "mini-world"}
     return {"tracking_timestamp_us": int(tracking_timestamp_us), "utc_timestamp_ns": -1, "CameraCalibrations": [cam],
             "ImuCalibrations": []}
 
@@ -111,34 +223,46 @@ def _write_video(path:Path, frames, fps:float, size:tuple[int, int]):
         vw = cv2.VideoWriter(str(tmp.with_suffix(".mp4")), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not vw.isOpened(): raise RuntimeError(f"OpenCV cannot write mp4v video {path}")
         for im in frames: vw.write(im)
-        vw.release(); tmp.with_suffix(".mp4").replace(tmp)
+        vw.release()
+        tmp.with_suffix(".mp4").replace(tmp)
 
 def _write_take(args)->dict:
     "Write one sports scene as a take (a picklable job for `parallel_map`); returns its takes.json entry."
     s, root, video_fps, traj_hz, pad_rows = args
-    name = take_name_for(s); capture = name.rsplit("_", 1)[0]; uid = uuid_for(s.scene_id, "take")
+    name = take_name_for(s)
+    capture = name.rsplit("_", 1)[0]
+    uid = uuid_for(s.scene_id, "take")
     sport = SPORTS_TASKS[int(s.scene_id.rsplit("-", 1)[1]) % 2]
     dev0_us = 7_000_000 + 1_000 * (int(s.scene_id.rsplit("-", 1)[1]) % 1000)   # device clock at the take start
-    k = np.arange(int(round(s.duration * traj_hz)) + 1); tt = k / traj_hz       # trajectory at 1 kHz
+    k = np.arange(int(round(s.duration * traj_hz)) + 1)
+    tt = k / traj_hz                                                            # trajectory at 1 kHz
     T = interp_pose(s, tt) @ EGO_FROM_DEVICE
     tus = dev0_us + np.round(tt * 1e6).astype(np.int64)
-    df = trajectory_frame(tus, T, graph_uid=uuid_for(s.scene_id, "graph"), utc_ns=(s.t0_us + np.round(tt * 1e6).astype(np.int64)) * 1000)
+    utc = (s.t0_us + np.round(tt * 1e6).astype(np.int64)) * 1000
+    df = trajectory_frame(tus, T, graph_uid=uuid_for(s.scene_id, "graph"), utc_ns=utc)
     tdir = root / "takes" / name
     with atomic_path(tdir / "trajectory" / "closed_loop_trajectory.csv") as p: df.to_csv(p, index=False)
     cam = s.cameras["head"]
-    rec = online_calibration_record(dev0_us, cam.K, np.linalg.inv(EGO_FROM_DEVICE) @ cam.ego_from_camera)
+    fish, params, T_raw = aria_rgb_camera(cam, np.linalg.inv(EGO_FROM_DEVICE) @ cam.ego_from_camera)
+    rec = online_calibration_record(dev0_us, params, T_raw)
     atomic_write(tdir / "trajectory" / "online_calibration.jsonl", json.dumps(rec) + "\n")
-    rs = resample_scene(s, video_fps); n = len(rs.times)                        # video and timesync
-    _write_video(tdir / "frame_aligned_videos" / f"{ARIA_RGB}.mp4", (render(rs, "head", i) for i in range(n)), video_fps,
-                 (cam.width, cam.height))
-    start = pad_rows; end = start + n + 1; rows = np.arange(end + pad_rows)
-    ts = pd.DataFrame({f"{ARIA_RGB}_capture_timestamp_ns": dev0_us * 1000 + np.round((rows - start - 1) / video_fps * 1e9).astype(np.int64),
-                       f"{ARIA_RGB}_frame_number": rows})
+    mx, my = upright_remap(fish, upright_pinhole(fish)[0], cam.width)         # pinhole render → released fisheye frame
+    rs = resample_scene(s, video_fps)
+    n = len(rs.times)
+    frames = (cv2.remap(render(rs, "head", i), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for i in range(n))
+    _write_video(tdir / "frame_aligned_videos" / f"{ARIA_RGB}.mp4", frames, video_fps, (cam.width, cam.height))
+    start = pad_rows
+    end = start + n + 1
+    rows = np.arange(end + pad_rows)
+    ts_ns = dev0_us * 1000 + np.round((rows - start - 1) / video_fps * 1e9).astype(np.int64)
+    ts = pd.DataFrame({f"{ARIA_RGB}_capture_timestamp_ns": ts_ns, f"{ARIA_RGB}_frame_number": rows})
     with atomic_path(root / "captures" / capture / "timesync.csv") as p: ts.to_csv(p, index=False)
     return {"take_uid": uid, "take_name": name, "root_dir": f"takes/{name}",
             "capture": {"capture_uid": uuid_for(s.scene_id, "capture"), "capture_name": capture,
-                        "cameras": [{"cam_id": ARIA_CAM, "is_ego": True, "device_type": "aria"}]},
+                        "cameras": [{"cam_id": "cam01", "is_ego": False, "device_type": "gopro"},
+                                    {"cam_id": ARIA_CAM, "is_ego": True, "device_type": "aria"}]},
             "timesync_start_idx": start, "timesync_end_idx": end, "duration_sec": n / video_fps,
+            "task_start_sec": 0.0, "task_end_sec": (n - 1) / video_fps,
             "task_name": f"{sport} Drills - mini world", "parent_task_name": sport,
             "frame_aligned_videos": {ARIA_CAM: {"rgb": {"relative_path": f"frame_aligned_videos/{ARIA_RGB}.mp4",
                                                         "readable_stream_id": ARIA_RGB_STREAM, "stream_id": ARIA_RGB_STREAM}}},
@@ -155,13 +279,15 @@ def write_egoexo4d(scenes:list[Scene], # Ground-truth scenes; only the sports on
                    **options, # Other writers' options (ignored)
                   )->dict:
     "Write the sports scenes as Ego-Exo4D takes under `root`; returns {scene_id: take_name}."
-    root = Path(root); sports = [s for s in scenes if s.domain == "sports"]
+    root = Path(root)
+    sports = [s for s in scenes if s.domain == "sports"]
     takes = parallel_map(_write_take, [(s, root, video_fps, traj_hz, pad_rows) for s in sports], n_workers=n_workers,
                          progress=len(sports) > 4, desc="egoexo4d takes")
     splits = {t["take_uid"]: s.split for t, s in zip(takes, sports)}
     atomic_write(root / "takes.json", json.dumps(takes, indent=1))
     s2u = {sp: sorted(u for u, v in splits.items() if v == sp) for sp in sorted(set(splits.values()))}
-    atomic_write(root / "annotations" / "splits.json", json.dumps({"take_uid_to_split": splits, "split_to_take_uids": s2u}, indent=1))
+    atomic_write(root / "annotations" / "splits.json",
+                 json.dumps({"take_uid_to_split": splits, "split_to_take_uids": s2u}, indent=1))
     return {s.scene_id: t["take_name"] for t, s in zip(takes, sports)}
 
 # %% ../../nbs/02d_egoexo4d.ipynb #050054f1
@@ -174,7 +300,9 @@ def read_trajectory(path:Path|str, # closed_loop_trajectory.csv
     with open(p) as f: header = [c.strip().strip('"') for c in f.readline().split(",")]
     if (miss := [c for c in need if c not in header]): raise ClipSkip("bad trajectory", f"{p}: missing column {miss[0]!r}")
     try:
-        try: import pyarrow; engine = "pyarrow"                # ~5× faster on a 1 kHz trajectory
+        try:
+            import pyarrow
+            engine = "pyarrow"                                   # ~5× faster on a 1 kHz trajectory
         except ImportError: engine = "c"
         return pd.read_csv(p, usecols=need, engine=engine)
     except Exception as e: raise ClipSkip("bad trajectory", f"{p}: {type(e).__name__}: {e}") from None
@@ -183,39 +311,43 @@ def device_poses(df:pd.DataFrame)->tuple[np.ndarray, np.ndarray]:
     "(times in device seconds, (N, 4, 4) T_world_device) from a trajectory table."
     t = df["tracking_timestamp_us"].to_numpy(np.int64) * 1e-6
     q = df[["qx_world_device", "qy_world_device", "qz_world_device", "qw_world_device"]].to_numpy(float)
-    T = np.zeros((len(df), 4, 4)); T[:, 3, 3] = 1
+    T = np.zeros((len(df), 4, 4))
+    T[:, 3, 3] = 1
     T[:, :3, 3] = df[["tx_world_device", "ty_world_device", "tz_world_device"]].to_numpy(float)
     ok = np.isfinite(q).all(1) & (np.linalg.norm(q, axis=1) > 0)
     T[:, :3, :3] = np.nan
     if ok.any(): T[ok, :3, :3] = Rotation.from_quat(q[ok]).as_matrix()
     return t, T
 
-def read_camera_calibration(path:Path|str, # online_calibration.jsonl
-                            label:str="camera-rgb", # Camera label
-                           )->tuple[np.ndarray, np.ndarray]:
-    "(K 3×3, T_Device_Camera 4×4) of camera `label` from the first online-calibration record."
-    p = Path(path)
-    if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
-    try: rec = json.loads(p.read_text().splitlines()[0])
-    except Exception as e: raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
-    cams = {c.get("Label"): c for c in rec.get("CameraCalibrations", [])}
-    if label not in cams: raise ClipSkip("bad calibration", f"{p}: no camera {label!r}; has {sorted(cams)}")
-    c = cams[label]; name, prm = c["Projection"]["Name"], c["Projection"]["Params"]
-    if name != "Linear":
-        raise ClipSkip("unsupported camera model", f"{p}: {label} projection {name!r}; rectify the video to a linear "
-                       "(pinhole) camera first (projectaria_tools.core.calibration.distort_by_calibration)")
-    K = np.array([[prm[0], 0, prm[2]], [0, prm[1], prm[3]], [0, 0, 1]], float)
-    w, (x, y, z) = c["T_Device_Camera"]["UnitQuaternion"]
-    T = np.eye(4); T[:3, :3] = Rotation.from_quat([x, y, z, w]).as_matrix(); T[:3, 3] = c["T_Device_Camera"]["Translation"]
-    return K, T
+def device_pose_at(t:np.ndarray, T:np.ndarray, # Trajectory times (s) and T_world_device (from `device_poses`)
+                   times:np.ndarray, # Times wanted (s, device clock)
+                   max_dt:float=0.005, # The nearer trajectory row must lie this close (s)
+                   what:str="", # Name in the error
+                  )->np.ndarray:
+    "T_world_device at each of `times`: translation interpolated linearly and rotation by slerp between the rows around it."
+    times = np.asarray(times, float)
+    b = np.clip(np.searchsorted(t, times), 1, len(t) - 1)
+    a = b - 1
+    near = np.minimum(np.abs(t[a] - times), np.abs(t[b] - times))
+    fin = np.isfinite(T[a]).all((1, 2)) & np.isfinite(T[b]).all((1, 2))
+    if (bad := np.flatnonzero((near > max_dt) | ~fin)).size:
+        raise ClipSkip("pose missing", f"{what}no finite T_world_device within {max_dt} s of frame time {times[bad[0]]:.3f} s")
+    w = np.clip((times - t[a]) / np.maximum(t[b] - t[a], 1e-12), 0, 1)
+    Ra = Rotation.from_matrix(T[a, :3, :3])
+    R = Ra * Rotation.from_rotvec((Ra.inv() * Rotation.from_matrix(T[b, :3, :3])).as_rotvec() * w[:, None])
+    out = np.repeat(np.eye(4)[None], len(times), 0)
+    out[:, :3, :3] = R.as_matrix()
+    out[:, :3, 3] = (1 - w[:, None]) * T[a, :3, 3] + w[:, None] * T[b, :3, 3]
+    return out
 
 def take_frame_times(timesync:pd.DataFrame, take:dict, stream:str=ARIA_RGB)->np.ndarray:
     "(n,) device-clock seconds of the take's frames: row `timesync_start_idx + 1 + i` of the capture's timesync."
     a, b = int(take["timesync_start_idx"]), int(take["timesync_end_idx"])
     col = f"{stream}_capture_timestamp_ns"
     if col not in timesync.columns: raise ClipSkip("bad timesync", f"take {take['take_name']}: no column {col!r}")
-    if b - a - 1 <= 0 or b > len(timesync): raise ClipSkip("bad timesync", f"take {take['take_name']}: rows {a}..{b} of {len(timesync)}")
-    return timesync[col].to_numpy(float)[a + 1:b] * 1e-9
+    if b - a - 1 <= 0 or b > len(timesync):
+        raise ClipSkip("bad timesync", f"take {take['take_name']}: rows {a}..{b} of {len(timesync)}")
+    return pd.to_numeric(timesync[col], errors="coerce").to_numpy(float)[a + 1:b] * 1e-9
 
 # %% ../../nbs/02d_egoexo4d.ipynb #b713c3be
 def default_frames_dir()->Path:
@@ -224,28 +356,98 @@ def default_frames_dir()->Path:
 def extract_frames(video:Path, # The take's video
                    indices, # Frame indices wanted
                    out_dir:Path, # Cache folder for this take
+                   remap:tuple[np.ndarray, np.ndarray]|None=None, # `cv2.remap` tables applied to each frame
+                   tag:str="", # Names the remap in the cache key (a new calibration decodes again)
                   )->dict[int, Path]:
-    "JPEG paths of the wanted frames of `video` (decoded once, cached); frames the video lacks are missing from the result."
-    video = Path(video); st = video.stat()
-    key = hashlib.md5(f"{video.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:10]
-    d = Path(out_dir) / key; want = sorted(set(int(i) for i in indices))
+    "JPEG paths of the wanted frames of `video` (decoded once, remapped, cached); frames the video lacks are missing from the result."
+    video = Path(video)
+    st = video.stat()
+    key = hashlib.md5(f"{video.resolve()}|{st.st_size}|{st.st_mtime_ns}|{tag}".encode()).hexdigest()[:10]
+    d = Path(out_dir) / key
+    want = sorted(set(int(i) for i in indices))
     out = {i: d / f"{i:06d}.jpg" for i in want}
     todo = {i for i, p in out.items() if not p.exists()}
     if todo:
-        cap = cv2.VideoCapture(str(video)); i = 0; last = max(todo)
+        cap = cv2.VideoCapture(str(video))
+        i = 0
+        last = max(todo)
         try:
             while cap.isOpened() and i <= last:
                 if not cap.grab(): break
                 if i in todo:
                     ok, im = cap.retrieve()
                     if ok:
-                        with atomic_path(out[i]) as p: cv2.imwrite(str(p.with_suffix(".jpg")), im, [cv2.IMWRITE_JPEG_QUALITY, 92]); p.with_suffix(".jpg").replace(p)
+                        if remap is not None: im = cv2.remap(im, remap[0], remap[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+                        with atomic_path(out[i]) as p:
+                            cv2.imwrite(str(p.with_suffix(".jpg")), im, [cv2.IMWRITE_JPEG_QUALITY, 92])
+                            p.with_suffix(".jpg").replace(p)
                 i += 1
         finally: cap.release()
     return {i: p for i, p in out.items() if p.exists()}
 
+def video_size(video:Path)->tuple[int, int]:
+    "(width, height) of a video, read from its header; `ClipSkip` if it does not open."
+    if not Path(video).is_file(): raise ClipSkip("missing file", f"{video} does not exist")
+    cap = cv2.VideoCapture(str(video))
+    try: size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) if cap.isOpened() else (0, 0)
+    finally: cap.release()
+    if min(size) <= 0: raise ClipSkip("corrupt video", f"{video}: cannot read the frame size")
+    return size
+
 # %% ../../nbs/02d_egoexo4d.ipynb #64ba6a61
 def _required(root:Path, split:str)->list[Path]: return [root / "takes.json", root / "annotations" / "splits.json"]
+
+def read_metadata(path:Path, # A JSON file of the release (takes.json, splits.json)
+                  kind:type, # The type its top level must have
+                  field:str|None=None, # A field the top level must hold (then that field is returned)
+                 ):
+    "A release JSON file, or a `MetadataError` naming the file (and field) that makes the whole split unreadable."
+    try: data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e: raise MetadataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if field is not None:
+        if not isinstance(data, dict) or not isinstance(data.get(field), kind):
+            raise MetadataError(f"{path}: field {field!r} missing or not a {kind.__name__}")
+        return data[field]
+    if not isinstance(data, kind): raise MetadataError(f"{path}: the top level is a {type(data).__name__}, not a {kind.__name__}")
+    return data
+
+def ego_camera(take:dict)->str:
+    "The id (`aria01` … `aria0N`) of the take's ego camera: the capture camera with `is_ego`."
+    ego = [c["cam_id"] for c in take["capture"]["cameras"] if c.get("is_ego")]
+    if len(ego) != 1: raise ClipSkip("no ego camera", f"take {take['take_name']}: {len(ego)} capture cameras have is_ego")
+    return ego[0]
+
+def take_files(root:Path, # Ego-Exo4D root
+               take:dict, # One takes.json entry
+              )->dict:
+    "The ego camera, RGB stream and files of one take; every path named by takes.json is checked to stay under `root`."
+    cam = ego_camera(take)
+    rgb = take["frame_aligned_videos"][cam]["rgb"]
+    stream = f"{cam}_{rgb.get('readable_stream_id') or ARIA_RGB_STREAM}"
+    tdir = safe_join(root, take["root_dir"])
+    cap = safe_join(root, "captures", take["capture"]["capture_name"])
+    trajs = [cap / "trajectory" / "closed_loop_trajectory.csv"]
+    if take.get("has_trimmed_trajectory") and take.get("trimmed_trajectory_relative_path"):
+        trajs.insert(0, safe_join(tdir, take["trimmed_trajectory_relative_path"]))
+    traj = next((p for p in trajs if p.is_file()), trajs[0])
+    return dict(cam=cam, stream=stream, video=safe_join(tdir, rgb["relative_path"]), trajectory=traj,
+                calibration=traj.parent / "online_calibration.jsonl", timesync=cap / "timesync.csv")
+
+def take_grid(ft:np.ndarray, # (n,) device-clock seconds of the take's frames (NaN where timesync has none)
+              take:dict, # The takes.json entry (task_start_sec, task_end_sec)
+             )->tuple[np.ndarray, np.ndarray]:
+    "(grid times, nearest frame index per grid time) over the task segment `task_start_sec … task_end_sec` of the take."
+    ok = np.flatnonzero(np.isfinite(ft))
+    if not ok.size: return np.zeros(0), np.zeros(0, int)
+    t0 = ft[ok[0]]
+    lo = t0 + float(take.get("task_start_sec") or 0.0)
+    hi = ft[ok[-1]] if take.get("task_end_sec") is None else min(ft[ok[-1]], t0 + float(take["task_end_sec"]))
+    inside = ok[ft[ok] >= lo - 1e-6]
+    if not inside.size or ft[inside[0]] > hi: return np.zeros(0), np.zeros(0, int)
+    g = grid_times(ft[inside[0]], hi)
+    j = np.clip(np.searchsorted(ft[ok], g), 1, len(ok) - 1) if len(ok) > 1 else np.zeros(len(g), int)
+    if len(ok) > 1: j = np.where(np.abs(ft[ok[j - 1]] - g) <= np.abs(ft[ok[j]] - g), j - 1, j)
+    return g, ok[j]
 
 @register_reader("egoexo4d", required=_required, layout=LAYOUT)
 def egoexo4d_tasks(root:Path, # Ego-Exo4D root
@@ -258,59 +460,81 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
                    visibility=None, max_gap:float=1.0, track_report:SkipReport|None=None,
                    **options, # Other readers' options (e.g. check_images: frames are decoded here anyway)
                   ):
-    "Clip tasks of one split: one per 0.5 s-grid window of each sports take's Aria RGB video."
-    root = Path(root); frames_dir = Path(frames_dir) if frames_dir else default_frames_dir()
-    takes = json.loads((root / "takes.json").read_text())
-    t2s = json.loads((root / "annotations" / "splits.json").read_text())["take_uid_to_split"]
-    for take in takes:
+    "Clip tasks of one split: one per 0.5 s-grid window of the task segment of each sports take's Aria RGB video."
+    root = Path(root)
+    frames_dir = Path(frames_dir) if frames_dir else default_frames_dir()
+    takes = read_metadata(root / "takes.json", list)
+    t2s = read_metadata(root / "annotations" / "splits.json", dict, "take_uid_to_split")
+    for i, take in enumerate(takes):
+        if not isinstance(take, dict) or not isinstance(take.get("take_uid"), str):
+            yield ClipSkip("bad metadata", f"{root / 'takes.json'} entry {i}: field 'take_uid' missing or not a string")
+            continue
         if t2s.get(take["take_uid"]) != split: continue
         if parent_tasks is not None and take.get("parent_task_name") not in parent_tasks: continue
-        name = take["take_name"]; tdir = root / take["root_dir"]
+        name = str(take.get("take_name", take["take_uid"]))
         try:
-            tsp = root / "captures" / take["capture"]["capture_name"] / "timesync.csv"
-            if not tsp.is_file(): raise ClipSkip("missing file", f"{tsp} does not exist")
-            ft = take_frame_times(pd.read_csv(tsp, usecols=lambda c: c.startswith(ARIA_RGB)), take)
-            video = tdir / take["frame_aligned_videos"][ARIA_CAM]["rgb"]["relative_path"]
-        except ClipSkip as e: yield ClipSkip(e.reason, f"take {name}: {e.detail}"); continue
-        except (KeyError, ValueError) as e: yield ClipSkip("bad metadata", f"take {name}: {type(e).__name__}: {e}"); continue
-        ok = np.isfinite(ft); g = grid_times(ft[ok][0], ft[ok][-1]) if ok.any() else np.zeros(0)
-        fi = np.flatnonzero(ok)[np.clip(np.searchsorted(ft[ok], g), 0, ok.sum() - 1)] if ok.any() else np.zeros(0, int)
-        fi = np.where(np.abs(ft[np.maximum(fi - 1, 0)] - g) < np.abs(ft[fi] - g), np.maximum(fi - 1, 0), fi) if len(fi) else fi
-        cache = {}
-        def load_take(take=take, tdir=tdir):
-            if "v" not in cache:
-                try:
-                    t, T = device_poses(read_trajectory(tdir / "trajectory" / "closed_loop_trajectory.csv"))
-                    K, Tdc = read_camera_calibration(tdir / "trajectory" / "online_calibration.jsonl")
-                    cache["v"] = (t, T, K, Tdc)
-                except ClipSkip as e: cache["v"] = e
-            if isinstance(cache["v"], ClipSkip): raise cache["v"]
-            return cache["v"]
+            files = take_files(root, take)
+            cache = safe_join(frames_dir, take["take_uid"])
+            if not files["timesync"].is_file(): raise ClipSkip("missing file", f"{files['timesync']} does not exist")
+            try: ts = pd.read_csv(files["timesync"], usecols=lambda c: c.startswith(files["stream"]))
+            except (ValueError, pd.errors.ParserError) as e: raise ClipSkip("bad timesync", f"{files['timesync']}: {e}") from None
+            ft = take_frame_times(ts, dict(take, take_name=name), files["stream"])
+            g, fi = take_grid(ft, take)
+        except ClipSkip as e:
+            yield ClipSkip(e.reason, f"take {name}: {e.detail}")
+            continue
+        except UnsafePathError as e:
+            yield ClipSkip("unsafe path", f"take {name}: {e}")
+            continue
+        except (KeyError, TypeError, ValueError) as e:
+            yield ClipSkip("bad metadata", f"take {name}: field {e} missing or malformed ({type(e).__name__})")
+            continue
+        state = {}
+        def load_take(files=files, g=g, name=name, state=state):
+            "Trajectory, camera and undistortion tables of the take, read once (a failure is kept and re-raised)."
+            if "v" not in state:
+                try: state["v"] = _load_take(files, g, name)
+                except ClipSkip as e: state["v"] = e
+            if isinstance(state["v"], ClipSkip): raise state["v"]
+            return state["v"]
         for a, b in cut_windows(len(g), clip_frames, stride, min_frames):
-            yield ClipTask(f"egoexo4d/{name}/{a}", lambda a=a, b=b, take=take, g=g, fi=fi, ft=ft, video=video, load_take=load_take:
-                           _build_clip(take, g[a:b], fi[a:b], ft, a, video, load_take, fi, frames_dir, max_pose_dt, max_frame_dt,
-                                       split, visibility, max_gap, track_report))
+            yield ClipTask(f"egoexo4d/{name}/{a}", lambda a=a, b=b, take=take, g=g, fi=fi, ft=ft, files=files, cache=cache,
+                           load_take=load_take, name=name:
+                           _build_clip(take, name, g[a:b], fi[a:b], ft, a, files, load_take, fi, cache, max_pose_dt,
+                                       max_frame_dt, split, visibility, max_gap, track_report))
 
-def _build_clip(take, g, fidx, ft, a, video, load_take, take_fidx, frames_dir, max_pose_dt, max_frame_dt, split, visibility, max_gap, track_report):
-    name = take["take_name"]
+def _load_take(files:dict, g:np.ndarray, name:str)->dict:
+    "Read a take's trajectory and RGB calibration and build the undistortion of its video."
+    t, T = device_poses(read_trajectory(files["trajectory"]))
+    if len(t) < 2: raise ClipSkip("bad trajectory", f"{files['trajectory']}: fewer than 2 rows")
+    W, H = video_size(files["video"])
+    if W != H: raise ClipSkip("bad video", f"{files['video']}: {W}×{H} px; the Aria RGB video is square")
+    fish = rgb_video_calibration(read_rgb_calibration(files["calibration"], g[0] * 1e6 if len(g) else None), W)
+    raw, up = upright_pinhole(fish)
+    tag = json.dumps([list(map(float, fish.get_projection_params())), W])
+    return dict(t=t, T=T, size=(W, H), K=pinhole_K(up), device_from_camera=up.get_transform_device_camera().to_matrix(),
+                remap=upright_remap(raw, fish, W), tag=tag, model=str(fish.get_model_name()))
+
+def _build_clip(take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, max_pose_dt, max_frame_dt, split, visibility,
+                max_gap, track_report):
     if (bad := np.flatnonzero(np.abs(ft[fidx] - g) > max_frame_dt)).size:
         raise ClipSkip("missing frame", f"take {name}: no video frame within {max_frame_dt} s of device time {g[bad[0]]:.3f} s")
-    t, T, K, Tdc = load_take()
-    j = np.clip(np.searchsorted(t, g), 1, len(t) - 1); j = np.where(np.abs(t[j - 1] - g) <= np.abs(t[j] - g), j - 1, j)
-    if (bad := np.flatnonzero((np.abs(t[j] - g) > max_pose_dt) | ~np.isfinite(T[j]).all((1, 2)))).size:
-        raise ClipSkip("pose missing", f"take {name}: no finite T_world_device within {max_pose_dt} s of frame time {g[bad[0]]:.3f} s")
-    if not video.is_file(): raise ClipSkip("missing file", f"{video} does not exist")
-    paths = extract_frames(video, take_fidx, Path(frames_dir) / take["take_uid"])   # the whole take's grid frames, decoded once
+    L = load_take()
+    t, T = L["t"], L["T"]
+    wfd = device_pose_at(t, T, ft[fidx], max_pose_dt, f"take {name}: ")      # at each frame's own timestamp
+    video = files["video"]
+    paths = extract_frames(video, take_fidx, cache, L["remap"], L["tag"])   # the whole take's grid frames, decoded once
     if (miss := [int(i) for i in fidx if int(i) not in paths]):
         raise ClipSkip("corrupt video", f"{video}: cannot decode frame {miss[0]}")
-    cap = cv2.imread(str(paths[int(fidx[0])]))
-    size = (cap.shape[1], cap.shape[0])
-    frames = ClipFrames(times=g, paths=[str(paths[int(i)]) for i in fidx], intrinsics=np.repeat(K[None], len(g), 0),
-                        world_from_camera=T[j] @ Tdc, image_size=size)
+    frames = ClipFrames(times=g, paths=[str(paths[int(i)]) for i in fidx], intrinsics=np.repeat(L["K"][None], len(g), 0),
+                        world_from_camera=wfd @ L["device_from_camera"], image_size=L["size"])
     sel = slice(max(np.searchsorted(t, g[0]) - 1, 0), np.searchsorted(t, g[-1]) + 2)   # the samples bracketing the clip
     fwd = T[sel, :3, 2]                                      # device z = forward (Aria camera convention)
     wearer = RawTrack("wearer", "wearer", t[sel], T[sel, :3, 3], None, np.arctan2(fwd[:, 1], fwd[:, 0]))
     meta = dict(take_uid=take["take_uid"], take_name=name, task_name=take.get("task_name"),
-                parent_task_name=take.get("parent_task_name"), take_start_time=float(ft[0]), video_frame_indices=[int(i) for i in fidx])
+                parent_task_name=take.get("parent_task_name"), take_start_time=float(ft[np.isfinite(ft)][0]),
+                task_start_sec=float(take.get("task_start_sec") or 0.0), ego_camera=files["cam"],
+                camera_model=f"{L['model']} undistorted to a pinhole", video_frame_indices=[int(i) for i in fidx],
+                frame_device_times=[float(x) for x in ft[fidx]])
     return assemble_clip(f"egoexo4d/{name}/{a}", "egoexo4d", split, name, "sports", frames, [wearer], "slam",
-                         visibility=visibility, max_gap=max_gap, track_report=track_report, camera=ARIA_RGB, meta=meta)
+                         visibility=visibility, max_gap=max_gap, track_report=track_report, camera=files["stream"], meta=meta)
