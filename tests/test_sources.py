@@ -281,3 +281,8 @@ def test_nuscenes_malformed_metadata(world, bad):
     _nusc_write(bad, "ego_pose", [{"timestamp": 0}])
     with pytest.raises(MetadataError, match="KeyError 'token'"):
         list(_read("nuscenes", bad, "train"))
+
+
+def test_av2_unsafe_log_id(world):
+    s = _read("argoverse2", world, "train", logs=["../../../etc"]); assert list(s) == []
+    assert s.report.skipped == {"unsafe path": 1}, s.report
