@@ -356,7 +356,7 @@ def default_frames_dir()->Path:
 def extract_frames(video:Path, # The take's video
                    indices, # Frame indices wanted
                    out_dir:Path, # Cache folder for this take
-                   remap:tuple[np.ndarray, np.ndarray]|None=None, # `cv2.remap` tables applied to each frame
+                   remap=None, # `cv2.remap` tables applied to each frame, or a function giving them (called only to decode)
                    tag:str="", # Names the remap in the cache key (a new calibration decodes again)
                   )->dict[int, Path]:
     "JPEG paths of the wanted frames of `video` (decoded once, remapped, cached); frames the video lacks are missing from the result."
@@ -368,6 +368,7 @@ def extract_frames(video:Path, # The take's video
     out = {i: d / f"{i:06d}.jpg" for i in want}
     todo = {i for i, p in out.items() if not p.exists()}
     if todo:
+        if callable(remap): remap = remap()
         cap = cv2.VideoCapture(str(video))
         i = 0
         last = max(todo)
@@ -512,8 +513,13 @@ def _load_take(files:dict, g:np.ndarray, name:str)->dict:
     fish = rgb_video_calibration(read_rgb_calibration(files["calibration"], g[0] * 1e6 if len(g) else None), W)
     raw, up = upright_pinhole(fish)
     tag = json.dumps([list(map(float, fish.get_projection_params())), W])
+    tables = {}
+    def remap():
+        "The undistortion tables, built when a frame is first decoded (a warm cache never needs them)."
+        if "v" not in tables: tables["v"] = upright_remap(raw, fish, W)
+        return tables["v"]
     return dict(t=t, T=T, size=(W, H), K=pinhole_K(up), device_from_camera=up.get_transform_device_camera().to_matrix(),
-                remap=upright_remap(raw, fish, W), tag=tag, model=str(fish.get_model_name()))
+                remap=remap, tag=tag, model=str(fish.get_model_name()))
 
 def _build_clip(take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, max_pose_dt, max_frame_dt, split, visibility,
                 max_gap, track_report):
