@@ -149,3 +149,28 @@ def test_hostile_and_malformed_takes(tmp_path):
     (root / "annotations" / "splits.json").write_text(json.dumps({"split_to_take_uids": {}}))
     with pytest.raises(MetadataError, match=r"splits.json: field 'take_uid_to_split'"):
         list(load_clips("egoexo4d", root, "val", frames_dir=cache))
+
+
+def test_exo_view_sees_the_wearer(tmp_path):
+    "view='exo': the GoPro's pose and KB3 calibration from gopro_calibs.csv (projectaria-tools' format), the wearer boxed."
+    from st_vlm_repro.mini_world import load_ground_truth, make_mini_world
+    from st_vlm_repro.sources.egoexo4d import WEARER_SIZE, wearer_box_centers
+    make_mini_world(tmp_path / "mw", n_scenes=0, seed=2, formats=["egoexo4d"], n_sports=1, video_fps=10, exo_view=True)
+    sc = next(iter(load_ground_truth(tmp_path / "mw")[1].values()))
+    root = tmp_path / "mw" / "egoexo4d"
+    take = json.loads((root / "takes.json").read_text())[0]
+    cal = mps.read_static_camera_calibrations(str(root / take["root_dir"] / "trajectory" / "gopro_calibs.csv"))
+    assert [c.camera_uid for c in cal] == ["cam01"] and (cal[0].width, cal[0].height) == (3840, 2160)
+    ego = list(load_clips("egoexo4d", root, sc.split, frames_dir=tmp_path / "f", verbose=False))
+    exo = list(load_clips("egoexo4d", root, sc.split, frames_dir=tmp_path / "f", view="exo", verbose=False))
+    assert len(exo) == len(ego) >= 1
+    for c in exo:
+        np.testing.assert_allclose(c.world_from_camera, np.repeat(cal[0].transform_world_cam.to_matrix()[None], len(c.frames), 0))
+        assert c.image_size == (512, 288) and c.camera == "cam01"
+        for tr in c.tracks:
+            ticks = np.round((c.start_time + tr.times - c.meta["take_start_time"]) * sc.rate_hz).astype(int)
+            np.testing.assert_allclose(tr.centers, wearer_box_centers(sc.ego.centers[ticks]), atol=1e-4)
+            np.testing.assert_allclose(tr.size, np.tile(WEARER_SIZE, (len(ticks), 1)))
+    assert sum(len(t.boxes_2d) for c in exo for t in c.tracks) >= 5
+    with pytest.raises(ValueError, match="view must be"):
+        list(load_clips("egoexo4d", root, sc.split, view="top"))

@@ -20,12 +20,13 @@ from projectaria_tools.core import calibration, mps, sophus
 
 # %% auto #0
 __all__ = ['TRAJECTORY_COLUMNS', 'ARIA_CAM', 'ARIA_RGB_STREAM', 'ARIA_RGB', 'RGB_LABEL', 'SENSOR_PX', 'RELEASE_PX',
-           'SPORTS_TASKS', 'LAYOUT', 'EGO_FROM_DEVICE', 'RAW_FROM_UPRIGHT', 'ARIA_RGB_DISTORTION', 'pinhole_K',
-           'rgb_video_calibration', 'upright_pinhole', 'upright_remap', 'sensor_params', 'read_rgb_calibration',
-           'aria_rgb_camera', 'resample_scene', 'trajectory_frame', 'online_calibration_record', 'take_name_for',
-           'write_egoexo4d', 'read_trajectory', 'device_poses', 'device_pose_at', 'take_frame_times',
-           'default_frames_dir', 'extract_frames', 'video_size', 'read_metadata', 'ego_camera', 'take_files',
-           'take_grid', 'egoexo4d_tasks']
+           'SPORTS_TASKS', 'LAYOUT', 'EGO_FROM_DEVICE', 'RAW_FROM_UPRIGHT', 'ARIA_RGB_DISTORTION', 'GOPRO_CALIBS',
+           'GOPRO_SENSOR', 'WEARER_SIZE', 'WEARER_TOP', 'GOPRO_COLUMNS', 'pinhole_K', 'rgb_video_calibration',
+           'upright_pinhole', 'upright_remap', 'sensor_params', 'read_rgb_calibration', 'aria_rgb_camera',
+           'remap_tables', 'read_exo_calibration', 'exo_pinhole', 'wearer_box_centers', 'resample_scene',
+           'trajectory_frame', 'online_calibration_record', 'take_name_for', 'write_egoexo4d', 'read_trajectory',
+           'device_poses', 'device_pose_at', 'take_frame_times', 'default_frames_dir', 'extract_frames', 'video_size',
+           'read_metadata', 'ego_camera', 'take_files', 'take_grid', 'egoexo4d_tasks']
 
 # %% ../../nbs/02d_egoexo4d.ipynb #11feceab
 TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns",
@@ -59,7 +60,7 @@ ARIA_RGB_DISTORTION = [0.411035882200732, -0.456468282322496, 0.038303075146701,
                        0.654993502244781, -7.9203062637e-05, 4.4207001233e-05, -0.000587384169463, 0.00056439365081,
                        0.000515794638327, 0.000235027249453]
 
-# %% ../../nbs/02d_egoexo4d.ipynb #fe6ec877
+# %% ../../nbs/02d_egoexo4d.ipynb #6718ccdf
 def _se3(T:np.ndarray): return sophus.SE3.from_matrix(np.asarray(T, float))
 
 def pinhole_K(cal)->np.ndarray:
@@ -151,6 +152,91 @@ def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square ima
                                          np.array([f, cx, cy, *ARIA_RGB_DISTORTION]), _se3(T_raw), W, W, None, np.pi, "")
     return fish, sensor_params(f, cx, cy, W), T_raw
 
+# %% ../../nbs/02d_egoexo4d.ipynb #b88cdd86
+GOPRO_CALIBS = "gopro_calibs.csv"                       # the exo cameras' calibration, beside the trajectory
+GOPRO_SENSOR = (3840, 2160)                             # the GoPro calibration resolution
+WEARER_SIZE = (0.4, 0.5, 1.75)                          # our choice: the wearer's box (length, width, height, m) ...
+WEARER_TOP = 0.15                                       # ... whose top is this far above the device (m)
+GOPRO_COLUMNS = ["cam_uid", "graph_uid", "tx_world_cam", "ty_world_cam", "tz_world_cam", "qx_world_cam", "qy_world_cam",
+                 "qz_world_cam", "qw_world_cam", "image_width", "image_height", "intrinsics_type",
+                 *[f"intrinsics_{i}" for i in range(8)], "start_frame_idx", "end_frame_idx", "quality"]
+
+def remap_tables(dst, src, width:int, height:int)->tuple[np.ndarray, np.ndarray]:
+    "`cv2.remap` tables turning a frame of camera `src` into a frame of camera `dst` (same size, no rotation)."
+    v, u = np.mgrid[0:height, 0:width].astype(np.float32)
+    out = [calibration.distort_by_calibration(np.ascontiguousarray(c), dst, src) for c in (u, v, np.ones_like(u))]
+    mx, my = out[0], out[1]
+    mx[out[2] < 0.999] = -1
+    my[out[2] < 0.999] = -1
+    return mx, my
+
+def read_exo_calibration(path:Path|str, # gopro_calibs.csv
+                         cam_id:str, # Exo camera id (cam01, ...)
+                         size:tuple[int, int], # (width, height) of its released video
+                        )->tuple:
+    "(KB3 calibration rescaled to the video, T_world_cam) of one exo camera, read with projectaria-tools."
+    p = Path(path)
+    if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
+    try: cals = mps.read_static_camera_calibrations(str(p))
+    except Exception as e: raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
+    mine = [c for c in cals if c.camera_uid == cam_id]
+    if not mine: raise ClipSkip("bad calibration", f"{p}: no row for camera {cam_id!r}")
+    c = mine[0]
+    W, H = size
+    s = W / c.width
+    if abs(c.height * s - H) > 1: raise ClipSkip("bad calibration", f"{p}: {cam_id} is {c.width}×{c.height}, the video {W}×{H}")
+    cal = calibration.CameraCalibration(cam_id, calibration.CameraModelType.KANNALA_BRANDT_K3,
+                                        np.asarray(c.intrinsics, float), sophus.SE3(), int(c.width), int(c.height), None,
+                                        np.pi, "").rescale(np.array([W, H]), s)
+    cx, cy = cal.get_principal_point()
+    if not (0 <= cx < W and 0 <= cy < H):
+        raise ClipSkip("bad calibration", f"{p}: {cam_id} principal point ({cx:.1f}, {cy:.1f}) outside the {W}×{H} video")
+    return cal, c.transform_world_cam.to_matrix()
+
+def exo_pinhole(cal):
+    "The linear (pinhole) camera with the fisheye's focal lengths and principal point."
+    fx, fy = cal.get_focal_lengths()
+    cx, cy = cal.get_principal_point()
+    w, h = (int(v) for v in cal.get_image_size())
+    return calibration.CameraCalibration(cal.get_label(), calibration.CameraModelType.LINEAR, np.array([fx, fy, cx, cy]),
+                                         cal.get_transform_device_camera(), w, h, None, np.pi, "")
+
+def wearer_box_centers(device_xyz:np.ndarray)->np.ndarray:
+    "World centres of the wearer's box from device (head) positions: `WEARER_TOP` above the device is the box top."
+    return np.asarray(device_xyz, float) - [0, 0, WEARER_SIZE[2] / 2 - WEARER_TOP]
+
+def _write_exo(s, rs, tdir, video_fps, width=512, height=288, distortion=(0.036902, 0.057131, -0.057154, 0.018458)):
+    "Write a static GoPro view of a sports scene (the wearer drawn as a box) and its gopro_calibs.csv row; returns the cam id."
+    c = rs.ego.centers.mean(0)
+    d = np.array([np.cos(0.7), np.sin(0.7), 0.0])                     # look along a fixed bearing at the path's centre
+    eye = c - 28 * d + [0, 0, 1.0]
+    z = c - [0, 0, 0.8] - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, [0, 0, 1.0])
+    x /= np.linalg.norm(x)
+    T = np.eye(4)
+    T[:3, :3] = np.c_[x, np.cross(z, x), z]                            # x right, y down, z forward
+    T[:3, 3] = eye
+    f = width / 2 / np.tan(np.radians(35))                            # 70° horizontal field of view
+    K = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]])
+    s_ = width / GOPRO_SENSOR[0]
+    sensor = [f / s_, f / s_, (width / 2 + 0.5) / s_ - 0.5, (height / 2 + 0.5) / s_ - 0.5, *distortion]
+    fish = calibration.CameraCalibration("cam01", calibration.CameraModelType.KANNALA_BRANDT_K3, np.array(sensor), sophus.SE3(),
+                                         *GOPRO_SENSOR, None, np.pi, "").rescale(np.array([width, height]), s_)
+    mx, my = remap_tables(fish, exo_pinhole(fish), width, height)
+    wearer = Agent("wearer", "pedestrian", "run", np.array(WEARER_SIZE), rs.times, wearer_box_centers(rs.ego.centers),
+                   rs.ego.yaw, (0, 210, 230))               # yellow (BGR)
+    from st_vlm_repro.mini_world import Camera
+    ex = Scene(s.scene_id, s.split, s.domain, s.t0_us, rs.rate_hz, rs.times, np.repeat(T[None], len(rs.times), 0), rs.ego,
+               {"exo": Camera("exo", width, height, K, np.eye(4))}, rs.agents + [wearer], s.location, s.seed)
+    frames = (cv2.remap(render(ex, "exo", i), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+              for i in range(len(rs.times)))
+    _write_video(tdir / "frame_aligned_videos" / "cam01.mp4", frames, video_fps, (width, height))
+    x_, y_, z_, w_ = Rotation.from_matrix(T[:3, :3]).as_quat()
+    row = ["cam01", uuid_for(s.scene_id, "graph"), *T[:3, 3], x_, y_, z_, w_, *GOPRO_SENSOR, "KANNALABRANDTK3", *sensor, -1, -1, 1]
+    with atomic_path(tdir / "trajectory" / GOPRO_CALIBS) as p: pd.DataFrame([row], columns=GOPRO_COLUMNS).to_csv(p, index=False)
+    return "cam01"
+
 # %% ../../nbs/02d_egoexo4d.ipynb #df3ba65c
 def resample_scene(scene:Scene, # A ground-truth scene
                    rate_hz:float, # New rate
@@ -228,7 +314,7 @@ def _write_video(path:Path, frames, fps:float, size:tuple[int, int]):
 
 def _write_take(args)->dict:
     "Write one sports scene as a take (a picklable job for `parallel_map`); returns its takes.json entry."
-    s, root, video_fps, traj_hz, pad_rows = args
+    s, root, video_fps, traj_hz, pad_rows, exo_view = args
     name = take_name_for(s)
     capture = name.rsplit("_", 1)[0]
     uid = uuid_for(s.scene_id, "take")
@@ -251,6 +337,11 @@ def _write_take(args)->dict:
     n = len(rs.times)
     frames = (cv2.remap(render(rs, "head", i), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for i in range(n))
     _write_video(tdir / "frame_aligned_videos" / f"{ARIA_RGB}.mp4", frames, video_fps, (cam.width, cam.height))
+    videos = {ARIA_CAM: {"rgb": {"relative_path": f"frame_aligned_videos/{ARIA_RGB}.mp4", "readable_stream_id": ARIA_RGB_STREAM,
+                                 "stream_id": ARIA_RGB_STREAM}}}
+    if exo_view:
+        exo = _write_exo(s, rs, tdir, video_fps)
+        videos[exo] = {"0": {"relative_path": f"frame_aligned_videos/{exo}.mp4", "readable_stream_id": "0", "stream_id": "0"}}
     start = pad_rows
     end = start + n + 1
     rows = np.arange(end + pad_rows)
@@ -264,8 +355,7 @@ def _write_take(args)->dict:
             "timesync_start_idx": start, "timesync_end_idx": end, "duration_sec": n / video_fps,
             "task_start_sec": 0.0, "task_end_sec": (n - 1) / video_fps,
             "task_name": f"{sport} Drills - mini world", "parent_task_name": sport,
-            "frame_aligned_videos": {ARIA_CAM: {"rgb": {"relative_path": f"frame_aligned_videos/{ARIA_RGB}.mp4",
-                                                        "readable_stream_id": ARIA_RGB_STREAM, "stream_id": ARIA_RGB_STREAM}}},
+            "frame_aligned_videos": videos,
             "has_trimmed_trajectory": True, "trimmed_trajectory_relative_path": "trajectory/closed_loop_trajectory.csv",
             "mini_world_scene_id": s.scene_id}
 
@@ -275,13 +365,14 @@ def write_egoexo4d(scenes:list[Scene], # Ground-truth scenes; only the sports on
                    video_fps:float=30.0, # Aria RGB frame rate of the frame-aligned video
                    traj_hz:float=1000.0, # Trajectory rate (MPS: 1 kHz)
                    pad_rows:int=5, # Timesync rows of the capture before and after the take
+                   exo_view:bool=False, # Also write a static GoPro view (cam01) that sees the wearer
                    n_workers:int=1, # Processes writing takes
                    **options, # Other writers' options (ignored)
                   )->dict:
     "Write the sports scenes as Ego-Exo4D takes under `root`; returns {scene_id: take_name}."
     root = Path(root)
     sports = [s for s in scenes if s.domain == "sports"]
-    takes = parallel_map(_write_take, [(s, root, video_fps, traj_hz, pad_rows) for s in sports], n_workers=n_workers,
+    takes = parallel_map(_write_take, [(s, root, video_fps, traj_hz, pad_rows, exo_view) for s in sports], n_workers=n_workers,
                          progress=len(sports) > 4, desc="egoexo4d takes")
     splits = {t["take_uid"]: s.split for t, s in zip(takes, sports)}
     atomic_write(root / "takes.json", json.dumps(takes, indent=1))
@@ -420,6 +511,8 @@ def ego_camera(take:dict)->str:
 
 def take_files(root:Path, # Ego-Exo4D root
                take:dict, # One takes.json entry
+               view:str="ego", # "ego" (the wearer's Aria RGB) or "exo" (a static GoPro)
+               exo_camera:str|None=None, # The exo camera (default: the first non-Aria capture camera with a video)
               )->dict:
     "The ego camera, RGB stream and files of one take; every path named by takes.json is checked to stay under `root`."
     cam = ego_camera(take)
@@ -431,8 +524,16 @@ def take_files(root:Path, # Ego-Exo4D root
     if take.get("has_trimmed_trajectory") and take.get("trimmed_trajectory_relative_path"):
         trajs.insert(0, safe_join(tdir, take["trimmed_trajectory_relative_path"]))
     traj = next((p for p in trajs if p.is_file()), trajs[0])
-    return dict(cam=cam, stream=stream, video=safe_join(tdir, rgb["relative_path"]), trajectory=traj,
-                calibration=traj.parent / "online_calibration.jsonl", timesync=cap / "timesync.csv")
+    files = dict(view=view, cam=cam, stream=stream, video=safe_join(tdir, rgb["relative_path"]), trajectory=traj,
+                 calibration=traj.parent / "online_calibration.jsonl", timesync=cap / "timesync.csv", label=stream)
+    if view == "exo":
+        vids = take["frame_aligned_videos"]
+        exo = exo_camera or next((c["cam_id"] for c in take["capture"]["cameras"] if not c.get("is_ego")
+                                  and not str(c["cam_id"]).startswith("aria") and c["cam_id"] in vids), None)
+        if exo is None or exo not in vids: raise ClipSkip("no exo camera", f"take {take['take_name']}: no exo camera video")
+        files.update(video=safe_join(tdir, next(iter(vids[exo].values()))["relative_path"]), exo=exo,
+                     gopro=traj.parent / GOPRO_CALIBS, label=exo)
+    return files
 
 def take_grid(ft:np.ndarray, # (n,) device-clock seconds of the take's frames (NaN where timesync has none)
               take:dict, # The takes.json entry (task_start_sec, task_end_sec)
@@ -459,10 +560,13 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
                    max_pose_dt:float=0.005, # A frame needs a trajectory row this close (s)
                    max_frame_dt:float=0.02, # A grid time needs a video frame this close (s)
                    visibility=None, max_gap:float=1.0, track_report:SkipReport|None=None,
+                   view:str="ego", # "ego": the wearer's Aria RGB (the paper's); "exo": a static GoPro that sees the wearer
+                   exo_camera:str|None=None, # With view="exo": the GoPro (default: the first non-Aria camera with a video)
                    **options, # Other readers' options (e.g. check_images: frames are decoded here anyway)
                   ):
     "Clip tasks of one split: one per 0.5 s-grid window of the task segment of each sports take's Aria RGB video."
     root = Path(root)
+    if view not in ("ego", "exo"): raise ValueError(f"egoexo4d: view must be 'ego' or 'exo', not {view!r}")
     frames_dir = Path(frames_dir) if frames_dir else default_frames_dir()
     takes = read_metadata(root / "takes.json", list)
     t2s = read_metadata(root / "annotations" / "splits.json", dict, "take_uid_to_split")
@@ -474,7 +578,7 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
         if parent_tasks is not None and take.get("parent_task_name") not in parent_tasks: continue
         name = str(take.get("take_name", take["take_uid"]))
         try:
-            files = take_files(root, take)
+            files = take_files(root, take, view, exo_camera)
             cache = safe_join(frames_dir, take["take_uid"])
             if not files["timesync"].is_file(): raise ClipSkip("missing file", f"{files['timesync']} does not exist")
             try: ts = pd.read_csv(files["timesync"], usecols=lambda c: c.startswith(files["stream"]))
@@ -499,9 +603,10 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
             if isinstance(state["v"], ClipSkip): raise state["v"]
             return state["v"]
         for a, b in cut_windows(len(g), clip_frames, stride, min_frames):
-            yield ClipTask(f"egoexo4d/{name}/{a}", lambda a=a, b=b, take=take, g=g, fi=fi, ft=ft, files=files, cache=cache,
+            cid = f"egoexo4d/{name}/{a}" if view == "ego" else f"egoexo4d/{name}/{a}@{files['exo']}"
+            yield ClipTask(cid, lambda cid=cid, a=a, b=b, take=take, g=g, fi=fi, ft=ft, files=files, cache=cache,
                            load_take=load_take, name=name:
-                           _build_clip(take, name, g[a:b], fi[a:b], ft, a, files, load_take, fi, cache, max_pose_dt,
+                           _build_clip(cid, take, name, g[a:b], fi[a:b], ft, a, files, load_take, fi, cache, max_pose_dt,
                                        max_frame_dt, split, visibility, max_gap, track_report))
 
 def _load_take(files:dict, g:np.ndarray, name:str)->dict:
@@ -509,6 +614,7 @@ def _load_take(files:dict, g:np.ndarray, name:str)->dict:
     t, T = device_poses(read_trajectory(files["trajectory"]))
     if len(t) < 2: raise ClipSkip("bad trajectory", f"{files['trajectory']}: fewer than 2 rows")
     W, H = video_size(files["video"])
+    if files["view"] == "exo": return _load_exo(files, t, T, W, H)
     if W != H: raise ClipSkip("bad video", f"{files['video']}: {W}×{H} px; the Aria RGB video is square")
     fish = rgb_video_calibration(read_rgb_calibration(files["calibration"], g[0] * 1e6 if len(g) else None), W)
     raw, up = upright_pinhole(fish)
@@ -521,7 +627,18 @@ def _load_take(files:dict, g:np.ndarray, name:str)->dict:
     return dict(t=t, T=T, size=(W, H), K=pinhole_K(up), device_from_camera=up.get_transform_device_camera().to_matrix(),
                 remap=remap, tag=tag, model=str(fish.get_model_name()))
 
-def _build_clip(take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, max_pose_dt, max_frame_dt, split, visibility,
+def _load_exo(files:dict, t:np.ndarray, T:np.ndarray, W:int, H:int)->dict:
+    "The exo camera of a take: its static pose, the pinhole it is undistorted to, and the (lazy) undistortion tables."
+    cal, Twc = read_exo_calibration(files["gopro"], files["exo"], (W, H))
+    lin = exo_pinhole(cal)
+    tables = {}
+    def remap():
+        if "v" not in tables: tables["v"] = remap_tables(lin, cal, W, H)
+        return tables["v"]
+    return dict(t=t, T=T, size=(W, H), K=pinhole_K(lin), world_from_camera=Twc, remap=remap,
+                tag=json.dumps([list(map(float, cal.get_projection_params())), W, H]), model=str(cal.get_model_name()))
+
+def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, max_pose_dt, max_frame_dt, split, visibility,
                 max_gap, track_report):
     if (bad := np.flatnonzero(np.abs(ft[fidx] - g) > max_frame_dt)).size:
         raise ClipSkip("missing frame", f"take {name}: no video frame within {max_frame_dt} s of device time {g[bad[0]]:.3f} s")
@@ -532,15 +649,19 @@ def _build_clip(take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, 
     paths = extract_frames(video, take_fidx, cache, L["remap"], L["tag"])   # the whole take's grid frames, decoded once
     if (miss := [int(i) for i in fidx if int(i) not in paths]):
         raise ClipSkip("corrupt video", f"{video}: cannot decode frame {miss[0]}")
+    wfc = np.repeat(L["world_from_camera"][None], len(g), 0) if "world_from_camera" in L else wfd @ L["device_from_camera"]
     frames = ClipFrames(times=g, paths=[str(paths[int(i)]) for i in fidx], intrinsics=np.repeat(L["K"][None], len(g), 0),
-                        world_from_camera=wfd @ L["device_from_camera"], image_size=L["size"])
+                        world_from_camera=wfc, image_size=L["size"])
     sel = slice(max(np.searchsorted(t, g[0]) - 1, 0), np.searchsorted(t, g[-1]) + 2)   # the samples bracketing the clip
     fwd = T[sel, :3, 2]                                      # device z = forward (Aria camera convention)
-    wearer = RawTrack("wearer", "wearer", t[sel], T[sel, :3, 3], None, np.arctan2(fwd[:, 1], fwd[:, 0]))
+    if files["view"] == "exo":                               # seen from outside: a boxed person
+        wearer = RawTrack("wearer", "wearer", t[sel], wearer_box_centers(T[sel, :3, 3]),
+                          np.tile(WEARER_SIZE, (len(t[sel]), 1)), np.arctan2(fwd[:, 1], fwd[:, 0]))
+    else: wearer = RawTrack("wearer", "wearer", t[sel], T[sel, :3, 3], None, np.arctan2(fwd[:, 1], fwd[:, 0]))
     meta = dict(take_uid=take["take_uid"], take_name=name, task_name=take.get("task_name"),
                 parent_task_name=take.get("parent_task_name"), take_start_time=float(ft[np.isfinite(ft)][0]),
-                task_start_sec=float(take.get("task_start_sec") or 0.0), ego_camera=files["cam"],
+                task_start_sec=float(take.get("task_start_sec") or 0.0), ego_camera=files["cam"], view=files["view"],
                 camera_model=f"{L['model']} undistorted to a pinhole", video_frame_indices=[int(i) for i in fidx],
                 frame_device_times=[float(x) for x in ft[fidx]])
-    return assemble_clip(f"egoexo4d/{name}/{a}", "egoexo4d", split, name, "sports", frames, [wearer], "slam",
-                         visibility=visibility, max_gap=max_gap, track_report=track_report, camera=files["stream"], meta=meta)
+    return assemble_clip(cid, "egoexo4d", split, name, "sports", frames, [wearer], "slam",
+                         visibility=visibility, max_gap=max_gap, track_report=track_report, camera=files["label"], meta=meta)
