@@ -13,8 +13,8 @@ import pandas as pd
 from scipy.spatial.transform import Rotation
 
 from ..core import SkipReport, UnsafePathError, atomic_path, atomic_write, parallel_map, safe_join
-from ..clips import (STEP, MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack, assemble_clip,
-                                cut_windows, grid_times, register_reader)
+from ..clips import (STEP, MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack,
+                                assemble_clip, cut_windows, grid_times, register_reader)
 from ..mini_world import Scene, Agent, interp_agent, interp_pose, register_writer, render, uuid_for
 from projectaria_tools.core import calibration, mps, sophus
 
@@ -32,7 +32,8 @@ __all__ = ['TRAJECTORY_COLUMNS', 'ARIA_CAM', 'ARIA_RGB_STREAM', 'ARIA_RGB', 'RGB
 TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns",
                       "tx_world_device", "ty_world_device", "tz_world_device",
                       "qx_world_device", "qy_world_device", "qz_world_device", "qw_world_device",
-                      "device_linear_velocity_x_device", "device_linear_velocity_y_device", "device_linear_velocity_z_device",
+                      "device_linear_velocity_x_device", "device_linear_velocity_y_device",
+                      "device_linear_velocity_z_device",
                       "angular_velocity_x_device", "angular_velocity_y_device", "angular_velocity_z_device",
                       "gravity_x_world", "gravity_y_world", "gravity_z_world", "quality_score"]
 ARIA_CAM, ARIA_RGB_STREAM = "aria01", "214-1"      # the writer's ego camera id and the Aria RGB stream id
@@ -60,7 +61,7 @@ ARIA_RGB_DISTORTION = [0.411035882200732, -0.456468282322496, 0.038303075146701,
                        0.654993502244781, -7.9203062637e-05, 4.4207001233e-05, -0.000587384169463, 0.00056439365081,
                        0.000515794638327, 0.000235027249453]
 
-# %% ../../nbs/02d_egoexo4d.ipynb #6718ccdf
+# %% ../../nbs/02d_egoexo4d.ipynb #4bcb142e
 def _se3(T:np.ndarray): return sophus.SE3.from_matrix(np.asarray(T, float))
 
 def pinhole_K(cal)->np.ndarray:
@@ -81,12 +82,12 @@ def rgb_video_calibration(calib, # projectaria-tools `CameraCalibration` of the 
     else: c = calib.rescale(np.array([size, size]), size / w)
     cx, cy = c.get_principal_point()
     if not (0 <= cx < size and 0 <= cy < size):
-        raise ClipSkip("bad calibration", f"{calib.get_label()}: principal point ({cx:.1f}, {cy:.1f}) px lies outside the "
-                       f"{size}×{size} px video (calibration at {w}×{h} px)")
+        raise ClipSkip("bad calibration", f"{calib.get_label()}: principal point ({cx:.1f}, {cy:.1f}) px lies outside "
+                       f"the {size}×{size} px video (calibration at {w}×{h} px)")
     return c
 
 def upright_pinhole(fisheye)->tuple:
-    "(sensor-oriented, upright) linear cameras with the fisheye's focal length and principal point; upright = turned 90° clockwise."
+    "(sensor-oriented, upright = turned 90° clockwise) linear cameras with the fisheye's focal length and centre."
     f = float(fisheye.get_focal_lengths()[0])
     cx, cy = fisheye.get_principal_point()
     w, h = (int(v) for v in fisheye.get_image_size())
@@ -114,7 +115,7 @@ def sensor_params(f:float, # Focal length at the video size, px
                   size:int, # Video width = height, px
                   distortion=ARIA_RGB_DISTORTION, # The 12 radial, tangential and thin-prism parameters
                  )->list[float]:
-    "The 15 sensor-resolution parameters that `rgb_video_calibration` rescales to (f, cx, cy) at `size` (the writer's inverse)."
+    "The 15 sensor-resolution parameters that `rgb_video_calibration` rescales to (f, cx, cy) at `size`."
     s = size / RELEASE_PX
     c1 = [(c + 0.5) / s - 0.5 for c in (cx, cy)]                 # video → 1408 (pixel centres scale)
     cs = [(c + 0.5) / 0.5 - 0.5 + 32 for c in c1]                # 1408 → 2880: undo halving and the 32 px crop
@@ -142,17 +143,18 @@ def read_rgb_calibration(path:Path|str, # online_calibration.jsonl
 def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square image)
                     device_from_upright:np.ndarray, # (4, 4) T_Device_Camera of that pinhole camera
                    )->tuple:
-    "(fisheye at the video size, sensor-resolution parameters, sensor-oriented T_Device_Camera) of an Aria RGB camera whose upright pinhole view is `cam`."
+    "(fisheye at video size, sensor parameters, sensor-oriented T_Device_Camera) of the Aria RGB camera seeing `cam`."
     W = cam.width
     if cam.height != W: raise ValueError(f"the Aria RGB video is square; camera {cam.name} is {cam.width}×{cam.height}")
     f, cxu, cyu = float(cam.K[0, 0]), float(cam.K[0, 2]), float(cam.K[1, 2])
     cx, cy = cyu, W - 1 - cxu                                   # the upright principal point turned back to the sensor
     T_raw = np.asarray(device_from_upright, float) @ np.linalg.inv(RAW_FROM_UPRIGHT)
-    fish = calibration.CameraCalibration(RGB_LABEL, calibration.CameraModelType.FISHEYE624,
-                                         np.array([f, cx, cy, *ARIA_RGB_DISTORTION]), _se3(T_raw), W, W, None, np.pi, "")
+    params = np.array([f, cx, cy, *ARIA_RGB_DISTORTION])
+    fish = calibration.CameraCalibration(RGB_LABEL, calibration.CameraModelType.FISHEYE624, params, _se3(T_raw), W, W,
+                                         None, np.pi, "")
     return fish, sensor_params(f, cx, cy, W), T_raw
 
-# %% ../../nbs/02d_egoexo4d.ipynb #b88cdd86
+# %% ../../nbs/02d_egoexo4d.ipynb #c0de91d4
 GOPRO_CALIBS = "gopro_calibs.csv"                       # the exo cameras' calibration, beside the trajectory
 GOPRO_SENSOR = (3840, 2160)                             # the GoPro calibration resolution
 WEARER_SIZE = (0.4, 0.5, 1.75)                          # our choice: the wearer's box (length, width, height, m) ...
@@ -184,13 +186,15 @@ def read_exo_calibration(path:Path|str, # gopro_calibs.csv
     c = mine[0]
     W, H = size
     s = W / c.width
-    if abs(c.height * s - H) > 1: raise ClipSkip("bad calibration", f"{p}: {cam_id} is {c.width}×{c.height}, the video {W}×{H}")
-    cal = calibration.CameraCalibration(cam_id, calibration.CameraModelType.KANNALA_BRANDT_K3,
-                                        np.asarray(c.intrinsics, float), sophus.SE3(), int(c.width), int(c.height), None,
-                                        np.pi, "").rescale(np.array([W, H]), s)
+    if abs(c.height * s - H) > 1:
+        raise ClipSkip("bad calibration", f"{p}: {cam_id} is {c.width}×{c.height}, the video {W}×{H}")
+    kb3 = calibration.CameraModelType.KANNALA_BRANDT_K3
+    cal = calibration.CameraCalibration(cam_id, kb3, np.asarray(c.intrinsics, float), sophus.SE3(), int(c.width),
+                                        int(c.height), None, np.pi, "").rescale(np.array([W, H]), s)
     cx, cy = cal.get_principal_point()
     if not (0 <= cx < W and 0 <= cy < H):
-        raise ClipSkip("bad calibration", f"{p}: {cam_id} principal point ({cx:.1f}, {cy:.1f}) outside the {W}×{H} video")
+        raise ClipSkip("bad calibration",
+                       f"{p}: {cam_id} principal point ({cx:.1f}, {cy:.1f}) outside the {W}×{H} video")
     return cal, c.transform_world_cam.to_matrix()
 
 def exo_pinhole(cal):
@@ -198,15 +202,16 @@ def exo_pinhole(cal):
     fx, fy = cal.get_focal_lengths()
     cx, cy = cal.get_principal_point()
     w, h = (int(v) for v in cal.get_image_size())
-    return calibration.CameraCalibration(cal.get_label(), calibration.CameraModelType.LINEAR, np.array([fx, fy, cx, cy]),
-                                         cal.get_transform_device_camera(), w, h, None, np.pi, "")
+    return calibration.CameraCalibration(cal.get_label(), calibration.CameraModelType.LINEAR,
+                                         np.array([fx, fy, cx, cy]), cal.get_transform_device_camera(), w, h, None,
+                                         np.pi, "")
 
 def wearer_box_centers(device_xyz:np.ndarray)->np.ndarray:
     "World centres of the wearer's box from device (head) positions: `WEARER_TOP` above the device is the box top."
     return np.asarray(device_xyz, float) - [0, 0, WEARER_SIZE[2] / 2 - WEARER_TOP]
 
 def _write_exo(s, rs, tdir, video_fps, width=512, height=288, distortion=(0.036902, 0.057131, -0.057154, 0.018458)):
-    "Write a static GoPro view of a sports scene (the wearer drawn as a box) and its gopro_calibs.csv row; returns the cam id."
+    "Write a static GoPro view of a sports scene (the wearer drawn as a box) and its gopro_calibs.csv; returns its id."
     c = rs.ego.centers.mean(0)
     d = np.array([np.cos(0.7), np.sin(0.7), 0.0])                     # look along a fixed bearing at the path's centre
     eye = c - 28 * d + [0, 0, 1.0]
@@ -221,20 +226,24 @@ def _write_exo(s, rs, tdir, video_fps, width=512, height=288, distortion=(0.0369
     K = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]])
     s_ = width / GOPRO_SENSOR[0]
     sensor = [f / s_, f / s_, (width / 2 + 0.5) / s_ - 0.5, (height / 2 + 0.5) / s_ - 0.5, *distortion]
-    fish = calibration.CameraCalibration("cam01", calibration.CameraModelType.KANNALA_BRANDT_K3, np.array(sensor), sophus.SE3(),
-                                         *GOPRO_SENSOR, None, np.pi, "").rescale(np.array([width, height]), s_)
+    kb3 = calibration.CameraModelType.KANNALA_BRANDT_K3
+    fish = calibration.CameraCalibration("cam01", kb3, np.array(sensor), sophus.SE3(), *GOPRO_SENSOR, None, np.pi,
+                                         "").rescale(np.array([width, height]), s_)
     mx, my = remap_tables(fish, exo_pinhole(fish), width, height)
     wearer = Agent("wearer", "pedestrian", "run", np.array(WEARER_SIZE), rs.times, wearer_box_centers(rs.ego.centers),
                    rs.ego.yaw, (0, 210, 230))               # yellow (BGR)
     from st_vlm_repro.mini_world import Camera
-    ex = Scene(s.scene_id, s.split, s.domain, s.t0_us, rs.rate_hz, rs.times, np.repeat(T[None], len(rs.times), 0), rs.ego,
+    static = np.repeat(T[None], len(rs.times), 0)                     # the "ego" of this view stands still
+    ex = Scene(s.scene_id, s.split, s.domain, s.t0_us, rs.rate_hz, rs.times, static, rs.ego,
                {"exo": Camera("exo", width, height, K, np.eye(4))}, rs.agents + [wearer], s.location, s.seed)
     frames = (cv2.remap(render(ex, "exo", i), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
               for i in range(len(rs.times)))
     _write_video(tdir / "frame_aligned_videos" / "cam01.mp4", frames, video_fps, (width, height))
     x_, y_, z_, w_ = Rotation.from_matrix(T[:3, :3]).as_quat()
-    row = ["cam01", uuid_for(s.scene_id, "graph"), *T[:3, 3], x_, y_, z_, w_, *GOPRO_SENSOR, "KANNALABRANDTK3", *sensor, -1, -1, 1]
-    with atomic_path(tdir / "trajectory" / GOPRO_CALIBS) as p: pd.DataFrame([row], columns=GOPRO_COLUMNS).to_csv(p, index=False)
+    row = ["cam01", uuid_for(s.scene_id, "graph"), *T[:3, 3], x_, y_, z_, w_, *GOPRO_SENSOR, "KANNALABRANDTK3", *sensor,
+           -1, -1, 1]
+    with atomic_path(tdir / "trajectory" / GOPRO_CALIBS) as p:
+        pd.DataFrame([row], columns=GOPRO_COLUMNS).to_csv(p, index=False)
     return "cam01"
 
 # %% ../../nbs/02d_egoexo4d.ipynb #df3ba65c
@@ -335,13 +344,15 @@ def _write_take(args)->dict:
     mx, my = upright_remap(fish, upright_pinhole(fish)[0], cam.width)         # pinhole render → released fisheye frame
     rs = resample_scene(s, video_fps)
     n = len(rs.times)
-    frames = (cv2.remap(render(rs, "head", i), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for i in range(n))
+    frames = (cv2.remap(render(rs, "head", i), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+              for i in range(n))
     _write_video(tdir / "frame_aligned_videos" / f"{ARIA_RGB}.mp4", frames, video_fps, (cam.width, cam.height))
-    videos = {ARIA_CAM: {"rgb": {"relative_path": f"frame_aligned_videos/{ARIA_RGB}.mp4", "readable_stream_id": ARIA_RGB_STREAM,
-                                 "stream_id": ARIA_RGB_STREAM}}}
+    videos = {ARIA_CAM: {"rgb": {"relative_path": f"frame_aligned_videos/{ARIA_RGB}.mp4",
+                                 "readable_stream_id": ARIA_RGB_STREAM, "stream_id": ARIA_RGB_STREAM}}}
     if exo_view:
         exo = _write_exo(s, rs, tdir, video_fps)
-        videos[exo] = {"0": {"relative_path": f"frame_aligned_videos/{exo}.mp4", "readable_stream_id": "0", "stream_id": "0"}}
+        videos[exo] = {"0": {"relative_path": f"frame_aligned_videos/{exo}.mp4", "readable_stream_id": "0",
+                             "stream_id": "0"}}
     start = pad_rows
     end = start + n + 1
     rows = np.arange(end + pad_rows)
@@ -372,8 +383,8 @@ def write_egoexo4d(scenes:list[Scene], # Ground-truth scenes; only the sports on
     "Write the sports scenes as Ego-Exo4D takes under `root`; returns {scene_id: take_name}."
     root = Path(root)
     sports = [s for s in scenes if s.domain == "sports"]
-    takes = parallel_map(_write_take, [(s, root, video_fps, traj_hz, pad_rows, exo_view) for s in sports], n_workers=n_workers,
-                         progress=len(sports) > 4, desc="egoexo4d takes")
+    jobs = [(s, root, video_fps, traj_hz, pad_rows, exo_view) for s in sports]
+    takes = parallel_map(_write_take, jobs, n_workers=n_workers, progress=len(sports) > 4, desc="egoexo4d takes")
     splits = {t["take_uid"]: s.split for t, s in zip(takes, sports)}
     atomic_write(root / "takes.json", json.dumps(takes, indent=1))
     s2u = {sp: sorted(u for u, v in splits.items() if v == sp) for sp in sorted(set(splits.values()))}
@@ -389,7 +400,8 @@ def read_trajectory(path:Path|str, # closed_loop_trajectory.csv
     if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
     need = TRAJECTORY_COLUMNS[1:10]
     with open(p) as f: header = [c.strip().strip('"') for c in f.readline().split(",")]
-    if (miss := [c for c in need if c not in header]): raise ClipSkip("bad trajectory", f"{p}: missing column {miss[0]!r}")
+    if (miss := [c for c in need if c not in header]):
+        raise ClipSkip("bad trajectory", f"{p}: missing column {miss[0]!r}")
     try:
         try:
             import pyarrow
@@ -415,14 +427,15 @@ def device_pose_at(t:np.ndarray, T:np.ndarray, # Trajectory times (s) and T_worl
                    max_dt:float=0.005, # The nearer trajectory row must lie this close (s)
                    what:str="", # Name in the error
                   )->np.ndarray:
-    "T_world_device at each of `times`: translation interpolated linearly and rotation by slerp between the rows around it."
+    "T_world_device at each of `times`: translation linear, rotation slerped between the two rows around it."
     times = np.asarray(times, float)
     b = np.clip(np.searchsorted(t, times), 1, len(t) - 1)
     a = b - 1
     near = np.minimum(np.abs(t[a] - times), np.abs(t[b] - times))
     fin = np.isfinite(T[a]).all((1, 2)) & np.isfinite(T[b]).all((1, 2))
     if (bad := np.flatnonzero((near > max_dt) | ~fin)).size:
-        raise ClipSkip("pose missing", f"{what}no finite T_world_device within {max_dt} s of frame time {times[bad[0]]:.3f} s")
+        raise ClipSkip("pose missing",
+                       f"{what}no finite T_world_device within {max_dt} s of frame time {times[bad[0]]:.3f} s")
     w = np.clip((times - t[a]) / np.maximum(t[b] - t[a], 1e-12), 0, 1)
     Ra = Rotation.from_matrix(T[a, :3, :3])
     R = Ra * Rotation.from_rotvec((Ra.inv() * Rotation.from_matrix(T[b, :3, :3])).as_rotvec() * w[:, None])
@@ -447,10 +460,10 @@ def default_frames_dir()->Path:
 def extract_frames(video:Path, # The take's video
                    indices, # Frame indices wanted
                    out_dir:Path, # Cache folder for this take
-                   remap=None, # `cv2.remap` tables applied to each frame, or a function giving them (called only to decode)
+                   remap=None, # `cv2.remap` tables for each frame, or a function giving them (called only to decode)
                    tag:str="", # Names the remap in the cache key (a new calibration decodes again)
                   )->dict[int, Path]:
-    "JPEG paths of the wanted frames of `video` (decoded once, remapped, cached); frames the video lacks are missing from the result."
+    "JPEG paths of the wanted frames of `video` (decoded once, remapped, cached); frames the video lacks are left out."
     video = Path(video)
     st = video.stat()
     key = hashlib.md5(f"{video.resolve()}|{st.st_size}|{st.st_mtime_ns}|{tag}".encode()).hexdigest()[:10]
@@ -469,7 +482,8 @@ def extract_frames(video:Path, # The take's video
                 if i in todo:
                     ok, im = cap.retrieve()
                     if ok:
-                        if remap is not None: im = cv2.remap(im, remap[0], remap[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+                        if remap is not None:
+                            im = cv2.remap(im, remap[0], remap[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
                         with atomic_path(out[i]) as p:
                             cv2.imwrite(str(p.with_suffix(".jpg")), im, [cv2.IMWRITE_JPEG_QUALITY, 92])
                             p.with_suffix(".jpg").replace(p)
@@ -481,7 +495,9 @@ def video_size(video:Path)->tuple[int, int]:
     "(width, height) of a video, read from its header; `ClipSkip` if it does not open."
     if not Path(video).is_file(): raise ClipSkip("missing file", f"{video} does not exist")
     cap = cv2.VideoCapture(str(video))
-    try: size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) if cap.isOpened() else (0, 0)
+    try:
+        size = (0, 0)
+        if cap.isOpened(): size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     finally: cap.release()
     if min(size) <= 0: raise ClipSkip("corrupt video", f"{video}: cannot read the frame size")
     return size
@@ -495,18 +511,21 @@ def read_metadata(path:Path, # A JSON file of the release (takes.json, splits.js
                  ):
     "A release JSON file, or a `MetadataError` naming the file (and field) that makes the whole split unreadable."
     try: data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e: raise MetadataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except json.JSONDecodeError as e:
+        raise MetadataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if field is not None:
         if not isinstance(data, dict) or not isinstance(data.get(field), kind):
             raise MetadataError(f"{path}: field {field!r} missing or not a {kind.__name__}")
         return data[field]
-    if not isinstance(data, kind): raise MetadataError(f"{path}: the top level is a {type(data).__name__}, not a {kind.__name__}")
+    if not isinstance(data, kind):
+        raise MetadataError(f"{path}: the top level is a {type(data).__name__}, not a {kind.__name__}")
     return data
 
 def ego_camera(take:dict)->str:
     "The id (`aria01` … `aria0N`) of the take's ego camera: the capture camera with `is_ego`."
     ego = [c["cam_id"] for c in take["capture"]["cameras"] if c.get("is_ego")]
-    if len(ego) != 1: raise ClipSkip("no ego camera", f"take {take['take_name']}: {len(ego)} capture cameras have is_ego")
+    if len(ego) != 1:
+        raise ClipSkip("no ego camera", f"take {take['take_name']}: {len(ego)} capture cameras have is_ego")
     return ego[0]
 
 def take_files(root:Path, # Ego-Exo4D root
@@ -530,7 +549,8 @@ def take_files(root:Path, # Ego-Exo4D root
         vids = take["frame_aligned_videos"]
         exo = exo_camera or next((c["cam_id"] for c in take["capture"]["cameras"] if not c.get("is_ego")
                                   and not str(c["cam_id"]).startswith("aria") and c["cam_id"] in vids), None)
-        if exo is None or exo not in vids: raise ClipSkip("no exo camera", f"take {take['take_name']}: no exo camera video")
+        if exo is None or exo not in vids:
+            raise ClipSkip("no exo camera", f"take {take['take_name']}: no exo camera video")
         files.update(video=safe_join(tdir, next(iter(vids[exo].values()))["relative_path"]), exo=exo,
                      gopro=traj.parent / GOPRO_CALIBS, label=exo)
     return files
@@ -555,13 +575,13 @@ def take_grid(ft:np.ndarray, # (n,) device-clock seconds of the take's frames (N
 def egoexo4d_tasks(root:Path, # Ego-Exo4D root
                    split:str, # train | val | test (annotations/splits.json)
                    parent_tasks:tuple[str, ...]|None=SPORTS_TASKS, # Takes of these parent tasks (None: all)
-                   clip_frames:int=MAX_FRAMES, stride:int|None=None, min_frames:int=8, # Clip cutting (see `cut_windows`)
+                   clip_frames:int=MAX_FRAMES, stride:int|None=None, min_frames:int=8, # Clip cutting (`cut_windows`)
                    frames_dir:Path|str|None=None, # JPEG cache (default `default_frames_dir()`)
                    max_pose_dt:float=0.005, # A frame needs a trajectory row this close (s)
                    max_frame_dt:float=0.02, # A grid time needs a video frame this close (s)
                    visibility=None, max_gap:float=1.0, track_report:SkipReport|None=None,
-                   view:str="ego", # "ego": the wearer's Aria RGB (the paper's); "exo": a static GoPro that sees the wearer
-                   exo_camera:str|None=None, # With view="exo": the GoPro (default: the first non-Aria camera with a video)
+                   view:str="ego", # "ego": the wearer's Aria RGB (the paper's); "exo": a static GoPro seeing the wearer
+                   exo_camera:str|None=None, # With view="exo": the GoPro (default: first non-Aria camera with a video)
                    **options, # Other readers' options (e.g. check_images: frames are decoded here anyway)
                   ):
     "Clip tasks of one split: one per 0.5 s-grid window of the task segment of each sports take's Aria RGB video."
@@ -582,7 +602,8 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
             cache = safe_join(frames_dir, take["take_uid"])
             if not files["timesync"].is_file(): raise ClipSkip("missing file", f"{files['timesync']} does not exist")
             try: ts = pd.read_csv(files["timesync"], usecols=lambda c: c.startswith(files["stream"]))
-            except (ValueError, pd.errors.ParserError) as e: raise ClipSkip("bad timesync", f"{files['timesync']}: {e}") from None
+            except (ValueError, pd.errors.ParserError) as e:
+                raise ClipSkip("bad timesync", f"{files['timesync']}: {e}") from None
             ft = take_frame_times(ts, dict(take, take_name=name), files["stream"])
             g, fi = take_grid(ft, take)
         except ClipSkip as e:
@@ -606,8 +627,8 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
             cid = f"egoexo4d/{name}/{a}" if view == "ego" else f"egoexo4d/{name}/{a}@{files['exo']}"
             yield ClipTask(cid, lambda cid=cid, a=a, b=b, take=take, g=g, fi=fi, ft=ft, files=files, cache=cache,
                            load_take=load_take, name=name:
-                           _build_clip(cid, take, name, g[a:b], fi[a:b], ft, a, files, load_take, fi, cache, max_pose_dt,
-                                       max_frame_dt, split, visibility, max_gap, track_report))
+                           _build_clip(cid, take, name, g[a:b], fi[a:b], ft, a, files, load_take, fi, cache,
+                                       max_pose_dt, max_frame_dt, split, visibility, max_gap, track_report))
 
 def _load_take(files:dict, g:np.ndarray, name:str)->dict:
     "Read a take's trajectory and RGB calibration and build the undistortion of its video."
@@ -638,10 +659,11 @@ def _load_exo(files:dict, t:np.ndarray, T:np.ndarray, W:int, H:int)->dict:
     return dict(t=t, T=T, size=(W, H), K=pinhole_K(lin), world_from_camera=Twc, remap=remap,
                 tag=json.dumps([list(map(float, cal.get_projection_params())), W, H]), model=str(cal.get_model_name()))
 
-def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, max_pose_dt, max_frame_dt, split, visibility,
-                max_gap, track_report):
+def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, max_pose_dt, max_frame_dt, split,
+                visibility, max_gap, track_report):
     if (bad := np.flatnonzero(np.abs(ft[fidx] - g) > max_frame_dt)).size:
-        raise ClipSkip("missing frame", f"take {name}: no video frame within {max_frame_dt} s of device time {g[bad[0]]:.3f} s")
+        raise ClipSkip("missing frame",
+                       f"take {name}: no video frame within {max_frame_dt} s of device time {g[bad[0]]:.3f} s")
     L = load_take()
     t, T = L["t"], L["T"]
     wfd = device_pose_at(t, T, ft[fidx], max_pose_dt, f"take {name}: ")      # at each frame's own timestamp
@@ -649,9 +671,11 @@ def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, ca
     paths = extract_frames(video, take_fidx, cache, L["remap"], L["tag"])   # the whole take's grid frames, decoded once
     if (miss := [int(i) for i in fidx if int(i) not in paths]):
         raise ClipSkip("corrupt video", f"{video}: cannot decode frame {miss[0]}")
-    wfc = np.repeat(L["world_from_camera"][None], len(g), 0) if "world_from_camera" in L else wfd @ L["device_from_camera"]
-    frames = ClipFrames(times=g, paths=[str(paths[int(i)]) for i in fidx], intrinsics=np.repeat(L["K"][None], len(g), 0),
-                        world_from_camera=wfc, image_size=L["size"])
+    if "world_from_camera" in L: wfc = np.repeat(L["world_from_camera"][None], len(g), 0)   # a static exo camera
+    else: wfc = wfd @ L["device_from_camera"]
+    Ks = np.repeat(L["K"][None], len(g), 0)
+    frames = ClipFrames(times=g, paths=[str(paths[int(i)]) for i in fidx], intrinsics=Ks, world_from_camera=wfc,
+                        image_size=L["size"])
     sel = slice(max(np.searchsorted(t, g[0]) - 1, 0), np.searchsorted(t, g[-1]) + 2)   # the samples bracketing the clip
     fwd = T[sel, :3, 2]                                      # device z = forward (Aria camera convention)
     if files["view"] == "exo":                               # seen from outside: a boxed person
@@ -664,4 +688,5 @@ def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, ca
                 camera_model=f"{L['model']} undistorted to a pinhole", video_frame_indices=[int(i) for i in fidx],
                 frame_device_times=[float(x) for x in ft[fidx]])
     return assemble_clip(cid, "egoexo4d", split, name, "sports", frames, [wearer], "slam",
-                         visibility=visibility, max_gap=max_gap, track_report=track_report, camera=files["label"], meta=meta)
+                         visibility=visibility, max_gap=max_gap, track_report=track_report, camera=files["label"],
+                         meta=meta)
