@@ -56,7 +56,7 @@ def test_egoexo4d_official_readers(world):
     assert p.tracking_timestamp.total_seconds() == pytest.approx(traj[0].tracking_timestamp.total_seconds() + 0.5, abs=1e-9)
     np.testing.assert_allclose(p.transform_world_device.to_matrix(), sc.world_from_ego[10] @ EGO_FROM_DEVICE, atol=1e-6)
     cal = mps.read_online_calibration(str(d / "online_calibration.jsonl"))
-    cam = cal[0].get_camera_calib("camera-rgb")                                        # the fisheye at the sensor's 2880 px
+    cam = cal[0].get_camera_calib("camera-rgb")                                  # the fisheye at the sensor's 2880 px
     assert cam.get_model_name() == calibration.CameraModelType.FISHEYE624 and list(cam.get_image_size()) == [2880, 2880]
     raw, up = upright_pinhole(rgb_video_calibration(cam, sc.cameras["head"].width))
     np.testing.assert_allclose(p.transform_world_device.to_matrix() @ up.get_transform_device_camera().to_matrix(),
@@ -190,11 +190,16 @@ def test_nuplan_hostile_blob_and_path(world, tmp_path):
     assert unpickle_blob(pickle.dumps([0.0] * 5)) == [0.0] * 5                         # the plain distortion list
     bad = tmp_path / "np"; shutil.copytree(root / "nuplan", bad)
     for col in ("translation", "rotation", "intrinsic"):
-        con = sqlite3.connect(_db(bad, "train")); con.execute(f"UPDATE camera SET {col} = ?", (pickle.dumps(_RunsCode(target)),))
-        con.commit(); con.close()
+        con = sqlite3.connect(_db(bad, "train"))
+        con.execute(f"UPDATE camera SET {col} = ?", (pickle.dumps(_RunsCode(target)),))
+        con.commit()
+        con.close()
         cs = load_clips("nuplan", bad, "train", verbose=False)
         assert list(cs) == [] and cs.report.skipped == {"unsafe pickle": 1} and not target.exists()
-    con = sqlite3.connect(_db(bad, "val")); con.execute("UPDATE image SET filename_jpg = '/etc/hostname'"); con.commit(); con.close()
+    con = sqlite3.connect(_db(bad, "val"))
+    con.execute("UPDATE image SET filename_jpg = '/etc/hostname'")
+    con.commit()
+    con.close()
     cs = load_clips("nuplan", bad, "val", verbose=False)
     assert list(cs) == [] and set(cs.report.skipped) == {"unsafe path"}
     assert "refused" in next(iter(cs.report.examples["unsafe path"]))

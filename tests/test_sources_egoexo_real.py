@@ -30,7 +30,7 @@ def _marker_world(t, T, t0, rgb):
 
 
 def make_take(root:Path, size:int=1408, trimmed:bool=True)->dict:
-    "Lay the sample out as a real take; each video frame shows a white disc where projectaria-tools projects a fixed point."
+    "Lay the sample out as a real take; each frame shows a white disc where projectaria-tools projects a fixed point."
     t, T = _poses()
     frame_t = np.arange(150.02, 155.95, 1 / FPS)                            # device seconds of the take's frames
     tdir = root / "takes" / TAKE
@@ -53,7 +53,8 @@ def make_take(root:Path, size:int=1408, trimmed:bool=True)->dict:
         uv = rgb.project(np.linalg.inv(T_wc)[:3, :3] @ P + np.linalg.inv(T_wc)[:3, 3])   # sensor orientation
         if uv is not None:
             ur, vr = uv
-            cv2.circle(im, (int(round(size - 1 - vr)), int(round(ur))), max(3, size // 100), (255, 255, 255), -1)  # turned 90° cw
+            centre = (int(round(size - 1 - vr)), int(round(ur)))                  # the sensor pixel turned 90° cw
+            cv2.circle(im, centre, max(3, size // 100), (255, 255, 255), -1)
         vw.write(im)
     vw.release()
     (root / "captures" / CAPTURE).mkdir(parents=True, exist_ok=True)
@@ -66,13 +67,16 @@ def make_take(root:Path, size:int=1408, trimmed:bool=True)->dict:
                   "aria02_214-1_frame_number": rows}).to_csv(root / "captures" / CAPTURE / "timesync.csv", index=False)
     take = {"take_uid": UID, "take_name": TAKE, "root_dir": f"takes/{TAKE}", "parent_task_name": "Soccer",
             "task_name": "Soccer Drills", "capture": {"capture_name": CAPTURE, "cameras": [
-                {"cam_id": "aria01", "is_ego": False}, {"cam_id": "aria02", "is_ego": True}, {"cam_id": "cam01", "is_ego": False}]},
-            "timesync_start_idx": start, "timesync_end_idx": start + 1 + len(frame_t), "duration_sec": len(frame_t) / FPS,
+                {"cam_id": "aria01", "is_ego": False}, {"cam_id": "aria02", "is_ego": True},
+                {"cam_id": "cam01", "is_ego": False}]},
+            "timesync_start_idx": start, "timesync_end_idx": start + 1 + len(frame_t),
+            "duration_sec": len(frame_t) / FPS,
             "task_start_sec": TASK_START, "task_end_sec": TASK_END, "validated": True,
             "frame_aligned_videos": {"aria02": {"rgb": {"relative_path": "frame_aligned_videos/aria02_214-1.mp4",
                                                         "readable_stream_id": "214-1", "stream_id": "214-1"}},
                                      "cam01": {"0": {"relative_path": "frame_aligned_videos/cam01.mp4"}}},
-            "has_trimmed_trajectory": trimmed, "trimmed_trajectory_relative_path": "trajectory/closed_loop_trajectory.csv" if trimmed else None}
+            "has_trimmed_trajectory": trimmed,
+            "trimmed_trajectory_relative_path": "trajectory/closed_loop_trajectory.csv" if trimmed else None}
     (root / "takes.json").write_text(json.dumps([take]))
     (root / "annotations").mkdir()
     (root / "annotations" / "splits.json").write_text(json.dumps({"take_uid_to_split": {UID: "val"}}))
@@ -98,7 +102,8 @@ def test_real_take(tmp_path, size):
     assert np.linalg.norm(w.centers - dev, axis=1).max() < 0.05
     # the intrinsics: projectaria-tools' rescale of the 2880 px fisheye, principal point inside the frame
     K = c.intrinsics[0]
-    assert K[0, 0] == pytest.approx(1220.019 * 0.5 * size / 1408, rel=1e-3) and 0 < K[0, 2] < size and 0 < K[1, 2] < size
+    assert K[0, 0] == pytest.approx(1220.019 * 0.5 * size / 1408, rel=1e-3)
+    assert 0 < K[0, 2] < size and 0 < K[1, 2] < size
     # upright frames: the image's down axis (camera y) points along gravity in every frame
     assert (c.world_from_camera[:, :3, 1] @ np.array([0, 0, -1.0])).min() > 0.8
     # the disc drawn where projectaria-tools projects P into the released fisheye frame lies where the clip's pinhole
@@ -132,13 +137,13 @@ def test_hostile_and_malformed_takes(tmp_path):
     splits = {"take_uid_to_split": {"../../..": "val", UID: "val"}}
     evil = dict(takes[0], take_uid="../../..")
     (root / "annotations" / "splits.json").write_text(json.dumps(splits))
-    (root / "takes.json").write_text(json.dumps([evil, {"take_name": "no uid"}, dict(takes[0], root_dir="/etc"),
-                                                 dict(takes[0], capture=dict(takes[0]["capture"], capture_name="../x"))]))
+    bad_capture = dict(takes[0], capture=dict(takes[0]["capture"], capture_name="../x"))
+    (root / "takes.json").write_text(json.dumps([evil, {"take_name": "no uid"}, dict(takes[0], root_dir="/etc"), bad_capture]))
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     cs = load_clips("egoexo4d", root, "val", frames_dir=cache, verbose=False)
     assert list(cs) == []
     assert cs.report.skipped == {"unsafe path": 3, "bad metadata": 1}, cs.report
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before                # nothing written anywhere
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before      # nothing written anywhere
     (root / "takes.json").write_text(json.dumps([dict(takes[0], frame_aligned_videos={})]))
     cs = load_clips("egoexo4d", root, "val", frames_dir=cache, verbose=False)
     assert list(cs) == [] and set(cs.report.skipped) == {"bad metadata"}
@@ -152,7 +157,7 @@ def test_hostile_and_malformed_takes(tmp_path):
 
 
 def test_exo_view_sees_the_wearer(tmp_path):
-    "view='exo': the GoPro's pose and KB3 calibration from gopro_calibs.csv (projectaria-tools' format), the wearer boxed."
+    "view='exo': the GoPro's pose and KB3 calibration from gopro_calibs.csv (projectaria-tools' format); a boxed wearer."
     from st_vlm_repro.mini_world import load_ground_truth, make_mini_world
     from st_vlm_repro.sources.egoexo4d import WEARER_SIZE, wearer_box_centers
     make_mini_world(tmp_path / "mw", n_scenes=0, seed=2, formats=["egoexo4d"], n_sports=1, video_fps=10, exo_view=True)
@@ -165,7 +170,8 @@ def test_exo_view_sees_the_wearer(tmp_path):
     exo = list(load_clips("egoexo4d", root, sc.split, frames_dir=tmp_path / "f", view="exo", verbose=False))
     assert len(exo) == len(ego) >= 1
     for c in exo:
-        np.testing.assert_allclose(c.world_from_camera, np.repeat(cal[0].transform_world_cam.to_matrix()[None], len(c.frames), 0))
+        T_wc = cal[0].transform_world_cam.to_matrix()
+        np.testing.assert_allclose(c.world_from_camera, np.repeat(T_wc[None], len(c.frames), 0))
         assert c.image_size == (512, 288) and c.camera == "cam01"
         for tr in c.tracks:
             ticks = np.round((c.start_time + tr.times - c.meta["take_start_time"]) * sc.rate_hz).astype(int)

@@ -30,7 +30,8 @@ def test_record_and_llava_video_refused(tmp_path, name):
     with pytest.raises(UnsafePathError):
         record_to_sample(dict({f: "x" for f in RECORD_FIELDS}, video=name), video_root=tmp_path, validate=False)
     ann = tmp_path / "ann.json"
-    ann.write_text(json.dumps([{"video": name, "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}]))
+    talk = [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]
+    ann.write_text(json.dumps([{"video": name, "conversations": talk}]))
     with pytest.raises(UnsafePathError):
         read_llava_video(ann, video_root=tmp_path)
 

@@ -79,11 +79,12 @@ _PLAIN = {"list": list, "float": float, "int": int}
 NUPLAN_BLOB_CLASSES = {("nuplan.database.common.data_types", n) for n in ("Translation", "Rotation", "CameraIntrinsic")}
 
 class NuplanUnpickler(pickle.Unpickler):
-    "Unpickles nuPlan calibration BLOBs without the nuplan package: only its three list classes (as `list`), nothing else."
+    "Unpickles nuPlan calibration BLOBs without the nuplan package: only its three list classes (as `list`)."
     def find_class(self, module, name):
         if (module, name) in NUPLAN_BLOB_CLASSES: return list
         if module == "builtins" and name in _PLAIN: return _PLAIN[name]
-        raise pickle.UnpicklingError(f"refused class {module}.{name} (allowed: nuPlan's Translation, Rotation, CameraIntrinsic)")
+        raise pickle.UnpicklingError(f"refused class {module}.{name} "
+                                     "(allowed: nuPlan's Translation, Rotation, CameraIntrinsic)")
 
 def unpickle_blob(b:bytes)->list:
     "A pickled nuPlan calibration BLOB as a plain (nested) list of floats."

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from ..core import UnsafePathError, atomic_write, parallel_map, safe_join
-from ..clips import (ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack, VisibilityFilter, assemble_clip,
-                                check_image, cut_windows, register_reader, se3_wxyz, STEP)
+from ..clips import (ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack, VisibilityFilter,
+                                assemble_clip, check_image, cut_windows, register_reader, se3_wxyz, STEP)
 from ..mini_world import Scene, register_writer, render, token
 
 # %% auto #0
@@ -146,7 +146,7 @@ def _nusc(root:str, version:str):
     return NuScenes(version=version, dataroot=root, verbose=False)
 
 def load_nuscenes(root:Path|str, version:str):
-    "The devkit's `NuScenes` for `root`/`version` (cached); a missing table raises `DatasetRootError`, a broken one `MetadataError`."
+    "The devkit's `NuScenes` for `root`/`version` (cached); missing table: `DatasetRootError`, broken: `MetadataError`."
     from st_vlm_repro.clips import DatasetRootError
     try: return _nusc(str(Path(root).resolve()), version)
     except FileNotFoundError as e:
@@ -245,11 +245,12 @@ def nuscenes_tasks(root:Path, split:str, # Dataroot and split (train, val, test,
             while tok:
                 s = nusc.get("sample", tok); samples.append(s); tok = s["next"]
         except KeyError:                                         # a dangling token: keep the samples before it
-            yield ClipSkip("dangling token", f"{scene['name']}: sample {tok} not in sample.json; the scene ends before it")
+            yield ClipSkip("dangling token",
+                           f"{scene['name']}: sample {tok} not in sample.json; the scene ends before it")
         for r0, r1, why in keyframe_runs([s["timestamp"] for s in samples]):
             if why: yield ClipSkip("keyframe gap", f"{scene['name']}: {why}; clips do not span it")
             for a, b in cut_windows(r1 - r0, clip_frames, stride, min_frames):
                 yield ClipTask(f"nuscenes/{scene['name']}/{r0 + a:02d}",
                                lambda a=r0 + a, b=r0 + b, scene=scene, samples=samples: _nusc_clip(
-                                   nusc, scene, samples, a, b, split, camera, visibility, max_gap, check_images, track_report,
-                                   on_gap))
+                                   nusc, scene, samples, a, b, split, camera, visibility, max_gap, check_images,
+                                   track_report, on_gap))
