@@ -61,8 +61,21 @@ ARIA_RGB_DISTORTION = [0.411035882200732, -0.456468282322496, 0.038303075146701,
                        0.654993502244781, -7.9203062637e-05, 4.4207001233e-05, -0.000587384169463, 0.00056439365081,
                        0.000515794638327, 0.000235027249453]
 
-# %% ../../nbs/02d_egoexo4d.ipynb #4bcb142e
+# %% ../../nbs/02d_egoexo4d.ipynb #8910d20c
 def _se3(T:np.ndarray): return sophus.SE3.from_matrix(np.asarray(T, float))
+
+def _quiet(fn, *args):
+    "`fn(*args)` with the process's stdout muted: projectaria-tools' readers print a line per file from C++."
+    import sys
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return fn(*args)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 def pinhole_K(cal)->np.ndarray:
     "The 3×3 intrinsics of a projectaria-tools linear camera."
@@ -131,7 +144,7 @@ def read_rgb_calibration(path:Path|str, # online_calibration.jsonl
     with open(p) as fh: line = fh.readline()
     try: json.loads(line)
     except json.JSONDecodeError as e: raise ClipSkip("bad calibration", f"{p}: line 1 is not JSON ({e.msg})") from None
-    try: recs = mps.read_online_calibration(str(p))
+    try: recs = _quiet(mps.read_online_calibration, str(p))
     except Exception as e: raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
     if not recs: raise ClipSkip("bad calibration", f"{p}: projectaria-tools read no calibration record")
     k = 0
@@ -154,7 +167,7 @@ def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square ima
                                          None, np.pi, "")
     return fish, sensor_params(f, cx, cy, W), T_raw
 
-# %% ../../nbs/02d_egoexo4d.ipynb #c0de91d4
+# %% ../../nbs/02d_egoexo4d.ipynb #6531d7d0
 GOPRO_CALIBS = "gopro_calibs.csv"                       # the exo cameras' calibration, beside the trajectory
 GOPRO_SENSOR = (3840, 2160)                             # the GoPro calibration resolution
 WEARER_SIZE = (0.4, 0.5, 1.75)                          # our choice: the wearer's box (length, width, height, m) ...
@@ -179,7 +192,7 @@ def read_exo_calibration(path:Path|str, # gopro_calibs.csv
     "(KB3 calibration rescaled to the video, T_world_cam) of one exo camera, read with projectaria-tools."
     p = Path(path)
     if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
-    try: cals = mps.read_static_camera_calibrations(str(p))
+    try: cals = _quiet(mps.read_static_camera_calibrations, str(p))
     except Exception as e: raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
     mine = [c for c in cals if c.camera_uid == cam_id]
     if not mine: raise ClipSkip("bad calibration", f"{p}: no row for camera {cam_id!r}")
