@@ -127,6 +127,14 @@ def test_capture_trajectory_fallback(tmp_path):
     make_take(tmp_path / "ee", 448, trimmed=False)
     cs = load_clips("egoexo4d", tmp_path / "ee", "val", frames_dir=tmp_path / "cache", verbose=False)
     assert len(list(cs)) == 1 and cs.report.n_skipped == 0
+    # a trimmed trajectory in the take whose online calibration exists only at the capture level
+    root = tmp_path / "ee2"
+    make_take(root, 448)
+    cal = root / "takes" / TAKE / "trajectory" / "online_calibration.jsonl"
+    (root / "captures" / CAPTURE / "trajectory").mkdir(parents=True)
+    cal.rename(root / "captures" / CAPTURE / "trajectory" / "online_calibration.jsonl")
+    cs = load_clips("egoexo4d", root, "val", frames_dir=tmp_path / "cache", verbose=False)
+    assert len(list(cs)) == 1 and cs.report.n_skipped == 0
 
 
 def test_hostile_and_malformed_takes(tmp_path):

@@ -61,7 +61,7 @@ ARIA_RGB_DISTORTION = [0.411035882200732, -0.456468282322496, 0.038303075146701,
                        0.654993502244781, -7.9203062637e-05, 4.4207001233e-05, -0.000587384169463, 0.00056439365081,
                        0.000515794638327, 0.000235027249453]
 
-# %% ../../nbs/02d_egoexo4d.ipynb #8910d20c
+# %% ../../nbs/02d_egoexo4d.ipynb #9b950a35
 def _se3(T:np.ndarray): return sophus.SE3.from_matrix(np.asarray(T, float))
 
 def _quiet(fn, *args):
@@ -167,7 +167,7 @@ def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square ima
                                          None, np.pi, "")
     return fish, sensor_params(f, cx, cy, W), T_raw
 
-# %% ../../nbs/02d_egoexo4d.ipynb #6531d7d0
+# %% ../../nbs/02d_egoexo4d.ipynb #f367d74d
 GOPRO_CALIBS = "gopro_calibs.csv"                       # the exo cameras' calibration, beside the trajectory
 GOPRO_SENSOR = (3840, 2160)                             # the GoPro calibration resolution
 WEARER_SIZE = (0.4, 0.5, 1.75)                          # our choice: the wearer's box (length, width, height, m) ...
@@ -554,10 +554,13 @@ def take_files(root:Path, # Ego-Exo4D root
     cap = safe_join(root, "captures", take["capture"]["capture_name"])
     trajs = [cap / "trajectory" / "closed_loop_trajectory.csv"]
     if take.get("has_trimmed_trajectory") and take.get("trimmed_trajectory_relative_path"):
-        trajs.insert(0, safe_join(tdir, take["trimmed_trajectory_relative_path"]))
+        rel = take["trimmed_trajectory_relative_path"]     # relative to the take folder (or, failing that, the root)
+        trajs[:0] = [safe_join(tdir, rel), safe_join(root, rel)]
     traj = next((p for p in trajs if p.is_file()), trajs[0])
+    cals = [traj.parent / "online_calibration.jsonl", cap / "trajectory" / "online_calibration.jsonl"]
     files = dict(view=view, cam=cam, stream=stream, video=safe_join(tdir, rgb["relative_path"]), trajectory=traj,
-                 calibration=traj.parent / "online_calibration.jsonl", timesync=cap / "timesync.csv", label=stream)
+                 calibration=next((p for p in cals if p.is_file()), cals[0]), timesync=cap / "timesync.csv",
+                 label=stream)
     if view == "exo":
         vids = take["frame_aligned_videos"]
         exo = exo_camera or next((c["cam_id"] for c in take["capture"]["cameras"] if not c.get("is_ego")
@@ -565,7 +568,8 @@ def take_files(root:Path, # Ego-Exo4D root
         if exo is None or exo not in vids:
             raise ClipSkip("no exo camera", f"take {take['take_name']}: no exo camera video")
         files.update(video=safe_join(tdir, next(iter(vids[exo].values()))["relative_path"]), exo=exo,
-                     gopro=traj.parent / GOPRO_CALIBS, label=exo)
+                     gopro=next((p.parent / GOPRO_CALIBS for p in cals if (p.parent / GOPRO_CALIBS).is_file()),
+                                traj.parent / GOPRO_CALIBS), label=exo)
     return files
 
 def take_grid(ft:np.ndarray, # (n,) device-clock seconds of the take's frames (NaN where timesync has none)
