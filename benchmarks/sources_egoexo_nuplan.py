@@ -2,7 +2,8 @@
 
 Same columns as benchmarks/sources.py (nuScenes, AV2); each measurement runs in a fresh process (one core) so the peak
 resident memory belongs to that source alone. Ego-Exo4D is measured twice: with a cold frame cache (the grid frames
-are decoded from the take videos and written as JPEGs) and warm (frames already extracted). The world is written with
+are decoded from the take videos, undistorted from the Aria fisheye to a pinhole and written as JPEGs) and warm
+(frames already extracted). The world is written with
 cheap media (nuPlan images at 2 Hz, Aria video at 2 fps: both still put a frame on every 0.5 s grid time) so that a
 ≥ 200-clip world is made in a couple of minutes; reading does not depend on those rates.
 

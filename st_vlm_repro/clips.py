@@ -19,8 +19,9 @@ from .kinematics import resample_track, split_at_gaps, TrackGapError, check_trac
 __all__ = ['SOURCES', 'DOMAINS', 'CATEGORIES', 'LABEL_SOURCES', 'STEP', 'MAX_FRAMES', 'Source', 'Domain', 'Category',
            'LabelSource', 'Vec', 'Vec3s', 'Mat3s', 'Mat4s', 'CATEGORY_MAP', 'READERS', 'READER_MODULES', 'Track',
            'Clip', 'map_category', 'grid_times', 'cut_windows', 'se3_wxyz', 'box_corners', 'project_boxes',
-           'VisibilityFilter', 'ClipSkip', 'RawTrack', 'ClipFrames', 'assemble_clip', 'DatasetRootError', 'ClipTask',
-           'SourceReader', 'register_reader', 'get_reader', 'ClipStream', 'load_clips', 'check_image', 'show_clip']
+           'VisibilityFilter', 'ClipSkip', 'RawTrack', 'ClipFrames', 'assemble_clip', 'DatasetRootError',
+           'MetadataError', 'ClipTask', 'SourceReader', 'register_reader', 'get_reader', 'ClipStream', 'load_clips',
+           'check_image', 'show_clip']
 
 # %% ../nbs/02_clips.ipynb #1f15ed8d
 SOURCES = ("nuscenes", "argoverse2", "egoexo4d", "nuplan", "pseudo", "synthetic")
@@ -372,6 +373,9 @@ def assemble_clip(clip_id:str, source:str, split:str, scene_id:str, domain:str,
 # %% ../nbs/02_clips.ipynb #d1329040
 class DatasetRootError(FileNotFoundError):
     "A dataset root that is missing or lacks the expected layout."
+
+class MetadataError(ValueError):
+    "Dataset metadata that makes a whole split unreadable; the message names the file and the field."
 
 @dataclass
 class ClipTask:

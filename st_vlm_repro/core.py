@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'find_settings_file', 'Settings', 'load_settings', 'seed_everything', 'rng',
-           'atomic_path', 'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'Failed',
-           'parallel_map', 'SkipReport']
+           'atomic_path', 'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'UnsafePathError',
+           'safe_join', 'Failed', 'parallel_map', 'SkipReport']
 
 # %% ../nbs/00_core.ipynb #6f25768e
 DEFAULTS = dict(seed="0", data_dir="data", runs_dir="runs", figures_dir="figures", tables_dir="tables", n_workers="0", ray_address="",
@@ -147,6 +147,26 @@ def iter_jsonl(path:Path|str)->Iterator[dict]:
 def read_jsonl(path:Path|str)->list[dict]:
     "The JSON objects of a JSON Lines file, as a list."
     return list(iter_jsonl(path))
+
+# %% ../nbs/00_core.ipynb #05568aec
+class UnsafePathError(ValueError):
+    "A path named by a data file that would leave its base folder."
+
+def safe_join(base:Path|str, # The folder every result must stay under
+              *parts:str|Path, # Relative path parts taken from a data file
+             )->Path:
+    "`base / parts`, refusing absolute or `..` parts and any result that resolves outside `base`."
+    out = Path(base)
+    for part in parts:
+        s = str(part)
+        if s == "" or "\x00" in s: raise UnsafePathError(f"empty or NUL path part {s!r} under {base}")
+        q = Path(s.replace("\\", "/"))
+        if q.is_absolute() or q.drive or ".." in q.parts:
+            raise UnsafePathError(f"path part {s!r} is absolute or has '..'; refused under {base}")
+        out = out / q
+    root = Path(base).resolve()
+    if not out.resolve().is_relative_to(root): raise UnsafePathError(f"{out} resolves outside {root}")
+    return out
 
 # %% ../nbs/00_core.ipynb #6ab53c1c
 @dataclass

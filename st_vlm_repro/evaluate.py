@@ -226,9 +226,10 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     records, rows = read_jsonl(bench_jsonl), []
     for r in records:
-        src = Path(videos_dir) / r["video"]
+        from st_vlm_repro.core import safe_join              # a record's `video` is data: no path outside the folders
+        src = safe_join(videos_dir, r["video"])
         if not src.exists(): raise FileNotFoundError(f"record {r['id']!r}: video {src} does not exist")
-        dst = out / "videos" / r["video"]
+        dst = safe_join(out / "videos", r["video"])
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
             if src.is_dir(): shutil.copytree(src, dst) if copy_videos else dst.symlink_to(src.resolve())

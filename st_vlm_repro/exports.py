@@ -51,7 +51,8 @@ def record_to_sample(r:Any, # A QA record (dict or QARecord)
                     )->dict:
     "The SFT sample of one STKit QA record: its video and one human/gpt exchange."
     r = as_record(r, validate=validate)
-    video = str(Path(video_root) / r["video"]) if video_root is not None else r["video"]
+    from st_vlm_repro.core import safe_join                  # a record's `video` is data: it must stay under video_root
+    video = str(safe_join(video_root, r["video"])) if video_root is not None else r["video"]
     return dict(id=r["id"], source="stkit", video=video, image=None,
                 conversations=[{"from": "human", "value": f"{IMAGE_TOKEN}\n{_strip_media_tokens(r['question'])}"},
                                {"from": "gpt", "value": r["answer"]}],
@@ -207,7 +208,8 @@ def read_llava_video(paths:Path|str|Sequence[Path|str], # LLaVA-Video-178K annot
         for i, e in enumerate(_load_json_list(Path(path))):
             where = f"{path}: entry {i}"
             if not isinstance(e, dict) or "video" not in e: raise ValueError(f"{where}: no 'video' field")
-            video = str(Path(video_root) / e["video"]) if video_root is not None else e["video"]
+            from st_vlm_repro.core import safe_join          # an entry's `video` is data: it must stay under video_root
+            video = str(safe_join(video_root, e["video"])) if video_root is not None else e["video"]
             src = e.get("data_source") or Path(path).stem
             out.append(dict(id=f"llava_video/{src}/{e.get('id', i)}", source="llava_video_178k", video=video, image=None,
                             conversations=_check_conversations(e.get("conversations"), where),

@@ -236,3 +236,56 @@ def test_av2_nan_annotation_and_missing_root(world, bad, tmp_path):
     _expect_one_skip(world, bad, "argoverse2", "train", "NaN in track", tr.track_id)
     with pytest.raises(DatasetRootError, match="(?s)test does not exist.*annotations.feather"):
         load_clips("argoverse2", bad / "argoverse2", "test")
+
+
+def _drop_keyframe(root, k):
+    "Remove keyframe `k` of the first train scene as a log with a dropped sample has it: neighbours linked, data gone."
+    T = _nusc_tables(root); sc, samples = _first_scene_samples(T)
+    gone = samples[k]
+    for s in T["sample"]:
+        if s["token"] == gone["prev"]: s["next"] = gone["next"]
+        if s["token"] == gone["next"]: s["prev"] = gone["prev"]
+    _nusc_write(root, "sample", [s for s in T["sample"] if s["token"] != gone["token"]])
+    for t in ("sample_data", "sample_annotation"):
+        _nusc_write(root, t, [r for r in T[t] if r["sample_token"] != gone["token"]])
+    return sc
+
+
+def test_nuscenes_missing_keyframe(world, bad):
+    sc = _drop_keyframe(bad, 12)
+    s = _read("nuscenes", bad, "train"); clips = list(s)
+    assert s.report.skipped == {"keyframe gap": 1}, s.report
+    assert "1.000 s between keyframes 11 and 12" in s.report.examples["keyframe gap"][0]
+    mine = [c for c in clips if c.scene_id == sc["name"]]
+    assert [c.clip_id.rsplit("/", 1)[1] for c in mine][:2] == ["00", "12"]
+    for c in clips:                                          # frame times are the real keyframe times, never the gap
+        ts = np.array(c.meta["timestamps_us"])
+        np.testing.assert_allclose((ts - ts[0]) * 1e-6, c.frame_times, atol=1e-6)
+    assert sum(len(c.frame_times) for c in mine) == sum(len(c.frame_times) for c in _read("nuscenes", world, "train")
+                                                        if c.scene_id == sc["name"]) - 1
+
+
+def test_nuscenes_malformed_metadata(world, bad):
+    from st_vlm_repro.clips import MetadataError
+    T = _nusc_tables(bad); sc, samples = _first_scene_samples(T)
+    cut = samples[20]["token"]
+    _nusc_write(bad, "sample", [dict(s, next="d" * 32) if s["token"] == cut else s for s in T["sample"]])
+    s = _read("nuscenes", bad, "train"); clips = list(s)                # a dangling `next`: the scene ends before it
+    assert s.report.skipped == {"dangling token": 1} and "d" * 32 in s.report.examples["dangling token"][0], s.report
+    assert sum(len(c.frame_times) for c in clips if c.scene_id == sc["name"]) == 21
+    _nusc_write(bad, "sample", T["sample"])
+    sd = next(d for d in T["sample_data"] if d["sample_token"] == samples[3]["token"])
+    hostile = [dict(d, filename="../../../../etc/hostname") if d is sd else d for d in T["sample_data"]]
+    _nusc_write(bad, "sample_data", hostile)
+    _expect_one_skip(world, bad, "nuscenes", "train", "unsafe path", "refused")
+    (bad / "nuscenes/v1.0-trainval/ego_pose.json").write_text('[{"token": "a", ')
+    with pytest.raises(MetadataError, match=r"ego_pose.json: not valid JSON"):
+        list(_read("nuscenes", bad, "train"))
+    _nusc_write(bad, "ego_pose", [{"timestamp": 0}])
+    with pytest.raises(MetadataError, match="KeyError 'token'"):
+        list(_read("nuscenes", bad, "train"))
+
+
+def test_av2_unsafe_log_id(world):
+    s = _read("argoverse2", world, "train", logs=["../../../etc"]); assert list(s) == []
+    assert s.report.skipped == {"unsafe path": 1}, s.report

@@ -7,7 +7,8 @@ import pytest
 
 from st_vlm_repro.clips import DatasetRootError, STEP, box_corners, load_clips, map_category, project_boxes
 from st_vlm_repro.mini_world import interp_agent, load_ground_truth, make_mini_world, token
-from st_vlm_repro.sources.egoexo4d import EGO_FROM_DEVICE
+from projectaria_tools.core import calibration, mps
+from st_vlm_repro.sources.egoexo4d import EGO_FROM_DEVICE, pinhole_K, rgb_video_calibration, upright_pinhole
 from st_vlm_repro.sources.nuplan import NUPLAN_CATEGORY
 
 
@@ -44,8 +45,7 @@ def test_egoexo4d_round_trip(world, tmp_path):
 
 
 def test_egoexo4d_official_readers(world):
-    "The files parse with projectaria_tools' own MPS readers (when the package is importable)."
-    mps = pytest.importorskip("projectaria_tools.core.mps")
+    "The files parse with projectaria_tools' own MPS readers; its calibration objects give the mini world's camera."
     root, (index, scenes) = world
     take = json.loads((root / "egoexo4d" / "takes.json").read_text())[0]
     sc = scenes[take["mini_world_scene_id"]]
@@ -56,10 +56,12 @@ def test_egoexo4d_official_readers(world):
     assert p.tracking_timestamp.total_seconds() == pytest.approx(traj[0].tracking_timestamp.total_seconds() + 0.5, abs=1e-9)
     np.testing.assert_allclose(p.transform_world_device.to_matrix(), sc.world_from_ego[10] @ EGO_FROM_DEVICE, atol=1e-6)
     cal = mps.read_online_calibration(str(d / "online_calibration.jsonl"))
-    cam = cal[0].get_camera_calib("camera-rgb")
-    np.testing.assert_allclose(p.transform_world_device.to_matrix() @ cam.get_transform_device_camera().to_matrix(),
+    cam = cal[0].get_camera_calib("camera-rgb")                                  # the fisheye at the sensor's 2880 px
+    assert cam.get_model_name() == calibration.CameraModelType.FISHEYE624 and list(cam.get_image_size()) == [2880, 2880]
+    raw, up = upright_pinhole(rgb_video_calibration(cam, sc.cameras["head"].width))
+    np.testing.assert_allclose(p.transform_world_device.to_matrix() @ up.get_transform_device_camera().to_matrix(),
                                sc.world_from_camera("head", 10), atol=1e-6)
-    np.testing.assert_allclose(cam.get_focal_lengths(), [sc.cameras["head"].K[0, 0]] * 2)
+    np.testing.assert_allclose(pinhole_K(up), sc.cameras["head"].K, atol=1e-6)
 
 
 def test_egoexo4d_bad_input(world, tmp_path):
@@ -167,3 +169,37 @@ def test_nuplan_track_gap(world, tmp_path):
     con.commit(); con.close()
     cs = load_clips("nuplan", bad, "train", verbose=False); list(cs)
     assert cs.report.skipped.get("track gap", 0) >= 1, cs.report
+
+
+class _RunsCode:
+    "A pickle that would run a shell command when loaded with plain `pickle.loads`."
+    def __init__(self, target): self.target = target
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_nuplan_hostile_blob_and_path(world, tmp_path):
+    import pickle
+    from st_vlm_repro.sources.nuplan import unpickle_blob, nuplan_pickle
+    root, _ = world
+    target = tmp_path / "pwned"
+    with pytest.raises(pickle.UnpicklingError, match="refused class"):
+        unpickle_blob(pickle.dumps(_RunsCode(target)))
+    assert unpickle_blob(nuplan_pickle("Rotation", [1, 0, 0, 0])) == [1, 0, 0, 0]
+    assert unpickle_blob(pickle.dumps([0.0] * 5)) == [0.0] * 5                         # the plain distortion list
+    bad = tmp_path / "np"; shutil.copytree(root / "nuplan", bad)
+    for col in ("translation", "rotation", "intrinsic"):
+        con = sqlite3.connect(_db(bad, "train"))
+        con.execute(f"UPDATE camera SET {col} = ?", (pickle.dumps(_RunsCode(target)),))
+        con.commit()
+        con.close()
+        cs = load_clips("nuplan", bad, "train", verbose=False)
+        assert list(cs) == [] and cs.report.skipped == {"unsafe pickle": 1} and not target.exists()
+    con = sqlite3.connect(_db(bad, "val"))
+    con.execute("UPDATE image SET filename_jpg = '/etc/hostname'")
+    con.commit()
+    con.close()
+    cs = load_clips("nuplan", bad, "val", verbose=False)
+    assert list(cs) == [] and set(cs.report.skipped) == {"unsafe path"}
+    assert "refused" in next(iter(cs.report.examples["unsafe path"]))

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as pf
 
-from ..core import parallel_map
+from ..core import UnsafePathError, parallel_map, safe_join
 from ..clips import (ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter, assemble_clip, check_image,
                                 cut_windows, register_reader, se3_wxyz, STEP)
 from ..mini_world import Scene, register_writer, render, uuid_for
@@ -222,6 +222,8 @@ def argoverse2_tasks(root:Path, split:str, # Sensor-dataset root and split (trai
     d = Path(root) / split
     loader = AV2SensorDataLoader(data_dir=d, labels_dir=d)
     for log_id in logs or loader.get_log_ids():
+        try: safe_join(d, log_id)                                # a log id names a folder: it must stay under the split
+        except UnsafePathError as e: yield ClipSkip("unsafe path", f"log {log_id!r}: {e}"); continue
         if not (p := d / log_id / "annotations.feather").is_file():
             yield ClipSkip("missing file", f"{p} does not exist"); continue
         try: ann = read_table(p, ANNOTATION_SCHEMA.names[:-1])

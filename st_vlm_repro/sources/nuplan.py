@@ -12,15 +12,15 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..core import SkipReport, atomic_path, parallel_map
+from ..core import SkipReport, UnsafePathError, atomic_path, parallel_map, safe_join
 from ..clips import (STEP, MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter, assemble_clip,
                                 check_image, cut_windows, grid_times, register_reader)
 from ..mini_world import Scene, register_writer, render, token
 
 # %% auto #0
-__all__ = ['SCHEMA', 'CATEGORIES', 'NUPLAN_CATEGORY', 'LOCATIONS', 'LAYOUT', 'TRACKS_SQL', 'IMAGES_SQL', 'blob', 'nuplan_pickle',
-           'NuplanUnpickler', 'unpickle_blob', 'log_name_for', 'write_nuplan', 'pose_matrix', 'read_log', 'log_tracks',
-           'nuplan_tasks']
+__all__ = ['SCHEMA', 'CATEGORIES', 'NUPLAN_CATEGORY', 'LOCATIONS', 'LAYOUT', 'NUPLAN_BLOB_CLASSES', 'TRACKS_SQL', 'IMAGES_SQL',
+           'blob', 'nuplan_pickle', 'NuplanUnpickler', 'unpickle_blob', 'log_name_for', 'write_nuplan', 'pose_matrix',
+           'read_log', 'log_tracks', 'nuplan_tasks']
 
 # %% ../../nbs/02e_nuplan.ipynb #be7ed81c
 SCHEMA = {
@@ -75,11 +75,16 @@ def nuplan_pickle(kind:str, # Translation | Rotation | CameraIntrinsic
     "Pickled bytes of a nuplan data_types list subclass, as in real nuPlan logs."
     with _nuplan_data_types() as mod: return pickle.dumps(getattr(mod, kind)([list(map(float, v)) if np.ndim(v) else float(v) for v in value]))
 
+_PLAIN = {"list": list, "float": float, "int": int}
+NUPLAN_BLOB_CLASSES = {("nuplan.database.common.data_types", n) for n in ("Translation", "Rotation", "CameraIntrinsic")}
+
 class NuplanUnpickler(pickle.Unpickler):
-    "Unpickles nuPlan calibration BLOBs without the nuplan package: `nuplan.*` classes become `list`."
+    "Unpickles nuPlan calibration BLOBs without the nuplan package: only its three list classes (as `list`)."
     def find_class(self, module, name):
-        if module.startswith("nuplan"): return list
-        return super().find_class(module, name)
+        if (module, name) in NUPLAN_BLOB_CLASSES: return list
+        if module == "builtins" and name in _PLAIN: return _PLAIN[name]
+        raise pickle.UnpicklingError(f"refused class {module}.{name} "
+                                     "(allowed: nuPlan's Translation, Rotation, CameraIntrinsic)")
 
 def unpickle_blob(b:bytes)->list:
     "A pickled nuPlan calibration BLOB as a plain (nested) list of floats."
@@ -195,9 +200,12 @@ def read_log(db:Path, # A nuPlan .db file
         finally: con.close()
     except sqlite3.DatabaseError as e:
         raise ClipSkip("missing table" if "no such table" in str(e) else "corrupt log", f"{db}: {e}") from None
-    ego_from_cam = pose_matrix(unpickle_blob(cam[1]), unpickle_blob(cam[2]))
+    try: trans, rot, K = unpickle_blob(cam[1]), unpickle_blob(cam[2]), unpickle_blob(cam[3])
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise ClipSkip("unsafe pickle", f"{db}: camera {channel} calibration BLOB: {e}") from None
+    ego_from_cam = pose_matrix(trans, rot)
     im = np.array([[np.nan if v is None else v for v in r[2:9]] for r in imgs], float).reshape(-1, 7)
-    return dict(logfile=log[0] if log else Path(db).stem, location=log[1] if log else "", K=np.array(unpickle_blob(cam[3]), float),
+    return dict(logfile=log[0] if log else Path(db).stem, location=log[1] if log else "", K=np.array(K, float),
                 size=(int(cam[4]), int(cam[5])), ego_from_camera=ego_from_cam,
                 image_us=np.array([r[0] for r in imgs], np.int64), image_files=[r[1] for r in imgs],
                 image_pose=im, image_pose_token=[r[9] for r in imgs], boxes=boxes)
@@ -249,7 +257,8 @@ def _nuplan_clip(L, db, blobs, g, j, t, a, tracks, split, channel, visibility, m
     if (bad := np.flatnonzero(~np.isfinite(P).all(1))).size:
         k = int(j[bad[0]])
         raise ClipSkip("pose missing", f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at {L['image_us'][k]} us not in table ego_pose")
-    paths = [blobs / L["image_files"][int(k)] for k in j]
+    try: paths = [safe_join(blobs, L["image_files"][int(k)]) for k in j]
+    except UnsafePathError as e: raise ClipSkip("unsafe path", f"{name}: image.filename_jpg: {e}") from None
     for p in paths: check_image(p, L["size"], check_images)
     wfc = pose_matrix(P[:, :3], P[:, 3:7]) @ L["ego_from_camera"]
     frames = ClipFrames(times=t[j], paths=[str(p) for p in paths], intrinsics=np.repeat(L["K"][None], len(g), 0),

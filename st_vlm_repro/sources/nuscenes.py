@@ -11,14 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..core import atomic_write, parallel_map
-from ..clips import (ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter, assemble_clip, check_image,
-                                cut_windows, register_reader, se3_wxyz, STEP)
+from ..core import UnsafePathError, atomic_write, parallel_map, safe_join
+from ..clips import (ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack, VisibilityFilter,
+                                assemble_clip, check_image, cut_windows, register_reader, se3_wxyz, STEP)
 from ..mini_world import Scene, register_writer, render, token
 
 # %% auto #0
 __all__ = ['NUSC_CATEGORY', 'ATTRIBUTES', 'VISIBILITY', 'NUSCENES_LAYOUT', 'quat_wxyz', 'yaw_quat', 'nuscenes_scene_names',
-           'write_nuscenes', 'nuscenes_version', 'load_nuscenes', 'nuscenes_tasks']
+           'write_nuscenes', 'nuscenes_version', 'load_nuscenes', 'keyframe_runs', 'nuscenes_tasks']
 
 # %% ../../nbs/02b_nuscenes.ipynb #5d346702
 NUSC_CATEGORY = {"car": "vehicle.car", "bus": "vehicle.bus.rigid", "truck": "vehicle.truck",
@@ -146,11 +146,39 @@ def _nusc(root:str, version:str):
     return NuScenes(version=version, dataroot=root, verbose=False)
 
 def load_nuscenes(root:Path|str, version:str):
-    "The devkit's `NuScenes` for `root`/`version` (cached); a missing table raises `DatasetRootError` naming it."
+    "The devkit's `NuScenes` for `root`/`version` (cached); missing table: `DatasetRootError`, broken: `MetadataError`."
     from st_vlm_repro.clips import DatasetRootError
     try: return _nusc(str(Path(root).resolve()), version)
     except FileNotFoundError as e:
         raise DatasetRootError(f"nuscenes: {e.filename or e} is missing; expected layout:\n{NUSCENES_LAYOUT}") from None
+    except json.JSONDecodeError:
+        for p in sorted((Path(root) / version).glob("*.json")):
+            try: json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise MetadataError(f"nuscenes: {p}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        raise
+    except (KeyError, TypeError) as e:
+        raise MetadataError(f"nuscenes: {Path(root) / version}: the devkit cannot index the tables ({type(e).__name__} "
+                            f"{e}): a record lacks that field or points to a token missing from its table") from None
+
+def keyframe_runs(ts_us, # The keyframe timestamps of a scene (µs), in sample order
+                  step:float=STEP, # Grid spacing (s)
+                  tol:float=0.1, # An interval of n·step ± tol is n grid steps
+                 )->list[tuple[int, int, str]]:
+    "`(start, stop, why_it_stopped)` runs of keyframes one grid step apart by their real timestamps."
+    dt = np.diff(np.asarray(ts_us, float)) * 1e-6
+    n = np.round(dt / step)
+    cut = np.flatnonzero((n != 1) | (np.abs(dt - n * step) > tol))
+    starts, out = [0, *(cut + 1)], []
+    for a, b in zip(starts, [*(cut + 1), len(ts_us)]):
+        why = f"{dt[b - 1]:.3f} s between keyframes {b - 1} and {b}" if b < len(ts_us) else ""
+        out.append((a, b, why))
+    return out
+
+def _get(nusc, table:str, tok:str, what:str)->dict:
+    "A record by token, or a `ClipSkip` naming the dangling token and who points to it."
+    try: return nusc.get(table, tok)
+    except KeyError: raise ClipSkip("dangling token", f"{table} {tok} ({what}) not in {table}.json") from None
 
 def _yaw(q)->float:
     w, x, y, z = q
@@ -163,22 +191,24 @@ def _nusc_clip(nusc, scene, samples, start, stop, split, camera, visibility, max
     paths, Ks, eps, css, size = [], [], [], [], None
     for s in win:
         if camera not in s["data"]: raise ClipSkip("missing camera", f"sample {s['token']} has no {camera} keyframe")
-        sd = nusc.get("sample_data", s["data"][camera])
+        sd = _get(nusc, "sample_data", s["data"][camera], f"{camera} of sample {s['token']}")
         try: ep = nusc.get("ego_pose", sd["ego_pose_token"])
         except KeyError: raise ClipSkip("pose missing", f"ego_pose {sd['ego_pose_token']} of sample_data {sd['token']} (t={sd['timestamp']} us)") from None
         try: cs = nusc.get("calibrated_sensor", sd["calibrated_sensor_token"])
         except KeyError: raise ClipSkip("calibration missing", f"calibrated_sensor {sd['calibrated_sensor_token']}") from None
         if not cs["camera_intrinsic"]: raise ClipSkip("calibration missing", f"{camera} has no camera_intrinsic")
         size = (int(sd["width"]), int(sd["height"]))
-        check_image(root / sd["filename"], size, check_images)
-        paths.append(str(root / sd["filename"])); Ks.append(cs["camera_intrinsic"]); eps.append(ep); css.append(cs)
+        try: img = safe_join(root, sd["filename"])
+        except UnsafePathError as e: raise ClipSkip("unsafe path", f"sample_data {sd['token']}: {e}") from None
+        check_image(img, size, check_images)
+        paths.append(str(img)); Ks.append(cs["camera_intrinsic"]); eps.append(ep); css.append(cs)
     poses = se3_wxyz([e["translation"] for e in eps], [e["rotation"] for e in eps]) @ \
             se3_wxyz([c["translation"] for c in css], [c["rotation"] for c in css])
     t0 = win[0]["timestamp"] * 1e-6; nominal = t0 + STEP * np.arange(len(win))
     per = {}
     for k, s in enumerate(win):
         for at in s["anns"]:
-            a = nusc.get("sample_annotation", at)
+            a = _get(nusc, "sample_annotation", at, f"annotation of sample {s['token']}")
             per.setdefault(a["instance_token"], [a["category_name"], [], [], [], []])
             rec = per[a["instance_token"]]
             rec[1].append(nominal[k]); rec[2].append(a["translation"]); w, l, h = a["size"]; rec[3].append((l, w, h)); rec[4].append(_yaw(a["rotation"]))
@@ -214,9 +244,13 @@ def nuscenes_tasks(root:Path, split:str, # Dataroot and split (train, val, test,
         try:
             while tok:
                 s = nusc.get("sample", tok); samples.append(s); tok = s["next"]
-        except KeyError as e:
-            yield ClipSkip("missing sample", f"{scene['name']}: sample {tok} not in sample.json"); continue
-        for a, b in cut_windows(len(samples), clip_frames, stride, min_frames):
-            yield ClipTask(f"nuscenes/{scene['name']}/{a:02d}",
-                           lambda a=a, b=b, scene=scene, samples=samples: _nusc_clip(
-                               nusc, scene, samples, a, b, split, camera, visibility, max_gap, check_images, track_report, on_gap))
+        except KeyError:                                         # a dangling token: keep the samples before it
+            yield ClipSkip("dangling token",
+                           f"{scene['name']}: sample {tok} not in sample.json; the scene ends before it")
+        for r0, r1, why in keyframe_runs([s["timestamp"] for s in samples]):
+            if why: yield ClipSkip("keyframe gap", f"{scene['name']}: {why}; clips do not span it")
+            for a, b in cut_windows(r1 - r0, clip_frames, stride, min_frames):
+                yield ClipTask(f"nuscenes/{scene['name']}/{r0 + a:02d}",
+                               lambda a=r0 + a, b=r0 + b, scene=scene, samples=samples: _nusc_clip(
+                                   nusc, scene, samples, a, b, split, camera, visibility, max_gap, check_images,
+                                   track_report, on_gap))
