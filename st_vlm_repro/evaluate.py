@@ -107,7 +107,9 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                 videos:Path|str|None=None, # Folder the records' video paths are relative to
                 train_records:list[dict]|None=None, # For prior and for N-shot examples
                 base_url:str|None=None, n_frames:int=8, n_shots:int=0, seed:int=0, cache_path:Path|str|None=None,
-                device:str="cpu", n_workers:int=4):
+                device:str="cpu", n_workers:int=4,
+                fps:float|None=None, # hf: sample frames per second instead of `n_frames`
+                max_pixels:int|None=None): # hf: frame budget in pixels
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
@@ -123,7 +125,7 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                               cache_path=cache_path, seed=seed, n_workers=n_workers)
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
-        return HFVideoRunner(arg, videos, n_frames=n_frames, device=device)
+        return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels)
     raise ValueError(f"unknown --model {spec!r}; expected chance, prior, oracle, openai:<name> or hf:<path>")
 
 # %% ../nbs/05d_eval.ipynb #ea3133cd
@@ -141,12 +143,15 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
              judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
+             fps: float = typer.Option(None, help="hf:<path>: sample this many frames per second instead of --n-frames"),
+             max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
              seed: int = typer.Option(0)):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
     records = read_jsonl(bench)
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
-    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device)
+    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device,
+                         fps=fps, max_pixels=max_pixels)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl") if judge else None
     df = evaluate(runner, records, out, judge=jd)
     typer.echo(df.round(1).to_string())

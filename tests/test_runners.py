@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from transformers import AutoConfig
 from typer.testing import CliRunner
 
 from openai_server import ChatHandler, serve
@@ -200,3 +201,21 @@ def test_eval_cli_tiny_hf_model(stkit, tmp_path):
                                       "--out", str(tmp_path / "hf"), "--n-frames", "4"])
     assert r.exit_code == 0, (r.output, r.exception)
     assert len(read_jsonl(tmp_path / "hf" / "scores.jsonl")) == 3
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl", "internvl", "smolvlm2", "llava_video"])
+def test_eval_cli_tiny_model_families(stkit, tmp_path, family):
+    """Each open family, tiny and random-init from its real classes, answers the mini bench through `eval`."""
+    from st_vlm_repro.tiny_model import make_tiny_vlm
+    root, records, _ = stkit
+    write_jsonl(tmp_path / "bench.jsonl", records[:2])
+    tiny = make_tiny_vlm(tmp_path / family, family)
+    args = ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root), "--out", str(tmp_path / "run")]
+    by_fps = family == "qwen3_vl"
+    r = CliRunner().invoke(eval_app, args + (["--fps", "1"] if by_fps else ["--n-frames", "4", "--max-pixels", "4096"]))
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert len(read_jsonl(tmp_path / "run" / "scores.jsonl")) == 2
+    _, meta = load_run(tmp_path / "run")
+    assert meta["settings"]["family"] == AutoConfig.from_pretrained(tiny).model_type
+    assert meta["settings"]["sampling"] == ("1.0 fps" if by_fps else "4 frames")
+    assert meta["settings"]["max_pixels"] == (None if by_fps else 4096)
