@@ -109,7 +109,8 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                 base_url:str|None=None, n_frames:int=8, n_shots:int=0, seed:int=0, cache_path:Path|str|None=None,
                 device:str="cpu", n_workers:int=4,
                 fps:float|None=None, # hf: sample frames per second instead of `n_frames`
-                max_pixels:int|None=None): # hf: frame budget in pixels
+                max_pixels:int|None=None, # hf: frame budget in pixels
+                reasoning:bool=False): # openai: a reasoning model (max_completion_tokens, no temperature)
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
@@ -122,7 +123,8 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
     if kind in ("openai", "hf") and videos is None: raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
     if kind == "openai":
         return R.OpenAIRunner(arg, videos, base_url=base_url, n_frames=n_frames, n_shots=n_shots, shot_records=train_records,
-                              cache_path=cache_path, seed=seed, n_workers=n_workers)
+                              cache_path=cache_path, seed=seed, n_workers=n_workers,
+                              **(dict(max_tokens_param="max_completion_tokens", temperature=None) if reasoning else {}))
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
         return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels)
@@ -145,13 +147,15 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
              fps: float = typer.Option(None, help="hf:<path>: sample this many frames per second instead of --n-frames"),
              max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
+             workers: int = typer.Option(4, help="openai:<name>: requests in flight at once"),
+             reasoning_model: bool = typer.Option(False, help="openai:<name>: send max_completion_tokens and no temperature"),
              seed: int = typer.Option(0)):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
     records = read_jsonl(bench)
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
     runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device,
-                         fps=fps, max_pixels=max_pixels)
+                         n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl") if judge else None
     df = evaluate(runner, records, out, judge=jd)
     typer.echo(df.round(1).to_string())
