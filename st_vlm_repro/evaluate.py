@@ -176,6 +176,7 @@ from pathlib import Path
 from st_vlm_repro.scoring import extract_answer, score, summarize
 
 HERE = Path(__file__).resolve().parent
+STKIT_PARQUET = str(HERE / "__PARQUET__")   # the YAML's data file, found next to this file wherever the folder moves
 METRICS = __METRICS__
 
 def stkit_doc_to_visual(doc):
@@ -208,15 +209,15 @@ def _aggregate(metric, items):
 
 '''
 
-def _utils_source()->str:
-    src = _UTILS.replace("__METRICS__", json.dumps(LMMS_METRICS, indent=1))
+def _utils_source(parquet_name:str)->str:
+    src = _UTILS.replace("__METRICS__", json.dumps(LMMS_METRICS, indent=1)).replace("__PARQUET__", parquet_name)
     return src + "".join(f"def stkit_aggregate_{m}(items):\n    return _aggregate({m!r}, items)\n\n" for m in LMMS_METRICS)
 
 def _yaml_source(task_name:str)->str:
     metrics = "".join(f"  - metric: {m}\n    aggregation: !function utils.stkit_aggregate_{m}\n"
                       f"    higher_is_better: {'false' if m.endswith('_mae') else 'true'}\n" for m in LMMS_METRICS)
     return (f"task: {task_name}\ndataset_path: parquet\ndataset_name: null\ndataset_kwargs:\n  data_files:\n"
-            f"    test: {json.dumps('__PARQUET__')}\ntest_split: test\noutput_type: generate_until\n"
+            "    test: !function utils.STKIT_PARQUET\ntest_split: test\noutput_type: generate_until\n"
             "doc_to_visual: !function utils.stkit_doc_to_visual\ndoc_to_text: !function utils.stkit_doc_to_text\n"
             "doc_to_target: !function utils.stkit_doc_to_target\n"
             "generation_kwargs:\n  max_new_tokens: 256\n  temperature: 0\n  top_p: 1.0\n  num_beams: 1\n  do_sample: false\n"
@@ -229,28 +230,31 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
                           videos_dir:Path|str, # The STKit folder the records' video paths are relative to
                           out_dir:Path|str, # Task folder to write (give it to lmms-eval's --include_path)
                           task_name:str="stkit_bench", # lmms-eval task name
-                          copy_videos:bool=True, # Copy the visual prompts into out_dir/videos (else link them)
+                          copy_videos:bool=True, # Copy the visual prompts into out_dir (else link them)
                          )->Path:
     "Write STKit-Bench as a local Parquet + videos and an lmms-eval task folder (YAML + utils.py); returns the YAML path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     records, rows = read_jsonl(bench_jsonl), []
     for r in records:
-        src = Path(videos_dir) / r["video"]
+        rel = Path(r["video"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"record {r['id']!r}: video {r['video']!r} must be a path inside the STKit folder")
+        src = Path(videos_dir) / rel
         if not src.exists(): raise FileNotFoundError(f"record {r['id']!r}: video {src} does not exist")
-        dst = out / "videos" / r["video"]
+        dst = out / rel   # the record's own relative path (STKit's start with videos/)
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
             if src.is_dir(): shutil.copytree(src, dst) if copy_videos else dst.symlink_to(src.resolve())
             elif copy_videos: shutil.copy2(src, dst)
             else: dst.symlink_to(src.resolve())
-        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=f"videos/{r['video']}", question=r["question"],
+        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=rel.as_posix(), question=r["question"],
                          task_question=r.get("task_question"), answer=r["answer"], label=json.dumps(r["label"]),
                          frame_times=[float(t) for t in r["frame_times"]], objects=json.dumps(r["objects"]),
                          template_id=r.get("template_id")))
     parquet = out / f"{task_name}.parquet"
     with atomic_path(parquet) as tmp:
         pd.DataFrame(rows).to_parquet(tmp, index=False)
-    atomic_write(out / "utils.py", _utils_source())
+    atomic_write(out / "utils.py", _utils_source(parquet.name))
     yaml_path = out / f"{task_name}.yaml"
-    atomic_write(yaml_path, _yaml_source(task_name).replace('"__PARQUET__"', json.dumps(str(parquet.resolve()))))
+    atomic_write(yaml_path, _yaml_source(task_name))
     return yaml_path

@@ -281,3 +281,23 @@ def test_eval_cli_reasoning_model(reasoner, stkit, tmp_path, monkeypatch):
     r = CliRunner().invoke(eval_app, args + ["--out", str(tmp_path / "ok"), "--reasoning-model"])
     assert r.exit_code == 0, (r.output, r.exception)
     assert load_run(tmp_path / "ok")[1]["settings"]["max_tokens_param"] == "max_completion_tokens"
+
+
+def test_lmms_eval_task_from_a_moved_folder(stkit, tmp_path):
+    """lmms-eval's own TaskManager loads the exported task after the folder is moved; gold answers score 100 %."""
+    pytest.importorskip("lmms_eval")
+    import shutil
+    from lmms_eval.tasks import TaskManager
+    from st_vlm_repro.evaluate import export_lmms_eval_task
+    root, records, _ = stkit
+    one_per_task = list({r["task"]: r for r in records}.values())
+    write_jsonl(tmp_path / "bench.jsonl", one_per_task)
+    export_lmms_eval_task(tmp_path / "bench.jsonl", root, tmp_path / "made")
+    shutil.move(tmp_path / "made", tmp_path / "moved")
+    task = TaskManager(include_path=str(tmp_path / "moved"), include_defaults=False).load_task_or_group(["stkit_bench"])["stkit_bench"]
+    docs = list(task.test_docs())
+    assert len(docs) == 7 and all(Path(task.doc_to_visual(d)[0]).is_file() for d in docs)
+    assert all(str(tmp_path / "moved") in task.doc_to_visual(d)[0] and "videos/videos" not in task.doc_to_visual(d)[0] for d in docs)
+    items = [task.process_results(d, [task.doc_to_target(d)]) for d in docs]
+    agg = task.aggregation()
+    assert agg["average_acc"]([i["average_acc"] for i in items]) == 100.0
