@@ -489,7 +489,8 @@ def robustness_table(run_dirs:Iterable[Path|str], # Evaluation folders (scores.j
     domain = {r["id"]: r.get("domain") for r in bench_records}
     rows = []
     for d in map(Path, run_dirs):
-        if not (d/"scores.jsonl").exists(): raise FileNotFoundError(f"{d} has no scores.jsonl: not an evaluation folder")
+        if not (d/"scores.jsonl").exists():
+            raise FileNotFoundError(f"{d} has no scores.jsonl: not an evaluation folder")
         meta = json.loads((d/"meta.json").read_text()) if (d/"meta.json").exists() else {}
         scores = list(iter_jsonl(d/"scores.jsonl"))
         groups = {("all", "all"): scores}
@@ -499,8 +500,9 @@ def robustness_table(run_dirs:Iterable[Path|str], # Evaluation folders (scores.j
         for (kind, name), items in groups.items():
             df = summarize(items, n_boot=n_boot, seed=seed)
             a = df.loc["average"]
-            rows.append(dict(model=meta.get("model", d.name), sampling=sampling_label(meta.get("settings", {})), kind=kind,
-                             group=name, n=len(items), n_tasks=len(df) - 1, accuracy=round(float(a["accuracy"]), 1),
+            rows.append(dict(model=meta.get("model", d.name), sampling=sampling_label(meta.get("settings", {})),
+                             kind=kind, group=name, n=len(items), n_tasks=len(df) - 1,
+                             accuracy=round(float(a["accuracy"]), 1),
                              ci_low=round(float(a["acc_ci_low"]), 1), ci_high=round(float(a["acc_ci_high"]), 1)))
     return pd.DataFrame(rows)
 
@@ -522,7 +524,8 @@ def plot_robustness(table:"pd.DataFrame", title:str="Robustness of STKit-Bench a
         g = dom[dom.group == gname].set_index(["model", "sampling"]).reindex(runs)
         xs = np.arange(len(runs)) + k * w
         a2.bar(xs, g.accuracy, w, yerr=[g.accuracy - g.ci_low, g.ci_high - g.accuracy], capsize=2, label=gname)
-    a2.set_xticks(np.arange(len(runs)) + w * (len(groups) - 1) / 2, [f"{m}\n{s}" for m, s in runs], fontsize=7, rotation=20)
+    ticks = np.arange(len(runs)) + w * (len(groups) - 1) / 2
+    a2.set_xticks(ticks, [f"{m}\n{s}" for m, s in runs], fontsize=7, rotation=20)
     a2.set(ylabel="average accuracy (%)", title="accuracy by domain")
     a2.legend(fontsize=7)
     fig.suptitle(title)

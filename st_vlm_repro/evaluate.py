@@ -145,17 +145,17 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
              judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
-             fps: float = typer.Option(None, help="hf:<path>: sample this many frames per second instead of --n-frames"),
+             fps: float = typer.Option(None, help="hf:<path>: frames per second sampled, instead of --n-frames"),
              max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
              workers: int = typer.Option(4, help="openai:<name>: requests in flight at once"),
-             reasoning_model: bool = typer.Option(False, help="openai:<name>: send max_completion_tokens and no temperature"),
+             reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
              seed: int = typer.Option(0)):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
     records = read_jsonl(bench)
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
-    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device,
-                         n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model)
+    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl",
+                         device, n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl") if judge else None
     df = evaluate(runner, records, out, judge=jd)
     typer.echo(df.round(1).to_string())
@@ -247,7 +247,8 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
             if src.is_dir(): shutil.copytree(src, dst) if copy_videos else dst.symlink_to(src.resolve())
             elif copy_videos: shutil.copy2(src, dst)
             else: dst.symlink_to(src.resolve())
-        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=rel.as_posix(), question=r["question"],
+        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=rel.as_posix(),
+                         question=r["question"],
                          task_question=r.get("task_question"), answer=r["answer"], label=json.dumps(r["label"]),
                          frame_times=[float(t) for t in r["frame_times"]], objects=json.dumps(r["objects"]),
                          template_id=r.get("template_id")))

@@ -44,11 +44,12 @@ LLAVA_NEXT_FLAGS = "--video_fps 2 --frames_upbound 0"   # the trainer flags that
 
 def llava_next_frame_indices(total_frames:int, # Frames in the video
                              native_fps:float, # The video's frame rate
-                             video_fps:float=1, frames_upbound:int=0, force_sample:bool=False, # LLaVA-NeXT's trainer flags
+                             video_fps:float=1, frames_upbound:int=0, force_sample:bool=False, # Trainer flags
                             )->list[int]:
     "The frames LLaVA-NeXT's training loader samples from a video under the given flags (its defaults: 1 fps, no cap)."
     step = round(native_fps / video_fps)
-    if step < 1: raise ValueError(f"--video_fps {video_fps} above the video's {native_fps} fps: LLaVA-NeXT's frame step would be 0")
+    if step < 1:
+        raise ValueError(f"--video_fps {video_fps} above the video's {native_fps} fps: LLaVA-NeXT's frame step is 0")
     idx = list(range(0, total_frames, step))
     if frames_upbound > 0 and (len(idx) > frames_upbound or force_sample):
         idx = np.linspace(0, total_frames - 1, frames_upbound, dtype=int).tolist()
@@ -103,9 +104,9 @@ def llava_entry(s:dict)->dict:
 def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT samples
                   out:Path|str, # The .json file to write
                   video_root:Path|str|None=None, # Prefix for the records' relative video paths (None: keep relative)
-                  video_fps:float=2, frames_upbound:int=0, force_sample:bool=False, # The trainer flags it will be read with
+                  video_fps:float=2, frames_upbound:int=0, force_sample:bool=False, # The trainer flags to be used
                  )->Path:
-    "Write records/samples as a LLaVA-NeXT / LLaVA-Video SFT JSON list, atomically; refuse flags that show other frames."
+    "Write records/samples as a LLaVA-NeXT / LLaVA-Video SFT JSON list, atomically; refuse flags showing other frames."
     entries, samples = [], []
     for i, x in enumerate(records):
         try: s = _sample(x, video_root)
@@ -116,9 +117,9 @@ def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT sampl
         samples.append(s)
     if bad := llava_next_mismatches(samples, video_fps, frames_upbound, force_sample):
         n = sum(bool(s.get("meta", {}).get("frame_times")) for s in samples)
-        flags = f"--video_fps {video_fps} --frames_upbound {frames_upbound}" + (" --force_sample True" if force_sample else "")
-        raise ValueError(f"{out}: with {flags} LLaVA-NeXT would sample other frames than the prompt lists for {len(bad)} of {n} "
-                         f"STKit samples (e.g. {bad[0]}); train with {LLAVA_NEXT_FLAGS}")
+        flags = f"--video_fps {video_fps} --frames_upbound {frames_upbound}" + (" --force_sample True" * force_sample)
+        raise ValueError(f"{out}: with {flags} LLaVA-NeXT would sample other frames than the prompt lists for "
+                         f"{len(bad)} of {n} STKit samples (e.g. {bad[0]}); train with {LLAVA_NEXT_FLAGS}")
     return atomic_write(out, json.dumps(entries, ensure_ascii=False, indent=1))
 
 # %% ../nbs/04b_exports.ipynb #fd0273eb

@@ -39,20 +39,23 @@ def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
     "(frames T×H×W×3, their times in s, `VideoMetadata`) of the frames a model is shown from a visual prompt."
     import cv2
     from transformers.video_utils import VideoMetadata
-    if (n_frames is None) == (fps is None): raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
+    if (n_frames is None) == (fps is None):
+        raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
     if fps is not None and fps <= 0: raise ValueError(f"fps must be > 0, got {fps}")
     frames, times = read_video_frames(path)
     T = len(times)
     rate = 1 / float(np.median(np.diff(times))) if T > 1 else 1.0
     if T > 1 and not np.allclose(times, np.arange(T) / rate, atol=0.25 / rate):
-        raise ValueError(f"{path}: frames are not at a constant rate from 0 s (times {np.round(times[:4], 3).tolist()}…)")
+        first = np.round(times[:4], 3).tolist()
+        raise ValueError(f"{path}: frames are not at a constant rate from 0 s (times {first}…)")
     if n_frames is not None: idx = _pick(times, n_frames, None, repeat=True)
     else: idx = np.unique(_pick(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
     frames = frames[idx]
     h, w = frames.shape[1:3]
     if max_pixels is not None and h * w > max_pixels:
         s = (max_pixels / (h * w)) ** 0.5
-        frames = np.stack([cv2.resize(f, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA) for f in frames])
+        wh = (max(1, int(w * s)), max(1, int(h * s)))
+        frames = np.stack([cv2.resize(f, wh, interpolation=cv2.INTER_AREA) for f in frames])
     meta = VideoMetadata(total_num_frames=T, fps=rate, width=frames.shape[2], height=frames.shape[1], duration=T / rate,
                          frames_indices=[int(i) for i in idx])
     return frames, times[idx], meta
@@ -79,8 +82,9 @@ class HFVideoRunner:
     @property
     def settings(self)->dict:
         "What the results are recorded with: the family and the frame sampling."
-        return dict(family=self.model.config.model_type, sampling=f"{self.fps} fps" if self.fps else f"{self.n_frames} frames",
-                    n_frames=self.n_frames, fps=self.fps, max_pixels=self.max_pixels, max_new_tokens=self.max_new_tokens)
+        sampling = f"{self.fps} fps" if self.fps else f"{self.n_frames} frames"
+        return dict(family=self.model.config.model_type, sampling=sampling, n_frames=self.n_frames, fps=self.fps,
+                    max_pixels=self.max_pixels, max_new_tokens=self.max_new_tokens)
 
     def _sample(self, record:dict):
         "The record's frames, times and metadata."
@@ -89,13 +93,15 @@ class HFVideoRunner:
     def _inputs(self, records:list[dict], samples:list|None=None):
         "The processor's batch for `records`: pre-sampled frames with their metadata, no re-sampling, left padding."
         samples = samples or [self._sample(r) for r in records]
-        text = [self.proc.apply_chat_template(vlm_messages(r, None, t), add_generation_prompt=True) for r, (_, t, _) in zip(records, samples)]
-        enc = self.proc(text=text, videos=[f for f, _, _ in samples], return_tensors="pt", text_kwargs=dict(padding=True),
+        text = [self.proc.apply_chat_template(vlm_messages(r, None, t), add_generation_prompt=True)
+                for r, (_, t, _) in zip(records, samples)]
+        enc = self.proc(text=text, videos=[f for f, _, _ in samples], return_tensors="pt",
+                        text_kwargs=dict(padding=True),
                         videos_kwargs=dict(video_metadata=[m for _, _, m in samples], do_sample_frames=False))
         if "second_per_grid_ts" in enc:   # Qwen2.5-VL: seconds per temporal grid, from the frames' real spacing
             tp = self.proc.video_processor.temporal_patch_size
-            enc["second_per_grid_ts"] = enc["second_per_grid_ts"].new_tensor([tp * float(np.mean(np.diff(t))) if len(t) > 1 else 1.0
-                                                                                for _, t, _ in samples])
+            spacing = [float(np.mean(np.diff(t))) if len(t) > 1 else 0.5 for _, t, _ in samples]
+            enc["second_per_grid_ts"] = enc["second_per_grid_ts"].new_tensor([tp * s for s in spacing])
         return enc.to(self.device)
 
     def respond(self, records:list[dict], progress:bool=True)->list[str]:
@@ -105,11 +111,11 @@ class HFVideoRunner:
         for i in tqdm(range(0, len(records), self.batch_size), desc=f"{self.name} answers", disable=not progress):
             chunk = list(range(i, min(i + self.batch_size, len(records))))
             samples = {j: self._sample(records[j]) for j in chunk}
-            for n in sorted({len(s[1]) for s in samples.values()}):   # by fps, clips differ in frame count: one batch per count
+            for n in sorted({len(s[1]) for s in samples.values()}):   # by fps, frame counts differ: a batch per count
                 js = [j for j in chunk if len(samples[j][1]) == n]
                 enc = self._inputs([records[j] for j in js], [samples[j] for j in js])
                 with torch.inference_mode():
                     ids = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False)
-                for j, s in zip(js, self.proc.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)):
-                    out[j] = s.strip()
+                answers = self.proc.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                for j, s in zip(js, answers): out[j] = s.strip()
         return out

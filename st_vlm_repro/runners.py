@@ -189,7 +189,7 @@ class OpenAIRunner:
         self.max_tokens, self.temperature, self.detail, self.max_side, self.jpeg_quality = max_tokens, temperature, detail, max_side, jpeg_quality
         self.system_prompt, self.n_workers, self.max_attempts, self.backoff, self.seed = system_prompt, n_workers, max_attempts, backoff, seed
         if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
-            raise ValueError(f"max_tokens_param must be 'max_tokens' or 'max_completion_tokens', got {max_tokens_param!r}")
+            raise ValueError(f"max_tokens_param: 'max_tokens' or 'max_completion_tokens', got {max_tokens_param!r}")
         self.max_tokens_param = max_tokens_param
         if client is None:
             import openai
@@ -210,7 +210,8 @@ class OpenAIRunner:
 
     def request_options(self)->dict:
         "The sampling options sent with each request: the answer-length cap under its name, temperature unless None."
-        return {self.max_tokens_param: self.max_tokens, **({} if self.temperature is None else {"temperature": self.temperature})}
+        temperature = {} if self.temperature is None else {"temperature": self.temperature}
+        return {self.max_tokens_param: self.max_tokens, **temperature}
 
     def cache_key(self, r:dict)->str:
         return hashlib.sha256(json.dumps([self.model, r["id"], r["question"], self.settings], sort_keys=True).encode()).hexdigest()
@@ -254,7 +255,7 @@ class OpenAIRunner:
         return content
 
     def respond(self, records:list[dict], progress:bool=True)->list[str]:
-        "The model's answer to each record (cached answers first, the rest `n_workers` at a time); stops at the first error."
+        "The model's answer to each record (cached first, the rest `n_workers` at a time); stops at the first error."
         out: list[str|None] = [self.cache.get(self.cache_key(r)) if self.cache is not None else None for r in records]
         todo = [i for i, a in enumerate(out) if a is None]
         if not todo: return out
@@ -264,7 +265,7 @@ class OpenAIRunner:
             for f in tqdm(as_completed(futures), total=len(todo), desc=f"{self.name} answers", disable=not progress):
                 out[futures[f]] = f.result()
         except BaseException:
-            ex.shutdown(wait=True, cancel_futures=True)   # a refused request (400) is reported once, not once per record
+            ex.shutdown(wait=True, cancel_futures=True)   # a refused request (400) is reported once, not per record
             raise
         ex.shutdown()
         return out

@@ -101,6 +101,7 @@ def test_llava_next_sampling_of_a_rendered_visual_prompt(tmp_path):
     pick = lambda **flags: [float(times[i]) for i in llava_next_frame_indices(n, fps, **flags)]
     assert LLAVA_NEXT_FLAGS == "--video_fps 2 --frames_upbound 0"
     assert pick(video_fps=2, frames_upbound=0) == listed
-    assert pick() != listed and pick(video_fps=2, frames_upbound=32, force_sample=True) != listed   # default; LLaVA-Video recipe
+    assert pick() != listed                                                    # LLaVA-NeXT's default
+    assert pick(video_fps=2, frames_upbound=32, force_sample=True) != listed   # the LLaVA-Video recipe
     with pytest.raises(ValueError, match="other frames than the prompt lists for 1 of 1"):
         to_llava_json([rec], tmp_path / "l.json", video_fps=1)

@@ -210,7 +210,8 @@ def test_eval_cli_tiny_model_families(stkit, tmp_path, family):
     root, records, _ = stkit
     write_jsonl(tmp_path / "bench.jsonl", records[:2])
     tiny = make_tiny_vlm(tmp_path / family, family)
-    args = ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root), "--out", str(tmp_path / "run")]
+    args = ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root),
+            "--out", str(tmp_path / "run")]
     by_fps = family == "qwen3_vl"
     r = CliRunner().invoke(eval_app, args + (["--fps", "1"] if by_fps else ["--n-frames", "4", "--max-pixels", "4096"]))
     assert r.exit_code == 0, (r.output, r.exception)
@@ -222,7 +223,8 @@ def test_eval_cli_tiny_model_families(stkit, tmp_path, family):
 
 
 class _Reasoner(ChatHandler):
-    """A reasoning-model endpoint: refuses `max_tokens` and `temperature` (400), answers slowly, counts requests in flight."""
+    """A reasoning-model endpoint: refuses `max_tokens` and `temperature` (400), answers slowly, counts requests in
+    flight."""
     lock = threading.Lock()
     in_flight = 0
     peak = 0
@@ -234,8 +236,8 @@ class _Reasoner(ChatHandler):
         with cls.lock: cls.requests += 1
         for p in ("max_tokens", "temperature"):
             if p in body and body["model"].startswith("o"):
-                return self._send(400, {"error": {"message": f"Unsupported parameter: '{p}' is not supported with this model.",
-                                                  "type": "invalid_request_error", "param": p}})
+                msg = f"Unsupported parameter: '{p}' is not supported with this model."
+                return self._send(400, {"error": {"message": msg, "type": "invalid_request_error", "param": p}})
         with cls.lock: cls.in_flight += 1; cls.peak = max(cls.peak, cls.in_flight)
         time.sleep(0.1)
         with cls.lock: cls.in_flight -= 1
@@ -263,7 +265,8 @@ def test_reasoning_model_options_and_400_reported_once(reasoner, stkit, tmp_path
     root, records, _ = stkit
     _Reasoner.requests = 0
     with pytest.raises(RuntimeError, match="failed after 1 attempt.*'max_tokens' is not supported") as e:
-        _runner(reasoner, root, tmp_path, model="o4-mini", n_workers=2, cache_path=None).respond(records[:10], progress=False)
+        run = _runner(reasoner, root, tmp_path, model="o4-mini", n_workers=2, cache_path=None)
+        run.respond(records[:10], progress=False)
     assert "BadRequestError" in str(e.value) and _Reasoner.requests <= 2 + 1   # stopped at once, no retries
     ok = _runner(reasoner, root, tmp_path, model="o4-mini", max_tokens_param="max_completion_tokens", temperature=None,
                  cache_path=None).respond(records[:3], progress=False)
@@ -274,8 +277,8 @@ def test_eval_cli_reasoning_model(reasoner, stkit, tmp_path, monkeypatch):
     root, records, _ = stkit
     write_jsonl(tmp_path / "bench.jsonl", records[:4])
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    args = ["--model", "openai:o4-mini", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root), "--base-url", reasoner,
-            "--n-frames", "2", "--workers", "3"]
+    args = ["--model", "openai:o4-mini", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root),
+            "--base-url", reasoner, "--n-frames", "2", "--workers", "3"]
     bad = CliRunner().invoke(eval_app, args + ["--out", str(tmp_path / "bad")])
     assert bad.exit_code != 0 and "not supported with this model" in str(bad.exception)
     r = CliRunner().invoke(eval_app, args + ["--out", str(tmp_path / "ok"), "--reasoning-model"])
@@ -294,10 +297,12 @@ def test_lmms_eval_task_from_a_moved_folder(stkit, tmp_path):
     write_jsonl(tmp_path / "bench.jsonl", one_per_task)
     export_lmms_eval_task(tmp_path / "bench.jsonl", root, tmp_path / "made")
     shutil.move(tmp_path / "made", tmp_path / "moved")
-    task = TaskManager(include_path=str(tmp_path / "moved"), include_defaults=False).load_task_or_group(["stkit_bench"])["stkit_bench"]
+    tm = TaskManager(include_path=str(tmp_path / "moved"), include_defaults=False)
+    task = tm.load_task_or_group(["stkit_bench"])["stkit_bench"]
     docs = list(task.test_docs())
     assert len(docs) == 7 and all(Path(task.doc_to_visual(d)[0]).is_file() for d in docs)
-    assert all(str(tmp_path / "moved") in task.doc_to_visual(d)[0] and "videos/videos" not in task.doc_to_visual(d)[0] for d in docs)
+    paths = [task.doc_to_visual(d)[0] for d in docs]
+    assert all(str(tmp_path / "moved") in p and "videos/videos" not in p for p in paths)
     items = [task.process_results(d, [task.doc_to_target(d)]) for d in docs]
     agg = task.aggregation()
     assert agg["average_acc"]([i["average_acc"] for i in items]) == 100.0
