@@ -22,7 +22,7 @@ __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'L
            'say_choice', 'say_multistep', 'ItemChanceRunner', 'ItemPriorRunner', 'mc_accuracy', 'resolve_video',
            'render_region_prompt', 'mc_record', 'read_charades_lengths', 'write_charades_sta_from_stkit',
            'region_mc_question', 'write_tvqa_plus_from_stkit', 'parse_results_setting', 'write_table7',
-           'plot_task_examples', 'multistep_table']
+           'plot_task_examples', 'multistep_table', 'sampling_label', 'robustness_table', 'plot_robustness']
 
 # %% ../nbs/08_analysis.ipynb #2d0440df
 TABLE7_COLUMNS = ["PerceptionTest val", "MVBench test", "VideoMME w/o subtitle", "VideoMME w/ subtitle", "MLVU m-avg", "NExT-QA test"]
@@ -472,3 +472,63 @@ def multistep_table(items:list[dict], answers:dict[str, list[str]], n:int|None=N
     rows = [f"| {esc(it['task_question'])} | {it['label']:g} {it['unit']} (speed {it['speed']:.1f} km/h) | "
             + " | ".join(esc(a[i] or "(empty)") for a in answers.values()) + " |" for i, it in enumerate(items[:n])]
     return head + "\n".join(rows) + "\n"
+
+# %% ../nbs/08_analysis.ipynb #b6439f13
+def sampling_label(settings:dict)->str:
+    "How a run sampled its frames, from its recorded settings: '8 frames', '2.0 fps', or '-'."
+    if settings.get("sampling"): return str(settings["sampling"])
+    if settings.get("fps"): return f"{settings['fps']} fps"
+    return f"{settings['n_frames']} frames" if settings.get("n_frames") else "-"
+
+def robustness_table(run_dirs:Iterable[Path|str], # Evaluation folders (scores.jsonl + meta.json)
+                     bench_records:Iterable[dict], # The benchmark records (for each item's domain)
+                     n_boot:int=1000, seed:int=0)->"pd.DataFrame":
+    "Per run and group (all, each domain, each source): seven-task average accuracy with its bootstrap interval."
+    import pandas as pd
+    from st_vlm_repro.scoring import summarize
+    domain = {r["id"]: r.get("domain") for r in bench_records}
+    rows = []
+    for d in map(Path, run_dirs):
+        if not (d/"scores.jsonl").exists():
+            raise FileNotFoundError(f"{d} has no scores.jsonl: not an evaluation folder")
+        meta = json.loads((d/"meta.json").read_text()) if (d/"meta.json").exists() else {}
+        scores = list(iter_jsonl(d/"scores.jsonl"))
+        groups = {("all", "all"): scores}
+        for s in scores:
+            if (dom := domain.get(s["id"])): groups.setdefault(("domain", dom), []).append(s)
+            if s.get("source"): groups.setdefault(("source", s["source"]), []).append(s)
+        for (kind, name), items in groups.items():
+            df = summarize(items, n_boot=n_boot, seed=seed)
+            a = df.loc["average"]
+            rows.append(dict(model=meta.get("model", d.name), sampling=sampling_label(meta.get("settings", {})),
+                             kind=kind, group=name, n=len(items), n_tasks=len(df) - 1,
+                             accuracy=round(float(a["accuracy"]), 1),
+                             ci_low=round(float(a["acc_ci_low"]), 1), ci_high=round(float(a["acc_ci_high"]), 1)))
+    return pd.DataFrame(rows)
+
+def plot_robustness(table:"pd.DataFrame", title:str="Robustness of STKit-Bench accuracy", note:str=""):
+    "Left: average accuracy vs frame sampling per model; right: accuracy per domain per run; 95 % bootstrap bars."
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.2))
+    allq = table[table.kind == "all"]
+    for m, g in allq.groupby("model", sort=False):
+        x = list(g.sampling)
+        a1.errorbar(x, g.accuracy, yerr=[g.accuracy - g.ci_low, g.ci_high - g.accuracy], marker="o", capsize=3, label=m)
+    a1.set(xlabel="frames shown", ylabel="average accuracy (%)", title="accuracy vs frames / frame rate")
+    a1.legend(fontsize=7)
+    dom = table[table.kind == "domain"]
+    runs = list(dict.fromkeys(zip(dom.model, dom.sampling)))
+    groups = sorted(dom.group.unique())
+    w = 0.8 / max(1, len(groups))
+    for k, gname in enumerate(groups):
+        g = dom[dom.group == gname].set_index(["model", "sampling"]).reindex(runs)
+        xs = np.arange(len(runs)) + k * w
+        a2.bar(xs, g.accuracy, w, yerr=[g.accuracy - g.ci_low, g.ci_high - g.accuracy], capsize=2, label=gname)
+    ticks = np.arange(len(runs)) + w * (len(groups) - 1) / 2
+    a2.set_xticks(ticks, [f"{m}\n{s}" for m, s in runs], fontsize=7, rotation=20)
+    a2.set(ylabel="average accuracy (%)", title="accuracy by domain")
+    a2.legend(fontsize=7)
+    fig.suptitle(title)
+    if note: fig.text(0.01, 0.01, note, fontsize=7, va="bottom")
+    fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
+    return fig

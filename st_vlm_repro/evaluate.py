@@ -107,7 +107,10 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                 videos:Path|str|None=None, # Folder the records' video paths are relative to
                 train_records:list[dict]|None=None, # For prior and for N-shot examples
                 base_url:str|None=None, n_frames:int=8, n_shots:int=0, seed:int=0, cache_path:Path|str|None=None,
-                device:str="cpu", n_workers:int=4):
+                device:str="cpu", n_workers:int=4,
+                fps:float|None=None, # hf: sample frames per second instead of `n_frames`
+                max_pixels:int|None=None, # hf: frame budget in pixels
+                reasoning:bool=False): # openai: a reasoning model (max_completion_tokens, no temperature)
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
@@ -120,10 +123,11 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
     if kind in ("openai", "hf") and videos is None: raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
     if kind == "openai":
         return R.OpenAIRunner(arg, videos, base_url=base_url, n_frames=n_frames, n_shots=n_shots, shot_records=train_records,
-                              cache_path=cache_path, seed=seed, n_workers=n_workers)
+                              cache_path=cache_path, seed=seed, n_workers=n_workers,
+                              **(dict(max_tokens_param="max_completion_tokens", temperature=None) if reasoning else {}))
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
-        return HFVideoRunner(arg, videos, n_frames=n_frames, device=device)
+        return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels)
     raise ValueError(f"unknown --model {spec!r}; expected chance, prior, oracle, openai:<name> or hf:<path>")
 
 # %% ../nbs/05d_eval.ipynb #ea3133cd
@@ -141,12 +145,17 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
              judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
+             fps: float = typer.Option(None, help="hf:<path>: frames per second sampled, instead of --n-frames"),
+             max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
+             workers: int = typer.Option(4, help="openai:<name>: requests in flight at once"),
+             reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
              seed: int = typer.Option(0)):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
     records = read_jsonl(bench)
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
-    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device)
+    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl",
+                         device, n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl") if judge else None
     df = evaluate(runner, records, out, judge=jd)
     typer.echo(df.round(1).to_string())
@@ -167,6 +176,7 @@ from pathlib import Path
 from st_vlm_repro.scoring import extract_answer, score, summarize
 
 HERE = Path(__file__).resolve().parent
+STKIT_PARQUET = str(HERE / "__PARQUET__")   # the YAML's data file, found next to this file wherever the folder moves
 METRICS = __METRICS__
 
 def stkit_doc_to_visual(doc):
@@ -199,15 +209,15 @@ def _aggregate(metric, items):
 
 '''
 
-def _utils_source()->str:
-    src = _UTILS.replace("__METRICS__", json.dumps(LMMS_METRICS, indent=1))
+def _utils_source(parquet_name:str)->str:
+    src = _UTILS.replace("__METRICS__", json.dumps(LMMS_METRICS, indent=1)).replace("__PARQUET__", parquet_name)
     return src + "".join(f"def stkit_aggregate_{m}(items):\n    return _aggregate({m!r}, items)\n\n" for m in LMMS_METRICS)
 
 def _yaml_source(task_name:str)->str:
     metrics = "".join(f"  - metric: {m}\n    aggregation: !function utils.stkit_aggregate_{m}\n"
                       f"    higher_is_better: {'false' if m.endswith('_mae') else 'true'}\n" for m in LMMS_METRICS)
     return (f"task: {task_name}\ndataset_path: parquet\ndataset_name: null\ndataset_kwargs:\n  data_files:\n"
-            f"    test: {json.dumps('__PARQUET__')}\ntest_split: test\noutput_type: generate_until\n"
+            "    test: !function utils.STKIT_PARQUET\ntest_split: test\noutput_type: generate_until\n"
             "doc_to_visual: !function utils.stkit_doc_to_visual\ndoc_to_text: !function utils.stkit_doc_to_text\n"
             "doc_to_target: !function utils.stkit_doc_to_target\n"
             "generation_kwargs:\n  max_new_tokens: 256\n  temperature: 0\n  top_p: 1.0\n  num_beams: 1\n  do_sample: false\n"
@@ -220,7 +230,7 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
                           videos_dir:Path|str, # The STKit folder the records' video paths are relative to
                           out_dir:Path|str, # Task folder to write (give it to lmms-eval's --include_path)
                           task_name:str="stkit_bench", # lmms-eval task name
-                          copy_videos:bool=True, # Copy the visual prompts into out_dir/videos (else link them)
+                          copy_videos:bool=True, # Copy the visual prompts into out_dir (else link them)
                          )->Path:
     "Write STKit-Bench as a local Parquet + videos and an lmms-eval task folder (YAML + utils.py); returns the YAML path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -229,20 +239,21 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
         from st_vlm_repro.core import safe_join              # a record's `video` is data: no path outside the folders
         src = safe_join(videos_dir, r["video"])
         if not src.exists(): raise FileNotFoundError(f"record {r['id']!r}: video {src} does not exist")
-        dst = safe_join(out / "videos", r["video"])
+        dst = safe_join(out, r["video"])   # the record's own relative path (STKit's start with videos/)
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
             if src.is_dir(): shutil.copytree(src, dst) if copy_videos else dst.symlink_to(src.resolve())
             elif copy_videos: shutil.copy2(src, dst)
             else: dst.symlink_to(src.resolve())
-        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=f"videos/{r['video']}", question=r["question"],
+        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=rel.as_posix(),
+                         question=r["question"],
                          task_question=r.get("task_question"), answer=r["answer"], label=json.dumps(r["label"]),
                          frame_times=[float(t) for t in r["frame_times"]], objects=json.dumps(r["objects"]),
                          template_id=r.get("template_id")))
     parquet = out / f"{task_name}.parquet"
     with atomic_path(parquet) as tmp:
         pd.DataFrame(rows).to_parquet(tmp, index=False)
-    atomic_write(out / "utils.py", _utils_source())
+    atomic_write(out / "utils.py", _utils_source(parquet.name))
     yaml_path = out / f"{task_name}.yaml"
-    atomic_write(yaml_path, _yaml_source(task_name).replace('"__PARQUET__"', json.dumps(str(parquet.resolve()))))
+    atomic_write(yaml_path, _yaml_source(task_name))
     return yaml_path

@@ -13,8 +13,9 @@ import numpy as np
 from .core import atomic_path, atomic_write, iter_jsonl, rng, to_jsonable
 
 # %% auto #0
-__all__ = ['RECORD_FIELDS', 'IMAGE_TOKEN', 'BLEND_SOURCES', 'as_record', 'record_to_sample', 'llava_entry', 'to_llava_json',
-           'to_parquet', 'read_parquet', 'to_chat_messages', 'read_llava_video', 'read_open_spatial', 'blend']
+__all__ = ['RECORD_FIELDS', 'LLAVA_NEXT_FLAGS', 'IMAGE_TOKEN', 'BLEND_SOURCES', 'as_record', 'llava_next_frame_indices',
+           'llava_next_mismatches', 'record_to_sample', 'llava_entry', 'to_llava_json', 'to_parquet', 'read_parquet',
+           'to_chat_messages', 'read_llava_video', 'read_open_spatial', 'blend']
 
 # %% ../nbs/04b_exports.ipynb #b6dd981b
 RECORD_FIELDS = ("id", "task", "clip_id", "source", "split", "scene_id", "domain", "video", "frame_times", "objects",
@@ -37,6 +38,34 @@ def as_record(r:Any, i:int|None=None, validate:bool=True)->dict:
         try: return M(**r).model_dump(mode="json")
         except Exception as e: raise ValueError(f"{where} ({r.get('id', '?')}): not a valid QARecord: {e}") from None
     return to_jsonable(r)
+
+# %% ../nbs/04b_exports.ipynb #fad50cae
+LLAVA_NEXT_FLAGS = "--video_fps 2 --frames_upbound 0"   # the trainer flags that show STKit's 2 fps prompts' every frame
+
+def llava_next_frame_indices(total_frames:int, # Frames in the video
+                             native_fps:float, # The video's frame rate
+                             video_fps:float=1, frames_upbound:int=0, force_sample:bool=False, # Trainer flags
+                            )->list[int]:
+    "The frames LLaVA-NeXT's training loader samples from a video under the given flags (its defaults: 1 fps, no cap)."
+    step = round(native_fps / video_fps)
+    if step < 1:
+        raise ValueError(f"--video_fps {video_fps} above the video's {native_fps} fps: LLaVA-NeXT's frame step is 0")
+    idx = list(range(0, total_frames, step))
+    if frames_upbound > 0 and (len(idx) > frames_upbound or force_sample):
+        idx = np.linspace(0, total_frames - 1, frames_upbound, dtype=int).tolist()
+    return idx
+
+def llava_next_mismatches(samples:Iterable[dict], # SFT samples; those with `meta.frame_times` (STKit) are checked
+                          video_fps:float=1, frames_upbound:int=0, force_sample:bool=False)->list[str]:
+    "Ids of the samples whose frames under these LLaVA-NeXT flags are not the frames their prompt lists."
+    bad = []
+    for s in samples:
+        times = np.asarray(s.get("meta", {}).get("frame_times") or [], float)
+        if len(times) < 2: continue
+        native = 1 / float(np.median(np.diff(times)))
+        idx = llava_next_frame_indices(len(times), native, video_fps, frames_upbound, force_sample)
+        if idx != list(range(len(times))): bad.append(s["id"])
+    return bad
 
 # %% ../nbs/04b_exports.ipynb #6827629b
 IMAGE_TOKEN = "<image>"
@@ -76,15 +105,22 @@ def llava_entry(s:dict)->dict:
 def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT samples
                   out:Path|str, # The .json file to write
                   video_root:Path|str|None=None, # Prefix for the records' relative video paths (None: keep relative)
+                  video_fps:float=2, frames_upbound:int=0, force_sample:bool=False, # The trainer flags to be used
                  )->Path:
-    "Write records/samples as a LLaVA-NeXT / LLaVA-Video SFT JSON list, atomically."
-    entries = []
+    "Write records/samples as a LLaVA-NeXT / LLaVA-Video SFT JSON list, atomically; refuse flags showing other frames."
+    entries, samples = [], []
     for i, x in enumerate(records):
         try: s = _sample(x, video_root)
         except (ValueError, TypeError) as e: raise ValueError(f"{out}: item {i}: {e}") from None
         if s.get("video") and not str(s["video"]).endswith(".mp4"):
             warnings.warn(f"{s['id']}: video {s['video']} is not an .mp4; LLaVA-NeXT reads frame folders only for ShareGPT4Video")
         entries.append(llava_entry(s))
+        samples.append(s)
+    if bad := llava_next_mismatches(samples, video_fps, frames_upbound, force_sample):
+        n = sum(bool(s.get("meta", {}).get("frame_times")) for s in samples)
+        flags = f"--video_fps {video_fps} --frames_upbound {frames_upbound}" + (" --force_sample True" * force_sample)
+        raise ValueError(f"{out}: with {flags} LLaVA-NeXT would sample other frames than the prompt lists for "
+                         f"{len(bad)} of {n} STKit samples (e.g. {bad[0]}); train with {LLAVA_NEXT_FLAGS}")
     return atomic_write(out, json.dumps(entries, ensure_ascii=False, indent=1))
 
 # %% ../nbs/04b_exports.ipynb #fd0273eb

@@ -11,10 +11,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .stkit import common_prompt
-from .visual_prompts import read_video_frames
+from .visual_prompts import _pick, read_video_frames
+
 
 # %% auto #0
-__all__ = ['record_prompt', 'vlm_messages', 'HFVideoRunner']
+__all__ = ['record_prompt', 'vlm_messages', 'sample_frames', 'HFVideoRunner']
 
 # %% ../nbs/05c_hf_runner.ipynb #0a757c55
 def record_prompt(record:dict, frame_times:Sequence[float])->str:
@@ -22,40 +23,99 @@ def record_prompt(record:dict, frame_times:Sequence[float])->str:
     dur = float(record["frame_times"][-1]) + 0.5 if record.get("frame_times") else None
     return common_prompt(frame_times, [o["colour"] for o in record["objects"] if o.get("colour")], duration=dur) + " " + record["task_question"]
 
-def vlm_messages(record:dict, video:np.ndarray, frame_times:Sequence[float], answer:str|None=None)->list[dict]:
+def vlm_messages(record:dict, video:np.ndarray|None, frame_times:Sequence[float], answer:str|None=None)->list[dict]:
     "Chat messages for one record: the video and its question, and the answer when training."
-    msgs = [{"role": "user", "content": [{"type": "video", "video": video}, {"type": "text", "text": record_prompt(record, frame_times)}]}]
+    v = {"type": "video"} if video is None else {"type": "video", "video": video}
+    msgs = [{"role": "user", "content": [v, {"type": "text", "text": record_prompt(record, frame_times)}]}]
     if answer is not None: msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
     return msgs
+
+# %% ../nbs/05c_hf_runner.ipynb #d47c01e5
+def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
+                  n_frames:int|None=8, # Frames sampled uniformly (None: use `fps`)
+                  fps:float|None=None, # Or: frames per second
+                  max_pixels:int|None=None, # Shrink larger frames to at most this many pixels
+                 ):
+    "(frames T×H×W×3, their times in s, `VideoMetadata`) of the frames a model is shown from a visual prompt."
+    import cv2
+    from transformers.video_utils import VideoMetadata
+    if (n_frames is None) == (fps is None):
+        raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
+    if fps is not None and fps <= 0: raise ValueError(f"fps must be > 0, got {fps}")
+    frames, times = read_video_frames(path)
+    T = len(times)
+    rate = 1 / float(np.median(np.diff(times))) if T > 1 else 1.0
+    if T > 1 and not np.allclose(times, np.arange(T) / rate, atol=0.25 / rate):
+        first = np.round(times[:4], 3).tolist()
+        raise ValueError(f"{path}: frames are not at a constant rate from 0 s (times {first}…)")
+    if n_frames is not None: idx = _pick(times, n_frames, None, repeat=True)
+    else: idx = np.unique(_pick(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
+    frames = frames[idx]
+    h, w = frames.shape[1:3]
+    if max_pixels is not None and h * w > max_pixels:
+        s = (max_pixels / (h * w)) ** 0.5
+        wh = (max(1, int(w * s)), max(1, int(h * s)))
+        frames = np.stack([cv2.resize(f, wh, interpolation=cv2.INTER_AREA) for f in frames])
+    meta = VideoMetadata(total_num_frames=T, fps=rate, width=frames.shape[2], height=frames.shape[1], duration=T / rate,
+                         frames_indices=[int(i) for i in idx])
+    return frames, times[idx], meta
 
 # %% ../nbs/05c_hf_runner.ipynb #f0800b53
 class HFVideoRunner:
     "Answer benchmark records with a local transformers video VLM (greedy decoding, batched)."
     def __init__(self, model_path:Path|str, # Local model folder (config, weights, processor)
                  video_root:Path|str, # Folder the records' `video` paths are relative to
-                 n_frames:int=8, # Frames sampled uniformly from each visual prompt
-                 max_new_tokens:int=64, batch_size:int=4, device:str="cpu", name:str|None=None):
+                 n_frames:int|None=8, # Frames sampled uniformly from each visual prompt (None: use `fps`)
+                 max_new_tokens:int=64, batch_size:int=4, device:str="cpu", name:str|None=None,
+                 fps:float|None=None, # Or: frames per second sampled from each visual prompt
+                 max_pixels:int|None=None, # Frame budget: larger frames are shrunk to this many pixels
+                ):
         from st_vlm_repro.tiny_model import load_vlm
+        if fps is not None: n_frames = None
+        if n_frames is None and fps is None: raise ValueError("give n_frames or fps")
         self.proc, self.model = load_vlm(model_path, device)
         self.proc.tokenizer.padding_side = "left"
-        self.video_root, self.n_frames, self.max_new_tokens, self.batch_size, self.device = Path(video_root), n_frames, max_new_tokens, batch_size, device
+        self.video_root, self.n_frames, self.fps, self.max_pixels = Path(video_root), n_frames, fps, max_pixels
+        self.max_new_tokens, self.batch_size, self.device = max_new_tokens, batch_size, device
         self.name = name or Path(model_path).name
 
-    def _inputs(self, records):
-        msgs = []
-        for r in records:
-            frames, times = read_video_frames(self.video_root/r["video"], n=self.n_frames, repeat=True)   # equal counts: one batch
-            msgs.append(vlm_messages(r, frames, times))
-        return self.proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True,
-                                             return_tensors="pt", padding=True).to(self.device)
+    @property
+    def settings(self)->dict:
+        "What the results are recorded with: the family and the frame sampling."
+        sampling = f"{self.fps} fps" if self.fps else f"{self.n_frames} frames"
+        return dict(family=self.model.config.model_type, sampling=sampling, n_frames=self.n_frames, fps=self.fps,
+                    max_pixels=self.max_pixels, max_new_tokens=self.max_new_tokens)
+
+    def _sample(self, record:dict):
+        "The record's frames, times and metadata."
+        return sample_frames(self.video_root/record["video"], self.n_frames, self.fps, self.max_pixels)
+
+    def _inputs(self, records:list[dict], samples:list|None=None):
+        "The processor's batch for `records`: pre-sampled frames with their metadata, no re-sampling, left padding."
+        samples = samples or [self._sample(r) for r in records]
+        text = [self.proc.apply_chat_template(vlm_messages(r, None, t), add_generation_prompt=True)
+                for r, (_, t, _) in zip(records, samples)]
+        enc = self.proc(text=text, videos=[f for f, _, _ in samples], return_tensors="pt",
+                        text_kwargs=dict(padding=True),
+                        videos_kwargs=dict(video_metadata=[m for _, _, m in samples], do_sample_frames=False))
+        if "second_per_grid_ts" in enc:   # Qwen2.5-VL: seconds per temporal grid, from the frames' real spacing
+            tp = self.proc.video_processor.temporal_patch_size
+            spacing = [float(np.mean(np.diff(t))) if len(t) > 1 else 0.5 for _, t, _ in samples]
+            enc["second_per_grid_ts"] = enc["second_per_grid_ts"].new_tensor([tp * s for s in spacing])
+        return enc.to(self.device)
 
     def respond(self, records:list[dict], progress:bool=True)->list[str]:
         "The model's answer to each record's question."
         import torch
-        out = []
+        out = [None] * len(records)
         for i in tqdm(range(0, len(records), self.batch_size), desc=f"{self.name} answers", disable=not progress):
-            enc = self._inputs(records[i:i + self.batch_size])
-            with torch.inference_mode():
-                ids = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False)
-            out += [s.strip() for s in self.proc.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)]
+            chunk = list(range(i, min(i + self.batch_size, len(records))))
+            samples = {j: self._sample(records[j]) for j in chunk}
+            for n in sorted({len(s[1]) for s in samples.values()}):   # by fps, frame counts differ: a batch per count
+                js = [j for j in chunk if len(samples[j][1]) == n]
+                enc = self._inputs([records[j] for j in js], [samples[j] for j in js])
+                with torch.inference_mode():
+                    ids = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False)
+                answers = self.proc.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                for j, s in zip(js, answers): out[j] = s.strip()
         return out

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import base64, hashlib, json, os, random, threading, time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -162,7 +162,9 @@ class OpenAIRunner:
                  shot_video_root:Path|str|None=None, # Folder of the shots' videos (default `video_root`)
                  geometric_context:bool=False, # Add camera extrinsics (text) and depth maps (images) (Table 4 "geo.")
                  context:Callable|None=None, # `context(record) -> (text, images)`; see `clip_geometric_context`
-                 max_tokens:int=256, temperature:float=0.0,
+                 max_tokens:int=256, # Answer length cap
+                 max_tokens_param:str="max_tokens", # Or "max_completion_tokens" (reasoning models refuse max_tokens)
+                 temperature:float|None=0.0, # None: not sent (reasoning models refuse it)
                  detail:str="auto", # Image detail for OpenAI ("low", "high", "auto")
                  max_side:int|None=768, # Downscale frames so the longer side is at most this
                  jpeg_quality:int=85,
@@ -186,6 +188,9 @@ class OpenAIRunner:
         self.geometric_context, self.context = geometric_context, context
         self.max_tokens, self.temperature, self.detail, self.max_side, self.jpeg_quality = max_tokens, temperature, detail, max_side, jpeg_quality
         self.system_prompt, self.n_workers, self.max_attempts, self.backoff, self.seed = system_prompt, n_workers, max_attempts, backoff, seed
+        if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
+            raise ValueError(f"max_tokens_param: 'max_tokens' or 'max_completion_tokens', got {max_tokens_param!r}")
+        self.max_tokens_param = max_tokens_param
         if client is None:
             import openai
             client = openai.OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
@@ -200,7 +205,13 @@ class OpenAIRunner:
         "What changes an answer besides the model and the question: part of the cache key and of the run's metadata."
         return dict(model=self.model, n_frames=self.n_frames, n_shots=self.n_shots, geometric_context=self.geometric_context,
                     max_tokens=self.max_tokens, temperature=self.temperature, detail=self.detail, max_side=self.max_side,
-                    jpeg_quality=self.jpeg_quality, system_prompt=self.system_prompt, seed=self.seed)
+                    jpeg_quality=self.jpeg_quality, system_prompt=self.system_prompt, seed=self.seed,
+                    **({} if self.max_tokens_param == "max_tokens" else {"max_tokens_param": self.max_tokens_param}))
+
+    def request_options(self)->dict:
+        "The sampling options sent with each request: the answer-length cap under its name, temperature unless None."
+        temperature = {} if self.temperature is None else {"temperature": self.temperature}
+        return {self.max_tokens_param: self.max_tokens, **temperature}
 
     def cache_key(self, r:dict)->str:
         return hashlib.sha256(json.dumps([self.model, r["id"], r["question"], self.settings], sort_keys=True).encode()).hexdigest()
@@ -235,8 +246,7 @@ class OpenAIRunner:
     def _ask(self, r:dict)->str:
         msgs = self.messages(r)
         def call():
-            out = self.client.chat.completions.create(model=self.model, messages=msgs, max_tokens=self.max_tokens,
-                                                      temperature=self.temperature)
+            out = self.client.chat.completions.create(model=self.model, messages=msgs, **self.request_options())
             content = out.choices[0].message.content
             if content is None: raise ValueError("the model returned an empty message")
             return content
@@ -245,14 +255,19 @@ class OpenAIRunner:
         return content
 
     def respond(self, records:list[dict], progress:bool=True)->list[str]:
-        "The model's answer to each record (cached answers first, the rest concurrently)."
+        "The model's answer to each record (cached first, the rest `n_workers` at a time); stops at the first error."
         out: list[str|None] = [self.cache.get(self.cache_key(r)) if self.cache is not None else None for r in records]
         todo = [i for i, a in enumerate(out) if a is None]
-        if todo:
-            with ThreadPoolExecutor(max(1, self.n_workers)) as ex:
-                for i, a in zip(todo, tqdm(ex.map(lambda i: self._ask(records[i]), todo), total=len(todo),
-                                           desc=f"{self.name} answers", disable=not progress)):
-                    out[i] = a
+        if not todo: return out
+        ex = ThreadPoolExecutor(max(1, self.n_workers))
+        futures = {ex.submit(self._ask, records[i]): i for i in todo}
+        try:
+            for f in tqdm(as_completed(futures), total=len(todo), desc=f"{self.name} answers", disable=not progress):
+                out[futures[f]] = f.result()
+        except BaseException:
+            ex.shutdown(wait=True, cancel_futures=True)   # a refused request (400) is reported once, not per record
+            raise
+        ex.shutdown()
         return out
 
 # %% ../nbs/05b_runners.ipynb #7ab9e523

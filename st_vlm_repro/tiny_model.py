@@ -9,19 +9,24 @@ from pathlib import Path
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'RANDOM_INIT_MARK', 'QWEN2_VOCAB', 'MODEL_SIZES', 'tokenizer_corpus',
-           'train_tokenizer', 'is_random_init', 'make_tiny_llava_onevision', 'load_vlm', 'make_llava_onevision']
+__all__ = ['SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'RANDOM_INIT_MARK', 'QWEN2_VOCAB', 'MODEL_SIZES', 'QWEN_TEMPLATE',
+           'INTERNVL_TEMPLATE', 'QWEN_TOKENS', 'INTERNVL_TOKENS', 'SMOLVLM_TOKENS', 'TINY_FAMILIES', 'tokenizer_corpus',
+           'train_tokenizer', 'is_random_init', 'make_tiny_llava_onevision', 'load_vlm', 'make_llava_onevision',
+           'make_tiny_vlm']
 
 # %% ../nbs/06a_tiny_model.ipynb #401d9c02
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{% set blocks = [{'type': 'text', 'text': message['content']}] %}"
+    "{% else %}{% set blocks = message['content'] %}{% endif %}"
     "{% if message['role'] == 'assistant' %}{% generation %}"
-    "{% for c in message['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>"
+    "{% for c in blocks %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>"
     "{% endgeneration %}\n"
-    "{% else %}{% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\n{% elif c['type'] == 'video' %}<video>\n{% endif %}{% endfor %}"
-    "{% for c in message['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% else %}{% for c in blocks %}"
+    "{% if c['type'] == 'image' %}<image>\n{% elif c['type'] == 'video' %}<video>\n{% endif %}{% endfor %}"
+    "{% for c in blocks %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
     "{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
@@ -45,18 +50,23 @@ def tokenizer_corpus(n:int=400, seed:int=0)->list[str]:
         out.append(common_prompt(np.arange(0, 8) * 0.5, [str(c) for c in g.choice(COLOUR_NAMES, 2, replace=False)]))
     return out + ["user assistant system You are a helpful assistant. yes no I cannot tell."] * 20
 
-def train_tokenizer(corpus:list[str], vocab_size:int=1024):
+def train_tokenizer(corpus:list[str], vocab_size:int=1024,
+                    special_tokens:list[str]=SPECIAL_TOKENS, # Special tokens (the first three: pad, chat start/end)
+                    named_tokens:dict|None=None, # Attributes a processor reads, e.g. {"video_token": "<video>"}
+                    eos:str="<|im_end|>"):
     "A Qwen2 tokenizer with a byte-level BPE trained on `corpus` and the chat/vision special tokens."
     from tokenizers import Tokenizer, AddedToken, decoders, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     bpe = Tokenizer(models.BPE()); bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special_tokens,
+                                                         show_progress=False,
                                                          initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     m = json.loads(bpe.to_str())["model"]
     merges = [tuple(x.split(" ")) if isinstance(x, str) else tuple(x) for x in m["merges"]]
-    tok = Qwen2Tokenizer(vocab=m["vocab"], merges=merges, extra_special_tokens={"image_token": "<image>", "video_token": "<video>"})
-    tok.add_tokens([AddedToken(s, special=True, normalized=False) for s in SPECIAL_TOKENS], special_tokens=True)
-    tok.eos_token, tok.pad_token = "<|im_end|>", "<|endoftext|>"
+    named = named_tokens or {"image_token": "<image>", "video_token": "<video>"}
+    tok = Qwen2Tokenizer(vocab=m["vocab"], merges=merges, extra_special_tokens=named)
+    tok.add_tokens([AddedToken(s, special=True, normalized=False) for s in special_tokens], special_tokens=True)
+    tok.eos_token, tok.pad_token = eos, "<|endoftext|>"
     return tok
 
 # %% ../nbs/06a_tiny_model.ipynb #4b7803c8
@@ -134,3 +144,138 @@ def make_llava_onevision(out:Path|str, # Folder to write the model into
     "Write a random-init LLaVA-OneVision of a named size (`MODEL_SIZES`) to `out`; return the folder."
     if size not in MODEL_SIZES: raise ValueError(f"model size {size!r}: one of {', '.join(MODEL_SIZES)}")
     return _write_llava_onevision(Path(out), seed, **MODEL_SIZES[size])
+
+# %% ../nbs/06a_tiny_model.ipynb #76fcfb7a
+QWEN_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for c in message['content'] %}"
+    "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+INTERNVL_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for c in message['content'] %}"
+    "{% if c['type'] == 'image' %}<image>\n{% elif c['type'] == 'video' %}<video>\n"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+QWEN_TOKENS = {"image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
+               "vision_start_token": "<|vision_start|>", "vision_end_token": "<|vision_end|>"}
+INTERNVL_TOKENS = {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
+                   "video_token": "<video>"}
+SMOLVLM_TOKENS = {"image_token": "<image>", "video_token": "<video>", "fake_image_token": "<fake_token_around_image>",
+                  "global_image_token": "<global-img>", "end_of_utterance_token": "<end_of_utterance>"}
+
+def _family_tokenizer(named:dict, seed:int, vocab_size:int, eos:str="<|im_end|>"):
+    "The offline BPE tokenizer with a family's named vision tokens added as special tokens."
+    special = list(dict.fromkeys(SPECIAL_TOKENS[:3] + [eos] + list(named.values())))
+    return train_tokenizer(tokenizer_corpus(seed=seed), vocab_size, special_tokens=special, named_tokens=named, eos=eos)
+
+def _qwen_text(tok, **kw)->dict:
+    "A 2-layer language model's config for `tok`."
+    return dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None,
+                **kw)
+
+def _ids(tok, **names)->dict:
+    "Config fields holding token ids, from token names."
+    return {k: tok.convert_tokens_to_ids(v) for k, v in names.items()}
+
+def _qwen_ids(tok)->dict:
+    "The Qwen families' vision token ids."
+    return _ids(tok, image_token_id="<|image_pad|>", video_token_id="<|video_pad|>",
+                vision_start_token_id="<|vision_start|>", vision_end_token_id="<|vision_end|>")
+
+def _tiny_qwen2_5_vl(seed, image_size, vocab_size):
+    "Processor and random-init model of a tiny Qwen2.5-VL."
+    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
+                              Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    tok = _family_tokenizer(QWEN_TOKENS, seed, vocab_size)
+    px = dict(min_pixels=28*28, max_pixels=image_size*image_size)
+    proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**px), video_processor=Qwen2VLVideoProcessor(**px),
+                               tokenizer=tok, chat_template=QWEN_TEMPLATE)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                  fullatt_block_indexes=[1], window_size=56)
+    text = _qwen_text(tok, rope_scaling=dict(type="mrope", mrope_section=[4, 6, 6]))
+    cfg = Qwen2_5_VLConfig(vision_config=vision, text_config=text, **_qwen_ids(tok))
+    return proc, Qwen2_5_VLForConditionalGeneration(cfg)
+
+def _tiny_qwen3_vl(seed, image_size, vocab_size):
+    "Processor and random-init model of a tiny Qwen3-VL."
+    from transformers import (Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen2VLImageProcessor,
+                              Qwen3VLVideoProcessor)
+    tok = _family_tokenizer(QWEN_TOKENS, seed, vocab_size)
+    size = {"shortest_edge": 32*32, "longest_edge": image_size*image_size*16}
+    proc = Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=16, size=size),
+                            video_processor=Qwen3VLVideoProcessor(size=size), tokenizer=tok,
+                            chat_template=QWEN_TEMPLATE)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                  num_position_embeddings=64, deepstack_visual_indexes=[1])
+    rope = dict(rope_type="default", mrope_section=[4, 6, 6], mrope_interleaved=True)
+    text = _qwen_text(tok, head_dim=32, rope_scaling=rope)
+    cfg = Qwen3VLConfig(vision_config=vision, text_config=text, **_qwen_ids(tok))
+    return proc, Qwen3VLForConditionalGeneration(cfg)
+
+def _tiny_internvl(seed, image_size, vocab_size):
+    "Processor and random-init model of a tiny InternVL (HF classes)."
+    from transformers import (GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration,
+                              InternVLProcessor, InternVLVideoProcessor)
+    tok = _family_tokenizer(INTERNVL_TOKENS, seed, vocab_size)
+    patch = 16
+    size = {"height": image_size, "width": image_size}
+    seq = (image_size // patch) ** 2 // 4
+    proc = InternVLProcessor(image_processor=GotOcr2ImageProcessor(size=size, crop_to_patches=False),
+                             video_processor=InternVLVideoProcessor(size=size), tokenizer=tok, image_seq_length=seq,
+                             chat_template=INTERNVL_TEMPLATE)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                  image_size=[image_size, image_size], patch_size=[patch, patch])
+    cfg = InternVLConfig(vision_config=vision, text_config=dict(model_type="qwen2", **_qwen_text(tok)),
+                         image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"), image_seq_length=seq)
+    return proc, InternVLForConditionalGeneration(cfg)
+
+def _tiny_smolvlm2(seed, image_size, vocab_size):
+    "Processor and random-init model of a tiny SmolVLM2."
+    from transformers import (SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessor, SmolVLMProcessor,
+                              SmolVLMVideoProcessor)
+    from transformers.models.smolvlm.processing_smolvlm import DEFAULT_CHAT_TEMPLATE
+    tok = _family_tokenizer(SMOLVLM_TOKENS, seed, vocab_size, eos="<end_of_utterance>")
+    patch = 16
+    edge = {"longest_edge": image_size}
+    seq = (image_size // patch) ** 2 // 4
+    image_proc = SmolVLMImageProcessor(size=edge, max_image_size=edge, do_image_splitting=False)
+    proc = SmolVLMProcessor(image_processor=image_proc,
+                            video_processor=SmolVLMVideoProcessor(size=edge, max_image_size=edge), tokenizer=tok,
+                            image_seq_len=seq, chat_template=DEFAULT_CHAT_TEMPLATE)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                  image_size=image_size, patch_size=patch)
+    cfg = SmolVLMConfig(vision_config=vision, text_config=dict(model_type="llama", **_qwen_text(tok)), scale_factor=2,
+                        image_token_id=tok.convert_tokens_to_ids("<image>"))
+    return proc, SmolVLMForConditionalGeneration(cfg)
+
+TINY_FAMILIES = {"qwen2_5_vl": _tiny_qwen2_5_vl, "qwen3_vl": _tiny_qwen3_vl, "internvl": _tiny_internvl,
+                 "smolvlm2": _tiny_smolvlm2,
+                 "llava_video": None}   # LLaVA-Video's HF checkpoints are LLaVA-OneVision classes: our tiny OneVision
+
+def make_tiny_vlm(out:Path|str, # Folder to write the model into
+                  family:str="llava_video", # A key of `TINY_FAMILIES`
+                  seed:int=0, image_size:int=64, vocab_size:int=600)->Path:
+    "Write a tiny random-init model of a video-VLM family (real classes, offline tokenizer) to `out`; return it."
+    import torch
+    if family not in TINY_FAMILIES: raise ValueError(f"model family {family!r}: one of {', '.join(TINY_FAMILIES)}")
+    if family == "llava_video":
+        return make_tiny_llava_onevision(out, seed=seed, image_size=image_size, vocab_size=vocab_size)
+    torch.manual_seed(seed)
+    proc, model = TINY_FAMILIES[family](seed, image_size, vocab_size)
+    model.generation_config.eos_token_id = proc.tokenizer.eos_token_id
+    model.generation_config.pad_token_id = proc.tokenizer.pad_token_id
+    out = Path(out)
+    model.save_pretrained(out)
+    proc.save_pretrained(out)
+    atomic_write(out/RANDOM_INIT_MARK, json.dumps(dict(family=family, seed=seed, image_size=image_size)))
+    return out

@@ -79,3 +79,29 @@ def test_open_spatial_image_through_processor(tmp_path, processor):
     out = processor.apply_chat_template(to_chat_messages(s), tokenize=True, return_dict=True, return_tensors="pt")
     assert out["pixel_values"].shape[0] == 1 and int(out["batch_num_images"][0]) == 1
     assert "Is Region [0] left of Region [1]?" in processor.tokenizer.decode(out["input_ids"][0])
+
+
+def test_llava_next_sampling_of_a_rendered_visual_prompt(tmp_path):
+    """On a real 2 fps visual prompt (frame count and rate read from the mp4 as decord reads them), only the flags the
+    export names make LLaVA-NeXT's loader pick the frames whose times the STKit prompt lists."""
+    import av
+    from st_vlm_repro.exports import LLAVA_NEXT_FLAGS, llava_next_frame_indices
+    from st_vlm_repro.stkit import clip_records
+    clip = make_test_clip(tmp_path / "frames", n_frames=40, seed=0)
+    recs, vids = clip_records(clip, seed=0)
+    name, objs = vids[0]
+    render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], tmp_path / name, size=96)
+    with av.open(str(tmp_path / name)) as c:
+        s = c.streams.video[0]
+        fps, n = float(s.average_rate), sum(1 for _ in c.decode(video=0))
+    _, times = read_video_frames(tmp_path / name)
+    rec = next(r.model_dump(mode="json") for r in recs if r.video == name)
+    listed = [float(t) for t in rec["frame_times"]]
+    assert "These frames are located at" in rec["question"] and len(listed) == n == 40
+    pick = lambda **flags: [float(times[i]) for i in llava_next_frame_indices(n, fps, **flags)]
+    assert LLAVA_NEXT_FLAGS == "--video_fps 2 --frames_upbound 0"
+    assert pick(video_fps=2, frames_upbound=0) == listed
+    assert pick() != listed                                                    # LLaVA-NeXT's default
+    assert pick(video_fps=2, frames_upbound=32, force_sample=True) != listed   # the LLaVA-Video recipe
+    with pytest.raises(ValueError, match="other frames than the prompt lists for 1 of 1"):
+        to_llava_json([rec], tmp_path / "l.json", video_fps=1)

@@ -2,13 +2,14 @@
 real `openai` client against an OpenAI-compatible HTTP server on 127.0.0.1 (images checked as data URLs, answers that
 depend on the question, 429/500/timeouts, cache), and an end-to-end run: STKit records from a rendered clip ->
 STKit-Bench -> evaluate (oracle, chance, prior, OpenAI) -> Tables 3-5."""
-import base64, json, threading, time
+import base64, hashlib, json, threading, time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from transformers import AutoConfig
 from typer.testing import CliRunner
 
 from openai_server import ChatHandler, serve
@@ -200,3 +201,108 @@ def test_eval_cli_tiny_hf_model(stkit, tmp_path):
                                       "--out", str(tmp_path / "hf"), "--n-frames", "4"])
     assert r.exit_code == 0, (r.output, r.exception)
     assert len(read_jsonl(tmp_path / "hf" / "scores.jsonl")) == 3
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl", "internvl", "smolvlm2", "llava_video"])
+def test_eval_cli_tiny_model_families(stkit, tmp_path, family):
+    """Each open family, tiny and random-init from its real classes, answers the mini bench through `eval`."""
+    from st_vlm_repro.tiny_model import make_tiny_vlm
+    root, records, _ = stkit
+    write_jsonl(tmp_path / "bench.jsonl", records[:2])
+    tiny = make_tiny_vlm(tmp_path / family, family)
+    args = ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root),
+            "--out", str(tmp_path / "run")]
+    by_fps = family == "qwen3_vl"
+    r = CliRunner().invoke(eval_app, args + (["--fps", "1"] if by_fps else ["--n-frames", "4", "--max-pixels", "4096"]))
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert len(read_jsonl(tmp_path / "run" / "scores.jsonl")) == 2
+    _, meta = load_run(tmp_path / "run")
+    assert meta["settings"]["family"] == AutoConfig.from_pretrained(tiny).model_type
+    assert meta["settings"]["sampling"] == ("1.0 fps" if by_fps else "4 frames")
+    assert meta["settings"]["max_pixels"] == (None if by_fps else 4096)
+
+
+class _Reasoner(ChatHandler):
+    """A reasoning-model endpoint: refuses `max_tokens` and `temperature` (400), answers slowly, counts requests in
+    flight."""
+    lock = threading.Lock()
+    in_flight = 0
+    peak = 0
+    requests = 0
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cls = type(self)
+        with cls.lock: cls.requests += 1
+        for p in ("max_tokens", "temperature"):
+            if p in body and body["model"].startswith("o"):
+                msg = f"Unsupported parameter: '{p}' is not supported with this model."
+                return self._send(400, {"error": {"message": msg, "type": "invalid_request_error", "param": p}})
+        with cls.lock: cls.in_flight += 1; cls.peak = max(cls.peak, cls.in_flight)
+        time.sleep(0.1)
+        with cls.lock: cls.in_flight -= 1
+        q = next(p["text"] for p in body["messages"][-1]["content"] if p["type"] == "text")
+        self._reply(body["model"], f"{answer_for(q)} [{hashlib.sha256(q.encode()).hexdigest()[:8]}]")
+
+
+@pytest.fixture(scope="module")
+def reasoner():
+    with serve(_Reasoner) as url: yield url
+
+
+def test_concurrent_answers_equal_sequential(reasoner, stkit, tmp_path):
+    root, records, _ = stkit
+    recs = records[:12]
+    _Reasoner.peak = 0
+    seq = _runner(reasoner, root, tmp_path, model="gpt-4o", n_workers=1, cache_path=None).respond(recs, progress=False)
+    assert _Reasoner.peak == 1
+    par = _runner(reasoner, root, tmp_path, model="gpt-4o", n_workers=6, cache_path=None).respond(recs, progress=False)
+    assert _Reasoner.peak > 1            # several requests were in flight at once
+    assert par == seq and len(set(par)) > 1
+
+
+def test_reasoning_model_options_and_400_reported_once(reasoner, stkit, tmp_path):
+    root, records, _ = stkit
+    _Reasoner.requests = 0
+    with pytest.raises(RuntimeError, match="failed after 1 attempt.*'max_tokens' is not supported") as e:
+        run = _runner(reasoner, root, tmp_path, model="o4-mini", n_workers=2, cache_path=None)
+        run.respond(records[:10], progress=False)
+    assert "BadRequestError" in str(e.value) and _Reasoner.requests <= 2 + 1   # stopped at once, no retries
+    ok = _runner(reasoner, root, tmp_path, model="o4-mini", max_tokens_param="max_completion_tokens", temperature=None,
+                 cache_path=None).respond(records[:3], progress=False)
+    assert all(a.startswith(("It ", "Its ", "At ", "The ", "Yes")) for a in ok)
+
+
+def test_eval_cli_reasoning_model(reasoner, stkit, tmp_path, monkeypatch):
+    root, records, _ = stkit
+    write_jsonl(tmp_path / "bench.jsonl", records[:4])
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    args = ["--model", "openai:o4-mini", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root),
+            "--base-url", reasoner, "--n-frames", "2", "--workers", "3"]
+    bad = CliRunner().invoke(eval_app, args + ["--out", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "not supported with this model" in str(bad.exception)
+    r = CliRunner().invoke(eval_app, args + ["--out", str(tmp_path / "ok"), "--reasoning-model"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert load_run(tmp_path / "ok")[1]["settings"]["max_tokens_param"] == "max_completion_tokens"
+
+
+def test_lmms_eval_task_from_a_moved_folder(stkit, tmp_path):
+    """lmms-eval's own TaskManager loads the exported task after the folder is moved; gold answers score 100 %."""
+    pytest.importorskip("lmms_eval")
+    import shutil
+    from lmms_eval.tasks import TaskManager
+    from st_vlm_repro.evaluate import export_lmms_eval_task
+    root, records, _ = stkit
+    one_per_task = list({r["task"]: r for r in records}.values())
+    write_jsonl(tmp_path / "bench.jsonl", one_per_task)
+    export_lmms_eval_task(tmp_path / "bench.jsonl", root, tmp_path / "made")
+    shutil.move(tmp_path / "made", tmp_path / "moved")
+    tm = TaskManager(include_path=str(tmp_path / "moved"), include_defaults=False)
+    task = tm.load_task_or_group(["stkit_bench"])["stkit_bench"]
+    docs = list(task.test_docs())
+    assert len(docs) == 7 and all(Path(task.doc_to_visual(d)[0]).is_file() for d in docs)
+    paths = [task.doc_to_visual(d)[0] for d in docs]
+    assert all(str(tmp_path / "moved") in p and "videos/videos" not in p for p in paths)
+    items = [task.process_results(d, [task.doc_to_target(d)]) for d in docs]
+    agg = task.aggregation()
+    assert agg["average_acc"]([i["average_acc"] for i in items]) == 100.0
