@@ -245,7 +245,7 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
             if src.is_dir(): shutil.copytree(src, dst) if copy_videos else dst.symlink_to(src.resolve())
             elif copy_videos: shutil.copy2(src, dst)
             else: dst.symlink_to(src.resolve())
-        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=rel.as_posix(),
+        rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=Path(r["video"]).as_posix(),
                          question=r["question"],
                          task_question=r.get("task_question"), answer=r["answer"], label=json.dumps(r["label"]),
                          frame_times=[float(t) for t in r["frame_times"]], objects=json.dumps(r["objects"]),
