@@ -50,11 +50,12 @@ def reproduce(ctx: typer.Context,
               start: str = typer.Option(None, "--from", help="Resume from this notebook (name, number or prefix)"),
               only: str = typer.Option(None, "--only", help="Run just this notebook"),
               run_dir: Path = typer.Option(None, "--run-dir", help="Run folder to (re)use; default runs/<timestamp>"),
-              log_output: bool = typer.Option(False, "--log-output", help="Stream the notebooks' output")):
+              log_output: bool = typer.Option(False, "--log-output", help="Stream the notebooks' output"),
+              publish: bool = typer.Option(False, "--publish", help="After a run without failure, copy its tables and figures over the committed tables/ and figures/")):
     "Run the paper's section notebooks in order with papermill into a run folder."
     from st_vlm_repro.reproduce import run_notebooks
     profile = profile or ctx.obj["profile"] or "mini"
-    s = run_notebooks(profile, run_dir=run_dir, start=start, only=only, log_output=log_output)
+    s = run_notebooks(profile, run_dir=run_dir, start=start, only=only, log_output=log_output, publish=publish)
     typer.echo(f"Run folder: {s['run_dir']} (index.md, summary.json)")
     if s.get("failed"): raise typer.Exit(1)
 

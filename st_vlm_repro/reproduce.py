@@ -4,14 +4,14 @@
 
 # %% ../nbs/90_reproduce.ipynb #797fa0cf
 from __future__ import annotations
-import json, os, time
+import json, os, shutil, time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .core import atomic_write, find_settings_file, load_settings
 
 # %% auto #0
-__all__ = ['TOOLING_FROM', 'project_root', 'section_notebooks', 'pick_notebook', 'write_index', 'run_notebooks']
+__all__ = ['TOOLING_FROM', 'project_root', 'section_notebooks', 'pick_notebook', 'write_index', 'run_notebooks', 'publish_run']
 
 # %% ../nbs/90_reproduce.ipynb #fef39f0b
 TOOLING_FROM = 90  # notebooks numbered from here on are tooling, not paper sections
@@ -64,7 +64,7 @@ def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_d
         status = r["status"] + (f" (cell {r.get('cell')}: {r.get('error','')[:120]})" if r["status"] == "failed" else "")
         lines.append(f"| [{r['notebook']}]({r['notebook']}.ipynb) | {status} | {r.get('seconds', '')} |")
     tables = sorted(p for p in run_dir.rglob("*") if p.suffix in (".md", ".csv") and p.name != "index.md")
-    if tables_dir and Path(tables_dir).is_dir(): tables += sorted(Path(tables_dir).glob("*.md"))
+    if tables_dir and Path(tables_dir).is_dir(): tables += [t for t in sorted(Path(tables_dir).glob("*.md")) if t not in tables]
     if tables: lines += ["", "## Tables", ""] + [f"- [{t.name}]({os.path.relpath(t, run_dir)})" for t in tables]
     if figures_dir and Path(figures_dir).is_dir():
         figs = sorted(Path(figures_dir).glob("*.png"))
@@ -80,18 +80,32 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
                   overrides:dict|None=None, # Settings overrides, passed to the kernels as ST_VLM_<KEY>
                   timeout:int|None=None, # Per-cell timeout in seconds
                   log_output:bool=False, # Stream the notebooks' output to the console
+                  publish:bool=False, # After a run with no failure, copy its tables and figures over the profile's
                  )->dict:
     "Execute the section notebooks with papermill into `run_dir`; stop at the first failure. Returns the run summary."
-    import papermill as pm
     nbs_dir = Path(nbs_dir) if nbs_dir else project_root()/"nbs"
     notebooks = section_notebooks(nbs_dir)
     if not notebooks: raise FileNotFoundError(f"no section notebooks (NN_name.ipynb) in {nbs_dir}")
     if only: notebooks = [notebooks[pick_notebook(notebooks, only)]]
     elif start: notebooks = notebooks[pick_notebook(notebooks, start):]
     for k, v in (overrides or {}).items(): os.environ[f"ST_VLM_{k.upper()}"] = str(v)
-    cfg = load_settings(profile)
-    run_dir = Path(run_dir) if run_dir else Path(cfg.runs_dir)/datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    published = load_settings(profile)
+    run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR")}
+    os.environ.update(ST_VLM_FIGURES_DIR=str(run_dir.resolve()/"figures"), ST_VLM_TABLES_DIR=str(run_dir.resolve()/"tables"))
+    try: summary = _run_sequence(profile, notebooks, run_dir, timeout, log_output)
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+    if publish and not summary.get("failed"): summary["published"] = publish_run(run_dir, published)
+    return summary
+
+def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
+    "Run `notebooks` in order into `run_dir`, rewriting its summary after each; stop at the first failure."
+    import papermill as pm
+    cfg = load_settings(profile)
     old = json.loads((run_dir/"summary.json").read_text()) if (run_dir/"summary.json").exists() else {}
     done = {r["notebook"]: r for r in old.get("notebooks", [])}
     summary = dict(profile=profile, mini_world="mini_world" in cfg and cfg.bool("mini_world"), run_dir=str(run_dir), started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")), notebooks=[])
@@ -115,3 +129,16 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
             print(f"Stopped at {nb.stem}. Fix it, then resume: st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}")
             break
     return summary
+
+def publish_run(run_dir:Path|str, cfg)->list[str]:
+    "Copy a run's tables and figures over the profile's `tables_dir` and `figures_dir`; the paths written."
+    out = []
+    for kind in ("tables", "figures"):
+        src, dest = Path(run_dir)/kind, cfg.path(f"{kind}_dir")
+        for f in sorted(src.rglob("*")) if src.is_dir() else []:
+            if f.is_file():
+                (dest/f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, dest/f.relative_to(src))
+                out.append(str(dest/f.relative_to(src)))
+    print(f"Published {len(out)} tables and figures from {run_dir} into {cfg.tables_dir} and {cfg.figures_dir}")
+    return out
