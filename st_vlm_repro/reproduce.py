@@ -92,8 +92,9 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
     published = load_settings(profile)
     run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR")}
+    saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR", "ST_VLM_SETTINGS")}
     os.environ.update(ST_VLM_FIGURES_DIR=str(run_dir.resolve()/"figures"), ST_VLM_TABLES_DIR=str(run_dir.resolve()/"tables"))
+    if published.settings_file: os.environ["ST_VLM_SETTINGS"] = published.settings_file   # the kernels read the same file
     try: summary = _run_sequence(profile, notebooks, run_dir, timeout, log_output)
     finally:
         for k, v in saved.items():

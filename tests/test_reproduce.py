@@ -77,3 +77,20 @@ def test_cli_console_script():
     assert s["profile"] == "mini" and s["n_scenes"] == 2 and Path(s["figures_dir"]) == ROOT/"figures"
     r = subprocess.run([str(exe), "--set", "oops", "settings"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode != 0 and "key=value" in r.stderr
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    "Expected errors: one line on stderr naming file, key and what was expected, exit 1; --debug shows the traceback."
+    exe = Path(sys.executable).parent/"st-vlm-repro"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ST_VLM_")}
+    run = lambda *a, cwd=ROOT: subprocess.run([str(exe), *a], capture_output=True, text=True, cwd=cwd, env=env)
+    for args, expect in [(["--set", "nuscenes_rot=/x"], "did you mean 'nuscenes_root'"),
+                         (["--set", "n_scenes=abc"], "'n_scenes' must be an integer, not 'abc'"),
+                         (["--profile", "nope"], "profiles there: ['mini', 'small_gpu', 'full']")]:
+        r = run(*args, "settings")
+        assert r.returncode == 1 and r.stdout == "", r
+        assert len(r.stderr.strip().splitlines()) == 1 and expect in r.stderr and "settings.ini" in r.stderr, r.stderr
+    r = run("--profile", "nope", "settings", cwd=tmp_path)   # outside a clone: no settings, no profile
+    assert r.returncode == 1 and "no settings.ini" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("--debug", "--profile", "nope", "settings")
+    assert r.returncode == 1 and "Traceback" in r.stderr and len(r.stderr.splitlines()) > 5
