@@ -16,8 +16,8 @@ from .core import atomic_path, atomic_write, iter_jsonl, read_jsonl, to_jsonable
 from .scoring import TASKS, extract_answer, judge_extract, score, summarize
 
 # %% auto #0
-__all__ = ['eval_app', 'LMMS_METRICS', 'read_responses', 'run_meta', 'collect_responses', 'score_responses', 'evaluate',
-           'load_run', 'make_runner', 'eval_cmd', 'export_lmms_eval_task']
+__all__ = ['BENCH_FIELDS', 'eval_app', 'LMMS_METRICS', 'read_responses', 'run_meta', 'collect_responses', 'check_records',
+           'read_bench', 'score_responses', 'evaluate', 'load_run', 'make_runner', 'eval_cmd', 'export_lmms_eval_task']
 
 # %% ../nbs/05d_eval.ipynb #0d2f369c
 def _jsonl_text(rows)->str: return "".join(json.dumps(to_jsonable(r), ensure_ascii=False) + "\n" for r in rows)
@@ -58,6 +58,36 @@ def collect_responses(runner, # Any object with `name` and `respond(records) -> 
     bar.close()
     return done
 
+# %% ../nbs/05d_eval.ipynb #c13c0002
+BENCH_FIELDS = ("id", "task", "question", "label")   # what answering and scoring read from each record
+
+def check_records(records:list, where:str="record")->None:
+    "Raise `ValueError` naming the first record that is not a dict with the fields evaluation reads and a known task."
+    for i, r in enumerate(records):
+        if not isinstance(r, dict): raise ValueError(f"{where} {i}: a JSON {type(r).__name__}, not an object")
+        if missing := [f for f in BENCH_FIELDS if f not in r]: raise ValueError(f"{where} {i} ({r.get('id', '?')}): missing field(s) {missing}")
+        if r["task"] not in TASKS: raise ValueError(f"{where} {i} ({r['id']}): unknown task {r['task']!r}; expected one of {list(TASKS)}")
+
+def read_bench(path:Path|str)->list[dict]:
+    "The records of a benchmark JSONL file, each validated as a `QARecord`; a bad line raises naming file:line and field."
+    from pydantic import ValidationError
+    from st_vlm_repro.stkit import QARecord
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: r = json.loads(line)
+            except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+            if not isinstance(r, dict): raise ValueError(f"{path}:{i}: a JSON {type(r).__name__}, expected an object (a QARecord)")
+            try: QARecord.model_validate(r)
+            except ValidationError as e:
+                err = e.errors()[0]
+                field = ".".join(map(str, err["loc"])) or "record"
+                raise ValueError(f"{path}:{i}: field {field!r}: {err['msg']} (a QARecord, record {r.get('id', '?')!r})") from None
+            out.append(r)
+    if not out: raise ValueError(f"{path}: no benchmark records")
+    return out
+
 # %% ../nbs/05d_eval.ipynb #ec2816bb
 def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|None=None, progress:bool=False)->list[dict]:
     "Per item: the extracted prediction, the gold label, the extraction's source and `score`'s fields."
@@ -84,6 +114,7 @@ def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     records = list(bench_records)
     if not records: raise ValueError("no benchmark records to evaluate")
+    check_records(records)
     responses = collect_responses(runner, records, out/"responses.jsonl", chunk_size, progress)
     scores = score_responses(records, responses, judge, progress)
     write_jsonl(out/"scores.jsonl", scores)
@@ -107,7 +138,10 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                 videos:Path|str|None=None, # Folder the records' video paths are relative to
                 train_records:list[dict]|None=None, # For prior and for N-shot examples
                 base_url:str|None=None, n_frames:int=8, n_shots:int=0, seed:int=0, cache_path:Path|str|None=None,
-                device:str="cpu", n_workers:int=4):
+                device:str="cpu", n_workers:int=4,
+                timeout:float=120.0, # Seconds per API request (openai)
+                max_attempts:int=5, # Tries per API request, transient errors only (openai)
+               ):
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
@@ -120,7 +154,7 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
     if kind in ("openai", "hf") and videos is None: raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
     if kind == "openai":
         return R.OpenAIRunner(arg, videos, base_url=base_url, n_frames=n_frames, n_shots=n_shots, shot_records=train_records,
-                              cache_path=cache_path, seed=seed, n_workers=n_workers)
+                              cache_path=cache_path, seed=seed, n_workers=n_workers, timeout=timeout, max_attempts=max_attempts)
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
         return HFVideoRunner(arg, videos, n_frames=n_frames, device=device)
@@ -141,13 +175,17 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
              judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
+             timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name> and the judge)"),
+             max_attempts: int = typer.Option(5, min=1, help="Tries per API request on transient errors (openai:<name> and the judge)"),
              seed: int = typer.Option(0)):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
-    records = read_jsonl(bench)
+    records = read_bench(bench)   # every line checked before any model is asked
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
-    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device)
-    jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl") if judge else None
+    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device,
+                         timeout=timeout, max_attempts=max_attempts)
+    jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl",
+              timeout=timeout, max_retries=max_attempts - 1) if judge else None
     df = evaluate(runner, records, out, judge=jd)
     typer.echo(df.round(1).to_string())
 
