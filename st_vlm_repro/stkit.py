@@ -424,8 +424,8 @@ def check_manifest(out:Path, shard_dir:Path, name:str, manifest:dict, overwrite:
     old = json.loads(f.read_text()) if f.exists() else None
     started = any(shard_dir.glob("*.jsonl")) or (out/f"{name}.jsonl").exists()
     if old is not None and old != manifest or old is None and started:
-        what = "; ".join(manifest_diff(old, manifest)) if old is not None else "it was built without a manifest"
-        if not overwrite:
+        what = "; ".join(manifest_diff(old, manifest)) if old is not None else "built without a manifest, so unverifiable"
+        if old is not None and not overwrite:
             raise ValueError(f"{f}: {out} holds part {name!r} built with other settings ({what}); rerun with the same "
                              "settings to resume, or add --overwrite (overwrite=True) to rebuild it from scratch")
         print(f"{name}: other settings ({what}): rebuilding from scratch")
