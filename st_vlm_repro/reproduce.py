@@ -11,7 +11,8 @@ from pathlib import Path
 from .core import atomic_write, find_settings_file, load_settings
 
 # %% auto #0
-__all__ = ['TOOLING_FROM', 'project_root', 'section_notebooks', 'pick_notebook', 'write_index', 'run_notebooks', 'publish_run']
+__all__ = ['TOOLING_FROM', 'NOTEBOOK_NEEDS', 'project_root', 'section_notebooks', 'pick_notebook', 'missing_paths', 'preflight',
+           'write_index', 'run_notebooks', 'publish_run']
 
 # %% ../nbs/90_reproduce.ipynb #fef39f0b
 TOOLING_FROM = 90  # notebooks numbered from here on are tooling, not paper sections
@@ -39,6 +40,44 @@ def pick_notebook(notebooks:list[Path], name:str)->int:
     if len(hits) != 1:
         raise ValueError(f"notebook {name!r} matches {len(hits)} of {[p.stem for p in notebooks]}; give its full name")
     return hits[0]
+
+# %% ../nbs/90_reproduce.ipynb #c13e0002
+NOTEBOOK_NEEDS = {   # a section notebook's number -> the settings naming paths it reads
+    "03b": ("pseudo_videos", "pseudo_depth_model", "pseudo_detector", "pseudo_sam2", "pseudo_monst3r"),
+    "04": ("nuscenes_root", "argoverse2_root", "egoexo4d_root", "nuplan_root"),
+    "06": ("model_path", "train_config"),
+}
+_MUST_BE_SET = ("pseudo_videos", "model_path", "train_config")   # an empty value of these is an error, not "left out"
+
+def _needed(cfg, key:str)->bool:
+    "Whether `key` must name an existing path on this profile (see the table above)."
+    synthetic = "mini_world" in cfg and cfg.bool("mini_world")
+    if key.endswith("_root"): return not synthetic
+    if key.startswith("pseudo_"): return str(cfg.get("pseudo_backend", "oracle")) != "oracle"
+    if key == "model_path": return not cfg.get("model_size")
+    return True
+
+def missing_paths(cfg, notebooks:list[Path])->list[tuple[str, str, str]]:
+    "(key, value, notebook) for each path the `notebooks` will read that does not exist (or is unset where required)."
+    base = Path(cfg.settings_file).parent if cfg.get("settings_file") else Path.cwd()
+    out, seen = [], set()
+    for nb in notebooks:
+        for key in NOTEBOOK_NEEDS.get(nb.stem.split("_")[0], ()):
+            if key in seen or not _needed(cfg, key): continue
+            seen.add(key)
+            v = str(cfg.get(key) or "")
+            if not v:
+                if key in _MUST_BE_SET: out.append((key, "(unset)", nb.stem))
+            elif not (base/v).exists(): out.append((key, v, nb.stem))   # base/v is v itself when v is absolute
+    return out
+
+def preflight(cfg, notebooks:list[Path])->None:
+    "Raise `FileNotFoundError` naming every missing path the `notebooks` need, with its settings key, in one message."
+    if miss := missing_paths(cfg, notebooks):
+        items = "; ".join(f"{k} = {v} (read by {nb})" for k, v, nb in miss)
+        raise FileNotFoundError(f"{len(miss)} path(s) profile {cfg.profile!r} needs are missing: {items}. Fix them in "
+                                f"{cfg.get('settings_file') or 'settings.ini'} [{cfg.profile}] or with --set KEY=PATH "
+                                "(an empty dataset root leaves that dataset out)")
 
 # %% ../nbs/90_reproduce.ipynb #71f7fe94
 def _failure(e:Exception, executed:Path)->dict:
@@ -81,6 +120,7 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
                   timeout:int|None=None, # Per-cell timeout in seconds
                   log_output:bool=False, # Stream the notebooks' output to the console
                   publish:bool=False, # After a run with no failure, copy its tables and figures over the profile's
+                  check_paths:bool=True, # Preflight: stop before the first notebook if a path they need is missing
                  )->dict:
     "Execute the section notebooks with papermill into `run_dir`; stop at the first failure. Returns the run summary."
     nbs_dir = Path(nbs_dir) if nbs_dir else project_root()/"nbs"
@@ -90,6 +130,7 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
     elif start: notebooks = notebooks[pick_notebook(notebooks, start):]
     for k, v in (overrides or {}).items(): os.environ[f"ST_VLM_{k.upper()}"] = str(v)
     published = load_settings(profile)
+    if check_paths: preflight(published, notebooks)
     run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR", "ST_VLM_SETTINGS")}

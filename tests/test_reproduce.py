@@ -94,3 +94,16 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 1 and "no settings.ini" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run("--debug", "--profile", "nope", "settings")
     assert r.returncode == 1 and "Traceback" in r.stderr and len(r.stderr.splitlines()) > 5
+
+
+def test_full_profile_preflight_names_every_missing_path(tmp_path):
+    "reproduce --profile full without the datasets stops before the first notebook, naming each missing path's key."
+    exe = Path(sys.executable).parent/"st-vlm-repro"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ST_VLM_")}
+    sets = [f"{k}=/no/{k}" for k in ("nuscenes_root", "argoverse2_root", "egoexo4d_root", "model_path", "pseudo_videos")]
+    r = subprocess.run([str(exe), "--profile", "full", *[a for s in sets for a in ("--set", s)], "--set", "nuplan_root=",
+                        "reproduce", "--run-dir", str(tmp_path/"run")], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for key in ("nuscenes_root = /no/nuscenes_root (read by 04_stkit)", "argoverse2_root", "egoexo4d_root", "model_path", "pseudo_videos"):
+        assert key in r.stderr, (key, r.stderr)
+    assert "nuplan_root" not in r.stderr and not (tmp_path/"run").exists()   # empty root: left out; nothing ran
