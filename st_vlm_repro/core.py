@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'OPTIONAL_KEYS', 'NOT_SETTINGS', 'find_settings_file', 'SettingsError', 'key_kinds',
-           'check_values', 'Settings', 'load_settings', 'seed_everything', 'rng', 'atomic_path', 'atomic_write',
-           'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'Failed', 'parallel_map', 'SkipReport']
+           'check_values', 'Settings', 'load_settings', 'parse_weights', 'seed_everything', 'rng', 'atomic_path',
+           'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'Failed', 'parallel_map',
+           'SkipReport']
 
 # %% ../nbs/00_core.ipynb #6f25768e
 DEFAULTS = dict(seed="0", data_dir="data", runs_dir="runs", figures_dir="figures", tables_dir="tables", n_workers="0", ray_address="",
@@ -132,6 +133,25 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
         if k.endswith(PATH_KEYS_SUFFIXES) and v and not Path(v).is_absolute(): v = str((base/v).resolve())
         res[k] = _typed(v) if isinstance(v, str) else v
     return res
+
+# %% ../nbs/00_core.ipynb #c13a0006
+def parse_weights(text:str, # e.g. "nuplan=0.748,nuscenes=0.125"
+                  option:str="--proportions", # Named in errors
+                  known:Iterable[str]|None=None, # Allowed names (None: any)
+                 )->dict[str, float]:
+    "`name=weight,...` as a dict of non-negative floats with a positive sum; a `ValueError` names the bad part."
+    out, known = {}, None if known is None else list(known)
+    for part in str(text).split(","):
+        k, sep, v = part.strip().partition("=")
+        k = k.strip()
+        if not sep or not k: raise ValueError(f"{option}: expected name=weight pairs separated by commas, got {part.strip()!r}")
+        if known is not None and k not in known: raise ValueError(f"{option}: unknown name {k!r}; expected one of {known}")
+        try: w = float(v)
+        except ValueError: raise ValueError(f"{option}: weight of {k!r} must be a number, not {v.strip()!r}") from None
+        if not w >= 0 or w == float("inf"): raise ValueError(f"{option}: weight of {k!r} must be a finite number >= 0, not {w}")
+        out[k] = w
+    if not sum(out.values()) > 0: raise ValueError(f"{option}: the weights must not all be 0")
+    return out
 
 # %% ../nbs/00_core.ipynb #ceeef3ec
 def seed_everything(seed:int=0):
