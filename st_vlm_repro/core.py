@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 __all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'OPTIONAL_KEYS', 'NOT_SETTINGS', 'find_settings_file', 'SettingsError', 'key_kinds',
            'check_values', 'Settings', 'load_settings', 'parse_weights', 'seed_everything', 'rng', 'atomic_path',
            'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'Failed', 'parallel_map',
-           'SkipReport']
+           'SkipReport', 'manifest_diff', 'check_resume']
 
 # %% ../nbs/00_core.ipynb #6f25768e
 DEFAULTS = dict(seed="0", data_dir="data", runs_dir="runs", figures_dir="figures", tables_dir="tables", n_workers="0", ray_address="",
@@ -299,3 +299,25 @@ class SkipReport:
         lines += [f"  {n:6d}  {r}" + (f"  (e.g. {', '.join(self.examples.get(r, []))})" if self.examples.get(r) else "")
                   for r, n in sorted(self.skipped.items(), key=lambda kv: -kv[1])]
         return "\n".join(lines)
+
+# %% ../nbs/00_core.ipynb #c13a0011
+def manifest_diff(old:Mapping, new:Mapping, prefix:str="")->list[str]:
+    "What differs between two manifests, as `key: old -> new` (nested mappings by dotted keys)."
+    out = []
+    for k in dict.fromkeys([*old, *new]):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping): out += manifest_diff(a, b, f"{prefix}{k}.")
+        elif a != b: out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+def check_resume(old:Mapping|None, # The manifest the earlier run recorded (None: nothing recorded, nothing to check)
+                 new:Mapping, # This run's manifest
+                 where:str, # The file or folder being resumed, named in the error
+                 ignore:Iterable[str]=(), # Keys free to differ between runs (bookkeeping that does not shape the output)
+                 hint:str="rerun with the same settings, or rebuild with --overwrite",
+                )->None:
+    "Raise `ValueError` naming every difference (outside `ignore`) between `old` and `new` (compared as JSON)."
+    if old is None: return
+    norm = lambda m: json.loads(json.dumps(to_jsonable({k: v for k, v in m.items() if k not in set(ignore)})))
+    if diff := manifest_diff(norm(old), norm(new)):
+        raise ValueError(f"{where} was made with other settings ({'; '.join(diff)}): {hint}")

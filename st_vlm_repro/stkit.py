@@ -22,9 +22,9 @@ __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'T
            'VIDEO_FMTS', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app', 'LABELLED_SOURCES', 'PromptObject',
            'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name', 'fill_template',
            'pick_span', 'span_text', 'single_object_labels', 'common_span', 'pair_labels', 'object_groups', 'record_id',
-           'video_name', 'make_record', 'clip_records', 'build_manifest', 'manifest_digest', 'manifest_diff',
-           'build_lock', 'check_manifest', 'build_stkit', 'record_stats', 'write_summary', 'check_split_separation',
-           'table2', 'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
+           'video_name', 'make_record', 'clip_records', 'build_manifest', 'manifest_digest', 'build_lock',
+           'check_manifest', 'build_stkit', 'record_stats', 'write_summary', 'check_split_separation', 'table2',
+           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -368,6 +368,7 @@ def clip_records(clip:Clip, # The clip to ask about
 
 # %% ../nbs/04_stkit.ipynb #c13d0001
 import contextlib, shutil
+from .core import manifest_diff
 
 VIDEO_FMTS = ("mp4", "frames")
 
@@ -382,15 +383,6 @@ def build_manifest(clips:list[Clip], name:str, seed:int, rules:LabelRules, rende
     return json.loads(json.dumps(m))   # as it reads back from the file (tuples as lists)
 
 def manifest_digest(m:dict)->str: return hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()[:16]
-
-def manifest_diff(old:dict, new:dict)->list[str]:
-    "What differs between two manifests, as `key: old -> new` (rules by their fields)."
-    out = []
-    for k in dict.fromkeys([*old, *new]):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict): out += [f"rules.{x}" if k == "rules" else f"{k}.{x}" for x in manifest_diff(a, b)]
-        elif a != b: out.append(f"{k}: {a!r} -> {b!r}")
-    return out
 
 @contextlib.contextmanager
 def build_lock(folder:Path):
