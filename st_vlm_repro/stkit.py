@@ -378,8 +378,11 @@ def build_manifest(clips:list[Clip], name:str, seed:int, rules:LabelRules, rende
     "The settings that shape a part's bytes, as written to `shards/<name>/manifest.json`."
     from st_vlm_repro import __version__
     ids = hashlib.sha256(json.dumps([c.clip_id for c in clips]).encode()).hexdigest()
+    content = hashlib.sha256()   # same ids, other tracks (a reader fix, pseudo-labels made again): other records
+    for c in clips: content.update(c.model_dump_json().encode())
     m = dict(name=name, **(origin or {}), seed=seed, shard_size=shard_size, rules=asdict(rules), render=render,
-             video_fmt=video_fmt, paraphrase=paraphrase, n_clips=len(clips), clip_ids_sha256=ids, version=__version__)
+             video_fmt=video_fmt, paraphrase=paraphrase, n_clips=len(clips), clip_ids_sha256=ids,
+             clips_sha256=content.hexdigest(), version=__version__)
     return json.loads(json.dumps(m))   # as it reads back from the file (tuples as lists)
 
 def manifest_digest(m:dict)->str: return hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()[:16]
