@@ -4,7 +4,7 @@
 
 # %% ../nbs/05d_eval.ipynb #90f11f4b
 from __future__ import annotations
-import json, os, shutil
+import hashlib, json, os, shutil
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -12,12 +12,13 @@ import pandas as pd
 import typer
 from tqdm.auto import tqdm
 
-from .core import atomic_path, atomic_write, iter_jsonl, read_jsonl, to_jsonable, write_jsonl
+from .core import atomic_path, atomic_write, check_resume, iter_jsonl, read_jsonl, to_jsonable, write_jsonl
 from .scoring import TASKS, extract_answer, judge_extract, score, summarize
 
 # %% auto #0
 __all__ = ['BENCH_FIELDS', 'eval_app', 'LMMS_METRICS', 'read_responses', 'run_meta', 'collect_responses', 'check_records',
-           'read_bench', 'score_responses', 'evaluate', 'load_run', 'make_runner', 'eval_cmd', 'export_lmms_eval_task']
+           'read_bench', 'score_responses', 'eval_manifest', 'evaluate', 'load_run', 'make_runner', 'eval_cmd',
+           'export_lmms_eval_task']
 
 # %% ../nbs/05d_eval.ipynb #0d2f369c
 def _jsonl_text(rows)->str: return "".join(json.dumps(to_jsonable(r), ensure_ascii=False) + "\n" for r in rows)
@@ -104,6 +105,12 @@ def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|No
                         response=resp, pred=pred, gold=r["label"], extraction=source, **{k: v for k, v in s.items() if k != "task"}))
     return out
 
+def eval_manifest(runner, records:list[dict])->dict:
+    "What a run folder's responses depend on: the runner's name and settings, and the items' ids and questions."
+    items = hashlib.sha256(json.dumps([[r["id"], r["question"]] for r in records], ensure_ascii=False).encode()).hexdigest()
+    return json.loads(json.dumps(to_jsonable(dict(model=runner.name, settings=getattr(runner, "settings", {}),
+                                                  n_items=len(records), items_sha256=items))))
+
 def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]`
              bench_records:list[dict], # STKit-Bench records (e.g. `read_jsonl("bench/stkit_bench.jsonl")`)
              out_dir:Path|str, # Run folder: responses.jsonl, scores.jsonl, summary.csv, meta.json
@@ -115,6 +122,15 @@ def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]
     records = list(bench_records)
     if not records: raise ValueError("no benchmark records to evaluate")
     check_records(records)
+    mf, manifest = out/"manifest.json", eval_manifest(runner, records)
+    old = json.loads(mf.read_text()) if mf.exists() else None
+    if old is not None and old.get("model") != runner.name:
+        raise ValueError(f"{out} holds responses of {[old.get('model')]}, not {runner.name!r}: use a fresh --out folder")
+    try: check_resume(old, manifest, str(mf), hint="its answers do not apply; starting the folder afresh")
+    except ValueError as e:
+        print(e)
+        for f in ("responses.jsonl", "scores.jsonl", "summary.csv", "meta.json"): (out/f).unlink(missing_ok=True)
+    atomic_write(mf, json.dumps(manifest, indent=1))
     responses = collect_responses(runner, records, out/"responses.jsonl", chunk_size, progress)
     scores = score_responses(records, responses, judge, progress)
     write_jsonl(out/"scores.jsonl", scores)
