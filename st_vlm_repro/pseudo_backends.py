@@ -498,6 +498,10 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
     if cfg.pseudo_backend == "oracle":
         from st_vlm_repro.mini_world import make_mini_world, load_ground_truth
         world, videos = root / "world", root / "videos"
+        gt = json.loads((world / "ground_truth.json").read_text()) if (world / "ground_truth.json").exists() else None
+        if gt is not None and (gt.get("seed") != int(cfg.seed) + PSEUDO_SEED_OFFSET or len(gt["scenes"]) != int(cfg.n_pseudo_videos)):
+            import shutil   # other settings: another world, so its videos and their labels go too
+            for sub in (world, videos, root / "out"): shutil.rmtree(sub, ignore_errors=True)
         if not (world / "ground_truth.json").exists():
             make_mini_world(world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[], n_sports=0)
         _, scenes = load_ground_truth(world); videos.mkdir(parents=True, exist_ok=True)

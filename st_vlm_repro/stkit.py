@@ -640,9 +640,10 @@ def ensure_mini_world(cfg)->Path:
     "The `mini` profile's world under `<data_dir>/mini_world`: `n_scenes` driving scenes in every format, (re)generated unless complete."
     from st_vlm_repro.mini_world import make_mini_world
     root = Path(cfg.data_dir)/"mini_world"
-    gt = root/"ground_truth.json"
-    n_driving = sum(s["domain"] == "driving" for s in json.loads(gt.read_text())["scenes"]) if gt.exists() else -1
-    complete = n_driving == int(cfg.n_scenes) and all((root/f/"mini_world_ids.json").exists() for f in LABELLED_SOURCES)
+    gt = json.loads((root/"ground_truth.json").read_text()) if (root/"ground_truth.json").exists() else dict(scenes=[])
+    n_driving = sum(s["domain"] == "driving" for s in gt["scenes"])
+    complete = (n_driving == int(cfg.n_scenes) and gt.get("seed") == int(cfg.seed)   # another seed: another world
+                and all((root/f/"mini_world_ids.json").exists() for f in LABELLED_SOURCES))
     if not complete: make_mini_world(root, int(cfg.n_scenes), seed=int(cfg.seed), n_workers=int(cfg.n_workers))
     return root
 

@@ -123,3 +123,18 @@ def test_deleted_video_is_rendered_again_and_lock_stops_a_second_build(world, tm
     with build_lock(out/"shards"/"nuscenes-train"):
         r = subprocess.run(_cli_build(world, out), capture_output=True, text=True)
     assert r.returncode == 1 and "another build is writing" in r.stderr and str(os.getpid()) in r.stderr, r.stderr
+
+
+def test_profile_pipelines_rebuild_when_settings_change(tmp_path):
+    "The profile's pseudo-labelled STKit follows its settings: another n_pseudo_videos or corruption is made again."
+    from st_vlm_repro.core import load_settings, read_jsonl
+    from st_vlm_repro.pseudo_backends import build_profile_pseudo_stkit
+    cfg = load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=1, n_workers=1)
+    one = build_profile_pseudo_stkit(cfg, render=False)
+    two = build_profile_pseudo_stkit(load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=2, n_workers=1), render=False)
+    assert (one["videos"], two["videos"]) == (1, 2) and two["clips"] > one["clips"]
+    mild = build_profile_pseudo_stkit(load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=2, n_workers=1,
+                                                    pseudo_corruption="ideal"), render=False)
+    recs = read_jsonl(tmp_path/"pseudo"/"stkit"/"pseudo-train.jsonl")
+    assert mild["records"] == len(recs) and len({r["scene_id"] for r in recs}) == 2
+    assert json.loads((tmp_path/"pseudo"/"out"/"manifest.json").read_text())["spec"]["corruption"] == "ideal"
