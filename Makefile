@@ -35,9 +35,11 @@ SYNC_STATE  = { git status --porcelain -- $(SYNC_PATHS); git diff -- $(SYNC_PATH
 sync-check: $(STAMP)
 	@before="$$($(SYNC_STATE))"; \
 	$(BIN)/nbdev-clean && after="$$($(SYNC_STATE))" && \
-	{ test "$$before" = "$$after" || { echo "Unclean notebooks: run nbdev-clean and commit:"; git status --porcelain -- $(SYNC_PATHS); exit 1; }; } && \
+	{ test "$$before" = "$$after" || { echo "Unclean notebooks: run nbdev-clean and commit:"; \
+	  git status --porcelain -- $(SYNC_PATHS); exit 1; }; } && \
 	$(BIN)/nbdev-export && after="$$($(SYNC_STATE))" && \
-	{ test "$$before" = "$$after" || { echo "Notebooks and library out of sync: run nbdev-export and commit:"; git status --porcelain -- $(SYNC_PATHS); exit 1; }; }
+	{ test "$$before" = "$$after" || { echo "Notebooks and library out of sync: run nbdev-export and commit:"; \
+	  git status --porcelain -- $(SYNC_PATHS); exit 1; }; }
 
 # The tests' notebooks write their tables and figures under runs/test/, never over the committed ones.
 nbtest pytest: export ST_VLM_FIGURES_DIR := $(CURDIR)/runs/test/figures

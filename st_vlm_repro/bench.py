@@ -164,5 +164,5 @@ def bench_build_cmd(stkit: Path = typer.Option(..., help="A built STKit folder")
     from st_vlm_repro.core import parse_weights
     prop = parse_weights(proportions, "--proportions") if proportions else None
     records = read_stkit(stkit)
-    if prop: parse_weights(proportions, "--proportions", known=sorted({r["source"] for r in records}))   # names of sources there
+    if prop: parse_weights(proportions, "--proportions", known=sorted({r["source"] for r in records}))   # sources there
     typer.echo(json.dumps(write_bench(records, out, per_task, seed, prop, figures), indent=1))

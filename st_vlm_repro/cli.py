@@ -31,7 +31,8 @@ def parse_overrides(pairs:List[str]|None)->dict:
 @app.callback()
 def main_options(ctx: typer.Context,
                  profile: str = typer.Option(None, "--profile", "-p", help="Settings profile (settings.ini section): mini, small_gpu or full", envvar="ST_VLM_PROFILE"),
-                 set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting: key=value (repeatable)"),
+                 set_: Optional[List[str]] = typer.Option(None, "--set",
+                                                          help="Override a setting: key=value (repeatable)"),
                  debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error")):
     "Global options: the profile and setting overrides, exported as ST_VLM_* for every stage and notebook."
     if debug: os.environ["ST_VLM_DEBUG"] = "1"
@@ -54,7 +55,8 @@ def reproduce(ctx: typer.Context,
               only: str = typer.Option(None, "--only", help="Run just this notebook"),
               run_dir: Path = typer.Option(None, "--run-dir", help="Run folder to (re)use; default runs/<timestamp>"),
               log_output: bool = typer.Option(False, "--log-output", help="Stream the notebooks' output"),
-              publish: bool = typer.Option(False, "--publish", help="After a run without failure, copy its tables and figures over the committed tables/ and figures/")):
+              publish: bool = typer.Option(False, "--publish", help="After a run without failure, copy its tables "
+                                           "and figures over the committed tables/ and figures/")):
     "Run the paper's section notebooks in order with papermill into a run folder."
     from st_vlm_repro.reproduce import run_notebooks
     profile = profile or ctx.obj["profile"] or "mini"

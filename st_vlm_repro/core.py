@@ -65,7 +65,9 @@ def key_kinds(cp:configparser.ConfigParser)->dict[str, str]:
     out = {}
     for k, kinds in seen.items():
         kinds = kinds - {"any"}
-        out[k] = "int" if kinds == {"int"} else "float" if kinds and kinds <= {"int", "float"} else "bool" if kinds == {"bool"} else "any"
+        if kinds == {"int"}: out[k] = "int"
+        elif kinds and kinds <= {"int", "float"}: out[k] = "float"
+        else: out[k] = "bool" if kinds == {"bool"} else "any"
     return out
 
 def check_values(cp:configparser.ConfigParser, values:Mapping, path:Path|str|None,
@@ -77,10 +79,12 @@ def check_values(cp:configparser.ConfigParser, values:Mapping, path:Path|str|Non
     for k, v in values.items():
         if k not in kinds:
             near = difflib.get_close_matches(k, kinds, n=1)
-            raise SettingsError(f"{where}: unknown setting {k!r}{source.format(K=k.upper())}" + (f" (did you mean {near[0]!r}?)" if near else "") +
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise SettingsError(f"{where}: unknown setting {k!r}{source.format(K=k.upper())}{hint}" +
                                 f"; valid keys: {', '.join(sorted(kinds))}")
         want, got = kinds[k], _kind(str(v))
-        ok = want == "any" or got == want or (want == "float" and got == "int") or (want == "bool" and got in ("bool", "int"))
+        ok = (want == "any" or got == want or (want == "float" and got == "int")
+              or (want == "bool" and got in ("bool", "int")))
         if not ok:
             name = dict(int="an integer", float="a number", bool="true or false")[want]
             raise SettingsError(f"{where}: setting {k!r}{source.format(K=k.upper())} must be {name}, not {str(v)!r}")
@@ -112,7 +116,8 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
     profile = asked or "mini"
     path = Path(path) if path else find_settings_file()
     if path is None and asked:
-        raise FileNotFoundError(f"profile {asked!r}: no settings.ini in {Path.cwd()} or its parents; run from a clone of st_vlm_repro or set ST_VLM_SETTINGS")
+        raise FileNotFoundError(f"profile {asked!r}: no settings.ini in {Path.cwd()} or its parents; "
+                                "run from a clone of st_vlm_repro or set ST_VLM_SETTINGS")
     cp = configparser.ConfigParser(defaults=DEFAULTS, interpolation=configparser.ExtendedInterpolation())
     base = Path.cwd()
     if path is not None:
@@ -122,7 +127,8 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
         raise KeyError(f"profile {profile!r} is not a section of {path}; profiles there: {cp.sections()}")
     if profile not in cp: cp.add_section(profile)
     # environment and explicit overrides go in *before* interpolation, so `${data_dir}/...` follows an overridden data_dir
-    env = {k[len("ST_VLM_"):].lower(): v for k, v in os.environ.items() if k.startswith("ST_VLM_") and k not in NOT_SETTINGS}
+    env = {k[len("ST_VLM_"):].lower(): v for k, v in os.environ.items()
+           if k.startswith("ST_VLM_") and k not in NOT_SETTINGS}
     check_values(cp, env, path, source=" (environment variable ST_VLM_{K})")
     check_values(cp, overrides, path)
     for k, v in {**env, **{k: str(v) for k, v in overrides.items()}}.items():
@@ -144,11 +150,14 @@ def parse_weights(text:str, # e.g. "nuplan=0.748,nuscenes=0.125"
     for part in str(text).split(","):
         k, sep, v = part.strip().partition("=")
         k = k.strip()
-        if not sep or not k: raise ValueError(f"{option}: expected name=weight pairs separated by commas, got {part.strip()!r}")
-        if known is not None and k not in known: raise ValueError(f"{option}: unknown name {k!r}; expected one of {known}")
+        if not sep or not k:
+            raise ValueError(f"{option}: expected name=weight pairs separated by commas, got {part.strip()!r}")
+        if known is not None and k not in known:
+            raise ValueError(f"{option}: unknown name {k!r}; expected one of {known}")
         try: w = float(v)
         except ValueError: raise ValueError(f"{option}: weight of {k!r} must be a number, not {v.strip()!r}") from None
-        if not w >= 0 or w == float("inf"): raise ValueError(f"{option}: weight of {k!r} must be a finite number >= 0, not {w}")
+        if not w >= 0 or w == float("inf"):
+            raise ValueError(f"{option}: weight of {k!r} must be a finite number >= 0, not {w}")
         out[k] = w
     if not sum(out.values()) > 0: raise ValueError(f"{option}: the weights must not all be 0")
     return out
@@ -313,7 +322,7 @@ def manifest_diff(old:Mapping, new:Mapping, prefix:str="")->list[str]:
 def check_resume(old:Mapping|None, # The manifest the earlier run recorded (None: nothing recorded, nothing to check)
                  new:Mapping, # This run's manifest
                  where:str, # The file or folder being resumed, named in the error
-                 ignore:Iterable[str]=(), # Keys free to differ between runs (bookkeeping that does not shape the output)
+                 ignore:Iterable[str]=(), # Keys free to differ (bookkeeping that does not shape the output)
                  hint:str="rerun with the same settings, or rebuild with --overwrite",
                 )->None:
     "Raise `ValueError` naming every difference (outside `ignore`) between `old` and `new` (compared as JSON)."

@@ -66,11 +66,13 @@ def check_records(records:list, where:str="record")->None:
     "Raise `ValueError` naming the first record that is not a dict with the fields evaluation reads and a known task."
     for i, r in enumerate(records):
         if not isinstance(r, dict): raise ValueError(f"{where} {i}: a JSON {type(r).__name__}, not an object")
-        if missing := [f for f in BENCH_FIELDS if f not in r]: raise ValueError(f"{where} {i} ({r.get('id', '?')}): missing field(s) {missing}")
-        if r["task"] not in TASKS: raise ValueError(f"{where} {i} ({r['id']}): unknown task {r['task']!r}; expected one of {list(TASKS)}")
+        if missing := [f for f in BENCH_FIELDS if f not in r]:
+            raise ValueError(f"{where} {i} ({r.get('id', '?')}): missing field(s) {missing}")
+        if r["task"] not in TASKS:
+            raise ValueError(f"{where} {i} ({r['id']}): unknown task {r['task']!r}; expected one of {list(TASKS)}")
 
 def read_bench(path:Path|str)->list[dict]:
-    "The records of a benchmark JSONL file, each validated as a `QARecord`; a bad line raises naming file:line and field."
+    "The records of a benchmark JSONL file, each validated as a `QARecord`; a bad one raises naming file:line, field."
     from pydantic import ValidationError
     from st_vlm_repro.stkit import QARecord
     out = []
@@ -79,12 +81,14 @@ def read_bench(path:Path|str)->list[dict]:
             if not line.strip(): continue
             try: r = json.loads(line)
             except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from None
-            if not isinstance(r, dict): raise ValueError(f"{path}:{i}: a JSON {type(r).__name__}, expected an object (a QARecord)")
+            if not isinstance(r, dict):
+                raise ValueError(f"{path}:{i}: a JSON {type(r).__name__}, expected an object (a QARecord)")
             try: QARecord.model_validate(r)
             except ValidationError as e:
                 err = e.errors()[0]
                 field = ".".join(map(str, err["loc"])) or "record"
-                raise ValueError(f"{path}:{i}: field {field!r}: {err['msg']} (a QARecord, record {r.get('id', '?')!r})") from None
+                where = f"a QARecord, record {r.get('id', '?')!r}"
+                raise ValueError(f"{path}:{i}: field {field!r}: {err['msg']} ({where})") from None
             out.append(r)
     if not out: raise ValueError(f"{path}: no benchmark records")
     return out
@@ -107,7 +111,8 @@ def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|No
 
 def eval_manifest(runner, records:list[dict])->dict:
     "What a run folder's responses depend on: the runner's name and settings, and the items' ids and questions."
-    items = hashlib.sha256(json.dumps([[r["id"], r["question"]] for r in records], ensure_ascii=False).encode()).hexdigest()
+    items = json.dumps([[r["id"], r["question"]] for r in records], ensure_ascii=False)
+    items = hashlib.sha256(items.encode()).hexdigest()
     return json.loads(json.dumps(to_jsonable(dict(model=runner.name, settings=getattr(runner, "settings", {}),
                                                   n_items=len(records), items_sha256=items))))
 
@@ -125,7 +130,7 @@ def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]
     mf, manifest = out/"manifest.json", eval_manifest(runner, records)
     old = json.loads(mf.read_text()) if mf.exists() else None
     if old is not None and old.get("model") != runner.name:
-        raise ValueError(f"{out} holds responses of {[old.get('model')]}, not {runner.name!r}: use a fresh --out folder")
+        raise ValueError(f"{out} holds responses of {[old.get('model')]}, not {runner.name!r}: use a fresh --out")
     try: check_resume(old, manifest, str(mf), hint="its answers do not apply; starting the folder afresh")
     except ValueError as e:
         print(e)
@@ -170,7 +175,8 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
     if kind in ("openai", "hf") and videos is None: raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
     if kind == "openai":
         return R.OpenAIRunner(arg, videos, base_url=base_url, n_frames=n_frames, n_shots=n_shots, shot_records=train_records,
-                              cache_path=cache_path, seed=seed, n_workers=n_workers, timeout=timeout, max_attempts=max_attempts)
+                              cache_path=cache_path, seed=seed, n_workers=n_workers, timeout=timeout,
+                              max_attempts=max_attempts)
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
         return HFVideoRunner(arg, videos, n_frames=n_frames, device=device)
@@ -191,15 +197,15 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
              judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
-             timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name> and the judge)"),
-             max_attempts: int = typer.Option(5, min=1, help="Tries per API request on transient errors (openai:<name> and the judge)"),
+             timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name>, judge)"),
+             max_attempts: int = typer.Option(5, min=1, help="Tries per API request, transient errors (openai, judge)"),
              seed: int = typer.Option(0)):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
     records = read_bench(bench)   # every line checked before any model is asked
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
-    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl", device,
-                         timeout=timeout, max_attempts=max_attempts)
+    runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl",
+                         device, timeout=timeout, max_attempts=max_attempts)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl",
               timeout=timeout, max_retries=max_attempts - 1) if judge else None
     df = evaluate(runner, records, out, judge=jd)

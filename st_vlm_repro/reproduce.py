@@ -103,7 +103,8 @@ def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_d
         status = r["status"] + (f" (cell {r.get('cell')}: {r.get('error','')[:120]})" if r["status"] == "failed" else "")
         lines.append(f"| [{r['notebook']}]({r['notebook']}.ipynb) | {status} | {r.get('seconds', '')} |")
     tables = sorted(p for p in run_dir.rglob("*") if p.suffix in (".md", ".csv") and p.name != "index.md")
-    if tables_dir and Path(tables_dir).is_dir(): tables += [t for t in sorted(Path(tables_dir).glob("*.md")) if t not in tables]
+    if tables_dir and Path(tables_dir).is_dir():
+        tables += [t for t in sorted(Path(tables_dir).glob("*.md")) if t not in tables]
     if tables: lines += ["", "## Tables", ""] + [f"- [{t.name}]({os.path.relpath(t, run_dir)})" for t in tables]
     if figures_dir and Path(figures_dir).is_dir():
         figs = sorted(Path(figures_dir).glob("*.png"))
@@ -131,11 +132,13 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
     for k, v in (overrides or {}).items(): os.environ[f"ST_VLM_{k.upper()}"] = str(v)
     published = load_settings(profile)
     if check_paths: preflight(published, notebooks)
-    run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/stamp
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR", "ST_VLM_SETTINGS")}
-    os.environ.update(ST_VLM_FIGURES_DIR=str(run_dir.resolve()/"figures"), ST_VLM_TABLES_DIR=str(run_dir.resolve()/"tables"))
-    if published.settings_file: os.environ["ST_VLM_SETTINGS"] = published.settings_file   # the kernels read the same file
+    os.environ.update(ST_VLM_FIGURES_DIR=str(run_dir.resolve()/"figures"),
+                      ST_VLM_TABLES_DIR=str(run_dir.resolve()/"tables"))
+    if published.settings_file: os.environ["ST_VLM_SETTINGS"] = published.settings_file   # kernels read the same file
     try: summary = _run_sequence(profile, notebooks, run_dir, timeout, log_output)
     finally:
         for k, v in saved.items():

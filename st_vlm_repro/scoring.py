@@ -683,7 +683,7 @@ class JudgeCache:
             if self.path.exists():
                 for i, line in enumerate(self.path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
                     try: r = json.loads(line)
-                    except json.JSONDecodeError:   # a line cut by a crash is skipped, not fatal: that call is made again
+                    except json.JSONDecodeError:   # a line cut by a crash: skipped, that call is made again
                         warnings.warn(f"{self.path}:{i}: torn cache line skipped")
                         continue
                     if isinstance(r, dict) and "key" in r: self._mem[r["key"]] = r["content"]

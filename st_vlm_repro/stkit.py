@@ -396,7 +396,8 @@ def build_lock(folder:Path):
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
-            raise RuntimeError(f"another build is writing {folder} (lock {folder/'.lock'}, pid {f.read().strip() or '?'}); "
+            pid = f.read().strip() or "?"
+            raise RuntimeError(f"another build is writing {folder} (lock {folder/'.lock'}, pid {pid}); "
                                "wait for it to finish or stop it") from None
         f.seek(0)
         f.truncate()
@@ -419,7 +420,7 @@ def check_manifest(out:Path, shard_dir:Path, name:str, manifest:dict, overwrite:
     old = json.loads(f.read_text()) if f.exists() else None
     started = any(shard_dir.glob("*.jsonl")) or (out/f"{name}.jsonl").exists()
     if old is not None and old != manifest or old is None and started:
-        what = "; ".join(manifest_diff(old, manifest)) if old is not None else "built without a manifest, so unverifiable"
+        what = "; ".join(manifest_diff(old, manifest)) if old is not None else "no manifest, so unverifiable"
         if old is not None and not overwrite:
             raise ValueError(f"{f}: {out} holds part {name!r} built with other settings ({what}); rerun with the same "
                              "settings to resume, or add --overwrite (overwrite=True) to rebuild it from scratch")
@@ -469,7 +470,7 @@ def _build_shard(job:dict)->dict:
     return dict(shard=path.name, skips=skips, failed=failed)
 
 def _shard_done(job:dict)->bool:
-    "A shard is finished: its `.done` marker carries this build's manifest digest and (when rendering) its videos exist."
+    "A shard is finished: its `.done` marker carries this manifest's digest and (rendering) its videos exist."
     path, out = Path(job["path"]), Path(job["out"])
     done = path.with_suffix(".done")
     if not path.exists() or not done.exists() or done.read_text() != job["digest"]: return False
@@ -492,7 +493,8 @@ def build_stkit(clips:Iterable[Clip], # Clips to turn into STKit (e.g. `load_cli
                )->dict:
     "Build STKit records from `clips` into `out`, resumably; returns the summary (also written as `<name>.summary.json`)."
     if video_fmt not in VIDEO_FMTS: raise ValueError(f"video_fmt must be one of {VIDEO_FMTS}, not {video_fmt!r}")
-    if not isinstance(shard_size, int) or shard_size < 1: raise ValueError(f"shard_size must be a whole number >= 1, not {shard_size!r}")
+    if not isinstance(shard_size, int) or shard_size < 1:
+        raise ValueError(f"shard_size must be a whole number >= 1, not {shard_size!r}")
     out = Path(out); shard_dir = out/"shards"/name
     with build_lock(shard_dir):
         return _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, paraphrase, shard_size,
@@ -519,10 +521,12 @@ def _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, p
         else: j["clips"] = clips[a:a + shard_size]
     if forked: _FORKED_CLIPS[key] = clips
     try:
-        res = parallel_map(_build_shard, todo, n_workers=n_workers, ray_address=ray_address, progress=progress, desc=f"STKit {name}") if todo else []
+        res = parallel_map(_build_shard, todo, n_workers=n_workers, ray_address=ray_address, progress=progress,
+                           desc=f"STKit {name}") if todo else []
     finally: _FORKED_CLIPS.pop(key, None)
     if unfinished := [r["shard"] for r in res if r["failed"]]:
-        print(f"{name}: {len(unfinished)} shard(s) with failed clips are not marked done and will be redone on the next run: {unfinished[:5]}")
+        print(f"{name}: {len(unfinished)} shard(s) with failed clips are not marked done; "
+              f"the next run redoes them: {unfinished[:5]}")
     lines = []
     for j in jobs: lines += Path(j["path"]).read_text(encoding="utf-8").splitlines(keepends=True)
     atomic_write(out/f"{name}.jsonl", "".join(lines))
@@ -622,14 +626,16 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
               shard_size: int = typer.Option(64, min=1, help="Clips per shard (the unit of resume)"),
               workers: int = typer.Option(0, min=0, help="Local processes (0: one per core)"),
               ray_address: str = typer.Option(None, "--ray-address", help="Ray address ('local' or a cluster)"),
-              overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild a part that was built with other settings")):
+              overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild a part built with other settings")):
     "Build STKit records (and visual prompts) for one source and split, resumably."
     from st_vlm_repro.clips import load_clips
-    if video_fmt not in VIDEO_FMTS: raise typer.BadParameter(f"expected one of {', '.join(VIDEO_FMTS)}, not {video_fmt!r}", param_hint="--video-fmt")
+    if video_fmt not in VIDEO_FMTS:
+        raise typer.BadParameter(f"expected one of {', '.join(VIDEO_FMTS)}, not {video_fmt!r}",
+                                 param_hint="--video-fmt")
     clips = load_clips(source, root, split, verbose=False)
     s = build_stkit(clips, out, f"{source}-{split}" + ("-para" if paraphrase else ""), seed=seed, render=render, video_fmt=video_fmt,
-                    paraphrase=paraphrase, shard_size=shard_size, n_workers=workers, ray_address=ray_address, overwrite=overwrite,
-                    origin=dict(source=source, root=str(Path(root).resolve()), split=split))
+                    paraphrase=paraphrase, shard_size=shard_size, n_workers=workers, ray_address=ray_address,
+                    overwrite=overwrite, origin=dict(source=source, root=str(Path(root).resolve()), split=split))
     check_split_separation(out)
     typer.echo(json.dumps({k: s[k] for k in ("name", "clips", "records", "videos", "scenes", "per_source_task", "skipped", "read")}, indent=1))
 
@@ -657,8 +663,9 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
         for split in splits:
             try: clips = load_clips(src, root, split, verbose=False)
             except (DatasetRootError, ValueError) as e: print(f"{src} {split}: {e}"); continue
-            summaries.append(build_stkit(clips, out, f"{src}-{split}", seed=int(cfg.seed), render=render,   # settings changed: rebuild
-                                         n_workers=int(cfg.n_workers), ray_address=cfg.ray_address or None, overwrite=True,
-                                         origin=dict(source=src, root=str(Path(root).resolve()), split=split)))
+            origin = dict(source=src, root=str(Path(root).resolve()), split=split)
+            summaries.append(build_stkit(clips, out, f"{src}-{split}", seed=int(cfg.seed), render=render,
+                                         n_workers=int(cfg.n_workers), ray_address=cfg.ray_address or None,
+                                         overwrite=True, origin=origin))   # other settings: rebuilt
     check_split_separation(out)
     return summaries

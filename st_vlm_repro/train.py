@@ -498,7 +498,8 @@ def _fresh_accelerator_state(mixed_precision:str):
     if st and st.get("_mixed_precision") not in (None, mixed_precision) and "deepspeed_plugin" not in st:
         AcceleratorState._reset_state()             # the process group (PartialState) is kept
 
-RESUME_FREE = ("output_dir", "cache_dir", "num_workers", "save_steps", "save_total_limit", "stop_after_steps", "log_steps")   # bookkeeping
+RESUME_FREE = ("output_dir", "cache_dir", "num_workers", "save_steps", "save_total_limit", "stop_after_steps",
+               "log_steps")   # bookkeeping: free to differ when a checkpoint is resumed
 
 def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
           resume_from:str|Path|None=None, # A checkpoint folder, or "latest" (the newest under output_dir)

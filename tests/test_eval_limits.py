@@ -25,7 +25,8 @@ class Hanging(ChatHandler):
 def test_timeout_and_max_attempts_bound_a_hanging_server(tmp_path):
     clip = make_test_clip(tmp_path/"frames", n_frames=40, seed=0)
     recs, videos = clip_records(clip, seed=0)
-    for name, objs in videos: render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], tmp_path/"stkit"/name, size=96)
+    for name, objs in videos:
+        render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], tmp_path/"stkit"/name, size=96)
     write_jsonl(tmp_path/"bench.jsonl", [recs[0].model_dump(mode="json")])
     with serve(Hanging) as url:
         r = CliRunner().invoke(eval_app, ["--model", "openai:m", "--base-url", url, "--videos", str(tmp_path/"stkit"),

@@ -23,7 +23,8 @@ def test_run_stops_at_failure_and_resumes(tmp_path, monkeypatch):
     marker = tmp_path/"ran.txt"
     _nb(nbs/"00_first.ipynb", f"open({str(marker)!r}, 'a').write(profile + '\\n')")
     _nb(nbs/"00a_figure.ipynb", "from st_vlm_repro.core import load_settings",
-        "d = load_settings(profile).path('figures_dir')\nd.mkdir(parents=True, exist_ok=True)\n(d/'fig.png').write_bytes(b'png')")
+        "d = load_settings(profile).path('figures_dir')\nd.mkdir(parents=True, exist_ok=True)",
+        "(d/'fig.png').write_bytes(b'png')")
     _nb(nbs/"01_broken.ipynb", "x = 1", "import os\nif not os.path.exists(%r): raise RuntimeError('not fixed yet')" % str(tmp_path/"fixed"))
     _nb(nbs/"02_last.ipynb", f"open({str(marker)!r}, 'a').write('last\\n')")
     _nb(nbs/"90_tooling.ipynb", "raise SystemExit('tooling notebooks are not run')")
@@ -56,7 +57,8 @@ def test_publish_copies_a_completed_run(tmp_path, monkeypatch):
     nbs = tmp_path/"nbs"
     nbs.mkdir()
     _nb(nbs/"00_table.ipynb", "from st_vlm_repro.core import load_settings",
-        "d = load_settings(profile).path('tables_dir')\nd.mkdir(parents=True, exist_ok=True)\n(d/'t.md').write_text('| a |')")
+        "d = load_settings(profile).path('tables_dir')\nd.mkdir(parents=True, exist_ok=True)",
+        "(d/'t.md').write_text('| a |')")
     s = run_notebooks("mini", nbs_dir=nbs, run_dir=tmp_path/"run")
     assert (tmp_path/"run/tables/t.md").exists() and not pub.exists() and "published" not in s
     assert "tables/t.md" in (tmp_path/"run/index.md").read_text()
@@ -71,7 +73,8 @@ def test_cli_console_script():
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and "reproduce" in r.stdout
     env = {k: v for k, v in os.environ.items() if not k.startswith("ST_VLM_")}
-    r = subprocess.run([str(exe), "--profile", "mini", "--set", "n_scenes=2", "settings"], capture_output=True, text=True, cwd=ROOT, env=env)
+    r = subprocess.run([str(exe), "--profile", "mini", "--set", "n_scenes=2", "settings"], capture_output=True, text=True,
+                       cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["profile"] == "mini" and s["n_scenes"] == 2 and Path(s["figures_dir"]) == ROOT/"figures"
@@ -100,10 +103,11 @@ def test_full_profile_preflight_names_every_missing_path(tmp_path):
     "reproduce --profile full without the datasets stops before the first notebook, naming each missing path's key."
     exe = Path(sys.executable).parent/"st-vlm-repro"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ST_VLM_")}
-    sets = [f"{k}=/no/{k}" for k in ("nuscenes_root", "argoverse2_root", "egoexo4d_root", "model_path", "pseudo_videos")]
-    r = subprocess.run([str(exe), "--profile", "full", *[a for s in sets for a in ("--set", s)], "--set", "nuplan_root=",
-                        "reproduce", "--run-dir", str(tmp_path/"run")], capture_output=True, text=True, cwd=ROOT, env=env)
+    keys = ("nuscenes_root", "argoverse2_root", "egoexo4d_root", "model_path", "pseudo_videos")
+    sets = [a for k in keys for a in ("--set", f"{k}=/no/{k}")]
+    r = subprocess.run([str(exe), "--profile", "full", *sets, "--set", "nuplan_root=", "reproduce",
+                        "--run-dir", str(tmp_path/"run")], capture_output=True, text=True, cwd=ROOT, env=env)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    for key in ("nuscenes_root = /no/nuscenes_root (read by 04_stkit)", "argoverse2_root", "egoexo4d_root", "model_path", "pseudo_videos"):
+    for key in ("nuscenes_root = /no/nuscenes_root (read by 04_stkit)", *keys[1:]):
         assert key in r.stderr, (key, r.stderr)
     assert "nuplan_root" not in r.stderr and not (tmp_path/"run").exists()   # empty root: left out; nothing ran

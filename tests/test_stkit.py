@@ -131,7 +131,8 @@ def test_profile_pipelines_rebuild_when_settings_change(tmp_path):
     from st_vlm_repro.pseudo_backends import build_profile_pseudo_stkit
     cfg = load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=1, n_workers=1)
     one = build_profile_pseudo_stkit(cfg, render=False)
-    two = build_profile_pseudo_stkit(load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=2, n_workers=1), render=False)
+    cfg2 = load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=2, n_workers=1)
+    two = build_profile_pseudo_stkit(cfg2, render=False)
     assert (one["videos"], two["videos"]) == (1, 2) and two["clips"] > one["clips"]
     mild = build_profile_pseudo_stkit(load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=2, n_workers=1,
                                                     pseudo_corruption="ideal"), render=False)
