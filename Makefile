@@ -1,13 +1,15 @@
-# Two commands do all the set-up on a fresh machine with Python 3.11:
-#   make demo  - create .venv, install, run the mini reproduction (papermill, notebooks in order) into runs/
-#   make test  - create .venv, install, check notebooks are clean and exported, nbdev-test, then pytest
+# Two commands do all the set-up on a fresh machine with Python 3.11, in either order, any number of times:
+#   make demo    - create .venv, install, run the mini reproduction (papermill, notebooks in order) into runs/<time>/
+#   make test    - create .venv, install, check notebooks are clean and exported, nbdev-test, then pytest
+# Neither writes a tracked file: the run's tables and figures stay in its run folder, the tests' under runs/test/.
+#   make publish - the mini reproduction, then its tables and figures copied over the committed tables/ and figures/
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= mini
 
-.PHONY: demo test install sync-check nbtest pytest bench gpu-wheels clean-runs
+.PHONY: demo publish test install sync-check nbtest pytest bench gpu-wheels clean-runs
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -23,13 +25,25 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/st-vlm-repro reproduce --profile $(PROFILE)
 
-# The sync check of nbdev's own CI: nothing may change after nbdev-clean, nor after nbdev-export.
+publish: $(STAMP)
+	$(BIN)/st-vlm-repro reproduce --profile $(PROFILE) --publish
+
+# The sync check of nbdev's own CI, on what nbdev generates only (nbs/ and the package): nothing there may change
+# after nbdev-clean, nor after nbdev-export. Run outputs elsewhere in the tree (runs/, data/) do not matter here.
+SYNC_PATHS := nbs st_vlm_repro
+SYNC_STATE  = { git status --porcelain -- $(SYNC_PATHS); git diff -- $(SYNC_PATHS); } | cksum
 sync-check: $(STAMP)
-	@test -z "$$(git status --porcelain)" || { echo "Working tree not clean before the sync check:"; git status --porcelain; exit 1; }
-	$(BIN)/nbdev-clean
-	@test -z "$$(git status --porcelain)" || { echo "Unclean notebooks: run nbdev-clean and commit:"; git status --porcelain; exit 1; }
-	$(BIN)/nbdev-export
-	@test -z "$$(git status --porcelain)" || { echo "Notebooks and library out of sync: run nbdev-export and commit:"; git status --porcelain; exit 1; }
+	@before="$$($(SYNC_STATE))"; \
+	$(BIN)/nbdev-clean && after="$$($(SYNC_STATE))" && \
+	{ test "$$before" = "$$after" || { echo "Unclean notebooks: run nbdev-clean and commit:"; \
+	  git status --porcelain -- $(SYNC_PATHS); exit 1; }; } && \
+	$(BIN)/nbdev-export && after="$$($(SYNC_STATE))" && \
+	{ test "$$before" = "$$after" || { echo "Notebooks and library out of sync: run nbdev-export and commit:"; \
+	  git status --porcelain -- $(SYNC_PATHS); exit 1; }; }
+
+# The tests' notebooks write their tables and figures under runs/test/, never over the committed ones.
+nbtest pytest: export ST_VLM_FIGURES_DIR := $(CURDIR)/runs/test/figures
+nbtest pytest: export ST_VLM_TABLES_DIR := $(CURDIR)/runs/test/tables
 
 nbtest: $(STAMP)
 	$(BIN)/nbdev-test --n-workers 2

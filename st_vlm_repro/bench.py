@@ -157,9 +157,12 @@ def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0
 
 @bench_app.command("build")
 def bench_build_cmd(stkit: Path = typer.Option(..., help="A built STKit folder"), out: Path = typer.Option(..., help="Output folder"),
-                    per_task: int = typer.Option(200), seed: int = typer.Option(0),
+                    per_task: int = typer.Option(200, min=1), seed: int = typer.Option(0),
                     proportions: str = typer.Option(None, help="e.g. nuplan=0.748,nuscenes=0.125 (default: the paper's)"),
                     figures: Path = typer.Option(None, help="Where to write Fig. 5")):
     "Build STKit-Bench (balanced, validation split) and its paraphrased variant."
-    prop = {k: float(v) for k, v in (p.split("=") for p in proportions.split(","))} if proportions else None
-    typer.echo(json.dumps(write_bench(read_stkit(stkit), out, per_task, seed, prop, figures), indent=1))
+    from st_vlm_repro.core import parse_weights
+    prop = parse_weights(proportions, "--proportions") if proportions else None
+    records = read_stkit(stkit)
+    if prop: parse_weights(proportions, "--proportions", known=sorted({r["source"] for r in records}))   # sources there
+    typer.echo(json.dumps(write_bench(records, out, per_task, seed, prop, figures), indent=1))

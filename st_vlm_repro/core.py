@@ -14,9 +14,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'find_settings_file', 'Settings', 'load_settings', 'seed_everything', 'rng',
-           'atomic_path', 'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'UnsafePathError',
-           'safe_join', 'Failed', 'parallel_map', 'SkipReport']
+__all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'OPTIONAL_KEYS', 'NOT_SETTINGS', 'find_settings_file', 'SettingsError', 'key_kinds',
+           'check_values', 'Settings', 'load_settings', 'parse_weights', 'seed_everything', 'rng', 'atomic_path',
+           'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'UnsafePathError', 'safe_join',
+           'Failed', 'parallel_map', 'SkipReport', 'manifest_diff', 'check_resume']
 
 # %% ../nbs/00_core.ipynb #6f25768e
 DEFAULTS = dict(seed="0", data_dir="data", runs_dir="runs", figures_dir="figures", tables_dir="tables", n_workers="0", ray_address="",
@@ -35,6 +36,58 @@ def find_settings_file(start:Path|str|None=None, # Folder to search from (defaul
     for d in (here, *here.parents):
         if (d/"settings.ini").is_file() and ((d/"pyproject.toml").is_file() or (d/"nbs").is_dir()): return d/"settings.ini"
     return None
+
+# %% ../nbs/00_core.ipynb #c13a0002
+OPTIONAL_KEYS = ("lmms_eval_results", "bench_per_task", "description", "pseudo_videos", "pseudo_depth_model",
+                 "pseudo_detector", "pseudo_sam2", "pseudo_monst3r")  # read with `cfg.get`, absent from some profiles
+NOT_SETTINGS = ("ST_VLM_SETTINGS", "ST_VLM_PROFILE", "ST_VLM_DEBUG")  # environment variables that are not settings
+_BOOLS = ("true", "false", "yes", "no", "on", "off")
+
+class SettingsError(ValueError):
+    "A setting that does not exist or has a value of the wrong type."
+
+def _kind(v:str)->str:
+    "The type a settings string shows: int, float, bool or str (empty: any)."
+    v = v.strip().lower()
+    if not v or "${" in v: return "any"
+    for name, f in (("int", int), ("float", float)):
+        with contextlib.suppress(ValueError):
+            f(v)
+            return name
+    return "bool" if v in _BOOLS else "str"
+
+def key_kinds(cp:configparser.ConfigParser)->dict[str, str]:
+    "Every known setting and the type its values in `cp` (all sections, raw) share: int, float, bool, or any."
+    seen: dict[str, set] = {k: set() for k in OPTIONAL_KEYS}
+    for sec in [cp.default_section, *cp.sections()]:
+        for k, v in (cp.defaults() if sec == cp.default_section else cp[sec]).items():
+            seen.setdefault(k, set()).add(_kind(cp.get(sec, k, raw=True) if sec != cp.default_section else v))
+    out = {}
+    for k, kinds in seen.items():
+        kinds = kinds - {"any"}
+        if kinds == {"int"}: out[k] = "int"
+        elif kinds and kinds <= {"int", "float"}: out[k] = "float"
+        else: out[k] = "bool" if kinds == {"bool"} else "any"
+    return out
+
+def check_values(cp:configparser.ConfigParser, values:Mapping, path:Path|str|None,
+                 source:str="", # Where the values come from, said after the key; `{K}` is the key in capitals
+                )->None:
+    "Raise `SettingsError` for a key of `values` that `cp` does not know, or a value not of the key's type."
+    import difflib
+    kinds, where = key_kinds(cp), str(path or "built-in defaults")
+    for k, v in values.items():
+        if k not in kinds:
+            near = difflib.get_close_matches(k, kinds, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise SettingsError(f"{where}: unknown setting {k!r}{source.format(K=k.upper())}{hint}" +
+                                f"; valid keys: {', '.join(sorted(kinds))}")
+        want, got = kinds[k], _kind(str(v))
+        ok = (want == "any" or got == want or (want == "float" and got == "int")
+              or (want == "bool" and got in ("bool", "int")))
+        if not ok:
+            name = dict(int="an integer", float="a number", bool="true or false")[want]
+            raise SettingsError(f"{where}: setting {k!r}{source.format(K=k.upper())} must be {name}, not {str(v)!r}")
 
 # %% ../nbs/00_core.ipynb #9f9e499d
 class Settings(dict):
@@ -59,8 +112,12 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
                   **overrides, # Values that win over everything else
                  )->Settings:
     "Settings of `profile`: built-in defaults < [DEFAULT] < [profile] < `ST_VLM_<KEY>` env vars < `overrides`."
-    profile = profile or os.environ.get("ST_VLM_PROFILE") or "mini"
+    asked = profile or os.environ.get("ST_VLM_PROFILE")
+    profile = asked or "mini"
     path = Path(path) if path else find_settings_file()
+    if path is None and asked:
+        raise FileNotFoundError(f"profile {asked!r}: no settings.ini in {Path.cwd()} or its parents; "
+                                "run from a clone of st_vlm_repro or set ST_VLM_SETTINGS")
     cp = configparser.ConfigParser(defaults=DEFAULTS, interpolation=configparser.ExtendedInterpolation())
     base = Path.cwd()
     if path is not None:
@@ -70,8 +127,11 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
         raise KeyError(f"profile {profile!r} is not a section of {path}; profiles there: {cp.sections()}")
     if profile not in cp: cp.add_section(profile)
     # environment and explicit overrides go in *before* interpolation, so `${data_dir}/...` follows an overridden data_dir
-    env = {k[len("ST_VLM_"):].lower(): v for k, v in os.environ.items() if k.startswith("ST_VLM_")}
-    for k, v in {**{k: v for k, v in env.items() if k not in ("settings", "profile")}, **{k: str(v) for k, v in overrides.items()}}.items():
+    env = {k[len("ST_VLM_"):].lower(): v for k, v in os.environ.items()
+           if k.startswith("ST_VLM_") and k not in NOT_SETTINGS}
+    check_values(cp, env, path, source=" (environment variable ST_VLM_{K})")
+    check_values(cp, overrides, path)
+    for k, v in {**env, **{k: str(v) for k, v in overrides.items()}}.items():
         cp.set(profile, k, str(v).replace("$", "$$"))
     raw = dict(cp[profile])
     res = Settings(profile=profile, settings_file=str(path) if path else "")
@@ -79,6 +139,28 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
         if k.endswith(PATH_KEYS_SUFFIXES) and v and not Path(v).is_absolute(): v = str((base/v).resolve())
         res[k] = _typed(v) if isinstance(v, str) else v
     return res
+
+# %% ../nbs/00_core.ipynb #c13a0006
+def parse_weights(text:str, # e.g. "nuplan=0.748,nuscenes=0.125"
+                  option:str="--proportions", # Named in errors
+                  known:Iterable[str]|None=None, # Allowed names (None: any)
+                 )->dict[str, float]:
+    "`name=weight,...` as a dict of non-negative floats with a positive sum; a `ValueError` names the bad part."
+    out, known = {}, None if known is None else list(known)
+    for part in str(text).split(","):
+        k, sep, v = part.strip().partition("=")
+        k = k.strip()
+        if not sep or not k:
+            raise ValueError(f"{option}: expected name=weight pairs separated by commas, got {part.strip()!r}")
+        if known is not None and k not in known:
+            raise ValueError(f"{option}: unknown name {k!r}; expected one of {known}")
+        try: w = float(v)
+        except ValueError: raise ValueError(f"{option}: weight of {k!r} must be a number, not {v.strip()!r}") from None
+        if not w >= 0 or w == float("inf"):
+            raise ValueError(f"{option}: weight of {k!r} must be a finite number >= 0, not {w}")
+        out[k] = w
+    if not sum(out.values()) > 0: raise ValueError(f"{option}: the weights must not all be 0")
+    return out
 
 # %% ../nbs/00_core.ipynb #ceeef3ec
 def seed_everything(seed:int=0):
@@ -246,3 +328,25 @@ class SkipReport:
         lines += [f"  {n:6d}  {r}" + (f"  (e.g. {', '.join(self.examples.get(r, []))})" if self.examples.get(r) else "")
                   for r, n in sorted(self.skipped.items(), key=lambda kv: -kv[1])]
         return "\n".join(lines)
+
+# %% ../nbs/00_core.ipynb #c13a0011
+def manifest_diff(old:Mapping, new:Mapping, prefix:str="")->list[str]:
+    "What differs between two manifests, as `key: old -> new` (nested mappings by dotted keys)."
+    out = []
+    for k in dict.fromkeys([*old, *new]):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping): out += manifest_diff(a, b, f"{prefix}{k}.")
+        elif a != b: out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+def check_resume(old:Mapping|None, # The manifest the earlier run recorded (None: nothing recorded, nothing to check)
+                 new:Mapping, # This run's manifest
+                 where:str, # The file or folder being resumed, named in the error
+                 ignore:Iterable[str]=(), # Keys free to differ (bookkeeping that does not shape the output)
+                 hint:str="rerun with the same settings, or rebuild with --overwrite",
+                )->None:
+    "Raise `ValueError` naming every difference (outside `ignore`) between `old` and `new` (compared as JSON)."
+    if old is None: return
+    norm = lambda m: json.loads(json.dumps(to_jsonable({k: v for k, v in m.items() if k not in set(ignore)})))
+    if diff := manifest_diff(norm(old), norm(new)):
+        raise ValueError(f"{where} was made with other settings ({'; '.join(diff)}): {hint}")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05d_eval.ipynb #90f11f4b
 from __future__ import annotations
-import json, os, shutil
+import hashlib, json, os, shutil
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -12,12 +12,13 @@ import pandas as pd
 import typer
 from tqdm.auto import tqdm
 
-from .core import atomic_path, atomic_write, iter_jsonl, read_jsonl, to_jsonable, write_jsonl
+from .core import atomic_path, atomic_write, check_resume, iter_jsonl, read_jsonl, to_jsonable, write_jsonl
 from .scoring import TASKS, extract_answer, judge_extract, score, summarize
 
 # %% auto #0
-__all__ = ['eval_app', 'LMMS_METRICS', 'read_responses', 'run_meta', 'collect_responses', 'score_responses', 'evaluate',
-           'load_run', 'make_runner', 'eval_cmd', 'export_lmms_eval_task']
+__all__ = ['BENCH_FIELDS', 'eval_app', 'LMMS_METRICS', 'read_responses', 'run_meta', 'collect_responses', 'check_records',
+           'read_bench', 'score_responses', 'eval_manifest', 'evaluate', 'load_run', 'make_runner', 'eval_cmd',
+           'export_lmms_eval_task']
 
 # %% ../nbs/05d_eval.ipynb #0d2f369c
 def _jsonl_text(rows)->str: return "".join(json.dumps(to_jsonable(r), ensure_ascii=False) + "\n" for r in rows)
@@ -58,6 +59,40 @@ def collect_responses(runner, # Any object with `name` and `respond(records) -> 
     bar.close()
     return done
 
+# %% ../nbs/05d_eval.ipynb #c13c0002
+BENCH_FIELDS = ("id", "task", "question", "label")   # what answering and scoring read from each record
+
+def check_records(records:list, where:str="record")->None:
+    "Raise `ValueError` naming the first record that is not a dict with the fields evaluation reads and a known task."
+    for i, r in enumerate(records):
+        if not isinstance(r, dict): raise ValueError(f"{where} {i}: a JSON {type(r).__name__}, not an object")
+        if missing := [f for f in BENCH_FIELDS if f not in r]:
+            raise ValueError(f"{where} {i} ({r.get('id', '?')}): missing field(s) {missing}")
+        if r["task"] not in TASKS:
+            raise ValueError(f"{where} {i} ({r['id']}): unknown task {r['task']!r}; expected one of {list(TASKS)}")
+
+def read_bench(path:Path|str)->list[dict]:
+    "The records of a benchmark JSONL file, each validated as a `QARecord`; a bad one raises naming file:line, field."
+    from pydantic import ValidationError
+    from st_vlm_repro.stkit import QARecord
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: r = json.loads(line)
+            except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+            if not isinstance(r, dict):
+                raise ValueError(f"{path}:{i}: a JSON {type(r).__name__}, expected an object (a QARecord)")
+            try: QARecord.model_validate(r)
+            except ValidationError as e:
+                err = e.errors()[0]
+                field = ".".join(map(str, err["loc"])) or "record"
+                where = f"a QARecord, record {r.get('id', '?')!r}"
+                raise ValueError(f"{path}:{i}: field {field!r}: {err['msg']} ({where})") from None
+            out.append(r)
+    if not out: raise ValueError(f"{path}: no benchmark records")
+    return out
+
 # %% ../nbs/05d_eval.ipynb #ec2816bb
 def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|None=None, progress:bool=False)->list[dict]:
     "Per item: the extracted prediction, the gold label, the extraction's source and `score`'s fields."
@@ -74,6 +109,13 @@ def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|No
                         response=resp, pred=pred, gold=r["label"], extraction=source, **{k: v for k, v in s.items() if k != "task"}))
     return out
 
+def eval_manifest(runner, records:list[dict])->dict:
+    "What a run folder's responses depend on: the runner's name and settings, and the items' ids and questions."
+    items = json.dumps([[r["id"], r["question"]] for r in records], ensure_ascii=False)
+    items = hashlib.sha256(items.encode()).hexdigest()
+    return json.loads(json.dumps(to_jsonable(dict(model=runner.name, settings=getattr(runner, "settings", {}),
+                                                  n_items=len(records), items_sha256=items))))
+
 def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]`
              bench_records:list[dict], # STKit-Bench records (e.g. `read_jsonl("bench/stkit_bench.jsonl")`)
              out_dir:Path|str, # Run folder: responses.jsonl, scores.jsonl, summary.csv, meta.json
@@ -84,6 +126,16 @@ def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     records = list(bench_records)
     if not records: raise ValueError("no benchmark records to evaluate")
+    check_records(records)
+    mf, manifest = out/"manifest.json", eval_manifest(runner, records)
+    old = json.loads(mf.read_text()) if mf.exists() else None
+    if old is not None and old.get("model") != runner.name:
+        raise ValueError(f"{out} holds responses of {[old.get('model')]}, not {runner.name!r}: use a fresh --out")
+    try: check_resume(old, manifest, str(mf), hint="its answers do not apply; starting the folder afresh")
+    except ValueError as e:
+        print(e)
+        for f in ("responses.jsonl", "scores.jsonl", "summary.csv", "meta.json"): (out/f).unlink(missing_ok=True)
+    atomic_write(mf, json.dumps(manifest, indent=1))
     responses = collect_responses(runner, records, out/"responses.jsonl", chunk_size, progress)
     scores = score_responses(records, responses, judge, progress)
     write_jsonl(out/"scores.jsonl", scores)
@@ -110,7 +162,10 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                 device:str="cpu", n_workers:int=4,
                 fps:float|None=None, # hf: sample frames per second instead of `n_frames`
                 max_pixels:int|None=None, # hf: frame budget in pixels
-                reasoning:bool=False): # openai: a reasoning model (max_completion_tokens, no temperature)
+                reasoning:bool=False, # openai: a reasoning model (max_completion_tokens, no temperature)
+                timeout:float=120.0, # Seconds per API request (openai)
+                max_attempts:int=5, # Tries per API request, transient errors only (openai)
+               ):
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
@@ -123,7 +178,8 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
     if kind in ("openai", "hf") and videos is None: raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
     if kind == "openai":
         return R.OpenAIRunner(arg, videos, base_url=base_url, n_frames=n_frames, n_shots=n_shots, shot_records=train_records,
-                              cache_path=cache_path, seed=seed, n_workers=n_workers,
+                              cache_path=cache_path, seed=seed, n_workers=n_workers, timeout=timeout,
+                              max_attempts=max_attempts,
                               **(dict(max_tokens_param="max_completion_tokens", temperature=None) if reasoning else {}))
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
@@ -147,16 +203,20 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
              fps: float = typer.Option(None, help="hf:<path>: frames per second sampled, instead of --n-frames"),
              max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
-             workers: int = typer.Option(4, help="openai:<name>: requests in flight at once"),
+             workers: int = typer.Option(4, min=1, help="openai:<name>: requests in flight at once"),
              reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
+             timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name>, judge)"),
+             max_attempts: int = typer.Option(5, min=1, help="Tries per API request, transient errors (openai, judge)"),
              seed: int = typer.Option(0)):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
-    records = read_jsonl(bench)
+    records = read_bench(bench)   # every line checked before any model is asked
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
     runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl",
-                         device, n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model)
-    jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl") if judge else None
+                         device, n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model,
+                         timeout=timeout, max_attempts=max_attempts)
+    jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl",
+              timeout=timeout, max_retries=max_attempts - 1) if judge else None
     df = evaluate(runner, records, out, judge=jd)
     typer.echo(df.round(1).to_string())
 

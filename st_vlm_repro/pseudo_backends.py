@@ -19,7 +19,8 @@ from .pseudo import (Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, ps
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'pseudo_app', 'PSEUDO_SEED_OFFSET', 'read_video', 'write_monst3r_folder', 'MonST3RFolder', 'ClassicalVO',
            'HFMetricDepth', 'GroundedSAM2', 'make_tiny_models', 'Backends', 'label_video', 'load_pseudo_clips',
-           'BackendSpec', 'pseudo_label_folder', 'pseudo_label_cmd', 'write_scene_video', 'build_profile_pseudo_stkit']
+           'BackendSpec', 'pseudo_label_folder', 'check_label_manifest', 'pseudo_label_cmd', 'write_scene_video',
+           'build_profile_pseudo_stkit']
 
 # %% ../nbs/03b_pseudo_backends.ipynb #d39a98ef
 def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:float=20.0)->Video:
@@ -401,16 +402,38 @@ VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 def pseudo_label_folder(videos:Path|str, out:Path|str, spec:BackendSpec, params:PseudoParams=PseudoParams(),
                         fps:float=10.0, long_side:int=512, max_seconds:float=20.0, split:str="train", domain:str="driving",
-                        n_workers:int=0, ray_address:str|None=None, gpus_per_task:float=0.0, progress:bool=True)->list[dict]:
+                        n_workers:int=0, ray_address:str|None=None, gpus_per_task:float=0.0, progress:bool=True,
+                        overwrite:bool=False, # `out` labelled with other settings: label again (else refuse)
+                       )->list[dict]:
     "Pseudo-label every video of a folder in parallel (processes or Ray), resumably; returns the per-video reports."
     vids = sorted(p for p in Path(videos).iterdir() if p.suffix.lower() in VIDEO_EXTS and not p.name.startswith("."))
     if not vids: raise ValueError(f"{videos}: no video files ({', '.join(VIDEO_EXTS)})")
+    check_label_manifest(out, spec, params, fps, long_side, max_seconds, split, domain, overwrite)
     jobs = [dict(path=str(p), out=str(out), spec=spec, params=params, fps=fps, long_side=long_side, max_seconds=max_seconds,
                  split=split, domain=domain) for p in vids]
     reps = parallel_map(_label_job, jobs, n_workers=n_workers, ray_address=ray_address, progress=progress, desc="pseudo-label",
                         ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None)
     atomic_write(Path(out) / "report.json", json.dumps(reps, indent=1, default=float))
     return reps
+
+# %% ../nbs/03b_pseudo_backends.ipynb #c13f0002
+def check_label_manifest(out:Path|str, spec:BackendSpec, params:PseudoParams, fps:float, long_side:int,
+                         max_seconds:float, split:str, domain:str, overwrite:bool=False)->dict:
+    "Refuse to resume `out` under other labelling settings (`overwrite`: clear it); write and return the manifest."
+    import shutil
+    from st_vlm_repro import __version__
+    from st_vlm_repro.core import check_resume
+    out = Path(out); f = out / "manifest.json"
+    m = dict(spec=asdict(spec), params=asdict(params), fps=fps, long_side=long_side, max_seconds=max_seconds,
+             split=split, domain=domain, version=__version__)
+    m = json.loads(json.dumps(m, default=str))
+    try: check_resume(json.loads(f.read_text()) if f.exists() else None, m, str(f),
+                      hint="rerun with the same settings, or add --overwrite to label again from scratch")
+    except ValueError:
+        if not overwrite: raise
+        for sub in ("clips", "reports", "frames", "stkit"): shutil.rmtree(out / sub, ignore_errors=True)
+    atomic_write(f, json.dumps(m, indent=1))
+    return m
 
 # %% ../nbs/03b_pseudo_backends.ipynb #733b547c
 import typer
@@ -437,17 +460,20 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
                      stkit: bool = typer.Option(True, help="Also build STKit from the clips"),
                      render: bool = typer.Option(True, help="Render STKit visual prompts"),
                      workers: int = typer.Option(0, help="Local processes (0: one per core)"),
-                     ray_address: str = typer.Option(None, "--ray-address"), gpus_per_task: float = typer.Option(0.0)):
+                     ray_address: str = typer.Option(None, "--ray-address"), gpus_per_task: float = typer.Option(0.0),
+                     overwrite: bool = typer.Option(False, "--overwrite",
+                                                    help="Label (and build STKit) again if made with other settings")):
     "Videos in, pseudo-labelled Clips (JSONL) and a per-video report out, then STKit; resumable."
     spec = BackendSpec(backend, str(ground_truth) if ground_truth else None, corruption, "front", *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)), device)
     reps = pseudo_label_folder(videos, out, spec, PseudoParams(smoother=smoother), fps, long_side, max_seconds, split, domain,
-                               workers, ray_address, gpus_per_task)
+                               workers, ray_address, gpus_per_task, overwrite=overwrite)
     for r in reps:
         typer.echo(f"{r.get('video')}: " + (r["error"] if "error" in r else
                    f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} ({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"))
     if stkit:
         from st_vlm_repro.stkit import build_stkit
-        s = build_stkit(load_pseudo_clips(out), out / "stkit", f"pseudo-{split}", render=render, n_workers=workers, ray_address=ray_address)
+        s = build_stkit(load_pseudo_clips(out), out / "stkit", f"pseudo-{split}", render=render, n_workers=workers,
+                        ray_address=ray_address, overwrite=overwrite)
         typer.echo(json.dumps({k: s[k] for k in ("name", "clips", "records", "videos")}))
     if any("error" in r for r in reps): raise typer.Exit(1)
 
@@ -474,6 +500,12 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
     if cfg.pseudo_backend == "oracle":
         from st_vlm_repro.mini_world import make_mini_world, load_ground_truth
         world, videos = root / "world", root / "videos"
+        gt = json.loads((world / "ground_truth.json").read_text()) if (world / "ground_truth.json").exists() else None
+        stale = gt is not None and (gt.get("seed") != int(cfg.seed) + PSEUDO_SEED_OFFSET
+                                    or len(gt["scenes"]) != int(cfg.n_pseudo_videos))
+        if stale:
+            import shutil   # other settings: another world, so its videos and their labels go too
+            for sub in (world, videos, root / "out"): shutil.rmtree(sub, ignore_errors=True)
         if not (world / "ground_truth.json").exists():
             make_mini_world(world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[], n_sports=0)
         _, scenes = load_ground_truth(world); videos.mkdir(parents=True, exist_ok=True)
@@ -486,10 +518,12 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
         spec = BackendSpec(cfg.pseudo_backend, None, "ideal", "front", cfg.get("pseudo_depth_model") or None, cfg.get("pseudo_detector") or None,
                            cfg.get("pseudo_sam2") or None, cfg.get("pseudo_monst3r") or None, cfg.get("device", "cpu"), int(cfg.seed))
     reps = pseudo_label_folder(videos, root / "out", spec, n_workers=n_workers, ray_address=ray, progress=progress,
-                               max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)))
+                               max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)),
+                               overwrite=True)   # other settings: label again
     failed = [r for r in reps if "error" in r]
     clips = load_pseudo_clips(root / "out")
     if not clips: raise ValueError(f"{root / 'out'}: pseudo-labelling produced no clips ({len(failed)} of {len(reps)} videos failed)")
-    s = build_stkit(clips, root / "stkit", "pseudo-train", seed=int(cfg.seed), render=render, n_workers=n_workers, ray_address=ray)
+    s = build_stkit(clips, root / "stkit", "pseudo-train", seed=int(cfg.seed), render=render, n_workers=n_workers,
+                    ray_address=ray, overwrite=True)
     return dict(videos=len(reps), failed=len(failed), clips=len(clips), records=s["records"], stkit=str(root / "stkit"),
                 tracks_kept=sum(r.get("tracks_kept", 0) for r in reps), tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps))

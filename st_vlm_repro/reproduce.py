@@ -4,14 +4,15 @@
 
 # %% ../nbs/90_reproduce.ipynb #797fa0cf
 from __future__ import annotations
-import json, os, time
+import json, os, shutil, time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .core import atomic_write, find_settings_file, load_settings
 
 # %% auto #0
-__all__ = ['TOOLING_FROM', 'project_root', 'section_notebooks', 'pick_notebook', 'write_index', 'run_notebooks']
+__all__ = ['TOOLING_FROM', 'NOTEBOOK_NEEDS', 'project_root', 'section_notebooks', 'pick_notebook', 'missing_paths', 'preflight',
+           'write_index', 'run_notebooks', 'publish_run']
 
 # %% ../nbs/90_reproduce.ipynb #fef39f0b
 TOOLING_FROM = 90  # notebooks numbered from here on are tooling, not paper sections
@@ -40,6 +41,44 @@ def pick_notebook(notebooks:list[Path], name:str)->int:
         raise ValueError(f"notebook {name!r} matches {len(hits)} of {[p.stem for p in notebooks]}; give its full name")
     return hits[0]
 
+# %% ../nbs/90_reproduce.ipynb #c13e0002
+NOTEBOOK_NEEDS = {   # a section notebook's number -> the settings naming paths it reads
+    "03b": ("pseudo_videos", "pseudo_depth_model", "pseudo_detector", "pseudo_sam2", "pseudo_monst3r"),
+    "04": ("nuscenes_root", "argoverse2_root", "egoexo4d_root", "nuplan_root"),
+    "06": ("model_path", "train_config"),
+}
+_MUST_BE_SET = ("pseudo_videos", "model_path", "train_config")   # an empty value of these is an error, not "left out"
+
+def _needed(cfg, key:str)->bool:
+    "Whether `key` must name an existing path on this profile (see the table above)."
+    synthetic = "mini_world" in cfg and cfg.bool("mini_world")
+    if key.endswith("_root"): return not synthetic
+    if key.startswith("pseudo_"): return str(cfg.get("pseudo_backend", "oracle")) != "oracle"
+    if key == "model_path": return not cfg.get("model_size")
+    return True
+
+def missing_paths(cfg, notebooks:list[Path])->list[tuple[str, str, str]]:
+    "(key, value, notebook) for each path the `notebooks` will read that does not exist (or is unset where required)."
+    base = Path(cfg.settings_file).parent if cfg.get("settings_file") else Path.cwd()
+    out, seen = [], set()
+    for nb in notebooks:
+        for key in NOTEBOOK_NEEDS.get(nb.stem.split("_")[0], ()):
+            if key in seen or not _needed(cfg, key): continue
+            seen.add(key)
+            v = str(cfg.get(key) or "")
+            if not v:
+                if key in _MUST_BE_SET: out.append((key, "(unset)", nb.stem))
+            elif not (base/v).exists(): out.append((key, v, nb.stem))   # base/v is v itself when v is absolute
+    return out
+
+def preflight(cfg, notebooks:list[Path])->None:
+    "Raise `FileNotFoundError` naming every missing path the `notebooks` need, with its settings key, in one message."
+    if miss := missing_paths(cfg, notebooks):
+        items = "; ".join(f"{k} = {v} (read by {nb})" for k, v, nb in miss)
+        raise FileNotFoundError(f"{len(miss)} path(s) profile {cfg.profile!r} needs are missing: {items}. Fix them in "
+                                f"{cfg.get('settings_file') or 'settings.ini'} [{cfg.profile}] or with --set KEY=PATH "
+                                "(an empty dataset root leaves that dataset out)")
+
 # %% ../nbs/90_reproduce.ipynb #71f7fe94
 def _failure(e:Exception, executed:Path)->dict:
     "Where a papermill run failed: the failing cell's number in the executed copy, its first line, and the error."
@@ -64,7 +103,8 @@ def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_d
         status = r["status"] + (f" (cell {r.get('cell')}: {r.get('error','')[:120]})" if r["status"] == "failed" else "")
         lines.append(f"| [{r['notebook']}]({r['notebook']}.ipynb) | {status} | {r.get('seconds', '')} |")
     tables = sorted(p for p in run_dir.rglob("*") if p.suffix in (".md", ".csv") and p.name != "index.md")
-    if tables_dir and Path(tables_dir).is_dir(): tables += sorted(Path(tables_dir).glob("*.md"))
+    if tables_dir and Path(tables_dir).is_dir():
+        tables += [t for t in sorted(Path(tables_dir).glob("*.md")) if t not in tables]
     if tables: lines += ["", "## Tables", ""] + [f"- [{t.name}]({os.path.relpath(t, run_dir)})" for t in tables]
     if figures_dir and Path(figures_dir).is_dir():
         figs = sorted(Path(figures_dir).glob("*.png"))
@@ -80,18 +120,37 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
                   overrides:dict|None=None, # Settings overrides, passed to the kernels as ST_VLM_<KEY>
                   timeout:int|None=None, # Per-cell timeout in seconds
                   log_output:bool=False, # Stream the notebooks' output to the console
+                  publish:bool=False, # After a run with no failure, copy its tables and figures over the profile's
+                  check_paths:bool=True, # Preflight: stop before the first notebook if a path they need is missing
                  )->dict:
     "Execute the section notebooks with papermill into `run_dir`; stop at the first failure. Returns the run summary."
-    import papermill as pm
     nbs_dir = Path(nbs_dir) if nbs_dir else project_root()/"nbs"
     notebooks = section_notebooks(nbs_dir)
     if not notebooks: raise FileNotFoundError(f"no section notebooks (NN_name.ipynb) in {nbs_dir}")
     if only: notebooks = [notebooks[pick_notebook(notebooks, only)]]
     elif start: notebooks = notebooks[pick_notebook(notebooks, start):]
     for k, v in (overrides or {}).items(): os.environ[f"ST_VLM_{k.upper()}"] = str(v)
-    cfg = load_settings(profile)
-    run_dir = Path(run_dir) if run_dir else Path(cfg.runs_dir)/datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    published = load_settings(profile)
+    if check_paths: preflight(published, notebooks)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/stamp
     run_dir.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR", "ST_VLM_SETTINGS")}
+    os.environ.update(ST_VLM_FIGURES_DIR=str(run_dir.resolve()/"figures"),
+                      ST_VLM_TABLES_DIR=str(run_dir.resolve()/"tables"))
+    if published.settings_file: os.environ["ST_VLM_SETTINGS"] = published.settings_file   # kernels read the same file
+    try: summary = _run_sequence(profile, notebooks, run_dir, timeout, log_output)
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+    if publish and not summary.get("failed"): summary["published"] = publish_run(run_dir, published)
+    return summary
+
+def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
+    "Run `notebooks` in order into `run_dir`, rewriting its summary after each; stop at the first failure."
+    import papermill as pm
+    cfg = load_settings(profile)
     old = json.loads((run_dir/"summary.json").read_text()) if (run_dir/"summary.json").exists() else {}
     done = {r["notebook"]: r for r in old.get("notebooks", [])}
     summary = dict(profile=profile, mini_world="mini_world" in cfg and cfg.bool("mini_world"), run_dir=str(run_dir), started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")), notebooks=[])
@@ -115,3 +174,16 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
             print(f"Stopped at {nb.stem}. Fix it, then resume: st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}")
             break
     return summary
+
+def publish_run(run_dir:Path|str, cfg)->list[str]:
+    "Copy a run's tables and figures over the profile's `tables_dir` and `figures_dir`; the paths written."
+    out = []
+    for kind in ("tables", "figures"):
+        src, dest = Path(run_dir)/kind, cfg.path(f"{kind}_dir")
+        for f in sorted(src.rglob("*")) if src.is_dir() else []:
+            if f.is_file():
+                (dest/f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, dest/f.relative_to(src))
+                out.append(str(dest/f.relative_to(src)))
+    print(f"Published {len(out)} tables and figures from {run_dir} into {cfg.tables_dir} and {cfg.figures_dir}")
+    return out

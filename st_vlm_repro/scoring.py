@@ -678,20 +678,28 @@ class JudgeCache:
         return hashlib.sha256(json.dumps([model, messages], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     def _load(self):
         if self._mem is None:
+            import warnings
             self._mem = {}
             if self.path.exists():
-                for line in self.path.read_text(encoding="utf-8").splitlines():
+                for i, line in enumerate(self.path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
                     try: r = json.loads(line)
-                    except json.JSONDecodeError: continue   # a line cut by a crash is skipped, not fatal
+                    except json.JSONDecodeError:   # a line cut by a crash: skipped, that call is made again
+                        warnings.warn(f"{self.path}:{i}: torn cache line skipped")
+                        continue
                     if isinstance(r, dict) and "key" in r: self._mem[r["key"]] = r["content"]
         return self._mem
     def get(self, key:str)->str|None: return self._load().get(key)
     def put(self, key:str, content:str, **meta):
+        line = (json.dumps({"key": key, **meta, "content": content}, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             self._load()[key] = content
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"key": key, **meta, "content": content}, ensure_ascii=False) + "\n")
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                end = os.lseek(fd, 0, os.SEEK_END)
+                if end and os.pread(fd, 1, end - 1) != b"\n": line = b"\n" + line   # close a line torn by a crash first
+                os.write(fd, line)   # one append of a whole line
+            finally: os.close(fd)
 
 _CACHES: dict[str, JudgeCache] = {}
 _CLIENTS: dict[tuple, Any] = {}

@@ -19,12 +19,12 @@ from .clips import Clip, Track, STEP
 
 # %% auto #0
 __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'TEMPLATES', 'PARAPHRASES', 'COMPARATIVES',
-           'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app', 'LABELLED_SOURCES', 'PromptObject', 'QARecord',
-           'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name', 'fill_template', 'pick_span',
-           'span_text', 'single_object_labels', 'common_span', 'pair_labels', 'object_groups', 'record_id',
-           'video_name', 'make_record', 'clip_records', 'build_stkit', 'record_stats', 'write_summary',
-           'check_split_separation', 'table2', 'plot_label_distributions', 'build_cmd', 'ensure_mini_world',
-           'build_profile_stkit']
+           'VIDEO_FMTS', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app', 'LABELLED_SOURCES', 'PromptObject',
+           'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name', 'fill_template',
+           'pick_span', 'span_text', 'single_object_labels', 'common_span', 'pair_labels', 'object_groups', 'record_id',
+           'video_name', 'make_record', 'clip_records', 'build_manifest', 'manifest_digest', 'build_lock',
+           'check_manifest', 'build_stkit', 'record_stats', 'write_summary', 'check_split_separation', 'table2',
+           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -366,6 +366,68 @@ def clip_records(clip:Clip, # The clip to ask about
         if recs: records += recs; videos.append((video_name(clip, g, video_fmt), objs))
     return records, videos
 
+# %% ../nbs/04_stkit.ipynb #c13d0001
+import contextlib, shutil
+from .core import manifest_diff
+
+VIDEO_FMTS = ("mp4", "frames")
+
+def build_manifest(clips:list[Clip], name:str, seed:int, rules:LabelRules, render:bool, video_fmt:str, paraphrase:bool,
+                   shard_size:int, origin:dict|None=None, # Where the clips come from: source, root, split
+                  )->dict:
+    "The settings that shape a part's bytes, as written to `shards/<name>/manifest.json`."
+    from st_vlm_repro import __version__
+    ids = hashlib.sha256(json.dumps([c.clip_id for c in clips]).encode()).hexdigest()
+    content = hashlib.sha256()   # same ids, other tracks (a reader fix, pseudo-labels made again): other records
+    for c in clips: content.update(c.model_dump_json().encode())
+    m = dict(name=name, **(origin or {}), seed=seed, shard_size=shard_size, rules=asdict(rules), render=render,
+             video_fmt=video_fmt, paraphrase=paraphrase, n_clips=len(clips), clip_ids_sha256=ids,
+             clips_sha256=content.hexdigest(), version=__version__)
+    return json.loads(json.dumps(m))   # as it reads back from the file (tuples as lists)
+
+def manifest_digest(m:dict)->str: return hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()[:16]
+
+@contextlib.contextmanager
+def build_lock(folder:Path):
+    "Hold `folder/.lock` for one build; a second build of the same part raises at once instead of racing."
+    import fcntl
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder/".lock", "a+") as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            raise RuntimeError(f"another build is writing {folder} (lock {folder/'.lock'}, pid {pid}); "
+                               "wait for it to finish or stop it") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try: yield
+        finally:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+def _clear_part(out:Path, shard_dir:Path, name:str):
+    "Remove a part's shards, records and summary (not its videos, which other parts may share), keeping the lock."
+    for f in shard_dir.iterdir():
+        if f.name != ".lock": shutil.rmtree(f) if f.is_dir() else f.unlink()
+    for f in (out/f"{name}.jsonl", out/f"{name}.summary.json"): f.unlink(missing_ok=True)
+
+def check_manifest(out:Path, shard_dir:Path, name:str, manifest:dict, overwrite:bool=False)->None:
+    "Resume only under the same manifest: refuse another (or, with `overwrite`, clear the part); then write it."
+    f = shard_dir/"manifest.json"
+    old = json.loads(f.read_text()) if f.exists() else None
+    started = any(shard_dir.glob("*.jsonl")) or (out/f"{name}.jsonl").exists()
+    if old is not None and old != manifest or old is None and started:
+        what = "; ".join(manifest_diff(old, manifest)) if old is not None else "no manifest, so unverifiable"
+        if old is not None and not overwrite:
+            raise ValueError(f"{f}: {out} holds part {name!r} built with other settings ({what}); rerun with the same "
+                             "settings to resume, or add --overwrite (overwrite=True) to rebuild it from scratch")
+        print(f"{name}: other settings ({what}): rebuilding from scratch")
+        _clear_part(out, shard_dir, name)
+    atomic_write(f, json.dumps(manifest, indent=1))
+
 # %% ../nbs/04_stkit.ipynb #7e817e4c
 def _drop_temporaries(path:Path):
     "Remove what a killed run left half-written for `path` (`atomic_path`'s `.<name>.*.tmp`): only this shard writes it."
@@ -385,7 +447,7 @@ def _build_shard(job:dict)->dict:
     "Records (and visual prompts) of one shard of clips, written to `job['path']`; returns the shard's skips."
     out, path = Path(job["out"]), Path(job["path"])
     for f in (path, path.with_suffix(".skips.json"), path.with_suffix(".stats.json")): _drop_temporaries(f)
-    skips, records = [], []
+    skips, records, failed = [], [], 0
     for clip in _job_clips(job):
         try:
             recs, videos = clip_records(clip, job["seed"], job["rules"], job["paraphrase"], job["video_fmt"])
@@ -399,11 +461,22 @@ def _build_shard(job:dict)->dict:
             records += recs
         except Exception as e:
             skips.append(dict(clip_id=clip.clip_id, reason=f"{type(e).__name__}", detail=str(e)[:300]))
+            failed += 1
     atomic_write(path.with_suffix(".skips.json"), json.dumps(skips))
     dicts = [r.model_dump(mode="json") for r in records]
     atomic_write(path.with_suffix(".stats.json"), json.dumps(record_stats(dicts)))
-    atomic_write(path, "".join(_LINE_JSON.encode(d) + "\n" for d in dicts))  # = write_jsonl's bytes; written last: marks the shard done
-    return dict(shard=path.name, skips=skips)
+    atomic_write(path, "".join(_LINE_JSON.encode(d) + "\n" for d in dicts))  # = write_jsonl's bytes
+    if not failed: atomic_write(path.with_suffix(".done"), job["digest"])   # written last, and only if no clip failed
+    return dict(shard=path.name, skips=skips, failed=failed)
+
+def _shard_done(job:dict)->bool:
+    "A shard is finished: its `.done` marker carries this manifest's digest and (rendering) its videos exist."
+    path, out = Path(job["path"]), Path(job["out"])
+    done = path.with_suffix(".done")
+    if not path.exists() or not done.exists() or done.read_text() != job["digest"]: return False
+    stats = path.with_suffix(".stats.json")
+    if job["render"] and stats.exists(): return all((out/v).exists() for v in json.loads(stats.read_text())["videos"])
+    return True
 
 # %% ../nbs/04_stkit.ipynb #786a5edc
 def build_stkit(clips:Iterable[Clip], # Clips to turn into STKit (e.g. `load_clips(...)`)
@@ -415,13 +488,28 @@ def build_stkit(clips:Iterable[Clip], # Clips to turn into STKit (e.g. `load_cli
                 paraphrase:bool=False, # Held-out paraphrase templates (Table 5 benchmark)
                 shard_size:int=64, # Clips per shard (the unit of resume and of parallel work)
                 n_workers:int=0, ray_address:str|None=None, progress:bool=True,
+                overwrite:bool=False, # A part built with other settings: rebuild it (else refuse)
+                origin:dict|None=None, # Where the clips come from (source, root, split), recorded in the manifest
                )->dict:
     "Build STKit records from `clips` into `out`, resumably; returns the summary (also written as `<name>.summary.json`)."
-    out = Path(out); shard_dir = out/"shards"/name; shard_dir.mkdir(parents=True, exist_ok=True)
+    if video_fmt not in VIDEO_FMTS: raise ValueError(f"video_fmt must be one of {VIDEO_FMTS}, not {video_fmt!r}")
+    if not isinstance(shard_size, int) or shard_size < 1:
+        raise ValueError(f"shard_size must be a whole number >= 1, not {shard_size!r}")
+    out = Path(out); shard_dir = out/"shards"/name
+    with build_lock(shard_dir):
+        return _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, paraphrase, shard_size,
+                             n_workers, ray_address, progress, overwrite, origin)
+
+def _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, paraphrase, shard_size,
+                  n_workers, ray_address, progress, overwrite, origin)->dict:
+    "`build_stkit` once the part's lock is held."
     stream = clips; clips = list(stream); report = getattr(stream, "report", None)
-    jobs = [dict(path=str(shard_dir/f"{i // shard_size:05d}.jsonl"), out=str(out), seed=seed,
+    manifest = build_manifest(clips, name, seed, rules, render, video_fmt, paraphrase, shard_size, origin)
+    check_manifest(out, shard_dir, name, manifest, overwrite)
+    digest = manifest_digest(manifest)
+    jobs = [dict(path=str(shard_dir/f"{i // shard_size:05d}.jsonl"), out=str(out), seed=seed, digest=digest,
                  rules=rules, render=render, video_fmt=video_fmt, paraphrase=paraphrase) for i in range(0, len(clips), shard_size)]
-    todo = [j for j in jobs if not Path(j["path"]).exists()]
+    todo = [j for j in jobs if not _shard_done(j)]
     # Local processes are forked after this point and inherit the clips: a job then names its slice instead of carrying
     # (pickling) the clips. Ray, or processes that are not forked, get the clips in the job.
     import multiprocessing, uuid
@@ -433,8 +521,12 @@ def build_stkit(clips:Iterable[Clip], # Clips to turn into STKit (e.g. `load_cli
         else: j["clips"] = clips[a:a + shard_size]
     if forked: _FORKED_CLIPS[key] = clips
     try:
-        if todo: parallel_map(_build_shard, todo, n_workers=n_workers, ray_address=ray_address, progress=progress, desc=f"STKit {name}")
+        res = parallel_map(_build_shard, todo, n_workers=n_workers, ray_address=ray_address, progress=progress,
+                           desc=f"STKit {name}") if todo else []
     finally: _FORKED_CLIPS.pop(key, None)
+    if unfinished := [r["shard"] for r in res if r["failed"]]:
+        print(f"{name}: {len(unfinished)} shard(s) with failed clips are not marked done; "
+              f"the next run redoes them: {unfinished[:5]}")
     lines = []
     for j in jobs: lines += Path(j["path"]).read_text(encoding="utf-8").splitlines(keepends=True)
     atomic_write(out/f"{name}.jsonl", "".join(lines))
@@ -531,13 +623,19 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
               out: Path = typer.Option(..., help="STKit folder (records, videos, summaries)"),
               seed: int = typer.Option(0), render: bool = typer.Option(True, help="Render visual prompts"),
               video_fmt: str = typer.Option("mp4", help="mp4 or frames"), paraphrase: bool = typer.Option(False),
-              shard_size: int = typer.Option(64), workers: int = typer.Option(0, help="Local processes (0: one per core)"),
-              ray_address: str = typer.Option(None, "--ray-address", help="Ray address ('local' or a cluster)")):
+              shard_size: int = typer.Option(64, min=1, help="Clips per shard (the unit of resume)"),
+              workers: int = typer.Option(0, min=0, help="Local processes (0: one per core)"),
+              ray_address: str = typer.Option(None, "--ray-address", help="Ray address ('local' or a cluster)"),
+              overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild a part built with other settings")):
     "Build STKit records (and visual prompts) for one source and split, resumably."
     from st_vlm_repro.clips import load_clips
+    if video_fmt not in VIDEO_FMTS:
+        raise typer.BadParameter(f"expected one of {', '.join(VIDEO_FMTS)}, not {video_fmt!r}",
+                                 param_hint="--video-fmt")
     clips = load_clips(source, root, split, verbose=False)
     s = build_stkit(clips, out, f"{source}-{split}" + ("-para" if paraphrase else ""), seed=seed, render=render, video_fmt=video_fmt,
-                    paraphrase=paraphrase, shard_size=shard_size, n_workers=workers, ray_address=ray_address)
+                    paraphrase=paraphrase, shard_size=shard_size, n_workers=workers, ray_address=ray_address,
+                    overwrite=overwrite, origin=dict(source=source, root=str(Path(root).resolve()), split=split))
     check_split_separation(out)
     typer.echo(json.dumps({k: s[k] for k in ("name", "clips", "records", "videos", "scenes", "per_source_task", "skipped", "read")}, indent=1))
 
@@ -548,9 +646,10 @@ def ensure_mini_world(cfg)->Path:
     "The `mini` profile's world under `<data_dir>/mini_world`: `n_scenes` driving scenes in every format, (re)generated unless complete."
     from st_vlm_repro.mini_world import make_mini_world
     root = Path(cfg.data_dir)/"mini_world"
-    gt = root/"ground_truth.json"
-    n_driving = sum(s["domain"] == "driving" for s in json.loads(gt.read_text())["scenes"]) if gt.exists() else -1
-    complete = n_driving == int(cfg.n_scenes) and all((root/f/"mini_world_ids.json").exists() for f in LABELLED_SOURCES)
+    gt = json.loads((root/"ground_truth.json").read_text()) if (root/"ground_truth.json").exists() else dict(scenes=[])
+    n_driving = sum(s["domain"] == "driving" for s in gt["scenes"])
+    complete = (n_driving == int(cfg.n_scenes) and gt.get("seed") == int(cfg.seed)   # another seed: another world
+                and all((root/f/"mini_world_ids.json").exists() for f in LABELLED_SOURCES))
     if not complete: make_mini_world(root, int(cfg.n_scenes), seed=int(cfg.seed), n_workers=int(cfg.n_workers))
     return root
 
@@ -564,7 +663,9 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
         for split in splits:
             try: clips = load_clips(src, root, split, verbose=False)
             except (DatasetRootError, ValueError) as e: print(f"{src} {split}: {e}"); continue
+            origin = dict(source=src, root=str(Path(root).resolve()), split=split)
             summaries.append(build_stkit(clips, out, f"{src}-{split}", seed=int(cfg.seed), render=render,
-                                         n_workers=int(cfg.n_workers), ray_address=cfg.ray_address or None))
+                                         n_workers=int(cfg.n_workers), ray_address=cfg.ray_address or None,
+                                         overwrite=True, origin=origin))   # other settings: rebuilt
     check_split_separation(out)
     return summaries

@@ -20,12 +20,12 @@ from .visual_prompts import read_video_frames
 
 # %% auto #0
 __all__ = ['TUNABLE_PARTS', 'LM_LORA_REGEX', 'VISION_LORA_REGEX', 'PATH_FIELDS', 'PATH_LIST_FIELDS', 'DATA_ERRORS',
-           'UNUSED_VISION', 'train_app', 'PAPER_TABLE6', 'TrainConfig', 'read_stkit_records', 'training_items',
-           'FrameCache', 'item_messages', 'item_video', 'TemplateError', 'check_label_mask', 'processor_fingerprint',
-           'STKitTrainDataset', 'collate', 'make_toy_stkit', 'answer_token_loss', 'StepSampler', 'part_of',
-           'set_tunable_parts', 'apply_lora', 'load_for_training', 'ensure_model', 'make_optimizer', 'save_checkpoint',
-           'save_final', 'train', 'read_log', 'plot_loss', 'answer_prior_loss', 'train_cmd', 'main', 'ablation_configs',
-           'accuracy_row', 'run_table6', 'write_table6']
+           'UNUSED_VISION', 'RESUME_FREE', 'train_app', 'PAPER_TABLE6', 'TrainConfig', 'read_stkit_records',
+           'training_items', 'FrameCache', 'item_messages', 'item_video', 'TemplateError', 'check_label_mask',
+           'processor_fingerprint', 'STKitTrainDataset', 'collate', 'make_toy_stkit', 'answer_token_loss',
+           'StepSampler', 'part_of', 'set_tunable_parts', 'apply_lora', 'load_for_training', 'ensure_model',
+           'make_optimizer', 'save_checkpoint', 'save_final', 'train', 'read_log', 'plot_loss', 'answer_prior_loss',
+           'train_cmd', 'main', 'ablation_configs', 'accuracy_row', 'run_table6', 'write_table6']
 
 # %% ../nbs/06_training.ipynb #6a4fcc96
 TUNABLE_PARTS = ("mm_vision_tower", "mm_mlp_adapter", "mm_language_model")
@@ -498,6 +498,9 @@ def _fresh_accelerator_state(mixed_precision:str):
     if st and st.get("_mixed_precision") not in (None, mixed_precision) and "deepspeed_plugin" not in st:
         AcceleratorState._reset_state()             # the process group (PartialState) is kept
 
+RESUME_FREE = ("output_dir", "cache_dir", "num_workers", "save_steps", "save_total_limit", "stop_after_steps",
+               "log_steps")   # bookkeeping: free to differ when a checkpoint is resumed
+
 def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
           resume_from:str|Path|None=None, # A checkpoint folder, or "latest" (the newest under output_dir)
           progress:bool=True)->dict:
@@ -506,6 +509,7 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
     from transformers import get_scheduler
+    from st_vlm_repro.core import check_resume
     if not isinstance(config, TrainConfig): config = TrainConfig.load(config)
     out = Path(config.output_dir)
     _fresh_accelerator_state(_mixed_precision(config))
@@ -526,8 +530,10 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     if resume_from:
         ck = _latest_checkpoint(out) if str(resume_from) == "latest" else Path(resume_from)
         if ck is None or not (ck/"trainer_state.json").exists(): raise FileNotFoundError(f"no checkpoint to resume from at {resume_from} (in {out})")
-        acc.load_state(str(ck/"state"))
         saved = json.loads((ck/"trainer_state.json").read_text())
+        check_resume(saved.get("config"), config.model_dump(), str(ck/"trainer_state.json"), ignore=RESUME_FREE,
+                     hint="resume with the checkpoint's config, or train into a new output_dir")
+        acc.load_state(str(ck/"state"))
         state.update({k: saved[k] for k in ("step", "samples", "tokens")})
     sampler = StepSampler(len(ds), config.global_batch_size, config.micro_batch_size, W, acc.process_index, config.seed,
                           start_step=state["step"], max_steps=total)

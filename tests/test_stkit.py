@@ -80,3 +80,62 @@ def test_split_separation_and_sports_have_no_direction_tasks(world, tmp_path):
     build_stkit(sports, tmp_path/"sports", "x", render=False, n_workers=1, progress=False)
     tasks = {r["task"] for r in iter_jsonl(tmp_path/"sports"/"x.jsonl")}
     assert tasks and not tasks & set(DIRECTION_TASKS)
+
+
+def test_rerun_with_other_settings_refuses_or_equals_fresh(world, tmp_path):
+    "The build manifest: another shard size or seed is refused naming the difference; --overwrite equals a fresh build."
+    out, fresh = tmp_path/"out", tmp_path/"fresh"
+    subprocess.run(_cli_build(world, out), check=True, capture_output=True)
+    ref = (out/"nuscenes-train.jsonl").read_bytes()
+    for extra, differs in [(["--shard-size", "2"], "shard_size: 1 -> 2"), (["--seed", "1"], "seed: 0 -> 1")]:
+        r = subprocess.run(_cli_build(world, out, *extra), capture_output=True, text=True)   # a later --shard-size wins
+        assert r.returncode == 1 and differs in r.stderr and "--overwrite" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and (out/"nuscenes-train.jsonl").read_bytes() == ref
+    r = subprocess.run(_cli_build(world, out, "--seed", "1", "--overwrite"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    subprocess.run(_cli_build(world, fresh, "--seed", "1"), check=True, capture_output=True)
+    assert (out/"nuscenes-train.jsonl").read_bytes() == (fresh/"nuscenes-train.jsonl").read_bytes() != ref
+
+
+def test_bad_numbers_and_formats_rejected_up_front(world, tmp_path):
+    "--shard-size 0 and --video-fmt mp5 stop before anything is written; a later mp4 build of the folder works."
+    out = tmp_path/"out"
+    for extra, says in [(["--video-fmt", "mp5"], "--video-fmt"), (["--workers", "-1"], "--workers")]:
+        r = subprocess.run(_cli_build(world, out, *extra), capture_output=True, text=True)
+        assert r.returncode == 2 and says in r.stderr and not out.exists(), r.stderr
+    cmd = _cli_build(world, out)
+    cmd[cmd.index("--shard-size") + 1] = "0"
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 2 and "--shard-size" in r.stderr and not out.exists(), r.stderr
+    r = subprocess.run(_cli_build(world, out), capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["records"] > 0, r.stderr
+
+
+def test_deleted_video_is_rendered_again_and_lock_stops_a_second_build(world, tmp_path):
+    from st_vlm_repro.stkit import build_lock
+    out = tmp_path/"out"
+    subprocess.run(_cli_build(world, out), check=True, capture_output=True)
+    vid = out/next(iter_jsonl(out/"nuscenes-train.jsonl"))["video"]
+    size = vid.stat().st_size
+    vid.unlink()
+    r = subprocess.run(_cli_build(world, out), capture_output=True, text=True)
+    assert r.returncode == 0 and vid.stat().st_size == size, r.stderr
+    with build_lock(out/"shards"/"nuscenes-train"):
+        r = subprocess.run(_cli_build(world, out), capture_output=True, text=True)
+    assert r.returncode == 1 and "another build is writing" in r.stderr and str(os.getpid()) in r.stderr, r.stderr
+
+
+def test_profile_pipelines_rebuild_when_settings_change(tmp_path):
+    "The profile's pseudo-labelled STKit follows its settings: another n_pseudo_videos or corruption is made again."
+    from st_vlm_repro.core import load_settings, read_jsonl
+    from st_vlm_repro.pseudo_backends import build_profile_pseudo_stkit
+    cfg = load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=1, n_workers=1)
+    one = build_profile_pseudo_stkit(cfg, render=False)
+    cfg2 = load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=2, n_workers=1)
+    two = build_profile_pseudo_stkit(cfg2, render=False)
+    assert (one["videos"], two["videos"]) == (1, 2) and two["clips"] > one["clips"]
+    mild = build_profile_pseudo_stkit(load_settings("mini", data_dir=str(tmp_path), n_pseudo_videos=2, n_workers=1,
+                                                    pseudo_corruption="ideal"), render=False)
+    recs = read_jsonl(tmp_path/"pseudo"/"stkit"/"pseudo-train.jsonl")
+    assert mild["records"] == len(recs) and len({r["scene_id"] for r in recs}) == 2
+    assert json.loads((tmp_path/"pseudo"/"out"/"manifest.json").read_text())["spec"]["corruption"] == "ideal"

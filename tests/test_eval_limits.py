@@ -1,0 +1,36 @@
+"eval against a hanging OpenAI-compatible server on 127.0.0.1: --timeout and --max-attempts bound what it costs."
+import threading, time
+
+from typer.testing import CliRunner
+
+from openai_server import ChatHandler, serve
+
+from st_vlm_repro.core import write_jsonl
+from st_vlm_repro.evaluate import eval_app
+from st_vlm_repro.stkit import clip_records
+from st_vlm_repro.visual_prompts import make_test_clip, render_visual_prompt
+
+
+class Hanging(ChatHandler):
+    "Answers every chat request only after 3 s, counting the requests."
+    calls, lock = 0, threading.Lock()
+
+    def do_POST(self):
+        with Hanging.lock: Hanging.calls += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(3)
+        self._reply("m", "The red object traveled 10 meters.")
+
+
+def test_timeout_and_max_attempts_bound_a_hanging_server(tmp_path):
+    clip = make_test_clip(tmp_path/"frames", n_frames=40, seed=0)
+    recs, videos = clip_records(clip, seed=0)
+    for name, objs in videos:
+        render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], tmp_path/"stkit"/name, size=96)
+    write_jsonl(tmp_path/"bench.jsonl", [recs[0].model_dump(mode="json")])
+    with serve(Hanging) as url:
+        r = CliRunner().invoke(eval_app, ["--model", "openai:m", "--base-url", url, "--videos", str(tmp_path/"stkit"),
+                                          "--bench", str(tmp_path/"bench.jsonl"), "--out", str(tmp_path/"out"),
+                                          "--timeout", "0.5", "--max-attempts", "2", "--n-frames", "2"])
+    assert r.exit_code != 0 and "failed after 2 attempt(s)" in str(r.exception), (r.output, r.exception)
+    assert "Timeout" in str(r.exception) and Hanging.calls == 2   # two tries of 0.5 s each, not 5 of 120 s
