@@ -2,6 +2,7 @@
 properties of the parsers, summarize on a benchmark-sized input, and the LLM judge against a local OpenAI-compatible
 HTTP server on 127.0.0.1 spoken to by the real `openai` client."""
 import json, math
+from pathlib import Path
 from openai_server import ChatHandler, serve
 
 import numpy as np
@@ -544,3 +545,33 @@ def test_stkit_answers_read_back_to_their_labels():
         assert score(lab["task"], lab["label"], got)["correct"]
         n += 1
     assert n > 40
+
+
+# ----------------------------------------------------------------------------- held-out style set: answers as VLMs write them
+VLM_STYLE = Path(__file__).parent / "data" / "vlm_style_answers.jsonl"
+
+
+def _vlm_style(split):
+    return [r for r in map(json.loads, VLM_STYLE.read_text(encoding="utf-8").splitlines()) if r["split"] == split]
+
+
+def reads_right(got, want):
+    "Does an extracted value match the label (numbers within 2 %: conversions like '40 feet (about 12 m)')?"
+    if want is None or got is None: return got is None and want is None
+    if isinstance(want, list): return got is not None and all(abs(g - w) <= 1e-6 for g, w in zip(got, want))
+    if isinstance(want, bool) or isinstance(want, str): return got == want
+    return abs(got - want) <= max(0.02 * abs(want), 1e-6)
+
+
+def vlm_style_accuracy(split):
+    "Share of the split read right, and the items read wrong."
+    rows = _vlm_style(split)
+    wrong = [(r["task"], r["response"], r["expected"], got) for r in rows
+             if not reads_right(got := extract_answer(r["task"], r["response"], r["question"]), r["expected"])]
+    return 1 - len(wrong) / len(rows), wrong
+
+
+@pytest.mark.parametrize("split,floor", [("dev", 0.97), ("heldout", 0.97)])
+def test_vlm_style_answers(split, floor):
+    acc, wrong = vlm_style_accuracy(split)
+    assert acc >= floor, f"{split}: {100 * acc:.1f} % read right; wrong: {wrong[:10]}"
