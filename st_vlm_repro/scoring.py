@@ -12,14 +12,15 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TOLERANCES', 'SUMMARY_COLUMNS', 'DISTANCE_UNITS',
-           'SPEED_UNITS', 'TIME_UNITS', 'COLOURS', 'UNSURE_CUES', 'JUDGE_FORMATS', 'JUDGE_SYSTEM', 'check_task',
-           'within_25_percent', 'mean_relative_accuracy', 'clock_error', 'temporal_iou', 'score', 'bootstrap_means',
-           'summarize', 'normalize_text', 'words_to_digits', 'canonical_unit', 'unit_kind', 'to_metres', 'to_kmh',
-           'find_quantities', 'is_refusal', 'answer_span', 'question_aspect', 'choose_candidate', 'pick_candidate',
-           'is_unfinished', 'parse_quantity', 'parse_clock', 'mmss_to_seconds', 'find_time_ranges', 'parse_time_range',
-           'colour_set', 'question_polarity', 'parse_choice', 'parse_same_direction', 'Extraction', 'extract_answer',
-           'judge_messages', 'parse_judge_reply', 'JudgeCache', 'judge_extract']
+__all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TOLERANCES', 'SUMMARY_COLUMNS', 'UNREAD_RULE',
+           'DISTANCE_UNITS', 'SPEED_UNITS', 'TIME_UNITS', 'COLOURS', 'UNSURE_CUES', 'JUDGE_FORMATS', 'JUDGE_SYSTEM',
+           'check_task', 'within_25_percent', 'mean_relative_accuracy', 'clock_error', 'temporal_iou', 'score',
+           'bootstrap_means', 'mean_of_read', 'rate_with_unread', 'summarize', 'normalize_text', 'words_to_digits',
+           'canonical_unit', 'unit_kind', 'to_metres', 'to_kmh', 'find_quantities', 'is_refusal', 'answer_span',
+           'question_aspect', 'choose_candidate', 'pick_candidate', 'is_unfinished', 'parse_quantity', 'parse_clock',
+           'mmss_to_seconds', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity', 'parse_choice',
+           'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages', 'parse_judge_reply', 'JudgeCache',
+           'judge_extract']
 
 # %% ../nbs/05a_scoring.ipynb #efee1dde
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -145,6 +146,21 @@ def bootstrap_means(values:np.ndarray, # 1-D array of per-item values (0/1 for a
 
 # %% ../nbs/05a_scoring.ipynb #b5940ec4
 SUMMARY_COLUMNS = ["n", "accuracy", "acc_ci_low", "acc_ci_high", "error_metric", "error", "mra", "n_unextracted"]
+UNREAD_RULE = ("An answer that cannot be read is wrong for every rate (accuracy, MRA, recall at an IoU) and is left out of "
+               "every mean of a magnitude (MAE, clock MAE, IoU); the number left out is reported beside each such mean.")
+
+def mean_of_read(values:Iterable[float|None], # Per-item values; None where the answer could not be read
+                )->tuple[float, int]:
+    "(the mean of the read values — nan if none —, the number unread): `UNREAD_RULE` for a mean of a magnitude."
+    vals = list(values)
+    read = [v for v in vals if v is not None]
+    return (float(np.mean(read)) if read else float("nan")), len(vals) - len(read)
+
+def rate_with_unread(hits:Iterable[bool|None], # Per-item success; None where the answer could not be read
+                    )->float:
+    "Share (%) of items that succeed, an unread answer counting as a miss: `UNREAD_RULE` for a rate."
+    h = [bool(x) for x in hits]
+    return 100 * sum(h) / len(h) if h else float("nan")
 
 def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or with `score`'s fields already
               n_boot:int=2000, # Bootstrap replicates for the accuracy interval
@@ -164,10 +180,10 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
         correct = np.fromiter((bool(s["correct"]) for s in items), dtype=float, count=len(items))
         b = 100 * bootstrap_means(correct, n_boot, seed, task); boots.append(b)
         key, label = ERROR_METRIC.get(task, (None, None))
-        errs = [s[key] for s in items if key and s.get(key) is not None]
+        error, _ = mean_of_read(s.get(key) for s in items) if key else (np.nan, 0)
         rows[task] = dict(n=len(items), accuracy=100 * correct.mean(), acc_ci_low=np.percentile(b, lo_q),
                           acc_ci_high=np.percentile(b, hi_q), error_metric=label,
-                          error=float(np.mean(errs)) if errs else np.nan,
+                          error=error,
                           mra=100 * float(np.mean([s["mra"] for s in items])) if task in NUMERIC_TASKS else np.nan,
                           n_unextracted=sum(not s["extracted"] for s in items))
     avg = np.mean(boots, axis=0)
@@ -990,11 +1006,15 @@ def judge_extract(task:str, # One of `TASKS`
                   cache_path:Path|str|None="auto", # JSONL cache of judge replies ("auto": data_dir/judge_cache.jsonl; None: off)
                   timeout:float=60.0, # Seconds per request
                   max_retries:int=2, # Retries of the openai client on connection errors and 5xx
-                  return_info:bool=False, # Also return {"source": judge|cache|rules, "error": ..., "raw": ...}
+                  return_info:bool=False, # Also return {"source": judge|cache|rules, "cue": ..., "error": ..., "raw": ...}
+                  on_disagreement:bool=False, # Ask the judge only where the rules are unsure (`UNSURE_CUES`)
                  ):
     "The typed prediction an LLM judge reads from `response` (JSON reply, same parsing as the rules); rules if the judge fails."
     check_task(task)
-    if response is None: return (None, {"source": "rules", "error": "no response", "raw": None}) if return_info else None
+    if response is None: return (None, {"source": "rules", "cue": "no response", "error": None, "raw": None}) if return_info else None
+    if on_disagreement:
+        x = extract_answer(task, response, question, choices, explain=True)
+        if x.confident: return (x.value, {"source": "rules", "cue": x.cue, "error": None, "raw": None}) if return_info else x.value
     messages = judge_messages(task, response, question)
     cache, key = _cache_for(cache_path), JudgeCache.key(model, messages)
     content, source, error = (cache.get(key) if cache else None), "cache", None
@@ -1016,6 +1036,8 @@ def judge_extract(task:str, # One of `TASKS`
     if content is not None:
         try: pred = parse_judge_reply(task, content, question, choices)
         except ValueError as e: error = str(e)
+    cue = "judge"
     if error is not None:
-        source, pred = "rules", extract_answer(task, response, question, choices)
-    return (pred, {"source": source, "error": error, "raw": content}) if return_info else pred
+        x = extract_answer(task, response, question, choices, explain=True)
+        source, pred, cue = "rules", x.value, x.cue
+    return (pred, {"source": source, "cue": cue, "error": error, "raw": content}) if return_info else pred
