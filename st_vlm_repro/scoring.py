@@ -20,7 +20,7 @@ __all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TO
            'question_aspect', 'choose_candidate', 'pick_candidate', 'is_unfinished', 'parse_quantity', 'parse_clock',
            'mmss_to_seconds', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity', 'parse_choice',
            'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages', 'parse_judge_reply', 'JudgeCache',
-           'judge_extract']
+           'judge_extract', 'same_answer', 'rules_judge_agreement']
 
 # %% ../nbs/05a_scoring.ipynb #efee1dde
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -211,6 +211,8 @@ _SCIENTIFIC = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:×|x)\s*10\s*(?:\^\s*\
 _MIXED_NUMBER = re.compile(r"(?<![\d./])(\d+)\s+(\d+)/(\d+)(?![\d/])")
 _FRACTION = re.compile(r"(?<![\d./])(\d+)/(\d+)(?![\d/])")
 
+def _fmt(v:float)->str: return str(int(v)) if v == int(v) else repr(v)
+
 def _scientific(m):
     if m.group(4): return _fmt(float(m.group(4)) * 10 ** int(m.group(5)))
     exp = m.group(2) or m.group(3).translate(_SUPERSCRIPT)
@@ -273,8 +275,6 @@ def _words_value(run:str)->float|None:
     if not seen: return None
     v = total + cur + frac + (float("0." + dec) if dec else 0.0)
     return v
-
-def _fmt(v:float)->str: return str(int(v)) if v == int(v) else repr(v)
 
 def words_to_digits(text:str, # Normalised (lower-case) text
                    )->str:
@@ -946,7 +946,8 @@ def parse_judge_reply(task:str, # One of `TASKS`
     if v is None: return None
     text = (("true" if v else "false") if isinstance(v, bool) else
             f"[{', '.join(map(str, v))}]" if isinstance(v, list) else str(v))
-    pred = extract_answer(task, text, question, choices)
+    # the judge's true/false already means "same direction" (JUDGE_FORMATS): the question must not flip it again
+    pred = extract_answer(task, text, None if task == "direction_comparison" else question, choices)
     if pred is None: raise ValueError(f"judge answer {v!r} does not parse as a {task} prediction")
     return pred
 
@@ -1041,3 +1042,32 @@ def judge_extract(task:str, # One of `TASKS`
         x = extract_answer(task, response, question, choices, explain=True)
         source, pred, cue = "rules", x.value, x.cue
     return (pred, {"source": source, "cue": cue, "error": error, "raw": content}) if return_info else pred
+
+# %% ../nbs/05a_scoring.ipynb #2d248a33
+def same_answer(a, b)->bool:
+    "Do two typed predictions say the same (numbers within 2 %, intervals to 1e-6, colours and booleans exactly)?"
+    if a is None or b is None: return a is None and b is None
+    if isinstance(b, (bool, str)) or isinstance(a, (bool, str)): return a == b
+    if isinstance(b, (tuple, list)):
+        return isinstance(a, (tuple, list)) and len(a) == len(b) and all(abs(x - y) <= 1e-6 for x, y in zip(a, b))
+    return abs(a - b) <= max(0.02 * abs(b), 1e-6)
+
+def rules_judge_agreement(items:Iterable[Mapping], # Dicts with task, response, question (and `expected` for accuracies)
+                          **judge, # `judge_extract` options: base_url, model, api_key, cache_path, ...
+                         )->dict:
+    "Agreement of rules and judge; accuracies of rules, judge and on-disagreement mode; judge calls that mode needs."
+    n = agree = unsure = labelled = 0
+    right = dict(rules=0, judge=0, on_disagreement=0)
+    for it in items:
+        x = extract_answer(it["task"], it["response"], it.get("question"), explain=True)
+        j = judge_extract(it["task"], it["response"], it.get("question"), **judge)
+        n += 1
+        agree += same_answer(x.value, j)
+        unsure += not x.confident
+        if "expected" in it:
+            labelled += 1
+            for k, v in (("rules", x.value), ("judge", j), ("on_disagreement", x.value if x.confident else j)):
+                right[k] += same_answer(v, it["expected"])
+    if not n: raise ValueError("rules_judge_agreement needs at least one item")
+    return dict(n=n, agreement=100 * agree / n, judge_calls_on_disagreement=unsure,
+                **{f"accuracy_{k}": 100 * v / labelled if labelled else None for k, v in right.items()})

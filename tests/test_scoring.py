@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from st_vlm_repro.scoring import (TASKS, extract_answer, find_time_ranges, judge_extract, JudgeCache, mmss_to_seconds,
                                   normalize_text, parse_clock, parse_quantity, parse_time_range, score, summarize,
-                                  temporal_iou, to_kmh, to_metres, words_to_digits, canonical_unit)
+                                  temporal_iou, to_kmh, to_metres, words_to_digits, canonical_unit, same_answer,
+                                  rules_judge_agreement, JUDGE_FORMATS)
 
 # ---------------------------------------------------------------------------------------------------------------- questions
 Q_TD = ("The video spans 0.0 to 10.0 seconds. The car is annotated with a red bounding box. "
@@ -449,13 +450,13 @@ def _judge(task, response, question, url, cache, **kw):
 def test_judge_reads_answers_over_http(judge_server, tmp_path):
     cache = tmp_path / "judge.jsonl"
     _Judge.calls.clear()
-    assert _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, cache) == (12.0, {"source": "judge", "error": None, "raw": '{"answer": 12.0}'})
+    assert _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, cache) == (12.0, {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": 12.0}'})
     # a response the rules read differently: the judge's reading wins
     assert _judge("movement_direction", "Four o'clock-ish, maybe a bit right of that", Q_MD, judge_server, cache)[0] == 4
     assert _judge("direction_timestamp", "between 2 and 6", Q_DT, judge_server, cache)[0] == (2.0, 6.0)
     assert _judge("direction_comparison", "They go the same way.", Q_MC, judge_server, cache)[0] is True
     # null means "no prediction" and is not a failure
-    assert _judge("direction_comparison", "Nope.", Q_MC, judge_server, cache) == (None, {"source": "judge", "error": None, "raw": '{"answer": null}'})
+    assert _judge("direction_comparison", "Nope.", Q_MC, judge_server, cache) == (None, {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": null}'})
     req = _Judge.calls[0]
     assert req["model"] == "gpt-4o-mini" and req["temperature"] == 0 and req["response_format"] == {"type": "json_object"}
     assert "in metres" in req["messages"][1]["content"] and Q_TD in req["messages"][1]["content"]
@@ -555,19 +556,11 @@ def _vlm_style(split):
     return [r for r in map(json.loads, VLM_STYLE.read_text(encoding="utf-8").splitlines()) if r["split"] == split]
 
 
-def reads_right(got, want):
-    "Does an extracted value match the label (numbers within 2 %: conversions like '40 feet (about 12 m)')?"
-    if want is None or got is None: return got is None and want is None
-    if isinstance(want, list): return got is not None and all(abs(g - w) <= 1e-6 for g, w in zip(got, want))
-    if isinstance(want, bool) or isinstance(want, str): return got == want
-    return abs(got - want) <= max(0.02 * abs(want), 1e-6)
-
-
 def vlm_style_accuracy(split):
     "Share of the split read right, and the items read wrong."
     rows = _vlm_style(split)
     wrong = [(r["task"], r["response"], r["expected"], got) for r in rows
-             if not reads_right(got := extract_answer(r["task"], r["response"], r["question"]), r["expected"])]
+             if not same_answer(got := extract_answer(r["task"], r["response"], r["question"]), r["expected"])]
     return 1 - len(wrong) / len(rows), wrong
 
 
@@ -575,3 +568,55 @@ def vlm_style_accuracy(split):
 def test_vlm_style_answers(split, floor):
     acc, wrong = vlm_style_accuracy(split)
     assert acc >= floor, f"{split}: {100 * acc:.1f} % read right; wrong: {wrong[:10]}"
+
+
+def test_extraction_explains_its_cue():
+    x = extract_answer("traveling_speed", "It starts at 10 km/h and reaches 25 km/h by the end.",
+                       "How fast is it moving at the end of the video?", explain=True)
+    assert (x.value, x.cue, x.confident) == (25.0, "asked end", True)
+    x = extract_answer("traveled_distance", "The car moved 5 m, then 7 m.", Q_TD, explain=True)
+    assert (x.value, x.confident) == (5.0, False)                  # no cue decides: the rules are unsure
+    assert extract_answer("movement_direction", "Either 5 or 7 o'clock.", Q_MD, explain=True).cue == "alternatives"
+    assert extract_answer("traveled_distance", None, explain=True) == (None, "no response", True)
+    # the explained value is always the plain one
+    for r in _vlm_style("dev")[:80]:
+        assert same_answer(extract_answer(r["task"], r["response"], r["question"], explain=True).value,
+                           extract_answer(r["task"], r["response"], r["question"]))
+
+
+class _LabelJudge(ChatHandler):
+    "Answers each labelled response with its label: a judge that is always right."
+    labels = {(r["task"], r["question"], r["response"]): r["expected"] for r in
+              map(json.loads, VLM_STYLE.read_text(encoding="utf-8").splitlines())}
+    calls = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).calls.append(body)
+        user = body["messages"][-1]["content"]
+        q, rest = user.split("Question: ", 1)[1].split("\n\nResponse: ", 1)
+        resp = rest.split("\n\nExtract ", 1)[0]
+        task = next(t for t in TASKS if JUDGE_FORMATS[t] in user and (t, q, resp) in self.labels)
+        self._reply(body["model"], json.dumps({"answer": self.labels[(task, q, resp)]}))
+
+
+def test_rules_judge_agreement_and_on_disagreement_mode():
+    rows = _vlm_style("dev") + _vlm_style("heldout")
+    with serve(_LabelJudge) as url:
+        opts = dict(base_url=url, api_key="k", cache_path=None, max_retries=0)
+        _LabelJudge.calls.clear()
+        a = rules_judge_agreement(rows, **opts)
+        assert a["n"] == len(rows) == len(_LabelJudge.calls) and a["accuracy_judge"] == 100.0
+        assert a["agreement"] == a["accuracy_rules"] >= 97             # an always-right judge agrees as often as rules are right
+        assert a["accuracy_on_disagreement"] >= a["accuracy_rules"]
+        assert 0 < a["judge_calls_on_disagreement"] < 0.15 * len(rows)  # the judge is asked on few answers
+        # on-disagreement mode: a confident rule reading makes no call, an unsure one asks the judge
+        _LabelJudge.calls.clear()
+        sure = next(r for r in rows if extract_answer(r["task"], r["response"], r["question"], explain=True).confident)
+        pred, info = judge_extract(sure["task"], sure["response"], sure["question"], return_info=True,
+                                   on_disagreement=True, **opts)
+        assert not _LabelJudge.calls and info["source"] == "rules" and same_answer(pred, sure["expected"])
+        unsure = next(r for r in rows if not extract_answer(r["task"], r["response"], r["question"], explain=True).confident)
+        pred, info = judge_extract(unsure["task"], unsure["response"], unsure["question"], return_info=True,
+                                   on_disagreement=True, **opts)
+        assert len(_LabelJudge.calls) == 1 and info["source"] == "judge" and same_answer(pred, unsure["expected"])
