@@ -397,8 +397,9 @@ _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless
                     r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
 _MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake")
-_CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b|\bon (?:closer|second|further) "
-                         r"(?:inspection|look|thought|reflection)|\bon reflection\b|\blooking again\b|\bi made an? (?:error|mistake)")
+_CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
+                         r"|\bon (?:closer|second|further) (?:inspection|look|thought|reflection)|\bon reflection\b"
+                         r"|\blooking again\b|\bi made an? (?:error|mistake)")
 
 def is_refusal(text:str)->bool:
     "True when normalised `text` declines to answer without a hedged estimate afterwards."
@@ -419,12 +420,14 @@ _CUE = re.compile(r"\b(?:so|therefore|thus|hence|total|overall|in all|altogether
                   r"comes to|equals|answer|conclusion|summary|final|i\.e\.)\b|=|≈")
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
 _CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|then)\b)")
-_NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+(?:(?:about|around|approximately|roughly|the|a|at|"
+_NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+"
+                      r"(?:(?:about|around|approximately|roughly|the|a|at|"
                       r"toward|towards|moving|heading|exactly)\s+)*$")
 _EARLIER = re.compile(r"\b(?:initially|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
                       r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b")
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
-_CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
+_CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
+                         r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
 _ALTERNATIVE = re.compile(r"\W*or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
@@ -493,7 +496,8 @@ def choose_candidate(text:str, # The text the candidates were found in
             if 0 <= j < n and _differ(values[i], values[j]):
                 lo, hi = sorted((i, j))
                 gap = text[spans[lo][1]:spans[hi][0]]
-                if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and "either" in text[max(0, spans[lo][0] - 20):spans[lo][0]]):
+                either = "either" in text[max(0, spans[lo][0] - 20):spans[lo][0]]
+                if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and either):
                     return None, "alternatives"
     if asked[i]: return i, f"asked {aspect[0]}"
     if cued[i]: return i, "concluding cue"
@@ -508,8 +512,10 @@ def pick_candidate(text:str, # The text the candidates were found in
 
 # %% ../nbs/05a_scoring.ipynb #918591cb
 _BARE_NUM = re.compile(rf"(?<![\d.:/])(?P<n>{_NUM})(?![\d:/])(?!\s*(?:%|percent|o'?\s?clock|frames?\b|objects?\b|cars?\b|times?\b|th\b|st\b|nd\b|rd\b))")
-_NOT_ANSWERS = re.compile(r"[\[(]\s*[\d.\s]+(?:,\s*[\d.\s]+)+[\])]|(?:^|(?<=[\n.:;]\s)|(?<=\n))\s*\d+[.)](?=\s)|\[\d+\]|#\s*\d+"
-                          r"|\b(?:region|object|obj|step|frame|id|person|item|box|car|vehicle|number|no\.)\s*[\[#(]?\s*\d+\s*[\])]?")
+_NOT_ANSWERS = re.compile(r"[\[(]\s*[\d.\s]+(?:,\s*[\d.\s]+)+[\])]"                        # coordinates (0.5, 0.7)
+                          r"|(?:^|(?<=[\n.:;]\s)|(?<=\n))\s*\d+[.)](?=\s)|\[\d+\]|#\s*\d+"  # list numbers, [0], #2
+                          r"|\b(?:region|object|obj|step|frame|id|person|item|box|car|vehicle|number|no\.)"
+                          r"\s*[\[#(]?\s*\d+\s*[\])]?")
 _UNFINISHED = re.compile(r"\b(?:is|it|the|a|an|to|of|at|and|was|be|are|about|approximately|around|by|from|in|with|its|has|"
                          r"will|would|which|that|then)\s*$")
 
@@ -678,7 +684,8 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
     **{w: (-1, "distance") for w in ("shorter", "shortest", "nearer", "closer")},
     **{w: (1, None) for w in ("more", "greater", "larger", "bigger", "higher", "most", "greatest", "largest", "biggest", "highest")},
     **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")}}
-_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground)\b|\bas\s+(?P<as>fast|far|quick|quickly|long)\b(?:\s+as\b)?|"
+_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground)\b"
+                      r"|\bas\s+(?P<as>fast|far|quick|quickly|long)\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
 _THAN = re.compile(rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b")
 _NEG = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b")
@@ -1012,10 +1019,12 @@ def judge_extract(task:str, # One of `TASKS`
                  ):
     "The typed prediction an LLM judge reads from `response` (JSON reply, same parsing as the rules); rules if the judge fails."
     check_task(task)
-    if response is None: return (None, {"source": "rules", "cue": "no response", "error": None, "raw": None}) if return_info else None
+    if response is None:
+        return (None, {"source": "rules", "cue": "no response", "error": None, "raw": None}) if return_info else None
     if on_disagreement:
         x = extract_answer(task, response, question, choices, explain=True)
-        if x.confident: return (x.value, {"source": "rules", "cue": x.cue, "error": None, "raw": None}) if return_info else x.value
+        if x.confident:
+            return (x.value, {"source": "rules", "cue": x.cue, "error": None, "raw": None}) if return_info else x.value
     messages = judge_messages(task, response, question)
     cache, key = _cache_for(cache_path), JudgeCache.key(model, messages)
     content, source, error = (cache.get(key) if cache else None), "cache", None
