@@ -423,7 +423,7 @@ _CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|th
 _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+"
                       r"(?:(?:about|around|approximately|roughly|the|a|at|"
                       r"toward|towards|moving|heading|exactly)\s+)*$")
-_EARLIER = re.compile(r"\b(?:initially|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
+_EARLIER = re.compile(r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
                       r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b")
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
@@ -476,6 +476,7 @@ def choose_candidate(text:str, # The text the candidates were found in
     ranks, asked, cued = [], [], []
     for i, (s, e) in enumerate(spans):
         cs = max((b1 for b0, b1 in bounds if b1 <= s), default=0)
+        ss = max((m.end() for m in _SENT_END.finditer(text, 0, s)), default=0)   # a cue opens its sentence
         ce = min((b0 for b0, b1 in bounds if b0 >= e), default=len(text))
         pre = text[max(cs, spans[i - 1][1] if i else 0):s]
         post = text[e:min(ce, spans[i + 1][0] if i + 1 < n else len(text))]
@@ -486,11 +487,11 @@ def choose_candidate(text:str, # The text the candidates were found in
             if kind == "distance" and _OTHER_MEASURE.match(post): r -= 1
         if any(c0 <= s < c1 for c0, c1 in conc): r -= 1
         a = _aspect_rank(aspect, text[cs:s] + " " + post if aspect and aspect[0] == "hour" else pre + " " + post)
-        c = bool(_CUE.search(pre) or _CUE.search(post))
+        c = bool(_CUE.search(text, max(ss, spans[i - 1][1] if i else 0), s) or _CUE.search(post))
         ranks.append(r + a + c); asked.append(a > 0); cued.append(c)
     best = max(ranks)
     top = [i for i, r in enumerate(ranks) if r == best]
-    i = top[-1] if best >= 1 else top[0]
+    i = top[-1] if best >= 1 or (aspect and aspect[0] == "end") else top[0]   # asked for the end: the last one told
     if values is not None:
         for j in (i - 1, i + 1):
             if 0 <= j < n and _differ(values[i], values[j]):
@@ -502,6 +503,7 @@ def choose_candidate(text:str, # The text the candidates were found in
     if asked[i]: return i, f"asked {aspect[0]}"
     if cued[i]: return i, "concluding cue"
     if len(top) == 1 and best > min(ranks): return i, "others negated or superseded"
+    if aspect and aspect[0] == "end": return i, "last told (asked end)"
     return i, "first of several"
 
 def pick_candidate(text:str, # The text the candidates were found in
@@ -595,7 +597,7 @@ def parse_clock(text:str, # Normalised text with digits
 # %% ../nbs/05a_scoring.ipynb #7d346964
 _TU = r"(?:\s*(?:seconds?|secs?|s)(?![a-z]))?"
 _MMSS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?"
-_RANGE_SEP = r"\s*(?:-|to|~|until|till|through|and)\s*"
+_RANGE_SEP = r"\s*(?:-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+)?"
 _TRANGE = re.compile(
     rf"(?P<m0>{_MMSS})\s*(?:-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
     rf"|[\[(]\s*(?:t\s*=\s*)?(?P<k0>{_NUM}){_TU}\s*[,;]\s*(?:t\s*=\s*)?(?P<k1>{_NUM}){_TU}\s*[\])]"
@@ -871,7 +873,7 @@ class Extraction(NamedTuple):
     cue: str
     confident: bool
 
-UNSURE_CUES = frozenset({"first of several", "bare number", "bare hour", "first named colour", "no answer found",
+UNSURE_CUES = frozenset({"first of several", "last told (asked end)", "bare number", "bare hour", "first named colour", "no answer found",
                          "unfinished answer"})
 
 def _extract(task, text, question, choices, why=None):
