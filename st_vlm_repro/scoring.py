@@ -392,7 +392,8 @@ _REFUSAL = re.compile(
     r"provide|answer|assess|be determined|be estimated|identify|ascertain|compute|give)"
     r"|\b(?:not enough|insufficient|lack of|lacks?|without (?:any|more|additional))\s+(?:\w+\s+){0,2}?(?:information|data|context|details|reference)"
     r"|\bi(?:'m| am) (?:sorry|not sure|unsure)|\bi don't know\b|\bnot (?:determinable|possible to determine)\b"
-    r"|\b(?:it is|it's|it remains|remains)\s+(?:unclear|uncertain|not clear)\b|\bno clear\b")
+    r"|\b(?:it is|it's|it remains|remains)\s+(?:unclear|uncertain|not clear)\b|\bno clear\b"
+    r"|\btoo\s+\w+\s+to\s+(?:tell|say|determine|judge)\b")
 _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
                     r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
@@ -428,6 +429,8 @@ _EARLIER = re.compile(r"\b(?:initial(?:ly)?|at first|first glance|at the (?:star
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
+_ASKED_LABEL = {"distance": re.compile(r"\b(?:distance|displacement)\b[^.\n:=]{0,20}[:=]"),
+                "speed": re.compile(r"\b(?:speed|velocity)\b[^.\n:=]{0,20}[:=]")}
 _ALTERNATIVE = re.compile(r"\W*or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
@@ -454,8 +457,20 @@ def _aspect_rank(aspect, ctx):
     if aspect[0] == "time":
         times = {float(x) for x in re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", ctx)}
         return 0 if not times else 2 if aspect[1] in times else -1
-    hours = {int(h) for h in _HOURS.findall(ctx)}
-    return 0 if not hours else 2 if aspect[1] in hours and len(hours) == 1 else -1
+    return 0
+
+def _hours_owned(text, spans, bounds):
+    "Candidate index → the clock hours named in its clause nearer to it than to any other candidate there."
+    clause = lambda p: sum(b1 <= p for _, b1 in bounds)
+    owned = {}
+    for m in _HOURS.finditer(text):
+        near = [(max(spans[j][0] - m.end(), m.start() - spans[j][1]), j) for j in range(len(spans))
+                if clause(spans[j][0]) == clause(m.start())]
+        if near: owned.setdefault(min(near)[1], set()).add(int(m.group(1)))
+    return owned
+
+def _hour_rank(hour, hours):
+    return 0 if not hours else 2 if hours == {hour} else -1
 
 def _differ(a, b):
     if isinstance(a, tuple): return a != b
@@ -474,6 +489,7 @@ def choose_candidate(text:str, # The text the candidates were found in
     conc = [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)] if ("though" in text or "despite" in text
                                                                             or "while" in text or "even if" in text) else []
     ranks, asked, cued = [], [], []
+    owned = _hours_owned(text, spans, bounds) if aspect and aspect[0] == "hour" else {}
     for i, (s, e) in enumerate(spans):
         cs = max((b1 for b0, b1 in bounds if b1 <= s), default=0)
         ss = max((m.end() for m in _SENT_END.finditer(text, 0, s)), default=0)   # a cue opens its sentence
@@ -486,8 +502,10 @@ def choose_candidate(text:str, # The text the candidates were found in
             if _EARLIER.search(pre) or _EARLIER.search(post): r -= 1
             if kind == "distance" and _OTHER_MEASURE.match(post): r -= 1
         if any(c0 <= s < c1 for c0, c1 in conc): r -= 1
-        a = _aspect_rank(aspect, text[cs:s] + " " + post if aspect and aspect[0] == "hour" else pre + " " + post)
-        c = bool(_CUE.search(text, max(ss, spans[i - 1][1] if i else 0), s) or _CUE.search(post))
+        if aspect and aspect[0] == "hour": a = _hour_rank(aspect[1], owned.get(i, ()))
+        else: a = _aspect_rank(aspect, pre + " " + post)
+        c = bool(_CUE.search(text, max(ss, spans[i - 1][1] if i else 0), s) or _CUE.search(post)
+                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)))
         ranks.append(r + a + c); asked.append(a > 0); cued.append(c)
     best = max(ranks)
     top = [i for i, r in enumerate(ranks) if r == best]
@@ -570,6 +588,7 @@ _CLOCK = re.compile(
 _CLOCK_REF = re.compile(r"(?:relative to|compared to|compared with|with respect to|from|initial|initially|reference|original|"
                         r"originally|starting|start|began|begins|instead of|rather than|not|n't|no longer|previous|previously|"
                         r"was facing|used to)\W+(?:\w+\W+){0,3}$")
+_CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")   # "taking forward as 12 o'clock": the frame, not the answer
 _ONLY_HOUR = re.compile(rf"\W*(?:answer\W*)?(?P<h>{_HOUR})\W*$")
 
 _CLOCK_ALT = re.compile(rf"(?<![\d.:])(?P<a>{_HOUR})\s*(?:or|and|to|-)\s*(?P<b>{_HOUR})\s*-?\s*(?:o\s*'?\s*clock|oclock)")
@@ -588,7 +607,8 @@ def parse_clock(text:str, # Normalised text with digits
         if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b"):
             _note(why, "alternatives")
             return None
-    kept = [f for f in found if not _CLOCK_REF.search(text[max(0, f[1] - 40):f[1]])] or found
+    kept = [f for f in found if not _CLOCK_REF.search(text[max(0, f[1] - 40):f[1]])
+            and not _CLOCK_DEF.search(text[max(0, f[1] - 12):f[1]])] or found
     i, cue = choose_candidate(text, [f[1:] for f in kept], question_aspect(question) if len(kept) > 1 else None,
                               [f[0] for f in kept], "clock")
     _note(why, cue)
@@ -624,8 +644,14 @@ _TIME_PHRASES = [  # the many ways of writing one time, as "N s"
 _MMSS_ONE = re.compile(r"(?<![\d:.])(\d{1,2}):(\d{2}(?:\.\d+)?)(?![\d:])(?!\s*(?:direction|o'?\s?clock))")
 _FRAMES = re.compile(r"\bframes?\s+#?\s*\d+(?:\.\d+)?(?:\s*(?:-|to|and|through|until)\s*(?:frames?\s+)?#?\s*\d+(?:\.\d+)?)?")
 
+_PAREN_TIME = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\s*\)")
+_VIDEO_START = re.compile(r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
+                          r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)")
+
 def _time_text(text):
-    "Times written as '2-second mark', '3rd second', 'second 4', '00:06' → 'N s' (lengths change)."
+    "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
+    if "(" in text: text = _PAREN_TIME.sub(r"\1 s", text)
+    if "beginning" in text or "start" in text: text = _VIDEO_START.sub(lambda m: "" if m.group(0).endswith(" ") else "0 s", text)
     if "second" in text:
         for rx, sub in _TIME_PHRASES: text = rx.sub(sub, text)
     if ":" in text: text = _MMSS_ONE.sub(lambda m: _fmt(60 * int(m.group(1)) + float(m.group(2))) + " s", text)
@@ -729,6 +755,9 @@ def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
     alt = {"grey": "gray", "gray": "grey"}.get(c)
     return alt if alt in allowed else None
 
+_EITHER_COLOURS = re.compile(rf"\beither\b[^.;]{{0,30}}?\b(?:{'|'.join(COLOURS)})\b[^.;]{{0,25}}?\bor\b[^.;]{{0,20}}?"
+                             rf"\b(?:{'|'.join(COLOURS)})\b")
+
 def _in_concessive(text):
     "Spans of concessive clauses ('although the red car starts faster,'): what they grant is not the answer."
     if not ("though" in text or "despite" in text or "while" in text or "even if" in text): return []
@@ -741,6 +770,9 @@ def parse_choice(text:str, # Normalised response
                  why:list|None=None, # If given, the cue that decided is appended
                 )->str|None:
     "The colour the response asserts as the answer to a which-object comparison, or None."
+    if "either" in text and _EITHER_COLOURS.search(text):
+        _note(why, "alternatives")
+        return None
     claims = []  # (about_asked_quantity, not_concessive, conclusive, colour)
     conc = _in_concessive(text)
     cuts = list(_CLAUSE_SPLIT.finditer(text))
