@@ -429,8 +429,9 @@ _EARLIER = re.compile(r"\b(?:initial(?:ly)?|at first|first glance|at the (?:star
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
-_ASKED_LABEL = {"distance": re.compile(r"\b(?:distance|displacement)\b[^.\n:=]{0,20}[:=]"),
-                "speed": re.compile(r"\b(?:speed|velocity)\b[^.\n:=]{0,20}[:=]")}
+_LABEL_END = r"[^.\n:=]{0,20}?(?:[:=]|\b(?:of|is|was|equals)\b)"
+_ASKED_LABEL = {"distance": re.compile(rf"\b(?:distance|displacement)\b{_LABEL_END}"),
+                "speed": re.compile(rf"\b(?:speed|velocity)\b{_LABEL_END}")}
 _ALTERNATIVE = re.compile(r"\W*or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
@@ -589,6 +590,7 @@ _CLOCK_REF = re.compile(r"(?:relative to|compared to|compared with|with respect 
                         r"originally|starting|start|began|begins|instead of|rather than|not|n't|no longer|previous|previously|"
                         r"was facing|used to)\W+(?:\w+\W+){0,3}$")
 _CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")   # "taking forward as 12 o'clock": the frame, not the answer
+_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b")
 _ONLY_HOUR = re.compile(rf"\W*(?:answer\W*)?(?P<h>{_HOUR})\W*$")
 
 _CLOCK_ALT = re.compile(rf"(?<![\d.:])(?P<a>{_HOUR})\s*(?:or|and|to|-)\s*(?P<b>{_HOUR})\s*-?\s*(?:o\s*'?\s*clock|oclock)")
@@ -608,7 +610,7 @@ def parse_clock(text:str, # Normalised text with digits
             _note(why, "alternatives")
             return None
     kept = [f for f in found if not _CLOCK_REF.search(text[max(0, f[1] - 40):f[1]])
-            and not _CLOCK_DEF.search(text[max(0, f[1] - 12):f[1]])] or found
+            and not _CLOCK_DEF.search(text[max(0, f[1] - 12):f[1]]) and not _CLOCK_DEF_AFTER.match(text, f[2])] or found
     i, cue = choose_candidate(text, [f[1:] for f in kept], question_aspect(question) if len(kept) > 1 else None,
                               [f[0] for f in kept], "clock")
     _note(why, cue)
@@ -712,7 +714,7 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
     **{w: (-1, "distance") for w in ("shorter", "shortest", "nearer", "closer")},
     **{w: (1, None) for w in ("more", "greater", "larger", "bigger", "higher", "most", "greatest", "largest", "biggest", "highest")},
     **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")}}
-_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground)\b"
+_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground|time)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long)\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
 _THAN = re.compile(rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b")
@@ -746,7 +748,7 @@ def _comparative(m):
     if m.group("as"): return 1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")  # "as far as": negated only
     pol = 1 if m.group("ml") == "more" else -1
     adv = m.group("adv")
-    if adv == "slowly": return -pol, "speed"
+    if adv in ("slowly", "time"): return -pol, "speed"   # "in less time": faster
     return pol, ("speed" if adv in ("quickly", "rapidly", "fast") else "distance")
 
 # %% ../nbs/05a_scoring.ipynb #35c290b7
