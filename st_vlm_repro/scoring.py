@@ -397,10 +397,11 @@ _REFUSAL = re.compile(
 _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
                     r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
-_MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake")
+_MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "no")
 _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
                          r"|\bon (?:closer|second|further) (?:inspection|look|thought|reflection)|\bon reflection\b"
-                         r"|\blooking again\b|\bi made an? (?:error|mistake)")
+                         r"|\blooking again\b|\bi made an? (?:error|mistake)"
+                         r"|\?\s*no\b|\bno,?\s+that(?:'s| is| was)\b")   # a guess asked and rejected: "1,500 m? no, ..."
 
 def is_refusal(text:str)->bool:
     "True when normalised `text` declines to answer without a hedged estimate afterwards."
@@ -590,7 +591,7 @@ _CLOCK_REF = re.compile(r"(?:relative to|compared to|compared with|with respect 
                         r"originally|starting|start|began|begins|instead of|rather than|not|n't|no longer|previous|previously|"
                         r"was facing|used to)\W+(?:\w+\W+){0,3}$")
 _CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")   # "taking forward as 12 o'clock": the frame, not the answer
-_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b")
+_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=|is)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b")
 _ONLY_HOUR = re.compile(rf"\W*(?:answer\W*)?(?P<h>{_HOUR})\W*$")
 
 _CLOCK_ALT = re.compile(rf"(?<![\d.:])(?P<a>{_HOUR})\s*(?:or|and|to|-)\s*(?P<b>{_HOUR})\s*-?\s*(?:o\s*'?\s*clock|oclock)")
@@ -838,7 +839,7 @@ _NEG_DIFF = re.compile(r"(?:\b(?:not|never|no)\b|n't\b)[^.?!,]{0,30}?\b(?:opposi
 _DIFF = re.compile(r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
                    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b")
 _SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,3}?(?:ahead|forward|straight|left|"
-                   r"right|north|south|east|west|toward|towards|heading))\b")
+                   r"right|north|south|east|west|toward|towards|heading|heads?|away))\b")
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
