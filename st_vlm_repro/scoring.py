@@ -427,6 +427,8 @@ _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+
                       r"toward|towards|moving|heading|exactly)\s+)*$")
 _EARLIER = re.compile(r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
                       r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b")
+_NEXT_PHRASE = re.compile(r"\b(?:from|to|and|while|but|then|whereas|than|compared)\b")
+_BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")   # a bound, not the estimate
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
@@ -501,7 +503,8 @@ def choose_candidate(text:str, # The text the candidates were found in
         r = 0
         if _NEGATED.search(pre): r -= 3
         if kind != "time":
-            if _EARLIER.search(pre) or _EARLIER.search(post): r -= 1
+            own_post = _NEXT_PHRASE.split(post, 1)[0]   # "5 km/h from an initial 15 km/h": "initial" is the 15's
+            if _EARLIER.search(pre) or _EARLIER.search(own_post) or _BOUND.search(pre): r -= 1
             if kind == "distance" and _OTHER_MEASURE.match(post): r -= 1
         if any(c0 <= s < c1 for c0, c1 in conc): r -= 1
         if aspect and aspect[0] == "hour": a = _hour_rank(aspect[1], owned.get(i, ()))
