@@ -620,3 +620,29 @@ def test_rules_judge_agreement_and_on_disagreement_mode():
         pred, info = judge_extract(unsure["task"], unsure["response"], unsure["question"], return_info=True,
                                    on_disagreement=True, **opts)
         assert len(_LabelJudge.calls) == 1 and info["source"] == "judge" and same_answer(pred, unsure["expected"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 99), st.integers(-2, 3), st.sampled_from(["{m} × 10^{e} m", "{m} x 10^{e} meters", "{m}e{e} m",
+                                                                   "$d \\approx {m} \\times 10^{{{e}}}\\,\\text{{m}}$"]))
+def test_scientific_notation(m, e, template):
+    v = m / 10 * 10 ** e
+    assert same_answer(parse_quantity(words_to_digits(normalize_text(template.format(m=m / 10, e=e))), "distance"), v)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 30), st.integers(2, 8), st.data())
+def test_mixed_numbers_and_fractions(whole, d, data):
+    n = data.draw(st.integers(1, d - 1))
+    text = f"about {whole} {n}/{d} meters" if whole else f"about {n}/{d} of a meter"
+    assert same_answer(extract_answer("traveled_distance", text), whole + n / d)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 58), st.integers(1, 60), st.sampled_from(
+    ["Start time: {a}, end time: {b}", "From {a} to {b}.", "Start: {a}; End: {b}", "between {a} and {b}"]))
+def test_single_mmss_times_make_an_interval(a, span, template):
+    b = min(a + span, 59)
+    if b == a: return
+    text = template.format(a=f"00:{a:02d}", b=f"00:{b:02d}")
+    assert extract_answer("direction_timestamp", text) == (float(a), float(b))
