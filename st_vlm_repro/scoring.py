@@ -397,11 +397,12 @@ _REFUSAL = re.compile(
 _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
                     r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
-_MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "no")
+_MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "no", "revis", "too")
 _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
                          r"|\bon (?:closer|second|further) (?:inspection|look|thought|reflection)|\bon reflection\b"
                          r"|\blooking again\b|\bi made an? (?:error|mistake)"
-                         r"|\?\s*no\b|\bno,?\s+that(?:'s| is| was)\b")   # a guess asked and rejected: "1,500 m? no, ..."
+                         r"|\?\s*no\b|\bno,?\s+that(?:'s| is| was)\b|\brevis(?:ed|ing)\b"
+                         r"|\bthat (?:seems|is|'s) (?:far |way )?too\b")   # a guess asked and rejected: "1,500 m? no, ..."
 
 def is_refusal(text:str)->bool:
     "True when normalised `text` declines to answer without a hedged estimate afterwards."
@@ -429,6 +430,8 @@ _EARLIER = re.compile(r"\b(?:initial(?:ly)?|at first|first glance|at the (?:star
                       r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b")
 _NEXT_PHRASE = re.compile(r"\b(?:from|to|and|while|but|then|whereas|than|compared)\b")
 _BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")   # a bound, not the estimate
+_OTHER_BEFORE = re.compile(r"\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
+                           r"(?:(?:about|around|approximately|roughly|~)\s*)?$")   # "lane widths of 3.5 m"
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
@@ -505,7 +508,7 @@ def choose_candidate(text:str, # The text the candidates were found in
         if kind != "time":
             own_post = _NEXT_PHRASE.split(post, 1)[0]   # "5 km/h from an initial 15 km/h": "initial" is the 15's
             if _EARLIER.search(pre) or _EARLIER.search(own_post) or _BOUND.search(pre): r -= 1
-            if kind == "distance" and _OTHER_MEASURE.match(post): r -= 1
+            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)): r -= 1
         if any(c0 <= s < c1 for c0, c1 in conc): r -= 1
         if aspect and aspect[0] == "hour": a = _hour_rank(aspect[1], owned.get(i, ()))
         else: a = _aspect_rank(aspect, pre + " " + post)
@@ -541,6 +544,8 @@ _NOT_ANSWERS = re.compile(r"[\[(]\s*[\d.\s]+(?:,\s*[\d.\s]+)+[\])]"             
                           r"|(?:^|(?<=[\n.:;]\s)|(?<=\n))\s*\d+[.)](?=\s)|\[\d+\]|#\s*\d+"  # list numbers, [0], #2
                           r"|\b(?:region|object|obj|step|frame|id|person|item|box|car|vehicle|number|no\.)"
                           r"\s*[\[#(]?\s*\d+\s*[\])]?")
+_STATIONARY = re.compile(r"\b(?:stationary|motionless|(?:is|was|remains|stays|stayed) (?:still|parked|stopped)|"
+                         r"(?:is|was) not moving|(?:does|did)(?: not|n't) move)\b")
 _UNFINISHED = re.compile(r"\b(?:is|it|the|a|an|to|of|at|and|was|be|are|about|approximately|around|by|from|in|with|its|has|"
                          r"will|would|which|that|then)\s*$")
 
@@ -574,6 +579,9 @@ def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits
         _note(why, cue)
         return None if i is None else qs[i][1]
     if unfinished: return None
+    if kind != "time" and _STATIONARY.search(text):
+        _note(why, "stated stationary")
+        return 0.0
     rest = _NOT_ANSWERS.sub(" ", _QTY.sub(" ", text))
     bare = [float(m.group("n")) for m in _BARE_NUM.finditer(rest)]
     qn = _question_numbers(question) if bare else frozenset()
