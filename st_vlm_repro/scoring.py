@@ -466,9 +466,12 @@ def _aspect_rank(aspect, ctx):
         return 0 if not times else 2 if aspect[1] in times else -1
     return 0
 
-def _hours_owned(text, spans, bounds):
+_HOUR_CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n]|,\s")   # a parenthesis "(3 o'clock)" stays with its interval
+
+def _hours_owned(text, spans):
     "Candidate index → the clock hours named in its clause nearer to it than to any other candidate there."
-    clause = lambda p: sum(b1 <= p for _, b1 in bounds)
+    ends = [m.end() for m in _HOUR_CLAUSE_END.finditer(text)]
+    clause = lambda p: sum(b <= p for b in ends)
     owned = {}
     for m in _HOURS.finditer(text):
         near = [(max(spans[j][0] - m.end(), m.start() - spans[j][1]), j) for j in range(len(spans))
@@ -496,7 +499,7 @@ def choose_candidate(text:str, # The text the candidates were found in
     conc = [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)] if ("though" in text or "despite" in text
                                                                             or "while" in text or "even if" in text) else []
     ranks, asked, cued = [], [], []
-    owned = _hours_owned(text, spans, bounds) if aspect and aspect[0] == "hour" else {}
+    owned = _hours_owned(text, spans) if aspect and aspect[0] == "hour" else {}
     for i, (s, e) in enumerate(spans):
         cs = max((b1 for b0, b1 in bounds if b1 <= s), default=0)
         ss = max((m.end() for m in _SENT_END.finditer(text, 0, s)), default=0)   # a cue opens its sentence
@@ -864,9 +867,9 @@ def _asks_different(question):
 
 _STATED_DIRECTION = re.compile(
     r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
-    r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|toward(?:s)? the camera|away from the camera)\b")
+    r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|toward(?:s)? the camera|away(?: from the camera)?)\b")
 _CANON_DIRECTION = {"ahead": "straight", "forward": "straight", "backwards": "backward", "reversing": "backward",
-                    "towards the camera": "toward the camera", "northeast": "north-east", "northwest": "north-west",
+                    "towards the camera": "toward the camera", "away": "away from the camera", "northeast": "north-east", "northwest": "north-west",
                     "southeast": "south-east", "southwest": "south-west"}
 _LIKEWISE = re.compile(r"\b(?:also|too|as well|so is|so does|likewise)\b")
 
