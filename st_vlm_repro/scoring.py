@@ -292,7 +292,8 @@ def words_to_digits(text:str, # Normalised (lower-case) text
     return _NUMWORD_RUN.sub(rep, text)
 
 # %% ../nbs/05a_scoring.ipynb #db61bb2b
-DISTANCE_UNITS = {"m": 1.0, "km": 1000.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "in": 0.0254}
+DISTANCE_UNITS = {"m": 1.0, "km": 1000.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "in": 0.0254,
+                  "nmi": 1852.0}
 SPEED_UNITS = {"km/h": 1.0, "m/s": 3.6, "mph": 1.609344, "ft/s": 1.09728, "kn": 1.852}  # factors to km/h
 TIME_UNITS = {"s": 1.0, "min": 60.0, "ms": 0.001, "h": 3600.0}
 _UNIT_KIND = {**{u: "distance" for u in DISTANCE_UNITS}, **{u: "speed" for u in SPEED_UNITS}, **{u: "time" for u in TIME_UNITS}}
@@ -303,6 +304,7 @@ _UNIT_ALIASES = [  # (regex, canonical unit); order matters: speed before distan
     (r"mph|mi(?:les?)?\s*(?:/|per|an|a)\s*h(?:ou)?r?", "mph"),
     (r"f(?:ee|oo)?t\s*(?:/|per|a)\s*s(?:ec(?:ond)?)?", "ft/s"),
     (r"knots?|kts?", "kn"),
+    (r"nautical\s+miles?|nmi", "nmi"),
     (r"kilomet(?:er|re)s?|kms?", "km"),
     (r"centimet(?:er|re)s?|cm", "cm"),
     (r"millimet(?:er|re)s?|mm", "mm"),
@@ -345,7 +347,7 @@ def to_kmh(value:float, unit:str)->float:
 # %% ../nbs/05a_scoring.ipynb #515df32b
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _QTY = re.compile(rf"(?:\b(?P<between>between|from)\s+)?(?<![\d.:])(?P<a>{_NUM})(?:[\s-]*(?P<ua>{_UNIT_RE})(?![a-z]))?"
-                  rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9])(?!\s*:\s*\d)")
+                  rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!\s*:\s*\d)")
 _PER_FRAME = re.compile(r"\s*(?:per|/|a|each|every)\s+(?:frame|step|interval|time\s*step|timestep)\b")
 _UNIT_CACHE: dict[str, str | None] = {}
 
@@ -730,7 +732,7 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
     **{w: (1, None) for w in ("more", "greater", "larger", "bigger", "higher", "most", "greatest", "largest", "biggest", "highest")},
     **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")}}
 _COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground|time)\b"
-                      r"|\bas\s+(?P<as>fast|far|quick|quickly|long)\b(?:\s+as\b)?|"
+                      r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
 _THAN = re.compile(rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b")
 _NEG = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b")
@@ -867,7 +869,8 @@ def _asks_different(question):
 
 _STATED_DIRECTION = re.compile(
     r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
-    r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|toward(?:s)? the camera|away(?: from the camera)?)\b")
+    r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|toward(?:s)? the camera|away(?: from the camera)?)\b"
+    r"|\b(?:go(?:es|ing)?|mov(?:es|ing)|head(?:s|ing)?)\s+(?P<v>up|down)(?:wards?)?\b")   # up / down in the frame
 _CANON_DIRECTION = {"ahead": "straight", "forward": "straight", "backwards": "backward", "reversing": "backward",
                     "towards the camera": "toward the camera", "away": "away from the camera", "northeast": "north-east", "northwest": "north-west",
                     "southeast": "south-east", "southwest": "south-west"}
@@ -884,6 +887,7 @@ def _stated_same(text, question):
         if c in stated: continue
         if (d := _STATED_DIRECTION.search(text, p, end)):
             w = d.group("w")
+            w = w or d.group("v")
             stated[c] = (int(d.group("h")), d.end()) if d.group("h") else (_CANON_DIRECTION.get(w, w), d.end())
     if len(stated) == 2:
         (a, _), (b, _) = stated.values()
