@@ -397,7 +397,8 @@ _REFUSAL = re.compile(
     r"|\b(?:it is|it's|it remains|remains)\s+(?:unclear|uncertain|not clear)\b|\bno clear\b"
     r"|\btoo\s+\w+\s+to\s+(?:tell|say|determine|judge)\b")
 _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
-                    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably)\b")
+                    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|might|perhaps|possibly|"
+                    r"seems to|appears to)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
 _MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "no", "revis", "too")
 _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
@@ -667,6 +668,9 @@ _PAREN_TIME = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\s*\)")
 _VIDEO_START = re.compile(r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
                           r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)")
 
+_SEVERAL = re.compile(r"\b(?:twice|two (?:separate |different )?(?:intervals|periods|times)|several (?:intervals|periods|times)|"
+                      r"multiple (?:intervals|periods|times))\b")
+
 def _time_text(text):
     "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
     if "(" in text: text = _PAREN_TIME.sub(r"\1 s", text)
@@ -715,6 +719,9 @@ def parse_time_range(text:str, # Normalised text with digits
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
         found = [f for f in found if (f[0], f[1]) not in qr] or found
+    if len(found) > 1 and _SEVERAL.search(t):   # "twice: 1-2 s and 7-8 s": no single interval answers
+        _note(why, "alternatives")
+        return None
     i, cue = choose_candidate(t, [f[2:] for f in found], question_aspect(question) if len(found) > 1 else None,
                               [f[:2] for f in found], "time")
     _note(why, cue)
@@ -854,7 +861,7 @@ _NEG_SAME = re.compile(r"(?:\b(?:not|never|no longer|neither)\b|n't\b)[^.?!,]{0,
 _NEG_DIFF = re.compile(r"(?:\b(?:not|never|no)\b|n't\b)[^.?!,]{0,30}?\b(?:opposite|different|differ|diverg\w*)\b")
 _DIFF = re.compile(r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
                    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b")
-_SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,3}?(?:ahead|forward|straight|left|"
+_SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,4}?(?:ahead|forward|straight|left|"
                    r"right|north|south|east|west|toward|towards|heading|heads?|away))\b")
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
