@@ -400,7 +400,8 @@ _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless
                     r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|might|perhaps|possibly|"
                     r"seems to|appears to)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
-_MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "no", "revis", "too")
+_MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "?",
+                "no that", "no, that", "revis", "too ")   # cheap guards: most answers skip _CORRECTION
 _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
                          r"|\bon (?:closer|second|further) (?:inspection|look|thought|reflection)|\bon reflection\b"
                          r"|\blooking again\b|\bi made an? (?:error|mistake)"
