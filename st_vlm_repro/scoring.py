@@ -669,7 +669,7 @@ _PAREN_TIME = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\s*\)")
 _VIDEO_START = re.compile(r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
                           r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)")
 
-_SEVERAL = re.compile(r"\b(?:twice|two (?:separate |different )?(?:intervals|periods|times)|several (?:intervals|periods|times)|"
+_SEVERAL = re.compile(r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|several (?:intervals|periods|times)|"
                       r"multiple (?:intervals|periods|times))\b")
 
 def _time_text(text):
