@@ -214,9 +214,9 @@ _FRACTION = re.compile(r"(?<![\d./])(\d+)/(\d+)(?![\d/])")
 def _fmt(v:float)->str: return str(int(v)) if v == int(v) else repr(v)
 
 def _scientific(m):
-    if m.group(4): return _fmt(float(m.group(4)) * 10 ** int(m.group(5)))
-    exp = m.group(2) or m.group(3).translate(_SUPERSCRIPT)
-    return _fmt(float(m.group(1)) * 10 ** int(exp))
+    mant, exp = (m.group(4), m.group(5)) if m.group(4) else (m.group(1), m.group(2) or m.group(3).translate(_SUPERSCRIPT))
+    v = float(f"{mant}e{int(exp)}")
+    return _fmt(v) if math.isfinite(v) and v < 1e15 else m.group(0)   # an absurd power stays as written
 
 def _fraction(m, whole=0):
     n, d = int(m.group(m.re.groups - 1)), int(m.group(m.re.groups))

@@ -646,3 +646,21 @@ def test_single_mmss_times_make_an_interval(a, span, template):
     if b == a: return
     text = template.format(a=f"00:{a:02d}", b=f"00:{b:02d}")
     assert extract_answer("direction_timestamp", text) == (float(a), float(b))
+
+
+_TOKENS = ["1", "2.5", "10", "1/2", "3 1/4", "0/0", "1e999", "× 10^", "²", "m", "km/h", "m/s", "o'clock", "12", "to", "or",
+           "either", "and", "between", "from", "until", "frames", "s", "00:07", "wait, no", "actually", "not", "red", "blue",
+           "faster", "as far as", "same", "left", "north", "yes", "no", "?", ",", ".", ";", "(", ")", "$", "\\text{m}",
+           "the end", "average", "although", "cannot determine", "about", "Answer:", "twice", "\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=14), st.sampled_from(TASKS))
+def test_any_token_soup_reads_without_error(tokens, task):
+    text = " ".join(tokens)
+    q = "There are 2 objects annotated with red and blue bounding boxes. When does it move toward the 3 o'clock direction?"
+    x = extract_answer(task, text, q, explain=True)
+    assert same_answer(x.value, extract_answer(task, text, q)) and isinstance(x.cue, str)
+    if x.value is not None and task in ("traveled_distance", "traveling_speed"): assert math.isfinite(x.value)
+    score(task, {"traveled_distance": 1.0, "traveling_speed": 1.0, "movement_direction": 3, "direction_timestamp": (0.0, 1.0),
+                 "distance_comparison": "red", "speed_comparison": "red", "direction_comparison": True}[task], x.value)
