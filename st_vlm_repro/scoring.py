@@ -397,7 +397,7 @@ _REFUSAL = re.compile(
     r"|\b(?:it is|it's|it remains|remains)\s+(?:unclear|uncertain|not clear)\b|\bno clear\b"
     r"|\btoo\s+\w+\s+to\s+(?:tell|say|determine|judge)\b")
 _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
-                    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|might|perhaps|possibly|"
+                    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|maybe|might|perhaps|possibly|"
                     r"seems to|appears to)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
 _MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "?",
@@ -442,7 +442,7 @@ _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|ev
 _LABEL_END = r"[^.\n:=]{0,20}?(?:[:=]|\b(?:of|is|was|equals)\b)"
 _ASKED_LABEL = {"distance": re.compile(rf"\b(?:distance|displacement)\b{_LABEL_END}"),
                 "speed": re.compile(rf"\b(?:speed|velocity)\b{_LABEL_END}")}
-_ALTERNATIVE = re.compile(r"\W*or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$")
+_ALTERNATIVE = re.compile(r"\W*(?:o\s*'?\s*clock\W*)?or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
 _ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
@@ -720,11 +720,12 @@ def parse_time_range(text:str, # Normalised text with digits
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
         found = [f for f in found if (f[0], f[1]) not in qr] or found
-    if len(found) > 1 and _SEVERAL.search(t):   # "twice: 1-2 s and 7-8 s": no single interval answers
+    aspect = question_aspect(question) if len(found) > 1 else None
+    several = aspect and aspect[0] == "hour" and sum(h == {aspect[1]} for h in _hours_owned(t, [f[2:] for f in found]).values()) > 1
+    if len(found) > 1 and (several or _SEVERAL.search(t)):   # "twice: 1-2 s and 7-8 s": no single interval answers
         _note(why, "alternatives")
         return None
-    i, cue = choose_candidate(t, [f[2:] for f in found], question_aspect(question) if len(found) > 1 else None,
-                              [f[:2] for f in found], "time")
+    i, cue = choose_candidate(t, [f[2:] for f in found], aspect, [f[:2] for f in found], "time")
     _note(why, cue)
     return None if i is None else (found[i][0], found[i][1])
 
@@ -862,7 +863,7 @@ _NEG_SAME = re.compile(r"(?:\b(?:not|never|no longer|neither)\b|n't\b)[^.?!,]{0,
 _NEG_DIFF = re.compile(r"(?:\b(?:not|never|no)\b|n't\b)[^.?!,]{0,30}?\b(?:opposite|different|differ|diverg\w*)\b")
 _DIFF = re.compile(r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
                    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b")
-_SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,4}?(?:ahead|forward|straight|left|"
+_SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,6}?(?:ahead|forward|straight|left|"
                    r"right|north|south|east|west|toward|towards|heading|heads?|away))\b")
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
