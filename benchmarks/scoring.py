@@ -3,14 +3,19 @@
 Goals on one core: extract_answer at >= 20,000 responses/s on a generated mix of VLM-style responses over the seven
 tasks; summarize() of 1,400 scored items (200 per task, the size of STKit-Bench), bootstrap included, in < 0.2 s.
 The mix has known answers, so the script also prints how often the rules (and the naive baseline: the first number in
-the text, or the first colour / a leading "yes") read the right value. Run: `python benchmarks/scoring.py [--n 20000]`.
+the text, or the first colour / a leading "yes") read the right value, and the same on the labelled answers written in
+real VLMs' styles (tests/data/vlm_style_answers.jsonl, dev and held-out parts). Run:
+`python benchmarks/scoring.py [--n 20000]`.
 """
-import argparse, os, random, re, time
+import argparse, json, os, random, re, time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the goal says
 
 from _timing import best_of
-from st_vlm_repro.scoring import TASKS, extract_answer, summarize, score
+from st_vlm_repro.scoring import TASKS, extract_answer, summarize, score, same_answer
+
+LABELLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "vlm_style_answers.jsonl"
 
 Q = {"traveled_distance": "The car is annotated with a red bounding box. How far did it travel between {a} and {b} seconds?",
      "traveling_speed": "The car is annotated with a red bounding box. How fast is it moving from {a} to {b} seconds?",
@@ -104,11 +109,21 @@ def main():
     ok_rule = sum(agree(g, w) for g, (*_, w) in zip(rule, mix)) / len(mix)
     ok_naive = sum(agree(g, w) for g, (*_, w) in zip(naive, mix)) / len(mix)
     rate = len(mix) / t_rule
+    t_explain = best_of(lambda: [extract_answer(t, resp, q, explain=True) for t, q, resp, _ in mix])
     print(f"responses: {len(mix):,} (7 tasks, VLM-style templates, 5 % refusals)")
     print(f"extract_answer (rules): {rate:,.0f} responses/s   goal >= 20,000/s: {'OK' if rate >= 20_000 else 'MISSED'}"
           f"   reads the right value: {100*ok_rule:.1f} %")
+    print(f"extract_answer(explain=True), with the deciding cue: {len(mix) / t_explain:,.0f} responses/s")
     print(f"naive first-number baseline: {len(mix)/t_naive:,.0f} responses/s   reads the right value: {100*ok_naive:.1f} %"
           f"   (rules cost {t_rule/t_naive:.1f}x the baseline)")
+    if LABELLED.exists():
+        rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+        for split in ("dev", "heldout"):
+            part = [r for r in rows if r["split"] == split]
+            ok = sum(same_answer(extract_answer(r["task"], r["response"], r["question"]), r["expected"]) for r in part)
+            ok_n = sum(same_answer(naive_extract(r["task"], r["response"], r["question"]), r["expected"]) for r in part)
+            print(f"VLM-style labelled answers, {split}: rules {100 * ok / len(part):.1f} %, naive {100 * ok_n / len(part):.1f} %"
+                  f" of {len(part)}")
     # summarize of a benchmark-sized result: 200 items per task, raw gold/pred records (scoring included)
     recs = []
     for task in TASKS:

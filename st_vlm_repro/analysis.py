@@ -11,7 +11,8 @@ from typing import Iterable
 import numpy as np
 
 from .core import rng, iter_jsonl
-from .scoring import normalize_text, words_to_digits, parse_time_range, temporal_iou, find_quantities
+from .scoring import (normalize_text, words_to_digits, parse_time_range, temporal_iou, find_quantities,
+                                  mean_of_read, rate_with_unread)
 
 # %% auto #0
 __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'LETTERS', 'MULTISTEP', 'PAPER_FIG6_GAPS',
@@ -107,15 +108,15 @@ def grounding_record(item:dict, frame_times:list[float]|None=None)->dict:
                 task_question=q, question=q, label=item["gold"], answer=f"It happens from {item['gold'][0]:.1f} to {item['gold'][1]:.1f} seconds.")
 
 def grounding_metrics(items:list[dict], responses:list[str])->dict:
-    "mIoU (×100) and recall at IoU 0.3 / 0.5 / 0.7 (%) of responses to grounding items; unread answers count as 0."
-    ious, unread = [], 0
+    "mIoU (×100) and recall at IoU 0.3 / 0.5 / 0.7 (%) of responses to grounding items, unread answers by `UNREAD_RULE`."
+    ious = []
     for it, resp in zip(items, responses):
         p = parse_time_range(words_to_digits(normalize_text(resp or "")))
-        if p is None: unread += 1; ious.append(0.0)
-        else: ious.append(temporal_iou(it["gold"], p))
-    a = np.array(ious) if ious else np.zeros(0)
-    return {"n": len(a), "mIoU": round(100 * a.mean(), 1) if len(a) else None,
-            **{f"R@{k}": round(100 * (a >= k).mean(), 1) if len(a) else None for k in (0.3, 0.5, 0.7)}, "unread": unread}
+        ious.append(None if p is None else temporal_iou(it["gold"], p))
+    miou, unread = mean_of_read(ious)
+    return {"n": len(ious), "mIoU": round(100 * miou, 1) if unread < len(ious) else None,
+            **{f"R@{k}": round(rate_with_unread(v is not None and v >= k for v in ious), 1) if ious else None
+               for k in (0.3, 0.5, 0.7)}, "unread": unread}
 
 # %% ../nbs/08_analysis.ipynb #f323b561
 TVQA_FPS = 3.0  # TVQA frames are extracted at 3 fps; bbox keys are frame numbers at that rate

@@ -101,12 +101,15 @@ def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|No
         resp = responses[r["id"]]["response"]
         if judge:
             pred, info = judge_extract(r["task"], resp, r["question"], return_info=True, **judge)
-            source = info["source"]
-        else: pred, source = extract_answer(r["task"], resp, r["question"]), "rules"
+            source, cue = info["source"], info["cue"]
+        else:
+            x = extract_answer(r["task"], resp, r["question"], explain=True)
+            pred, source, cue = x.value, "rules", x.cue
         try: s = score(r["task"], r["label"], pred)
         except ValueError as e: raise ValueError(f"record {r['id']!r}: {e}") from None
         out.append(dict(id=r["id"], task=r["task"], source=r.get("source"), template_id=r.get("template_id"),
-                        response=resp, pred=pred, gold=r["label"], extraction=source, **{k: v for k, v in s.items() if k != "task"}))
+                        response=resp, pred=pred, gold=r["label"], extraction=source, extraction_cue=cue,
+                        **{k: v for k, v in s.items() if k != "task"}))
     return out
 
 def eval_manifest(runner, records:list[dict])->dict:

@@ -6,20 +6,21 @@
 from __future__ import annotations
 import functools, hashlib, json, math, os, re, threading
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TOLERANCES', 'SUMMARY_COLUMNS', 'DISTANCE_UNITS',
-           'SPEED_UNITS', 'TIME_UNITS', 'COLOURS', 'JUDGE_FORMATS', 'JUDGE_SYSTEM', 'check_task', 'within_25_percent',
-           'mean_relative_accuracy', 'clock_error', 'temporal_iou', 'score', 'bootstrap_means', 'summarize',
-           'normalize_text', 'words_to_digits', 'canonical_unit', 'unit_kind', 'to_metres', 'to_kmh', 'find_quantities',
-           'is_refusal', 'answer_span', 'pick_candidate', 'parse_quantity', 'parse_clock', 'mmss_to_seconds',
-           'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity', 'parse_choice',
-           'parse_same_direction', 'extract_answer', 'judge_messages', 'parse_judge_reply', 'JudgeCache',
-           'judge_extract']
+__all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TOLERANCES', 'SUMMARY_COLUMNS', 'UNREAD_RULE',
+           'DISTANCE_UNITS', 'SPEED_UNITS', 'TIME_UNITS', 'COLOURS', 'UNSURE_CUES', 'JUDGE_FORMATS', 'JUDGE_SYSTEM',
+           'check_task', 'within_25_percent', 'mean_relative_accuracy', 'clock_error', 'temporal_iou', 'score',
+           'bootstrap_means', 'mean_of_read', 'rate_with_unread', 'summarize', 'normalize_text', 'words_to_digits',
+           'canonical_unit', 'unit_kind', 'to_metres', 'to_kmh', 'find_quantities', 'is_refusal', 'answer_span',
+           'question_aspect', 'choose_candidate', 'pick_candidate', 'is_unfinished', 'parse_quantity', 'parse_clock',
+           'mmss_to_seconds', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity', 'parse_choice',
+           'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages', 'parse_judge_reply', 'JudgeCache',
+           'judge_extract', 'same_answer', 'rules_judge_agreement']
 
 # %% ../nbs/05a_scoring.ipynb #efee1dde
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -145,6 +146,21 @@ def bootstrap_means(values:np.ndarray, # 1-D array of per-item values (0/1 for a
 
 # %% ../nbs/05a_scoring.ipynb #b5940ec4
 SUMMARY_COLUMNS = ["n", "accuracy", "acc_ci_low", "acc_ci_high", "error_metric", "error", "mra", "n_unextracted"]
+UNREAD_RULE = ("An answer that cannot be read is wrong for every rate (accuracy, MRA, recall at an IoU) and is left out of "
+               "every mean of a magnitude (MAE, clock MAE, IoU); the number left out is reported beside each such mean.")
+
+def mean_of_read(values:Iterable[float|None], # Per-item values; None where the answer could not be read
+                )->tuple[float, int]:
+    "(the mean of the read values — nan if none —, the number unread): `UNREAD_RULE` for a mean of a magnitude."
+    vals = list(values)
+    read = [v for v in vals if v is not None]
+    return (float(np.mean(read)) if read else float("nan")), len(vals) - len(read)
+
+def rate_with_unread(hits:Iterable[bool|None], # Per-item success; None where the answer could not be read
+                    )->float:
+    "Share (%) of items that succeed, an unread answer counting as a miss: `UNREAD_RULE` for a rate."
+    h = [bool(x) for x in hits]
+    return 100 * sum(h) / len(h) if h else float("nan")
 
 def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or with `score`'s fields already
               n_boot:int=2000, # Bootstrap replicates for the accuracy interval
@@ -164,10 +180,10 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
         correct = np.fromiter((bool(s["correct"]) for s in items), dtype=float, count=len(items))
         b = 100 * bootstrap_means(correct, n_boot, seed, task); boots.append(b)
         key, label = ERROR_METRIC.get(task, (None, None))
-        errs = [s[key] for s in items if key and s.get(key) is not None]
+        error, _ = mean_of_read(s.get(key) for s in items) if key else (np.nan, 0)
         rows[task] = dict(n=len(items), accuracy=100 * correct.mean(), acc_ci_low=np.percentile(b, lo_q),
                           acc_ci_high=np.percentile(b, hi_q), error_metric=label,
-                          error=float(np.mean(errs)) if errs else np.nan,
+                          error=error,
                           mra=100 * float(np.mean([s["mra"] for s in items])) if task in NUMERIC_TASKS else np.nan,
                           n_unextracted=sum(not s["extracted"] for s in items))
     avg = np.mean(boots, axis=0)
@@ -181,16 +197,46 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
 
 # %% ../nbs/05a_scoring.ipynb #b3e9649f
 _TRANS = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": "-", "—": "-", "−": "-",
-                        "‐": "-", "‑": "-", "\u00a0": " ", "\u202f": " ", "*": None, "_": " ", "≈": "~"})
+                        "‐": "-", "‑": "-", "\u00a0": " ", "\u202f": " ", "*": None, "_": " ", "≈": " ≈ ", "×": " × "})
 _THOUSANDS = re.compile(r"(?<![\[(\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d)")
 _DECIMAL_COMMA = re.compile(r"(?<![\d,.\[(])(\d+),(\d{1,2})(?=\s?(?:m|km|s|sec|ft|kph|mph)\b)")
 
+_LATEX_WRAP = re.compile(r"\\(?:text|mathrm|textrm|mathit|mbox|operatorname|boxed)\s*\{([^{}]*)\}")
+_LATEX_OPS = {"\\approx": " ≈ ", "\\times": " × ", "\\cdot": " × ", "\\sim": " ~ ", "\\le": " <= ", "\\ge": " >= "}
+_LATEX_SPACE = re.compile(r"\\[,;:! ]|\\quad|\\[()\[\]]|\$|[{}]")
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_SCI_GUARD = re.compile(r"\d(?:e[-+]?\d|\s*[×x]\s*10)")
+_SCIENTIFIC = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:×|x)\s*10\s*(?:\^\s*\(?\s*([-+]?\d+)\)?|([⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+))"
+                         r"|(?<![\w.])(\d+(?:\.\d+)?)e([-+]?\d+)\b")
+_MIXED_NUMBER = re.compile(r"(?<![\d./])(\d+)\s+(\d+)/(\d+)(?![\d/])")
+_FRACTION = re.compile(r"(?<![\d./])(\d+)/(\d+)(?![\d/])")
+
+def _fmt(v:float)->str: return str(int(v)) if v == int(v) else repr(v)
+
+def _scientific(m):
+    mant, exp = (m.group(4), m.group(5)) if m.group(4) else (m.group(1), m.group(2) or m.group(3).translate(_SUPERSCRIPT))
+    v = float(f"{mant}e{int(exp)}")
+    return _fmt(v) if math.isfinite(v) and v < 1e15 else m.group(0)   # an absurd power stays as written
+
+def _fraction(m, whole=0):
+    n, d = int(m.group(m.re.groups - 1)), int(m.group(m.re.groups))
+    if not 2 <= d <= 16: return m.group(0)
+    return _fmt(round(whole + n / d, 6))
+
 def normalize_text(text:str)->str:
-    "Lower-case `text`, plain quotes and dashes, no Markdown emphasis, no thousands separators."
+    "Lower-case `text`, plain quotes and dashes, no Markdown emphasis or LaTeX, no thousands separators, plain numbers."
     t = text.lower().translate(_TRANS)
+    if "\\" in t or "$" in t:
+        t = _LATEX_WRAP.sub(r" \1", _LATEX_WRAP.sub(r" \1", t))
+        for k, v in _LATEX_OPS.items(): t = t.replace(k, v)
+        t = _LATEX_SPACE.sub(" ", t)
     if "," in t:
         t = _THOUSANDS.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), t)
         t = _DECIMAL_COMMA.sub(r"\1.\2", t)
+    if _SCI_GUARD.search(t): t = _SCIENTIFIC.sub(_scientific, t)
+    if "/" in t and _FRACTION.search(t):
+        t = _MIXED_NUMBER.sub(lambda m: _fraction(m, int(m.group(1))), t)
+        t = _FRACTION.sub(_fraction, t)
     return t
 
 # %% ../nbs/05a_scoring.ipynb #67de72fd
@@ -199,9 +245,12 @@ _SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eig
 _TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _NUMWORD = "|".join(sorted([*_SMALL, *_TENS, *_SCALES, "dozen"], key=len, reverse=True))
-_NUMWORD_GUARD = re.compile(rf"\b(?:{_NUMWORD}|half)\b")
-_NUMWORD_RUN = re.compile(rf"\b(?:{_NUMWORD})(?:(?:\s+|-|\s+and\s+)(?:{_NUMWORD}|point|a\s+half)\b|\s+point(?=\s)"
-                          rf"|\s+and\s+a\s+half\b)*")
+_NUMWORD_GUARD = re.compile(rf"\b(?:{_NUMWORD}|half|third|quarter)")
+_NUMWORD_RUN = re.compile(rf"\b(?:{_NUMWORD})(?:(?:\s+|-|\s+and\s+)(?:{_NUMWORD}|point|a\s+half|a\s+quarter)\b|\s+point(?=\s)"
+                          rf"|\s+and\s+a\s+(?:half|quarter)\b)*")
+_PARTS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4}
+_FRACTION_WORDS = re.compile(rf"\b(?:(?P<n>{_NUMWORD}|a|an|one)[\s-]+)?(?P<f>{'|'.join(_PARTS)})\s+of\s+(?:a|an|the)\s+")
+_N_OF_A = re.compile(r"(\d)\s+of\s+(?:a|an|the)\s+(?=[a-z])")
 _A_SCALE = re.compile(r"\b(?:a|one)\s+(hundred|thousand|dozen)\b")
 _HALF_A = re.compile(r"\b(?:a\s+)?half\s+(?:a|an)\s+(?=[a-z])")
 _A_UNIT = re.compile(r"(?<!half )\b(?:a|an)\s+(?=(?:kilomet(?:er|re)|mile|met(?:er|re)|foot|yard|second|minute)\b)")
@@ -213,6 +262,7 @@ def _words_value(run:str)->float|None:
         if w == "point": dec = ""; continue
         if w in ("and", "a"): continue
         if w == "half": frac += 0.5; continue
+        if w == "quarter": frac += 0.25; continue
         if dec is not None:
             if w in _SMALL and _SMALL[w] < 10: dec += str(_SMALL[w])
             continue
@@ -226,11 +276,12 @@ def _words_value(run:str)->float|None:
     v = total + cur + frac + (float("0." + dec) if dec else 0.0)
     return v
 
-def _fmt(v:float)->str: return str(int(v)) if v == int(v) else repr(v)
-
 def words_to_digits(text:str, # Normalised (lower-case) text
                    )->str:
     "`text` with number words written as digits: 'about twenty-five meters' → 'about 25 meters'."
+    if " of " in text:
+        text = _FRACTION_WORDS.sub(lambda m: _fmt(round(_SMALL.get(m.group("n"), 1) / _PARTS[m.group("f")], 6)) + " ", text)
+        text = _N_OF_A.sub(r"\1 ", text)
     if " a" in text: text = _A_UNIT.sub("1 ", text)
     if not _NUMWORD_GUARD.search(text): return text
     text = _A_SCALE.sub(r"one \1", text)
@@ -241,7 +292,8 @@ def words_to_digits(text:str, # Normalised (lower-case) text
     return _NUMWORD_RUN.sub(rep, text)
 
 # %% ../nbs/05a_scoring.ipynb #db61bb2b
-DISTANCE_UNITS = {"m": 1.0, "km": 1000.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "in": 0.0254}
+DISTANCE_UNITS = {"m": 1.0, "km": 1000.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "in": 0.0254,
+                  "nmi": 1852.0}
 SPEED_UNITS = {"km/h": 1.0, "m/s": 3.6, "mph": 1.609344, "ft/s": 1.09728, "kn": 1.852}  # factors to km/h
 TIME_UNITS = {"s": 1.0, "min": 60.0, "ms": 0.001, "h": 3600.0}
 _UNIT_KIND = {**{u: "distance" for u in DISTANCE_UNITS}, **{u: "speed" for u in SPEED_UNITS}, **{u: "time" for u in TIME_UNITS}}
@@ -252,6 +304,7 @@ _UNIT_ALIASES = [  # (regex, canonical unit); order matters: speed before distan
     (r"mph|mi(?:les?)?\s*(?:/|per|an|a)\s*h(?:ou)?r?", "mph"),
     (r"f(?:ee|oo)?t\s*(?:/|per|a)\s*s(?:ec(?:ond)?)?", "ft/s"),
     (r"knots?|kts?", "kn"),
+    (r"nautical\s+miles?|nmi", "nmi"),
     (r"kilomet(?:er|re)s?|kms?", "km"),
     (r"centimet(?:er|re)s?|cm", "cm"),
     (r"millimet(?:er|re)s?|mm", "mm"),
@@ -294,7 +347,7 @@ def to_kmh(value:float, unit:str)->float:
 # %% ../nbs/05a_scoring.ipynb #515df32b
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _QTY = re.compile(rf"(?:\b(?P<between>between|from)\s+)?(?<![\d.:])(?P<a>{_NUM})(?:[\s-]*(?P<ua>{_UNIT_RE})(?![a-z]))?"
-                  rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9])(?!\s*:\s*\d)")
+                  rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!\s*:\s*\d)")
 _PER_FRAME = re.compile(r"\s*(?:per|/|a|each|every)\s+(?:frame|step|interval|time\s*step|timestep)\b")
 _UNIT_CACHE: dict[str, str | None] = {}
 
@@ -306,9 +359,8 @@ def _in_canonical(v, u):
     k = _UNIT_KIND[u]
     return v * (DISTANCE_UNITS[u] if k == "distance" else SPEED_UNITS[u] if k == "speed" else TIME_UNITS[u])
 
-def find_quantities(text:str, # Normalised text (see `normalize_text`, `words_to_digits`)
-                   )->list[tuple[str, float, int, bool]]:
-    "Every quantity in `text` as (kind, value in m / km/h / s, position, is_range); ranges give their midpoint."
+def _quantities(text):
+    "Every quantity as (kind, value, start, end, is_range); 'A or B unit' gives two values (alternatives, not a range)."
     out = []
     for m in _QTY.finditer(text):
         u = _unit(m.group("u"))
@@ -317,16 +369,23 @@ def find_quantities(text:str, # Normalised text (see `normalize_text`, `words_to
         ua = _unit(ua) if ua else None
         if _UNIT_KIND[u] == "distance" and _PER_FRAME.match(text, m.end()): continue
         if b is None:
-            out.append((_UNIT_KIND[u], _in_canonical(a, ua or u), m.start(), False)); continue
+            out.append((_UNIT_KIND[u], _in_canonical(a, ua or u), m.start(), m.end(), False)); continue
         b = float(b)
-        joined = sep != "and" or m.group("between")
+        joined = sep not in ("and", "or") or m.group("between")
         if ua and _UNIT_KIND[ua] != _UNIT_KIND[u]: joined = False
         if joined:
-            out.append((_UNIT_KIND[u], (_in_canonical(a, ua or u) + _in_canonical(b, u)) / 2, m.start(), True))
+            out.append((_UNIT_KIND[u], (_in_canonical(a, ua or u) + _in_canonical(b, u)) / 2, m.start(), m.end(), True))
         else:
-            if ua: out.append((_UNIT_KIND[ua], _in_canonical(a, ua), m.start(), False))
-            out.append((_UNIT_KIND[u], _in_canonical(b, u), m.start("b"), False))
+            if ua or sep == "or":
+                a_end = m.end("ua") if ua else m.end("a")
+                out.append((_UNIT_KIND[ua or u], _in_canonical(a, ua or u), m.start(), a_end, False))
+            out.append((_UNIT_KIND[u], _in_canonical(b, u), m.start("b"), m.end(), False))
     return out
+
+def find_quantities(text:str, # Normalised text (see `normalize_text`, `words_to_digits`)
+                   )->list[tuple[str, float, int, bool]]:
+    "Every quantity in `text` as (kind, value in m / km/h / s, position, is_range); ranges give their midpoint."
+    return [(k, v, p, r) for k, v, p, _, r in _quantities(text)]
 
 # %% ../nbs/05a_scoring.ipynb #f51ce26d
 _REFUSAL = re.compile(
@@ -334,10 +393,20 @@ _REFUSAL = re.compile(
     r"difficult to|hard to)\s+(?:\w+\s+){0,4}?(?:determine|tell|estimate|know|say|judge|infer|calculate|measure|"
     r"provide|answer|assess|be determined|be estimated|identify|ascertain|compute|give)"
     r"|\b(?:not enough|insufficient|lack of|lacks?|without (?:any|more|additional))\s+(?:\w+\s+){0,2}?(?:information|data|context|details|reference)"
-    r"|\bi(?:'m| am) (?:sorry|not sure|unsure)|\bi don't know\b|\bnot (?:determinable|possible to determine)\b")
+    r"|\bi(?:'m| am) (?:sorry|not sure|unsure)|\bi don't know\b|\bnot (?:determinable|possible to determine)\b"
+    r"|\b(?:it is|it's|it remains|remains)\s+(?:unclear|uncertain|not clear)\b|\bno clear\b"
+    r"|\btoo\s+\w+\s+to\s+(?:tell|say|determine|judge)\b")
 _HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
-                    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably)\b")
+                    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|maybe|might|perhaps|possibly|"
+                    r"seems to|appears to)\b")
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
+_MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "?",
+                "no that", "no, that", "revis", "too ")   # cheap guards: most answers skip _CORRECTION
+_CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
+                         r"|\bon (?:closer|second|further) (?:inspection|look|thought|reflection)|\bon reflection\b"
+                         r"|\blooking again\b|\bi made an? (?:error|mistake)"
+                         r"|\?\s*no\b|\bno,?\s+that(?:'s| is| was)\b|\brevis(?:ed|ing)\b"
+                         r"|\bthat (?:seems|is|'s) (?:far |way )?too\b")   # a guess asked and rejected: "1,500 m? no, ..."
 
 def is_refusal(text:str)->bool:
     "True when normalised `text` declines to answer without a hedged estimate afterwards."
@@ -354,24 +423,138 @@ def answer_span(text:str)->tuple[str, str|None]:
     return text, (text[last.end():] if last else None)
 
 # %% ../nbs/05a_scoring.ipynb #236d1cf9
-_CUE = re.compile(r"\b(?:so|therefore|thus|hence|total|overall|in all|altogether|which gives|that gives|results? in|"
-                  r"comes to|equals|answer|conclusion|summary|final)\b")
+_CUE = re.compile(r"\b(?:so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
+                  r"comes to|equals|answer|conclusion|summary|final|i\.e\.)\b|=|≈")
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
+_CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|then)\b)")
+_NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+"
+                      r"(?:(?:about|around|approximately|roughly|the|a|at|"
+                      r"toward|towards|moving|heading|exactly)\s+)*$")
+_EARLIER = re.compile(r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
+                      r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b")
+_NEXT_PHRASE = re.compile(r"\b(?:from|to|and|while|but|then|whereas|than|compared)\b")
+_BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")   # a bound, not the estimate
+_OTHER_BEFORE = re.compile(r"\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
+                           r"(?:(?:about|around|approximately|roughly|~)\s*)?$")   # "lane widths of 3.5 m"
+_OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
+_CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
+                         r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
+_LABEL_END = r"[^.\n:=]{0,20}?(?:[:=]|\b(?:of|is|was|equals)\b)"
+_ASKED_LABEL = {"distance": re.compile(rf"\b(?:distance|displacement)\b{_LABEL_END}"),
+                "speed": re.compile(rf"\b(?:speed|velocity)\b{_LABEL_END}")}
+_ALTERNATIVE = re.compile(r"\W*(?:o\s*'?\s*clock\W*)?or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$")
+_ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
+            "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
+_ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
+_ASKS_END = re.compile(r"\bat the end\b|\bend of the\b|\bby the end\b|\bfinal\b")
+_ASKS_TIME = re.compile(rf"\bat\s+(?:t\s*=\s*)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+_ASKS_HOUR = re.compile(r"\b(1[0-2]|[1-9])\s*o'?\s?clock")
+_HOURS = re.compile(r"(?<![\d.:])(1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock")
+
+@functools.lru_cache(maxsize=4096)
+def question_aspect(question:str|None)->tuple|None:
+    "What the question asks beyond the kind: ('average',), ('end',), ('time', t) or ('hour', h); None if nothing."
+    if not question: return None
+    q = normalize_text(question)
+    if (m := _ASKS_TIME.search(q)): return ("time", float(m.group(1)))
+    if _ASKS_END.search(q): return ("end",)
+    if _ASKS_AVERAGE.search(q): return ("average",)
+    if (m := _ASKS_HOUR.search(q)): return ("hour", int(m.group(1)))
+    return None
+
+def _aspect_rank(aspect, ctx):
+    if aspect is None: return 0
+    if aspect[0] in _ASPECTS: return 2 if _ASPECTS[aspect[0]].search(ctx) else 0
+    if aspect[0] == "time":
+        times = {float(x) for x in re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", ctx)}
+        return 0 if not times else 2 if aspect[1] in times else -1
+    return 0
+
+_HOUR_CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n]|,\s")   # a parenthesis "(3 o'clock)" stays with its interval
+
+def _hours_owned(text, spans):
+    "Candidate index → the clock hours named in its clause nearer to it than to any other candidate there."
+    ends = [m.end() for m in _HOUR_CLAUSE_END.finditer(text)]
+    clause = lambda p: sum(b <= p for b in ends)
+    owned = {}
+    for m in _HOURS.finditer(text):
+        near = [(max(spans[j][0] - m.end(), m.start() - spans[j][1]), j) for j in range(len(spans))
+                if clause(spans[j][0]) == clause(m.start())]
+        if near: owned.setdefault(min(near)[1], set()).add(int(m.group(1)))
+    return owned
+
+def _hour_rank(hour, hours):
+    return 0 if not hours else 2 if hours == {hour} else -1
+
+def _differ(a, b):
+    if isinstance(a, tuple): return a != b
+    return abs(a - b) > 0.1 * max(abs(a), abs(b), 1e-9)
+
+def choose_candidate(text:str, # The text the candidates were found in
+                     spans:list[tuple[int, int]], # (start, end) of each candidate, in order
+                     aspect:tuple|None=None, # What the question asks (see `question_aspect`)
+                     values:list|None=None, # The candidates' values: differing values joined by "or" are alternatives
+                     kind:str|None=None, # "time" candidates skip the earlier-state and other-measure demotions
+                    )->tuple[int|None, str]:
+    "Index of the candidate that answers (None: alternatives, no single answer) and the cue that decided it."
+    n = len(spans)
+    if n == 1: return 0, "only candidate"
+    bounds = [(m.start(), m.end()) for m in _CLAUSE_END.finditer(text)]
+    conc = [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)] if ("though" in text or "despite" in text
+                                                                            or "while" in text or "even if" in text) else []
+    ranks, asked, cued = [], [], []
+    owned = _hours_owned(text, spans) if aspect and aspect[0] == "hour" else {}
+    for i, (s, e) in enumerate(spans):
+        cs = max((b1 for b0, b1 in bounds if b1 <= s), default=0)
+        ss = max((m.end() for m in _SENT_END.finditer(text, 0, s)), default=0)   # a cue opens its sentence
+        ce = min((b0 for b0, b1 in bounds if b0 >= e), default=len(text))
+        pre = text[max(cs, spans[i - 1][1] if i else 0):s]
+        post = text[e:min(ce, spans[i + 1][0] if i + 1 < n else len(text))]
+        r = 0
+        if _NEGATED.search(pre): r -= 3
+        if kind != "time":
+            own_post = _NEXT_PHRASE.split(post, 1)[0]   # "5 km/h from an initial 15 km/h": "initial" is the 15's
+            if _EARLIER.search(pre) or _EARLIER.search(own_post) or _BOUND.search(pre): r -= 1
+            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)): r -= 1
+        if any(c0 <= s < c1 for c0, c1 in conc): r -= 1
+        if aspect and aspect[0] == "hour": a = _hour_rank(aspect[1], owned.get(i, ()))
+        else: a = _aspect_rank(aspect, pre + " " + post)
+        c = bool(_CUE.search(text, max(ss, spans[i - 1][1] if i else 0), s) or _CUE.search(post)
+                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)))
+        ranks.append(r + a + c); asked.append(a > 0); cued.append(c)
+    best = max(ranks)
+    top = [i for i, r in enumerate(ranks) if r == best]
+    i = top[-1] if best >= 1 or (aspect and aspect[0] == "end") else top[0]   # asked for the end: the last one told
+    if values is not None:
+        for j in (i - 1, i + 1):
+            if 0 <= j < n and _differ(values[i], values[j]):
+                lo, hi = sorted((i, j))
+                gap = text[spans[lo][1]:spans[hi][0]]
+                either = "either" in text[max(0, spans[lo][0] - 20):spans[lo][0]]
+                if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and either):
+                    return None, "alternatives"
+    if asked[i]: return i, f"asked {aspect[0]}"
+    if cued[i]: return i, "concluding cue"
+    if len(top) == 1 and best > min(ranks): return i, "others negated or superseded"
+    if aspect and aspect[0] == "end": return i, "last told (asked end)"
+    return i, "first of several"
 
 def pick_candidate(text:str, # The text the candidates were found in
                    positions:list[int], # Start position of each candidate, in order
                   )->int:
     "Index of the candidate that answers: the last one after a concluding cue in its sentence, else the first."
-    if len(positions) == 1: return 0
-    best = None
-    for i, p in enumerate(positions):
-        start = 0
-        for start_m in _SENT_END.finditer(text, 0, p): start = start_m.end()
-        if _CUE.search(text, start, p): best = i
-    return 0 if best is None else best
+    return choose_candidate(text, [(p, p + 1) for p in positions])[0] or 0
 
 # %% ../nbs/05a_scoring.ipynb #918591cb
 _BARE_NUM = re.compile(rf"(?<![\d.:/])(?P<n>{_NUM})(?![\d:/])(?!\s*(?:%|percent|o'?\s?clock|frames?\b|objects?\b|cars?\b|times?\b|th\b|st\b|nd\b|rd\b))")
+_NOT_ANSWERS = re.compile(r"[\[(]\s*[\d.\s]+(?:,\s*[\d.\s]+)+[\])]"                        # coordinates (0.5, 0.7)
+                          r"|(?:^|(?<=[\n.:;]\s)|(?<=\n))\s*\d+[.)](?=\s)|\[\d+\]|#\s*\d+"  # list numbers, [0], #2
+                          r"|\b(?:region|object|obj|step|frame|id|person|item|box|car|vehicle|number|no\.)"
+                          r"\s*[\[#(]?\s*\d+\s*[\])]?")
+_STATIONARY = re.compile(r"\b(?:stationary|motionless|(?:is|was|remains|stays|stayed) (?:still|parked|stopped)|"
+                         r"(?:is|was) not moving|(?:does|did)(?: not|n't) move)\b")
+_UNFINISHED = re.compile(r"\b(?:is|it|the|a|an|to|of|at|and|was|be|are|about|approximately|around|by|from|in|with|its|has|"
+                         r"will|would|which|that|then)\s*$")
 
 @functools.lru_cache(maxsize=4096)
 def _question_numbers(question:str|None)->frozenset[float]:
@@ -381,18 +564,38 @@ def _question_numbers(question:str|None)->frozenset[float]:
     return frozenset(float(x) for m in _QTY.finditer(q) if _unit(m.group("u")) in TIME_UNITS
                      for x in (m.group("a"), m.group("b")) if x)
 
+def _note(why, cue):
+    if why is not None: why.append(cue)
+
+def is_unfinished(text:str)->bool:
+    "True when a longer answer stops mid-sentence ('... At 7.0 s it is'): a cut-off chain of thought."
+    return len(text) > 40 and text[-1].isalpha() and bool(_UNFINISHED.search(text, len(text) - 16))
+
 def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits`)
                    kind:str, # "distance" (→ metres), "speed" (→ km/h) or "time" (→ seconds)
                    question:str|None=None, # The question: its own numbers (its time window) are no bare answer
+                   why:list|None=None, # If given, the cue that decided is appended
                   )->float|None:
     "The answer's value of `kind` in metres, km/h or seconds, or None."
-    qs = [q for q in find_quantities(text) if q[0] == kind]
-    if qs: return qs[pick_candidate(text, [q[2] for q in qs])][1]
-    rest = _QTY.sub(" ", text)
+    qs = [q for q in _quantities(text) if q[0] == kind]
+    unfinished = is_unfinished(text)
+    if qs:
+        i, cue = choose_candidate(text, [q[2:4] for q in qs], question_aspect(question) if len(qs) > 1 else None,
+                                  [q[1] for q in qs], kind)
+        if unfinished and cue in ("first of several", "only candidate"): i, cue = None, "unfinished answer"
+        _note(why, cue)
+        return None if i is None else qs[i][1]
+    if unfinished: return None
+    if kind != "time" and _STATIONARY.search(text):
+        _note(why, "stated stationary")
+        return 0.0
+    rest = _NOT_ANSWERS.sub(" ", _QTY.sub(" ", text))
     bare = [float(m.group("n")) for m in _BARE_NUM.finditer(rest)]
     qn = _question_numbers(question) if bare else frozenset()
     fresh = [v for v in bare if v not in qn]
-    return fresh[0] if fresh else bare[0] if len(bare) == 1 else None
+    v = fresh[0] if fresh else bare[0] if len(bare) == 1 else None
+    if v is not None: _note(why, "bare number")
+    return v
 
 # %% ../nbs/05a_scoring.ipynb #82756a02
 _HOUR = r"(?:1[0-2]|0?[1-9])"
@@ -405,28 +608,45 @@ _CLOCK = re.compile(
 _CLOCK_REF = re.compile(r"(?:relative to|compared to|compared with|with respect to|from|initial|initially|reference|original|"
                         r"originally|starting|start|began|begins|instead of|rather than|not|n't|no longer|previous|previously|"
                         r"was facing|used to)\W+(?:\w+\W+){0,3}$")
+_CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")   # "taking forward as 12 o'clock": the frame, not the answer
+_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=|is)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b")
 _ONLY_HOUR = re.compile(rf"\W*(?:answer\W*)?(?P<h>{_HOUR})\W*$")
 
+_CLOCK_ALT = re.compile(rf"(?<![\d.:])(?P<a>{_HOUR})\s*(?:or|and|to|-)\s*(?P<b>{_HOUR})\s*-?\s*(?:o\s*'?\s*clock|oclock)")
+
 def parse_clock(text:str, # Normalised text with digits
+                question:str|None=None, # The question: "at 5.0 seconds", "at the end" pick among several hours
+                why:list|None=None, # If given, the cue that decided is appended
                )->int|None:
     "The clock hour 1..12 the text answers with, or None."
-    found = [(int(m.group("h1") or m.group("h2") or m.group("h3")), m.start()) for m in _CLOCK.finditer(text)]
+    found = [(int(m.group("h1") or m.group("h2") or m.group("h3")), m.start(), m.end()) for m in _CLOCK.finditer(text)]
     if not found:
         m = _ONLY_HOUR.match(text)
+        if m: _note(why, "bare hour")
         return int(m.group("h")) if m else None
-    kept = [(h, p) for h, p in found if not _CLOCK_REF.search(text[max(0, p - 40):p])] or found
-    return kept[pick_candidate(text, [p for _, p in kept])][0]
+    for m in _CLOCK_ALT.finditer(text):   # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
+        if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b"):
+            _note(why, "alternatives")
+            return None
+    kept = [f for f in found if not _CLOCK_REF.search(text[max(0, f[1] - 40):f[1]])
+            and not _CLOCK_DEF.search(text[max(0, f[1] - 12):f[1]]) and not _CLOCK_DEF_AFTER.match(text, f[2])] or found
+    i, cue = choose_candidate(text, [f[1:] for f in kept], question_aspect(question) if len(kept) > 1 else None,
+                              [f[0] for f in kept], "clock")
+    _note(why, cue)
+    return None if i is None else kept[i][0]
 
 # %% ../nbs/05a_scoring.ipynb #7d346964
 _TU = r"(?:\s*(?:seconds?|secs?|s)(?![a-z]))?"
 _MMSS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?"
-_RANGE_SEP = r"\s*(?:-|to|~|until|till|through|and)\s*"
+_RANGE_SEP = r"\s*(?:-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+)?"
 _TRANGE = re.compile(
     rf"(?P<m0>{_MMSS})\s*(?:-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
     rf"|[\[(]\s*(?:t\s*=\s*)?(?P<k0>{_NUM}){_TU}\s*[,;]\s*(?:t\s*=\s*)?(?P<k1>{_NUM}){_TU}\s*[\])]"
     rf"|(?<![\d.:])(?:t\s*=\s*)?(?P<a>{_NUM})(?P<ua>{_TU}){_RANGE_SEP}(?:t\s*=\s*)?(?P<b>{_NUM})(?![\d:])(?P<ub>{_TU})"
     rf"|start\w*\s+(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?(?P<s0>{_NUM}){_TU}"
-    rf"[^.;]{{0,40}}?\bend\w*\s+(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?(?P<s1>{_NUM}){_TU}")
+    rf"[^.;]{{0,40}}?\bend\w*\s+(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?(?P<s1>{_NUM}){_TU}"
+    rf"|(?<![\d.:])(?P<e0>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.]{{0,60}}?\b(?:until|till|end\w*|stop\w*|finish\w*)\b"
+    rf"[^.\d]{{0,30}}?(?P<e1>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])")
 _BETWEEN_BEFORE = re.compile(r"\b(?:between|from)\s+(?:(?:about|around|approximately|roughly|approx\.?|~)\s*)?(?:t\s*=\s*)?$")
 _CLOCK_BLANK = re.compile(rf"{_HOUR}\s*-?\s*(?:o\s*'?\s*clock|oclock|o\s+clock)|{_HOUR}\s*:\s*00\s+direction")
 
@@ -435,34 +655,79 @@ def mmss_to_seconds(s:str)->float:
     parts = [float(p) for p in s.split(":")]
     return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 
-def find_time_ranges(text:str)->list[tuple[float, float, int]]:
-    "Every time interval written in normalised `text`, as (t0, t1, position), t0/t1 in seconds as written."
-    if "clock" in text or ":00" in text: text = _CLOCK_BLANK.sub(lambda m: " " * len(m.group(0)), text)
+_TIME_PHRASES = [  # the many ways of writing one time, as "N s"
+    (re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+(to|-|until|and|through)\s+(?:the\s+)?(\d+)(?:st|nd|rd|th)\s+seconds?\b"),
+     r"\1 s \2 \3 s"),
+    (re.compile(r"(?:the\s+)?(\d+(?:\.\d+)?)[\s-]*(?:seconds?|secs?|s)[\s-]+mark\b"), r"\1 s"),
+    (re.compile(r"(?:the\s+)?\b(\d+)(?:st|nd|rd|th)\s+seconds?\b"), r"\1 s"),
+    (re.compile(r"\bseconds\s+(\d+(?:\.\d+)?)\s+(and|to|-|through)\s+(\d+(?:\.\d+)?)\b"), r"\1 s \2 \3 s"),
+    (re.compile(r"\bsecond\s+(\d+(?:\.\d+)?)\b"), r"\1 s")]
+_MMSS_ONE = re.compile(r"(?<![\d:.])(\d{1,2}):(\d{2}(?:\.\d+)?)(?![\d:])(?!\s*(?:direction|o'?\s?clock))")
+_FRAMES = re.compile(r"\bframes?\s+#?\s*\d+(?:\.\d+)?(?:\s*(?:-|to|and|through|until)\s*(?:frames?\s+)?#?\s*\d+(?:\.\d+)?)?")
+
+_PAREN_TIME = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\s*\)")
+_VIDEO_START = re.compile(r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
+                          r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)")
+
+_SEVERAL = re.compile(r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|several (?:intervals|periods|times)|"
+                      r"multiple (?:intervals|periods|times))\b")
+
+def _time_text(text):
+    "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
+    if "(" in text: text = _PAREN_TIME.sub(r"\1 s", text)
+    if "beginning" in text or "start" in text: text = _VIDEO_START.sub(lambda m: "" if m.group(0).endswith(" ") else "0 s", text)
+    if "second" in text:
+        for rx, sub in _TIME_PHRASES: text = rx.sub(sub, text)
+    if ":" in text: text = _MMSS_ONE.sub(lambda m: _fmt(60 * int(m.group(1)) + float(m.group(2))) + " s", text)
+    return text
+
+def _blank(rx, text): return rx.sub(lambda m: " " * len(m.group(0)), text)
+
+def _time_ranges(text):
+    "(t0, t1, start, end) of every interval in prepared text (clock hours and frame numbers blanked)."
     out, weak = [], []   # weak: a bare "4 to 7.5", taken only when nothing better is written
     for m in _TRANGE.finditer(text):
         g = m.groupdict()
-        if g["m0"]: out.append((mmss_to_seconds(g["m0"]), mmss_to_seconds(g["m1"]), m.start()))
-        elif g["k0"]: out.append((float(g["k0"]), float(g["k1"]), m.start()))
+        if g["m0"]: out.append((mmss_to_seconds(g["m0"]), mmss_to_seconds(g["m1"]), m.start(), m.end()))
+        elif g["k0"]: out.append((float(g["k0"]), float(g["k1"]), m.start(), m.end()))
         elif g["a"]:
             sep = text[m.end("ua"):m.start("b")]
             has_unit = bool(g["ua"].strip() or g["ub"].strip())
             between = _BETWEEN_BEFORE.search(text, max(0, m.start() - 30), m.start())
             if "and" in sep and not between: continue
-            (out if has_unit or between or "-" in sep else weak).append((float(g["a"]), float(g["b"]), m.start()))
-        else: out.append((float(g["s0"]), float(g["s1"]), m.start()))
+            (out if has_unit or between or "-" in sep else weak).append((float(g["a"]), float(g["b"]), m.start(), m.end()))
+        elif g["s0"]: out.append((float(g["s0"]), float(g["s1"]), m.start(), m.end()))
+        else: out.append((float(g["e0"]), float(g["e1"]), m.start(), m.end()))
     return out or weak
 
+def _prepared(text):
+    t = _time_text(text)
+    tb = _blank(_CLOCK_BLANK, t) if "clock" in t or ":00" in t else t
+    return t, (_blank(_FRAMES, tb) if "frame" in tb else tb)
+
+def find_time_ranges(text:str)->list[tuple[float, float, int]]:
+    "Every time interval written in normalised `text`, as (t0, t1, position), t0/t1 in seconds (frame numbers are not)."
+    return [(a, b, p) for a, b, p, _ in _time_ranges(_prepared(text)[1])]
+
 def parse_time_range(text:str, # Normalised text with digits
-                     question:str|None=None, # The question; its own ranges are skipped when others exist
+                     question:str|None=None, # The question: its own ranges are skipped, its clock hour picks an interval
+                     why:list|None=None, # If given, the cue that decided is appended
                     )->tuple[float, float]|None:
     "The (t_start, t_end) interval in seconds the text answers with, or None."
-    found = find_time_ranges(text)
+    t, tb = _prepared(text)
+    found = _time_ranges(tb)
     if not found: return None
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
         found = [f for f in found if (f[0], f[1]) not in qr] or found
-    i = pick_candidate(text, [p for *_, p in found])
-    return found[i][0], found[i][1]
+    aspect = question_aspect(question) if len(found) > 1 else None
+    several = aspect and aspect[0] == "hour" and sum(h == {aspect[1]} for h in _hours_owned(t, [f[2:] for f in found]).values()) > 1
+    if len(found) > 1 and (several or _SEVERAL.search(t)):   # "twice: 1-2 s and 7-8 s": no single interval answers
+        _note(why, "alternatives")
+        return None
+    i, cue = choose_candidate(t, [f[2:] for f in found], aspect, [f[:2] for f in found], "time")
+    _note(why, cue)
+    return None if i is None else (found[i][0], found[i][1])
 
 # %% ../nbs/05a_scoring.ipynb #a267105c
 COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "pink", "cyan", "magenta", "white", "black", "brown",
@@ -475,7 +740,8 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
     **{w: (-1, "distance") for w in ("shorter", "shortest", "nearer", "closer")},
     **{w: (1, None) for w in ("more", "greater", "larger", "bigger", "higher", "most", "greatest", "largest", "biggest", "highest")},
     **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")}}
-_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground)\b|not\s+as\s+(?P<as>fast|far|quick|quickly|long)\s+as\b|"
+_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground|time)\b"
+                      r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
 _THAN = re.compile(rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b")
 _NEG = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b")
@@ -505,10 +771,10 @@ def question_polarity(question:str|None)->tuple[int, str|None]:
 
 def _comparative(m):
     if m.group("w"): return _COMPARATIVES[m.group("w")]
-    if m.group("as"): return -1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")
+    if m.group("as"): return 1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")  # "as far as": negated only
     pol = 1 if m.group("ml") == "more" else -1
     adv = m.group("adv")
-    if adv == "slowly": return -pol, "speed"
+    if adv in ("slowly", "time"): return -pol, "speed"   # "in less time": faster
     return pol, ("speed" if adv in ("quickly", "rapidly", "fast") else "distance")
 
 # %% ../nbs/05a_scoring.ipynb #35c290b7
@@ -517,41 +783,65 @@ def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
     alt = {"grey": "gray", "gray": "grey"}.get(c)
     return alt if alt in allowed else None
 
+_EITHER_COLOURS = re.compile(rf"\beither\b[^.;]{{0,30}}?\b(?:{'|'.join(COLOURS)})\b[^.;]{{0,25}}?\bor\b[^.;]{{0,20}}?"
+                             rf"\b(?:{'|'.join(COLOURS)})\b")
+
+def _in_concessive(text):
+    "Spans of concessive clauses ('although the red car starts faster,'): what they grant is not the answer."
+    if not ("though" in text or "despite" in text or "while" in text or "even if" in text): return []
+    return [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)]
+
 def parse_choice(text:str, # Normalised response
                  allowed:tuple[str, ...], # Colours it may answer with (see `colour_set`)
                  polarity:int=1, # +1: the question asks for the larger value; −1: the smaller
                  quantity:str|None=None, # "distance" or "speed": statements about this quantity are preferred
+                 why:list|None=None, # If given, the cue that decided is appended
                 )->str|None:
     "The colour the response asserts as the answer to a which-object comparison, or None."
-    claims = []  # (about_asked_quantity, conclusive, colour)
-    for clause in _CLAUSE_SPLIT.split(text):
-        if not clause or not (cols := [(m.start(), _norm_colour(m.group(0), allowed)) for m in _COLOUR_RE.finditer(clause)]):
-            continue
+    if "either" in text and _EITHER_COLOURS.search(text):
+        _note(why, "alternatives")
+        return None
+    claims = []  # (about_asked_quantity, not_concessive, conclusive, colour)
+    conc = _in_concessive(text)
+    cuts = list(_CLAUSE_SPLIT.finditer(text))
+    for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
+        cols = [(m.start(), _norm_colour(m.group(0), allowed)) for m in _COLOUR_RE.finditer(text, c0, c1)]
         cols = [(p, c) for p, c in cols if c]
         if not cols: continue
-        for m in _COMP_RE.finditer(clause):
+        for m in _COMP_RE.finditer(text, c0, c1):
             pol, qty = _comparative(m)
             before = [c for p, c in cols if p < m.start()]
-            t = _THAN.match(clause, m.end())
+            t = _THAN.match(text, m.end(), c1)
             other = _norm_colour(t.group("c"), allowed) if t else None
             subj = before[-1] if before else None
             if subj is None and other and len(allowed) == 2: subj = next(c for c in allowed if c != other)
             if subj is None or subj == other: continue
             subj_pos = max(p for p, c in cols if c == subj and p < m.start()) if before else m.start()
-            if _NEG.search(clause, subj_pos, m.start()): pol = -pol
+            negated = bool(_NEG.search(text, subj_pos, m.start()))
+            if m.group("as") and not negated: continue   # "as fast as": a tie, no claim
+            if negated: pol = -pol
             if pol == polarity: ans = subj
             elif other: ans = other
             elif len(allowed) == 2: ans = next(c for c in allowed if c != subj)
             else: continue
-            claims.append((quantity is None or qty in (None, quantity), bool(_CUE.search(clause)), ans))
+            claims.append((quantity is None or qty in (None, quantity), not any(a <= m.start() < b for a, b in conc),
+                           bool(_CUE.search(text, c0, m.start())), ans))
     if claims:
         pool = [c for c in claims if c[0]] or claims
-        concl = [c for c in pool if c[1]]
-        return (concl[-1] if concl else pool[0])[2]
-    if quantity and (by_value := _choice_by_values(text, allowed, polarity, quantity)) is not None: return by_value or None
+        pool = [c for c in pool if c[1]] or pool
+        concl = [c for c in pool if c[2]]
+        _note(why, "concluding cue" if concl else "comparative")
+        return (concl[-1] if concl else pool[0])[3]
+    if quantity and (by_value := _choice_by_values(text, allowed, polarity, quantity)) is not None:
+        _note(why, "stated values")
+        return by_value or None
     named = list(dict.fromkeys(c for c in (_norm_colour(m.group(0), allowed) for m in _COLOUR_RE.finditer(text)) if c))
-    if len(named) == 1: return named[0]
-    if len(named) > 1 and not _SAME_AS.search(text): return named[0]
+    if len(named) == 1:
+        _note(why, "only colour named")
+        return named[0]
+    if len(named) > 1 and not _SAME_AS.search(text):
+        _note(why, "first named colour")
+        return named[0]
     return None
 
 # %% ../nbs/05a_scoring.ipynb #dac61abb
@@ -573,7 +863,8 @@ _NEG_SAME = re.compile(r"(?:\b(?:not|never|no longer|neither)\b|n't\b)[^.?!,]{0,
 _NEG_DIFF = re.compile(r"(?:\b(?:not|never|no)\b|n't\b)[^.?!,]{0,30}?\b(?:opposite|different|differ|diverg\w*)\b")
 _DIFF = re.compile(r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
                    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b")
-_SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,3}?(?:ahead|forward|straight|left|right))\b")
+_SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,6}?(?:ahead|forward|straight|left|"
+                   r"right|north|south|east|west|toward|towards|heading|heads?|away))\b")
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
@@ -585,45 +876,107 @@ def _asks_different(question):
     q = normalize_text(question)
     return bool(_ASKS_DIFF.search(q)) and not re.search(r"\bsame\b", q)
 
+_STATED_DIRECTION = re.compile(
+    r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
+    r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|toward(?:s)? the camera|away(?: from the camera)?)\b"
+    r"|\b(?:go(?:es|ing)?|mov(?:es|ing)|head(?:s|ing)?)\s+(?P<v>up|down)(?:wards?)?\b")   # up / down in the frame
+_CANON_DIRECTION = {"ahead": "straight", "forward": "straight", "backwards": "backward", "reversing": "backward",
+                    "towards the camera": "toward the camera", "away": "away from the camera", "northeast": "north-east", "northwest": "north-west",
+                    "southeast": "south-east", "southwest": "south-west"}
+_LIKEWISE = re.compile(r"\b(?:also|too|as well|so is|so does|likewise)\b")
+
+def _stated_same(text, question):
+    "Same direction by what the response says of each object ('red: 12 o'clock, blue: 6 o'clock'), or None."
+    allowed = colour_set(question)
+    if len(allowed) != 2 or len(allowed) == len(COLOURS): return None
+    marks = [(m.start(), c) for m in _COLOUR_RE.finditer(text) if (c := _norm_colour(m.group(0), allowed))]
+    stated = {}
+    for k, (p, c) in enumerate(marks):
+        end = marks[k + 1][0] if k + 1 < len(marks) else len(text)
+        if c in stated: continue
+        if (d := _STATED_DIRECTION.search(text, p, end)):
+            w = d.group("w")
+            w = w or d.group("v")
+            stated[c] = (int(d.group("h")), d.end()) if d.group("h") else (_CANON_DIRECTION.get(w, w), d.end())
+    if len(stated) == 2:
+        (a, _), (b, _) = stated.values()
+        return a == b
+    if len(stated) == 1 and len(set(c for _, c in marks)) == 2 and _LIKEWISE.search(text, next(iter(stated.values()))[1]):
+        return True
+    return None
+
 def parse_same_direction(text:str, # Normalised response
                          question:str|None=None, # The question: does it ask "same" or "opposite/different"?
+                         why:list|None=None, # If given, the cue that decided is appended
                         )->bool|None:
     "True if the response says the two objects move in the same direction, False if not, None if it does not say."
     flip = _asks_different(question)
-    if _NEG_SAME.search(text): return False
-    if _NEG_DIFF.search(text): return True
-    if _YES.match(text): return not flip
-    if _NO.match(text): return flip
-    if (m := _CONCLUDED.search(text)): return (m.group("a") == "yes") != flip
+    if _NEG_SAME.search(text): return _noted(why, "negated 'same'", False)
+    if _NEG_DIFF.search(text): return _noted(why, "negated 'different'", True)
+    if _YES.match(text): return _noted(why, "yes/no", not flip)
+    if _NO.match(text): return _noted(why, "yes/no", flip)
+    if (m := _CONCLUDED.search(text)): return _noted(why, "concluding cue", (m.group("a") == "yes") != flip)
     last = None
     for m in _DIFF.finditer(text): last = (m.start(), False)
     for m in _SAME.finditer(text):
         if last is None or m.start() > last[0]: last = (m.start(), True)
-    return None if last is None else last[1]
+    if last is not None: return _noted(why, "same/different words", last[1])
+    if (same := _stated_same(text, question)) is not None: return _noted(why, "both objects' stated directions", same)
+    return None
+
+def _noted(why, cue, value):
+    _note(why, cue)
+    return value
 
 # %% ../nbs/05a_scoring.ipynb #13862dd5
-def _extract(task, text, question, choices):
+class Extraction(NamedTuple):
+    "A typed prediction with the cue that decided it and whether the rules are sure of it."
+    value: Any
+    cue: str
+    confident: bool
+
+UNSURE_CUES = frozenset({"first of several", "last told (asked end)", "bare number", "bare hour", "first named colour", "no answer found",
+                         "unfinished answer"})
+
+def _extract(task, text, question, choices, why=None):
     if task in NUMERIC_TASKS:
-        return parse_quantity(words_to_digits(text), "distance" if task == "traveled_distance" else "speed", question)
-    if task == "movement_direction": return parse_clock(words_to_digits(text))
-    if task == "direction_timestamp": return parse_time_range(words_to_digits(text), question)
+        return parse_quantity(words_to_digits(text), "distance" if task == "traveled_distance" else "speed", question, why)
+    if task == "movement_direction": return parse_clock(words_to_digits(text), question, why)
+    if task == "direction_timestamp": return parse_time_range(words_to_digits(text), question, why)
     if task in COMPARISON_TASKS:
         pol, qty = question_polarity(question)
-        return parse_choice(text, colour_set(question, choices), pol, qty or _QUANTITY_OF_TASK[task])
-    return parse_same_direction(text, question)
+        return parse_choice(text, colour_set(question, choices), pol, qty or _QUANTITY_OF_TASK[task], why)
+    return parse_same_direction(text, question, why)
+
+def _extraction(task, response, question, choices, why):
+    text, marked = answer_span(normalize_text(response))
+    if marked is not None and (v := _extract(task, marked, question, choices, why)) is not None:
+        return v, "final-answer marker"
+    if not text: return None, "refusal"
+    last = None
+    if any(w in text for w in _MAY_CORRECT):
+        for last in _CORRECTION.finditer(text): pass
+    if last is not None and (v := _extract(task, text[last.end():], question, choices, why)) is not None:
+        return v, "correction"
+    return _extract(task, text, question, choices, why), None
 
 def extract_answer(task:str, # One of `TASKS`
                    response:str, # The model's free-text answer
                    question:str|None=None, # The question (its colours, comparative, time window help read the answer)
                    choices:Iterable[str]|None=None, # Colours allowed for the comparisons (default: those the question names)
+                   explain:bool=False, # Return an `Extraction` (value, cue, confident) instead of the value
                   ):
     "The typed prediction in `response` for `task` (m, km/h, clock hour, (t0, t1), colour, bool), or None."
     check_task(task)
-    if response is None: return None
+    if response is None: return Extraction(None, "no response", True) if explain else None
     if not isinstance(response, str): raise ValueError(f"{task}: response must be a string, got {type(response).__name__}")
-    text, marked = answer_span(normalize_text(response))
-    if marked is not None and (v := _extract(task, marked, question, choices)) is not None: return v
-    return _extract(task, text, question, choices) if text else None
+    if not explain: return _extraction(task, response, question, choices, None)[0]
+    why = []
+    v, where = _extraction(task, response, question, choices, why)
+    cue = why[-1] if why else "no answer found"
+    if v is None and cue not in ("alternatives", "unfinished answer", "refusal"): cue = where or "no answer found"
+    elif where: cue = f"{where}: {cue}" if why else where
+    return Extraction(v, cue, cue.split(": ")[-1] not in UNSURE_CUES)
 
 # %% ../nbs/05a_scoring.ipynb #1cfbe11f
 JUDGE_FORMATS = {
@@ -664,7 +1017,8 @@ def parse_judge_reply(task:str, # One of `TASKS`
     if v is None: return None
     text = (("true" if v else "false") if isinstance(v, bool) else
             f"[{', '.join(map(str, v))}]" if isinstance(v, list) else str(v))
-    pred = extract_answer(task, text, question, choices)
+    # the judge's true/false already means "same direction" (JUDGE_FORMATS): the question must not flip it again
+    pred = extract_answer(task, text, None if task == "direction_comparison" else question, choices)
     if pred is None: raise ValueError(f"judge answer {v!r} does not parse as a {task} prediction")
     return pred
 
@@ -732,11 +1086,17 @@ def judge_extract(task:str, # One of `TASKS`
                   cache_path:Path|str|None="auto", # JSONL cache of judge replies ("auto": data_dir/judge_cache.jsonl; None: off)
                   timeout:float=60.0, # Seconds per request
                   max_retries:int=2, # Retries of the openai client on connection errors and 5xx
-                  return_info:bool=False, # Also return {"source": judge|cache|rules, "error": ..., "raw": ...}
+                  return_info:bool=False, # Also return {"source": judge|cache|rules, "cue": ..., "error": ..., "raw": ...}
+                  on_disagreement:bool=False, # Ask the judge only where the rules are unsure (`UNSURE_CUES`)
                  ):
     "The typed prediction an LLM judge reads from `response` (JSON reply, same parsing as the rules); rules if the judge fails."
     check_task(task)
-    if response is None: return (None, {"source": "rules", "error": "no response", "raw": None}) if return_info else None
+    if response is None:
+        return (None, {"source": "rules", "cue": "no response", "error": None, "raw": None}) if return_info else None
+    if on_disagreement:
+        x = extract_answer(task, response, question, choices, explain=True)
+        if x.confident:
+            return (x.value, {"source": "rules", "cue": x.cue, "error": None, "raw": None}) if return_info else x.value
     messages = judge_messages(task, response, question)
     cache, key = _cache_for(cache_path), JudgeCache.key(model, messages)
     content, source, error = (cache.get(key) if cache else None), "cache", None
@@ -758,6 +1118,37 @@ def judge_extract(task:str, # One of `TASKS`
     if content is not None:
         try: pred = parse_judge_reply(task, content, question, choices)
         except ValueError as e: error = str(e)
+    cue = "judge"
     if error is not None:
-        source, pred = "rules", extract_answer(task, response, question, choices)
-    return (pred, {"source": source, "error": error, "raw": content}) if return_info else pred
+        x = extract_answer(task, response, question, choices, explain=True)
+        source, pred, cue = "rules", x.value, x.cue
+    return (pred, {"source": source, "cue": cue, "error": error, "raw": content}) if return_info else pred
+
+# %% ../nbs/05a_scoring.ipynb #2d248a33
+def same_answer(a, b)->bool:
+    "Do two typed predictions say the same (numbers within 2 %, intervals to 1e-6, colours and booleans exactly)?"
+    if a is None or b is None: return a is None and b is None
+    if isinstance(b, (bool, str)) or isinstance(a, (bool, str)): return a == b
+    if isinstance(b, (tuple, list)):
+        return isinstance(a, (tuple, list)) and len(a) == len(b) and all(abs(x - y) <= 1e-6 for x, y in zip(a, b))
+    return abs(a - b) <= max(0.02 * abs(b), 1e-6)
+
+def rules_judge_agreement(items:Iterable[Mapping], # Dicts with task, response, question (and `expected` for accuracies)
+                          **judge, # `judge_extract` options: base_url, model, api_key, cache_path, ...
+                         )->dict:
+    "Agreement of rules and judge; accuracies of rules, judge and on-disagreement mode; judge calls that mode needs."
+    n = agree = unsure = labelled = 0
+    right = dict(rules=0, judge=0, on_disagreement=0)
+    for it in items:
+        x = extract_answer(it["task"], it["response"], it.get("question"), explain=True)
+        j = judge_extract(it["task"], it["response"], it.get("question"), **judge)
+        n += 1
+        agree += same_answer(x.value, j)
+        unsure += not x.confident
+        if "expected" in it:
+            labelled += 1
+            for k, v in (("rules", x.value), ("judge", j), ("on_disagreement", x.value if x.confident else j)):
+                right[k] += same_answer(v, it["expected"])
+    if not n: raise ValueError("rules_judge_agreement needs at least one item")
+    return dict(n=n, agreement=100 * agree / n, judge_calls_on_disagreement=unsure,
+                **{f"accuracy_{k}": 100 * v / labelled if labelled else None for k, v in right.items()})

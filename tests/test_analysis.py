@@ -96,8 +96,8 @@ def test_dramaqa(tmp_path):
 def test_grounding_metrics_by_definition():
     items = [dict(gold=[0.0, 10.0]), dict(gold=[2.0, 4.0]), dict(gold=[0.0, 4.0]), dict(gold=[5.0, 6.0])]
     resp = ["From 5 to 10 seconds.", "between 2.0 and 4.0 seconds", "It happens from 0 to 1 seconds.", "no idea"]
-    m = grounding_metrics(items, resp)   # IoUs 0.5, 1.0, 0.25, 0 (unread)
-    assert m == {"n": 4, "mIoU": 43.8, "R@0.3": 50.0, "R@0.5": 50.0, "R@0.7": 25.0, "unread": 1}
+    m = grounding_metrics(items, resp)   # IoUs 0.5, 1.0, 0.25 and one unread: out of the mean, a miss for R@k
+    assert m == {"n": 4, "mIoU": 58.3, "R@0.3": 50.0, "R@0.5": 50.0, "R@0.7": 25.0, "unread": 1}
     ms = multistep_questions([dict(id="r", task="traveling_speed", label=45.0, video="v", frame_times=[0, .5], objects=[], info={"object": "red"})])
     assert [m["label"] for m in ms] == [20.0, 13.333, 0.938]
     assert score_multistep(ms, ["20 times", "about 16 minutes", "2 hours"]) == dict(n=3, accuracy=66.7, median_rel_error=0.2, unread=0)  # errors 0, 0.2, 1.13

@@ -2,6 +2,7 @@
 properties of the parsers, summarize on a benchmark-sized input, and the LLM judge against a local OpenAI-compatible
 HTTP server on 127.0.0.1 spoken to by the real `openai` client."""
 import json, math
+from pathlib import Path
 from openai_server import ChatHandler, serve
 
 import numpy as np
@@ -10,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from st_vlm_repro.scoring import (TASKS, extract_answer, find_time_ranges, judge_extract, JudgeCache, mmss_to_seconds,
                                   normalize_text, parse_clock, parse_quantity, parse_time_range, score, summarize,
-                                  temporal_iou, to_kmh, to_metres, words_to_digits, canonical_unit)
+                                  temporal_iou, to_kmh, to_metres, words_to_digits, canonical_unit, same_answer,
+                                  rules_judge_agreement, JUDGE_FORMATS)
 
 # ---------------------------------------------------------------------------------------------------------------- questions
 Q_TD = ("The video spans 0.0 to 10.0 seconds. The car is annotated with a red bounding box. "
@@ -448,13 +450,13 @@ def _judge(task, response, question, url, cache, **kw):
 def test_judge_reads_answers_over_http(judge_server, tmp_path):
     cache = tmp_path / "judge.jsonl"
     _Judge.calls.clear()
-    assert _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, cache) == (12.0, {"source": "judge", "error": None, "raw": '{"answer": 12.0}'})
+    assert _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, cache) == (12.0, {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": 12.0}'})
     # a response the rules read differently: the judge's reading wins
     assert _judge("movement_direction", "Four o'clock-ish, maybe a bit right of that", Q_MD, judge_server, cache)[0] == 4
     assert _judge("direction_timestamp", "between 2 and 6", Q_DT, judge_server, cache)[0] == (2.0, 6.0)
     assert _judge("direction_comparison", "They go the same way.", Q_MC, judge_server, cache)[0] is True
     # null means "no prediction" and is not a failure
-    assert _judge("direction_comparison", "Nope.", Q_MC, judge_server, cache) == (None, {"source": "judge", "error": None, "raw": '{"answer": null}'})
+    assert _judge("direction_comparison", "Nope.", Q_MC, judge_server, cache) == (None, {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": null}'})
     req = _Judge.calls[0]
     assert req["model"] == "gpt-4o-mini" and req["temperature"] == 0 and req["response_format"] == {"type": "json_object"}
     assert "in metres" in req["messages"][1]["content"] and Q_TD in req["messages"][1]["content"]
@@ -544,3 +546,121 @@ def test_stkit_answers_read_back_to_their_labels():
         assert score(lab["task"], lab["label"], got)["correct"]
         n += 1
     assert n > 40
+
+
+# ----------------------------------------------------------------------------- held-out style set: answers as VLMs write them
+VLM_STYLE = Path(__file__).parent / "data" / "vlm_style_answers.jsonl"
+
+
+def _vlm_style(split):
+    return [r for r in map(json.loads, VLM_STYLE.read_text(encoding="utf-8").splitlines()) if r["split"] == split]
+
+
+def vlm_style_accuracy(split):
+    "Share of the split read right, and the items read wrong."
+    rows = _vlm_style(split)
+    wrong = [(r["task"], r["response"], r["expected"], got) for r in rows
+             if not same_answer(got := extract_answer(r["task"], r["response"], r["question"]), r["expected"])]
+    return 1 - len(wrong) / len(rows), wrong
+
+
+@pytest.mark.parametrize("split,floor", [("dev", 0.97), ("heldout", 0.97)])
+def test_vlm_style_answers(split, floor):
+    acc, wrong = vlm_style_accuracy(split)
+    assert acc >= floor, f"{split}: {100 * acc:.1f} % read right; wrong: {wrong[:10]}"
+
+
+def test_extraction_explains_its_cue():
+    x = extract_answer("traveling_speed", "It starts at 10 km/h and reaches 25 km/h by the end.",
+                       "How fast is it moving at the end of the video?", explain=True)
+    assert (x.value, x.cue, x.confident) == (25.0, "asked end", True)
+    x = extract_answer("traveled_distance", "The car moved 5 m, then 7 m.", Q_TD, explain=True)
+    assert (x.value, x.confident) == (5.0, False)                  # no cue decides: the rules are unsure
+    assert extract_answer("movement_direction", "Either 5 or 7 o'clock.", Q_MD, explain=True).cue == "alternatives"
+    assert extract_answer("traveled_distance", None, explain=True) == (None, "no response", True)
+    # the explained value is always the plain one
+    for r in _vlm_style("dev")[:80]:
+        assert same_answer(extract_answer(r["task"], r["response"], r["question"], explain=True).value,
+                           extract_answer(r["task"], r["response"], r["question"]))
+
+
+class _LabelJudge(ChatHandler):
+    "Answers each labelled response with its label: a judge that is always right."
+    labels = {(r["task"], r["question"], r["response"]): r["expected"] for r in
+              map(json.loads, VLM_STYLE.read_text(encoding="utf-8").splitlines())}
+    calls = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).calls.append(body)
+        user = body["messages"][-1]["content"]
+        q, rest = user.split("Question: ", 1)[1].split("\n\nResponse: ", 1)
+        resp = rest.split("\n\nExtract ", 1)[0]
+        task = next(t for t in TASKS if JUDGE_FORMATS[t] in user and (t, q, resp) in self.labels)
+        self._reply(body["model"], json.dumps({"answer": self.labels[(task, q, resp)]}))
+
+
+def test_rules_judge_agreement_and_on_disagreement_mode():
+    rows = _vlm_style("dev") + _vlm_style("heldout")
+    with serve(_LabelJudge) as url:
+        opts = dict(base_url=url, api_key="k", cache_path=None, max_retries=0)
+        _LabelJudge.calls.clear()
+        a = rules_judge_agreement(rows, **opts)
+        assert a["n"] == len(rows) == len(_LabelJudge.calls) and a["accuracy_judge"] == 100.0
+        assert a["agreement"] == a["accuracy_rules"] >= 97             # an always-right judge agrees as often as rules are right
+        assert a["accuracy_on_disagreement"] >= a["accuracy_rules"]
+        assert 0 < a["judge_calls_on_disagreement"] < 0.15 * len(rows)  # the judge is asked on few answers
+        # on-disagreement mode: a confident rule reading makes no call, an unsure one asks the judge
+        _LabelJudge.calls.clear()
+        sure = next(r for r in rows if extract_answer(r["task"], r["response"], r["question"], explain=True).confident)
+        pred, info = judge_extract(sure["task"], sure["response"], sure["question"], return_info=True,
+                                   on_disagreement=True, **opts)
+        assert not _LabelJudge.calls and info["source"] == "rules" and same_answer(pred, sure["expected"])
+        unsure = next(r for r in rows if not extract_answer(r["task"], r["response"], r["question"], explain=True).confident)
+        pred, info = judge_extract(unsure["task"], unsure["response"], unsure["question"], return_info=True,
+                                   on_disagreement=True, **opts)
+        assert len(_LabelJudge.calls) == 1 and info["source"] == "judge" and same_answer(pred, unsure["expected"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 99), st.integers(-2, 3), st.sampled_from(["{m} × 10^{e} m", "{m} x 10^{e} meters", "{m}e{e} m",
+                                                                   "$d \\approx {m} \\times 10^{{{e}}}\\,\\text{{m}}$"]))
+def test_scientific_notation(m, e, template):
+    v = m / 10 * 10 ** e
+    assert same_answer(parse_quantity(words_to_digits(normalize_text(template.format(m=m / 10, e=e))), "distance"), v)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 30), st.integers(2, 8), st.data())
+def test_mixed_numbers_and_fractions(whole, d, data):
+    n = data.draw(st.integers(1, d - 1))
+    text = f"about {whole} {n}/{d} meters" if whole else f"about {n}/{d} of a meter"
+    assert same_answer(extract_answer("traveled_distance", text), whole + n / d)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 58), st.integers(1, 60), st.sampled_from(
+    ["Start time: {a}, end time: {b}", "From {a} to {b}.", "Start: {a}; End: {b}", "between {a} and {b}"]))
+def test_single_mmss_times_make_an_interval(a, span, template):
+    b = min(a + span, 59)
+    if b == a: return
+    text = template.format(a=f"00:{a:02d}", b=f"00:{b:02d}")
+    assert extract_answer("direction_timestamp", text) == (float(a), float(b))
+
+
+_TOKENS = ["1", "2.5", "10", "1/2", "3 1/4", "0/0", "1e999", "× 10^", "²", "m", "km/h", "m/s", "o'clock", "12", "to", "or",
+           "either", "and", "between", "from", "until", "frames", "s", "00:07", "wait, no", "actually", "not", "red", "blue",
+           "faster", "as far as", "same", "left", "north", "yes", "no", "?", ",", ".", ";", "(", ")", "$", "\\text{m}",
+           "the end", "average", "although", "cannot determine", "about", "Answer:", "twice", "\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=14), st.sampled_from(TASKS))
+def test_any_token_soup_reads_without_error(tokens, task):
+    text = " ".join(tokens)
+    q = "There are 2 objects annotated with red and blue bounding boxes. When does it move toward the 3 o'clock direction?"
+    x = extract_answer(task, text, q, explain=True)
+    assert same_answer(x.value, extract_answer(task, text, q)) and isinstance(x.cue, str)
+    if x.value is not None and task in ("traveled_distance", "traveling_speed"): assert math.isfinite(x.value)
+    score(task, {"traveled_distance": 1.0, "traveling_speed": 1.0, "movement_direction": 3, "direction_timestamp": (0.0, 1.0),
+                 "distance_comparison": "red", "speed_comparison": "red", "direction_comparison": True}[task], x.value)
