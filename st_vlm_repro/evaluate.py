@@ -144,7 +144,8 @@ def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]
     write_jsonl(out/"scores.jsonl", scores)
     df = summarize(scores)
     atomic_write(out/"summary.csv", df.to_csv())
-    meta = run_meta(runner, records) | dict(extraction="judge:" + judge.get("model", "gpt-4o-mini") if judge else "rules")
+    judged = "rules+judge:" if judge and judge.get("on_disagreement") else "judge:"   # the judge only where rules are unsure
+    meta = run_meta(runner, records) | dict(extraction=judged + judge.get("model", "gpt-4o-mini") if judge else "rules")
     atomic_write(out/"meta.json", json.dumps(meta, indent=1))
     return df
 
@@ -203,6 +204,8 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
              shots: int = typer.Option(0, help="N-shot examples (openai only; needs --train)"),
              judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
              judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
+             judge_on_disagreement: bool = typer.Option(False, "--judge-on-disagreement",
+                                                        help="Ask the judge only where the rules are unsure"),
              device: str = typer.Option("cpu", help="Device for hf:<path>"),
              fps: float = typer.Option(None, help="hf:<path>: frames per second sampled, instead of --n-frames"),
              max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
@@ -219,7 +222,7 @@ def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | open
                          device, n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model,
                          timeout=timeout, max_attempts=max_attempts)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl",
-              timeout=timeout, max_retries=max_attempts - 1) if judge else None
+              timeout=timeout, max_retries=max_attempts - 1, on_disagreement=judge_on_disagreement) if judge else None
     df = evaluate(runner, records, out, judge=jd)
     typer.echo(df.round(1).to_string())
 
