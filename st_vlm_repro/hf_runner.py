@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from .core import safe_join
 from .stkit import common_prompt
 from .visual_prompts import _pick, read_video_frames
 
@@ -88,7 +89,7 @@ class HFVideoRunner:
 
     def _sample(self, record:dict):
         "The record's frames, times and metadata."
-        return sample_frames(self.video_root/record["video"], self.n_frames, self.fps, self.max_pixels)
+        return sample_frames(safe_join(self.video_root, record["video"]), self.n_frames, self.fps, self.max_pixels)
 
     def _inputs(self, records:list[dict], samples:list|None=None):
         "The processor's batch for `records`: pre-sampled frames with their metadata, no re-sampling, left padding."

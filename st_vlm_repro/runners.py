@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .core import rng
+from .core import rng, safe_join
 from .stkit import TASKS, fmt_num
 from .hf_runner import record_prompt
 
@@ -218,7 +218,7 @@ class OpenAIRunner:
 
     def _user_turn(self, r:dict, video_root:Path)->dict:
         from st_vlm_repro.visual_prompts import read_video_frames
-        frames, times = read_video_frames(video_root / r["video"], n=self.n_frames)
+        frames, times = read_video_frames(safe_join(video_root, r["video"]), n=self.n_frames)
         text = record_prompt(r, [float(t) for t in times])
         images = [image_data_url(f, self.jpeg_quality, self.max_side) for f in frames]
         if self.geometric_context:

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .core import rng, write_jsonl, iter_jsonl, atomic_write, parallel_map
+from .core import rng, write_jsonl, iter_jsonl, atomic_write, parallel_map, safe_join
 from .kinematics import (traveled_distance, traveling_speed, movement_direction, direction_intervals,
                                      ground_heading, heading_difference, path_deviation, Trajectory)
 from .clips import Clip, Track, STEP
@@ -61,6 +61,13 @@ class QARecord(BaseModel):
     label: Union[bool, int, float, str, list[float]]  # typed gold value (see the table above)
     template_id: str
     info: dict[str, Any] = {}                # the measured values behind the label (per object), for analysis
+
+    @field_validator("video")
+    @classmethod
+    def _check_video(cls, v):
+        "A record's video is data: a relative path inside the STKit folder (no absolute or '..' parts)."
+        safe_join(".", v)
+        return v
 
     @model_validator(mode="after")
     def _check_label(self):

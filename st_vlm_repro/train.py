@@ -14,7 +14,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, field_validator
 from tqdm.auto import tqdm
 
-from .core import atomic_path, atomic_write, iter_jsonl, rng, seed_everything, to_jsonable
+from .core import atomic_path, atomic_write, iter_jsonl, rng, safe_join, seed_everything, to_jsonable
 from .hf_runner import vlm_messages
 from .visual_prompts import read_video_frames
 
@@ -193,7 +193,7 @@ def item_messages(item:dict, frames:Optional[np.ndarray]=None, times:Optional[np
 
 def item_video(item:dict)->Optional[Path]:
     "The video file (or frame folder) of a training item, None for an image sample."
-    if item["kind"] == "stkit": return Path(item["record"]["_root"])/item["record"]["video"]
+    if item["kind"] == "stkit": return safe_join(item["record"]["_root"], item["record"]["video"])
     v = item["sample"].get("video")
     return Path(v) if v else None
 

@@ -49,3 +49,15 @@ def test_lmms_export_writes_nothing_outside(tmp_path):
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "task" not in p.parts)
     assert after == [p for p in before if "task" not in p.parts]
     assert not (tmp_path / "task" / "secret.mp4").exists() and not list((tmp_path / "task").rglob("*.mp4"))
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_bench_record_video_refused_before_any_model(tmp_path, name):
+    from st_vlm_repro.evaluate import read_bench
+    from st_vlm_repro.stkit import clip_records
+    from st_vlm_repro.visual_prompts import make_test_clip
+    recs, _ = clip_records(make_test_clip(tmp_path / "frames", n_frames=40, seed=0), seed=0)
+    good, bad = recs[0].model_dump(mode="json"), recs[1].model_dump(mode="json")
+    write_jsonl(tmp_path / "bench.jsonl", [good, bad | {"video": name}])
+    with pytest.raises(ValueError, match=r"bench.jsonl:2.*video"):
+        read_bench(tmp_path / "bench.jsonl")
