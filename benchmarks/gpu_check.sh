@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The prepared GPU check (issue 6) for a lent device machine, one command well inside its 10-minute limit:
+# The GPU throughput check, one command that finishes in under 10 minutes on one GPU:
 # the training-throughput benchmark at LLaVA-OneVision-0.5B's shape (`mid`: Qwen2-0.5B + SigLIP-so400m, random init),
 # 32 frames, activation checkpointing, bf16 — this loop vs a plain HF Trainer on the same batches, with MFU.
 #
-#   here:   make gpu-wheels            # the packages the device image lacks (pydantic, av, transformers 5.24) into .whl/
-#   device: run(command="bash benchmarks/gpu_check.sh", carry=[".whl"], timeout_s=560)
+#   offline GPU box: make gpu-wheels on a machine with PyPI (wheels into .whl/), copy the repo with .whl/, then
+#   on the GPU box:  bash benchmarks/gpu_check.sh   (installs .whl/ when present; NO_WHEELS=1 skips that)
 #
 # SIZE / FRAMES / STEPS override the model size (tiny | small | mid), frames and timed steps; a CPU dry run here:
 #   NO_WHEELS=1 PYTHON=.venv/bin/python SIZE=tiny FRAMES=4 STEPS=3 bash benchmarks/gpu_check.sh

@@ -1,4 +1,4 @@
-"""Batched kinematics vs a plain per-track Python loop, same run (issue 2).
+"""Batched kinematics vs a plain per-track Python loop, same run.
 
 Goal: distance, speed and all step clocks for 100,000 tracks × 40 samples in under 1 s on one core with the batched
 API, and at least 20× faster than looping the per-track API. Run: `python benchmarks/kinematics.py [--n 100000]`.

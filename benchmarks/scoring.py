@@ -1,4 +1,4 @@
-"""Rule-based answer extraction and summarize() speed (issue 5), against a naive first-number baseline in the same run.
+"""Rule-based answer extraction and summarize() speed, against a naive first-number baseline in the same run.
 
 Goals on one core: extract_answer at >= 20,000 responses/s on a generated mix of VLM-style responses over the seven
 tasks; summarize() of 1,400 scored items (200 per task, the size of STKit-Bench), bootstrap included, in < 0.2 s.

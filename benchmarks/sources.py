@@ -1,6 +1,6 @@
 """Clips per second read from the mini world for each source, and peak memory.
 
-Goal (issue 3): reading is never the bottleneck of STKit construction, at least 50 clips/s per core for nuScenes and
+Goal: reading is never the bottleneck of STKit construction, at least 50 clips/s per core for nuScenes and
 Argoverse 2 excluding image decoding. Each measurement runs in a fresh process (one core), so the devkit's load time and
 the peak resident memory belong to that source alone; times are the process's CPU time, so other load on a shared
 machine does not count. Baselines in the same run: the devkits' own per-keyframe calls

@@ -1,4 +1,4 @@
-"""Clips per second read from the mini world for Ego-Exo4D and nuPlan, and peak memory (issue 3).
+"""Clips per second read from the mini world for Ego-Exo4D and nuPlan, and peak memory.
 
 Same columns as benchmarks/sources.py (nuScenes, AV2); each measurement runs in a fresh process (one core) so the peak
 resident memory belongs to that source alone. Ego-Exo4D is measured twice: with a cold frame cache (the grid frames

@@ -1,4 +1,4 @@
-"""End-to-end STKit construction speed on the mini world, against baselines measured in the same run (issue 4).
+"""End-to-end STKit construction speed on the mini world, against baselines measured in the same run.
 
 - QA records per second with rendering off, one process (goal: >= 2,000 records/s per core; the paper's 116K records in
   under a minute on one core);

@@ -1,4 +1,4 @@
-"""Visual-prompt rendering vs the bare codec cost, same frames, same run (issue 4).
+"""Visual-prompt rendering vs the bare codec cost, same frames, same run.
 
 Rendering a visual prompt = decode the clip's JPEG frames, draw the boxes, encode H.264 (or write JPEGs). The physical
 limit of that stage is the codec work alone: decoding the same source JPEGs and encoding the same number of frames with

@@ -1,4 +1,4 @@
-"""Round trips and bad input for the Ego-Exo4D and nuPlan readers on the mini world (issue 3)."""
+"""Round trips and bad input for the Ego-Exo4D and nuPlan readers on the mini world."""
 import json, shutil, sqlite3
 
 import numpy as np
