@@ -19,12 +19,12 @@ from .clips import Clip, Track, STEP
 
 # %% auto #0
 __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'TEMPLATES', 'PARAPHRASES', 'COMPARATIVES',
-           'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app', 'LABELLED_SOURCES', 'PromptObject', 'QARecord',
-           'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name', 'fill_template', 'pick_span',
-           'span_text', 'single_object_labels', 'common_span', 'pair_labels', 'object_groups', 'record_id',
-           'video_name', 'make_record', 'clip_records', 'build_stkit', 'record_stats', 'write_summary',
-           'check_split_separation', 'table2', 'plot_label_distributions', 'build_cmd', 'ensure_mini_world',
-           'build_profile_stkit']
+           'LABELLED_SOURCES', 'BENCH_ONLY_SOURCES', 'TRAINING_SOURCES', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2',
+           'stkit_app', 'PromptObject', 'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt',
+           'object_name', 'fill_template', 'pick_span', 'span_text', 'single_object_labels', 'common_span',
+           'pair_labels', 'object_groups', 'record_id', 'video_name', 'make_record', 'clip_records', 'build_stkit',
+           'record_stats', 'write_summary', 'check_split_separation', 'check_trainable', 'table2',
+           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -483,6 +483,16 @@ def check_split_separation(out:Path|str)->dict:
     return per_split
 
 # %% ../nbs/04_stkit.ipynb #7428cc4c
+LABELLED_SOURCES = ("nuscenes", "argoverse2", "egoexo4d", "nuplan")   # sources with 3D labels the project reads
+BENCH_ONLY_SOURCES = ("nuplan",)   # Sec. 4: the unseen dataset, in STKit-Bench only: never trained on, not in Table 2
+TRAINING_SOURCES = tuple(s for s in LABELLED_SOURCES if s not in BENCH_ONLY_SOURCES)
+
+def check_trainable(source:str, split:str):
+    "Raise if `split` of `source` would become training data although the source is bench-only."
+    if source in BENCH_ONLY_SOURCES and split == "train":
+        raise ValueError(f"source {source!r} is the paper's unseen dataset (Sec. 4): STKit-Bench only, so its "
+                         f"{split!r} split is not built; build its val split")
+
 ANNOTATION = {"lidar": "LiDAR", "slam": "VIO/SLAM", "pseudo": "-"}
 DATASET_NAMES = {"nuscenes": "NuScenes", "argoverse2": "Argoverse2", "egoexo4d": "Ego-Exo4D", "nuplan": "NuPlan",
                  "synthetic": "mini world", "pseudo": "pseudo-labelled"}
@@ -495,6 +505,7 @@ def table2(records:Iterable[dict])->"pd.DataFrame":
     import pandas as pd
     rows = {}
     for r in records:
+        if r["source"] in BENCH_ONLY_SOURCES: continue   # nuPlan: the unseen, bench-only dataset (Sec. 4)
         k = r["source"]; row = rows.setdefault(k, dict(qa=0, videos=set(), domain=set(), ann=set()))
         row["qa"] += 1; row["videos"].add(r["video"]); row["domain"].add(r["domain"]); row["ann"].add(r["info"].get("label_source", ""))
     dom = {"driving": "autonomous driving", "sports": "sports", "general": "general"}
@@ -535,6 +546,7 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
               ray_address: str = typer.Option(None, "--ray-address", help="Ray address ('local' or a cluster)")):
     "Build STKit records (and visual prompts) for one source and split, resumably."
     from st_vlm_repro.clips import load_clips
+    check_trainable(source, split)
     clips = load_clips(source, root, split, verbose=False)
     s = build_stkit(clips, out, f"{source}-{split}" + ("-para" if paraphrase else ""), seed=seed, render=render, video_fmt=video_fmt,
                     paraphrase=paraphrase, shard_size=shard_size, n_workers=workers, ray_address=ray_address)
@@ -542,8 +554,6 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
     typer.echo(json.dumps({k: s[k] for k in ("name", "clips", "records", "videos", "scenes", "per_source_task", "skipped", "read")}, indent=1))
 
 # %% ../nbs/04_stkit.ipynb #6f227744
-LABELLED_SOURCES = ("nuscenes", "argoverse2", "egoexo4d", "nuplan")
-
 def ensure_mini_world(cfg)->Path:
     "The `mini` profile's world under `<data_dir>/mini_world`: `n_scenes` driving scenes in every format, (re)generated unless complete."
     from st_vlm_repro.mini_world import make_mini_world
@@ -562,6 +572,7 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
         root = cfg.get(f"{src}_root")
         if not root or not Path(root).exists(): print(f"{src}: no data at {root!r}, skipped"); continue
         for split in splits:
+            if src in BENCH_ONLY_SOURCES and split == "train": continue   # the unseen dataset: bench only
             try: clips = load_clips(src, root, split, verbose=False)
             except (DatasetRootError, ValueError) as e: print(f"{src} {split}: {e}"); continue
             summaries.append(build_stkit(clips, out, f"{src}-{split}", seed=int(cfg.seed), render=render,

@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
     chat_template: str | None = "project"             # "project": the template whose training/generation prompts match; None: the checkpoint's
     # data
     stkit_dirs: list[str] = []                        # built STKit folders (`<source>-<split>.jsonl` + videos/)
-    stkit_sources: list[str] | None = None            # keep records of these sources (None: all) — Table 6 switches
+    stkit_sources: list[str] | None = None            # keep records of these sources (None: all but nuPlan) — Table 6 switches
     split: str = "train"
     llava_video: list[str] = []                       # LLaVA-Video-178K annotation files
     llava_video_root: str | None = None
@@ -89,6 +89,14 @@ class TrainConfig(BaseModel):
         if bad or not parts: raise ValueError(f"tunable_parts {v!r}: each must be one of {TUNABLE_PARTS}")
         return ",".join(parts)
 
+    @field_validator("stkit_sources")
+    @classmethod
+    def _sources(cls, v):
+        from st_vlm_repro.stkit import BENCH_ONLY_SOURCES
+        if v and (bad := sorted(set(v) & set(BENCH_ONLY_SOURCES))):
+            raise ValueError(f"stkit_sources {bad}: the paper's unseen dataset (Sec. 4) is STKit-Bench only, never trained on")
+        return v
+
     @property
     def parts(self)->list[str]: return self.tunable_parts.split(",")
 
@@ -121,11 +129,13 @@ PATH_LIST_FIELDS = ("stkit_dirs", "llava_video", "open_spatial")
 # %% ../nbs/06_training.ipynb #8ab58f02
 def read_stkit_records(folders:Sequence[Path|str], # built STKit folders
                        split:str="train", sources:Sequence[str]|None=None)->list[dict]:
-    "STKit records of `split` (and `sources`) from built folders, each with `_root`: the folder its video is relative to."
+    "Training STKit records of `split` (and `sources`) from built folders, each with `_root` (its videos' folder)."
     from st_vlm_repro.bench import read_stkit
+    from st_vlm_repro.stkit import BENCH_ONLY_SOURCES
     out = []
     for f in folders:
         for r in read_stkit(f):
+            if r["source"] in BENCH_ONLY_SOURCES: continue   # nuPlan: the unseen dataset, bench only (Sec. 4)
             if r["split"] == split and (sources is None or r["source"] in sources): out.append({**r, "_root": str(Path(f).resolve())})
     return out
 
@@ -648,11 +658,11 @@ PAPER_TABLE6 = [  # Table 6 of the paper, transcribed: accuracy (%) per task
 
 def ablation_configs(base:TrainConfig, out_dir:Path|str)->dict[str, TrainConfig|None]:
     "Table 6's rows as configs: base model (None: not trained), + labelled, + labelled and pseudo-labelled STKit."
-    from st_vlm_repro.stkit import LABELLED_SOURCES
+    from st_vlm_repro.stkit import TRAINING_SOURCES
     out = Path(out_dir)
     return {"base": None,
-            "label": base.model_copy(update=dict(stkit_sources=list(LABELLED_SOURCES), output_dir=str(out/"label"))),
-            "label+pseudo": base.model_copy(update=dict(stkit_sources=list(LABELLED_SOURCES) + ["pseudo"], output_dir=str(out/"label_pseudo")))}
+            "label": base.model_copy(update=dict(stkit_sources=list(TRAINING_SOURCES), output_dir=str(out/"label"))),
+            "label+pseudo": base.model_copy(update=dict(stkit_sources=list(TRAINING_SOURCES) + ["pseudo"], output_dir=str(out/"label_pseudo")))}
 
 def accuracy_row(summary)->dict:
     "A summary DataFrame (`evaluate`) as Table 6's accuracy columns."

@@ -80,3 +80,22 @@ def test_split_separation_and_sports_have_no_direction_tasks(world, tmp_path):
     build_stkit(sports, tmp_path/"sports", "x", render=False, n_workers=1, progress=False)
     tasks = {r["task"] for r in iter_jsonl(tmp_path/"sports"/"x.jsonl")}
     assert tasks and not tasks & set(DIRECTION_TASKS)
+
+
+def test_nuplan_is_bench_only(tmp_path):
+    "nuPlan, the paper's unseen dataset (Sec. 4): the profile build makes its val split only, the CLI refuses its train split."
+    from st_vlm_repro.core import load_settings
+    from st_vlm_repro.stkit import build_profile_stkit, table2
+    root = tmp_path/"data"/"mini_world"
+    make_mini_world(root, 2, seed=3, formats=["nuscenes", "nuplan"], n_sports=0)
+    cfg = load_settings("mini", data_dir=str(tmp_path/"data"), n_workers=1, argoverse2_root=str(tmp_path/"none"),
+                        egoexo4d_root=str(tmp_path/"none"))
+    names = {s["name"] for s in build_profile_stkit(cfg, render=False)}
+    assert names == {"nuscenes-train", "nuscenes-val", "nuplan-val"}, names
+    recs = [r for p in (tmp_path/"data"/"stkit").glob("*.jsonl") for r in iter_jsonl(p)]
+    assert {r["source"] for r in recs if r["split"] == "train"} == {"nuscenes"}
+    assert "nuplan" in {r["source"] for r in recs}
+    assert "NuPlan" not in set(table2(recs)["Dataset"])
+    r = subprocess.run([CLI, "stkit", "build", "--source", "nuplan", "--root", str(root/"nuplan"), "--split", "train",
+                        "--out", str(tmp_path/"cli"), "--workers", "1"], capture_output=True, text=True)
+    assert r.returncode != 0 and "unseen dataset" in (r.stdout + r.stderr)
