@@ -15,13 +15,17 @@ from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, QARecord, PromptObject, com
                                 _answer_fields, object_name)
 
 # %% auto #0
-__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'bench_app', 'balance_key', 'water_fill', 'balance', 'build_bench',
-           'paraphrase_record', 'plot_balance', 'read_stkit', 'write_bench', 'bench_build_cmd']
+__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'bench_app', 'balance_key', 'water_fill', 'class_cap',
+           'balance', 'build_bench', 'bias_check', 'paraphrase_record', 'plot_balance', 'read_stkit', 'write_bench',
+           'bench_build_cmd']
 
 # %% ../nbs/05_bench.ipynb #dd40b429
 DISTANCE_BINS = (0, 5, 10, 20, 40, 80, float("inf"))   # metres
 SPEED_BINS = (0, 5, 10, 20, 30, 50, float("inf"))      # km/h
 PAPER_PROPORTIONS = {"nuplan": 0.748, "nuscenes": 0.125, "argoverse2": 0.056, "egoexo4d": 0.071}
+N_CLASSES = {"traveled_distance": len(DISTANCE_BINS) - 1, "traveling_speed": len(SPEED_BINS) - 1,  # a task's label classes
+             "movement_direction": 12, "direction_timestamp": 12, "distance_comparison": 4, "speed_comparison": 4,
+             "direction_comparison": 2}
 
 def _bin(x, edges):
     i = int(np.searchsorted(edges, x, side="right")) - 1
@@ -60,15 +64,20 @@ def water_fill(available:dict, total:int, weights:dict|None=None)->dict:
     return quota
 
 # %% ../nbs/05_bench.ipynb #53d9b9a8
+def class_cap(task:str, n:int=200)->int:
+    "The most questions one label class of `task` may hold in a bench of `n`: its fair share ⌈n / classes⌉."
+    return -(-n // N_CLASSES[task])
+
 def balance(records:list[dict], # STKit records of one task
             n:int=200, # Questions to keep
             seed:int=0, proportions:dict|None=None, # Dataset weights (default: the paper's)
            )->list[dict]:
-    "`n` records with label classes as even as the data allows and datasets in `proportions` within each class."
+    "Up to `n` records, at most `class_cap` per label class, datasets in `proportions` within each class."
     proportions = PAPER_PROPORTIONS if proportions is None else proportions
     by_key: dict[str, list[dict]] = {}
     for r in records: by_key.setdefault(balance_key(r), []).append(r)
-    quota = water_fill({k: len(v) for k, v in by_key.items()}, n)
+    cap = class_cap(records[0]["task"], n) if records else 0
+    quota = water_fill({k: min(len(v), cap) for k, v in by_key.items()}, n)
     out = []
     for k in sorted(by_key):
         by_src: dict[str, list[dict]] = {}
@@ -97,6 +106,29 @@ def build_bench(records:Iterable[dict], # STKit records (any splits; only `split
             raise ValueError(f"{len(leak)} benchmark scene(s) are also training scenes, e.g. {leak[:3]}")
     return bench
 
+# %% ../nbs/05_bench.ipynb #780c98c5
+def bias_check(bench:list[dict], # STKit-Bench records
+               train_records:list[dict], # The training records the blind prior is taken from
+               seed:int=0)->"pd.DataFrame":
+    "Per task: questions, blind-prior and chance accuracy (%) on `bench`, and its largest label class's share."
+    import pandas as pd
+    from st_vlm_repro.runners import PriorRunner, ChanceRunner
+    from st_vlm_repro.scoring import score
+    prior = PriorRunner(train_records) if train_records else None
+    chance = ChanceRunner(seed)
+    rows = {}
+    for t in TASKS:
+        b = [r for r in bench if r["task"] == t]
+        if not b: continue
+        keys = [balance_key(r) for r in b]
+        p = [score(t, r["label"], prior.answer_value(r))["correct"] for r in b] if prior and t in prior.priors else []
+        rows[TASK_ABBREV[t]] = dict(n=len(b), prior=100 * float(np.mean(p)) if p else float("nan"),
+                                    chance=100 * float(np.mean([score(t, r["label"], chance.answer_value(r))["correct"] for r in b])),
+                                    top_class_share=100 * max(keys.count(k) for k in set(keys)) / len(b))
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    if len(df): df.loc["average"] = pd.Series({**df.mean().to_dict(), "n": df["n"].sum()})
+    return df.round(1)
+
 # %% ../nbs/05_bench.ipynb #6b3b39f3
 def paraphrase_record(r:dict, seed:int=0)->dict:
     "The record with its question re-asked through a held-out paraphrase template."
@@ -115,8 +147,10 @@ def _class_order(k:str):
     m = re.match(r"[≥]?(\d+(?:\.\d+)?)", k)
     return (0, float(m.group(1)), k) if m else (1, 0.0, k)
 
-def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench label balance (Fig. 5)"):
-    "Per task, the number of questions per label class before (red) and after (green) balancing."
+def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench label balance (Fig. 5)",
+                 n_per_task:int=200, # The bench's questions per task (its class caps follow)
+                ):
+    "Per task, questions per label class before (red) and after (green) balancing, with the class cap."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 4, figsize=(20, 7)); axs = axs.ravel()
     for ax, t in zip(axs, TASKS):
@@ -126,8 +160,13 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
         ax.bar(x - 0.2, [kb.count(k) for k in keys], 0.4, color="tab:red", label="before")
         ax.bar(x + 0.2, [ka.count(k) for k in keys], 0.4, color="tab:green", label="after")
         ax.set_xticks(x, keys, rotation=45 if len(keys) > 4 else 0, ha="right" if len(keys) > 4 else "center", fontsize=8)
-        ax.set_title(f"{t.replace('_', ' ')} ({TASK_ABBREV[t]})", fontsize=10)
-    axs[-1].axis("off"); axs[0].legend(); fig.suptitle(title); fig.tight_layout()
+        cap = class_cap(t, n_per_task)
+        ax.axhline(cap, color="tab:green", ls=":", lw=1)
+        ax.set_title(f"{t.replace('_', ' ')} ({TASK_ABBREV[t]}): {len(ka)} of {n_per_task}, ≤ {cap} per class", fontsize=9)
+    axs[-1].axis("off"); axs[0].legend()
+    axs[-1].text(0, 0.5, "Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉); a pool that cannot\n"
+                 "fill a task balanced leaves it short\n(this project's rule; the paper keeps 200).", fontsize=9, va="center")
+    fig.suptitle(title); fig.tight_layout()
     return fig
 
 # %% ../nbs/05_bench.ipynb #9d4c224b
@@ -142,18 +181,25 @@ def read_stkit(folder:Path|str)->list[dict]:
 
 def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0, proportions:dict|None=None,
                 figures_dir:Path|str|None=None)->dict:
-    "Build and write STKit-Bench and its paraphrased variant (and Fig. 5); return the counts per task."
+    "Build and write STKit-Bench, its paraphrased variant, its summary with the bias check (and Fig. 5); return the summary."
     out = Path(out)
     train = [r for r in records if r["split"] == "train"]
     bench = build_bench(records, n_per_task, seed, proportions, train_records=train)
     write_jsonl(out/"stkit_bench.jsonl", bench)
     write_jsonl(out/"stkit_bench_paraphrased.jsonl", [paraphrase_record(r, seed) for r in bench])
+    bias = bias_check(bench, train, seed)
+    pool = [r for r in records if r["split"] == "val"]
+    summary = {t: dict(pool=sum(r["task"] == t for r in pool), questions=sum(r["task"] == t for r in bench), target=n_per_task,
+                       class_cap=class_cap(t, n_per_task), **(bias.loc[TASK_ABBREV[t]].drop("n").to_dict()
+                                                               if TASK_ABBREV[t] in bias.index else {})) for t in TASKS}
+    summary["average"] = bias.loc["average"].drop("n").to_dict() if "average" in bias.index else {}
+    atomic_write(out/"stkit_bench.summary.json", json.dumps(summary, indent=1, default=float))
     if figures_dir is not None:
         import matplotlib.pyplot as plt
-        fig = plot_balance([r for r in records if r["split"] == "val"], bench)
+        fig = plot_balance(pool, bench, n_per_task=n_per_task)
         Path(figures_dir).mkdir(parents=True, exist_ok=True)
         fig.savefig(Path(figures_dir)/"fig5_bench_balance.png", dpi=100); plt.close(fig)
-    return {t: sum(r["task"] == t for r in bench) for t in TASKS}
+    return summary
 
 @bench_app.command("build")
 def bench_build_cmd(stkit: Path = typer.Option(..., help="A built STKit folder"), out: Path = typer.Option(..., help="Output folder"),
@@ -162,4 +208,4 @@ def bench_build_cmd(stkit: Path = typer.Option(..., help="A built STKit folder")
                     figures: Path = typer.Option(None, help="Where to write Fig. 5")):
     "Build STKit-Bench (balanced, validation split) and its paraphrased variant."
     prop = {k: float(v) for k, v in (p.split("=") for p in proportions.split(","))} if proportions else None
-    typer.echo(json.dumps(write_bench(read_stkit(stkit), out, per_task, seed, prop, figures), indent=1))
+    typer.echo(json.dumps(write_bench(read_stkit(stkit), out, per_task, seed, prop, figures), indent=1, default=float))
