@@ -15,9 +15,9 @@ from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, QARecord, PromptObject, com
                                 _answer_fields, object_name)
 
 # %% auto #0
-__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'bench_app', 'balance_key', 'water_fill', 'class_cap',
-           'balance', 'build_bench', 'bias_check', 'paraphrase_record', 'plot_balance', 'read_stkit', 'write_bench',
-           'bench_build_cmd']
+__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO_CHOICE_TASKS', 'bench_app', 'balance_key',
+           'water_fill', 'class_cap', 'balance', 'build_bench', 'bias_check', 'paraphrase_record', 'plot_balance',
+           'read_stkit', 'write_bench', 'bench_build_cmd']
 
 # %% ../nbs/05_bench.ipynb #dd40b429
 DISTANCE_BINS = (0, 5, 10, 20, 40, 80, float("inf"))   # metres
@@ -64,9 +64,18 @@ def water_fill(available:dict, total:int, weights:dict|None=None)->dict:
     return quota
 
 # %% ../nbs/05_bench.ipynb #53d9b9a8
-def class_cap(task:str, n:int=200)->int:
-    "The most questions one label class of `task` may hold in a bench of `n`: its fair share ⌈n / classes⌉."
-    return -(-n // N_CLASSES[task])
+TWO_CHOICE_TASKS = ("distance_comparison", "speed_comparison", "direction_comparison")   # answered by one of two
+
+def class_cap(task:str, n:int=200, # The bench's questions per task
+              pool:list[dict]|None=None, # The task's validation records (two-choice tasks: the smallest class)
+             )->int:
+    "The most questions one label class of `task` may hold: its fair share ⌈n / classes⌉ (and the smallest class's size)."
+    cap = -(-n // N_CLASSES[task])
+    if task in TWO_CHOICE_TASKS and pool:
+        sizes: dict[str, int] = {}
+        for r in pool: sizes[balance_key(r)] = sizes.get(balance_key(r), 0) + 1
+        cap = min(cap, min(sizes.values()))   # every class alike: the majority answer scores one in two
+    return cap
 
 def balance(records:list[dict], # STKit records of one task
             n:int=200, # Questions to keep
@@ -76,7 +85,8 @@ def balance(records:list[dict], # STKit records of one task
     proportions = PAPER_PROPORTIONS if proportions is None else proportions
     by_key: dict[str, list[dict]] = {}
     for r in records: by_key.setdefault(balance_key(r), []).append(r)
-    cap = class_cap(records[0]["task"], n) if records else 0
+    task = records[0]["task"] if records else ""
+    cap = class_cap(task, n, records) if records else 0
     quota = water_fill({k: min(len(v), cap) for k, v in by_key.items()}, n)
     out = []
     for k in sorted(by_key):
@@ -84,7 +94,7 @@ def balance(records:list[dict], # STKit records of one task
         for r in sorted(by_key[k], key=lambda r: r["id"]): by_src.setdefault(r["source"], []).append(r)
         sq = water_fill({s: len(v) for s, v in by_src.items()}, quota[k], {s: proportions.get(s, 0.0) for s in by_src})
         for s in sorted(by_src):
-            g = rng(seed, "bench", records[0]["task"] if records else "", k, s)
+            g = rng(seed, "bench", task, k, s)
             pick = g.permutation(len(by_src[s]))[:sq[s]]
             out += [by_src[s][i] for i in sorted(pick)]
     return sorted(out, key=lambda r: r["id"])
@@ -159,13 +169,15 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
         x = np.arange(len(keys))
         ax.bar(x - 0.2, [kb.count(k) for k in keys], 0.4, color="tab:red", label="before")
         ax.bar(x + 0.2, [ka.count(k) for k in keys], 0.4, color="tab:green", label="after")
-        ax.set_xticks(x, keys, rotation=45 if len(keys) > 4 else 0, ha="right" if len(keys) > 4 else "center", fontsize=8)
-        cap = class_cap(t, n_per_task)
+        tilt = len(keys) > 4 or max(map(len, keys), default=0) > 8
+        ax.set_xticks(x, keys, rotation=30 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
+        cap = class_cap(t, n_per_task, [r for r in before if r["task"] == t])
         ax.axhline(cap, color="tab:green", ls=":", lw=1)
         ax.set_title(f"{t.replace('_', ' ')} ({TASK_ABBREV[t]}): {len(ka)} of {n_per_task}, ≤ {cap} per class", fontsize=9)
     axs[-1].axis("off"); axs[0].legend()
     axs[-1].text(0, 0.5, "Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉); a pool that cannot\n"
-                 "fill a task balanced leaves it short\n(this project's rule; the paper keeps 200).", fontsize=9, va="center")
+                 "fill a task balanced leaves it short; comparisons keep\nevery class alike (this project's rules; the paper\nkeeps 200).",
+                 fontsize=9, va="center")
     fig.suptitle(title); fig.tight_layout()
     return fig
 
@@ -190,7 +202,7 @@ def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0
     bias = bias_check(bench, train, seed)
     pool = [r for r in records if r["split"] == "val"]
     summary = {t: dict(pool=sum(r["task"] == t for r in pool), questions=sum(r["task"] == t for r in bench), target=n_per_task,
-                       class_cap=class_cap(t, n_per_task), **(bias.loc[TASK_ABBREV[t]].drop("n").to_dict()
+                       class_cap=class_cap(t, n_per_task, [r for r in pool if r["task"] == t]), **(bias.loc[TASK_ABBREV[t]].drop("n").to_dict()
                                                                if TASK_ABBREV[t] in bias.index else {})) for t in TASKS}
     summary["average"] = bias.loc["average"].drop("n").to_dict() if "average" in bias.index else {}
     atomic_write(out/"stkit_bench.summary.json", json.dumps(summary, indent=1, default=float))
