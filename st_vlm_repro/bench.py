@@ -11,7 +11,8 @@ from typing import Iterable
 import numpy as np
 
 from .core import rng, write_jsonl, iter_jsonl, atomic_write
-from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, QARecord, PromptObject, common_prompt, fill_template,
+from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAPHRASES, QARecord, PromptObject, common_prompt,
+                                fill_template,
                                 _answer_fields, object_name)
 
 # %% auto #0
@@ -146,10 +147,12 @@ def paraphrase_record(r:dict, seed:int=0)->dict:
     lab = dict(task=r["task"], label=r["label"], **{k: v for k, v in r["info"].items() if k not in ("label_source", "object")})
     f = _answer_fields(lab, objs)
     if "object" in r["info"]: f["obj"] = object_name(r["info"]["object"])
-    pool = PARAPHRASES[r["task"]]; i = int(rng(seed, "para", r["id"]).integers(len(pool)))
+    last = "last_seen" in r["info"]   # movement direction of an object gone before the end
+    pool = (LAST_SEEN_PARAPHRASES if last else PARAPHRASES)[r["task"]]
+    i = int(rng(seed, "para", r["id"]).integers(len(pool)))
     q = fill_template(pool[i][0], **f)
     return {**r, "question": common_prompt(r["frame_times"], [o.colour for o in objs]) + " " + q, "task_question": q,
-            "template_id": f"para:{TASK_ABBREV[r['task']]}{i}"}
+            "template_id": f"para:{TASK_ABBREV[r['task']]}{'last' if last else ''}{i}"}
 
 # %% ../nbs/05_bench.ipynb #f2b4dcb1
 def _class_order(k:str):

@@ -18,13 +18,14 @@ from .kinematics import (traveled_distance, traveling_speed, movement_direction,
 from .clips import Clip, Track, STEP
 
 # %% auto #0
-__all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'TEMPLATES', 'PARAPHRASES', 'COMPARATIVES',
-           'LABELLED_SOURCES', 'BENCH_ONLY_SOURCES', 'TRAINING_SOURCES', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2',
-           'stkit_app', 'PromptObject', 'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt',
-           'object_name', 'fill_template', 'pick_span', 'span_text', 'single_object_labels', 'common_span',
-           'pair_labels', 'object_groups', 'record_id', 'video_name', 'make_record', 'clip_records', 'build_stkit',
-           'record_stats', 'write_summary', 'check_split_separation', 'check_trainable', 'table2',
-           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
+__all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'TEMPLATES', 'LAST_SEEN_TEMPLATES',
+           'LAST_SEEN_PARAPHRASES', 'PARAPHRASES', 'COMPARATIVES', 'LABELLED_SOURCES', 'BENCH_ONLY_SOURCES',
+           'TRAINING_SOURCES', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app', 'PromptObject', 'QARecord',
+           'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name', 'fill_template', 'pick_span',
+           'span_text', 'single_object_labels', 'common_span', 'pair_labels', 'object_groups', 'record_id',
+           'video_name', 'make_record', 'clip_records', 'build_stkit', 'record_stats', 'write_summary',
+           'check_split_separation', 'check_trainable', 'table2', 'plot_label_distributions', 'build_cmd',
+           'ensure_mini_world', 'build_profile_stkit']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -89,6 +90,8 @@ class LabelRules:
     max_path_deviation: float = 45.0 # direction comparison: each path stays within this of its own net heading
     min_run: float = 1.0             # s; a direction-timestamp run lasts at least 2 steps and is the only run of its hour
     min_step: float = 0.1            # m; shorter steps are standing still (kinematics.clock_directions)
+    end_slack: float = 0.5           # s; "at the end of the video" only for objects seen this near the last frame
+    ask_last_seen: bool = True       # objects gone earlier: movement direction "when last seen" (False: not asked)
     max_objects: int = 2             # boxed objects per video: one or two, as in the paper's examples
     max_videos_per_clip: int = 2     # object groups (rendered videos) drawn from one clip
     max_per_task: int = 2            # questions of one task per video
@@ -159,6 +162,17 @@ TEMPLATES = {
    ("Are the two objects heading the same way in the video?", "{yes_no}, the two objects {are_arent} heading the same way.")],
 }
 
+LAST_SEEN_TEMPLATES = {  # movement direction of an object that leaves the view before the end (our wording)
+ "movement_direction": [
+   ("What direction does {obj} travel when it is last seen in the video?",
+    "{Obj} travels in the {value} o'clock direction when it is last seen."),
+   ("When {obj} is last seen, in which clock direction is it moving?",
+    "When {obj} is last seen, it is moving in the {value} o'clock direction.")]}
+LAST_SEEN_PARAPHRASES = {  # held out, as PARAPHRASES
+ "movement_direction": [
+   ("Using clock directions, where is {obj} going in the last frame it appears in?",
+    "In the last frame it appears in, {obj} is going toward {value} o'clock.")]}
+
 PARAPHRASES = {  # held out: used only by the paraphrased benchmark (Table 5), never for training
  "traveled_distance": [("Roughly how many meters does {obj} cover {span}?", "{Obj} covers {value} meters {span}."),
                        ("Estimate the length of the path taken by {obj} {span}.", "The path of {obj} {span} is {value} meters long.")],
@@ -222,8 +236,9 @@ def single_object_labels(t:np.ndarray, # the object's times on the grid
         if (d := tr.traveled_distance(s, e)) < rules.min_distance: continue
         out.append(dict(task=task, label=round(d if task == "traveled_distance" else tr.traveling_speed(s, e), 2), start=s, end=e, whole=whole))
     if not directions: return out
-    if (h := tr.movement_direction(rules.min_step)):
-        out.append(dict(task="movement_direction", label=int(h)))
+    at_end = t[-1] >= clip.frame_times[-1] - rules.end_slack - 1e-6   # "at the end of the video": seen until then
+    if (at_end or rules.ask_last_seen) and (h := tr.movement_direction(rules.min_step)):
+        out.append(dict(task="movement_direction", label=int(h), **({} if at_end else dict(last_seen=float(t[-1])))))
     runs = tr.direction_intervals(rules.min_step)
     hours = [h for h, *_ in runs]
     unique = [(h, a, b) for h, a, b in runs if hours.count(h) == 1 and b - a >= rules.min_run - 1e-9]
@@ -321,7 +336,9 @@ def _video_context(clip:Clip, group:int, objs:list[PromptObject], video_fmt:str)
 
 def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:dict, obj:PromptObject|None,
                  r:np.random.Generator, paraphrase:bool, label_source:str)->QARecord:
-    t = lab["task"]; pool = (PARAPHRASES if paraphrase else TEMPLATES)[t]
+    t = lab["task"]; last = "last_seen" in lab
+    pool = ((LAST_SEEN_PARAPHRASES if paraphrase else LAST_SEEN_TEMPLATES) if last else
+            (PARAPHRASES if paraphrase else TEMPLATES))[t]
     ti = int(r.integers(len(pool))); q_t, a_t = pool[ti]
     f = _answer_fields(lab, objs)
     if obj is not None: f["obj"] = object_name(obj.colour)
@@ -331,7 +348,7 @@ def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:di
     return QARecord(id=record_id(clip.clip_id, group, t, obj.colour if obj else "", lab, paraphrase), task=t,
                     clip_id=clip.clip_id, source=clip.source, split=clip.split, scene_id=clip.scene_id, domain=clip.domain,
                     video=ctx["video"], frame_times=ctx["frame_times"], objects=objs, question=ctx["prompt"] + q,
-                    task_question=q, answer=a, label=lab["label"], template_id=f"{'para' if paraphrase else 'tpl'}:{TASK_ABBREV[t]}{ti}",
+                    task_question=q, answer=a, label=lab["label"], template_id=f"{'para' if paraphrase else 'tpl'}:{TASK_ABBREV[t]}{'last' * last}{ti}",
                     info={"label_source": label_source, **info})
 
 # %% ../nbs/04_stkit.ipynb #71def5ee
