@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .core import rng, write_jsonl, iter_jsonl, atomic_write, parallel_map
-from .kinematics import (traveled_distance, traveling_speed, movement_direction, direction_intervals,
+from .kinematics import (traveled_distance, traveling_speed, movement_direction, direction_intervals, video_duration,
                                      ground_heading, heading_difference, path_deviation, Trajectory)
 from .clips import Clip, Track, STEP
 
@@ -115,14 +115,14 @@ def fmt_num(x:float)->str:
 
 def common_prompt(frame_times, # the times (s) of the frames the model sees
                   colours:list[str], # box colours of the objects, in order
-                  duration:float|None=None, # video length (s); default last frame time + 0.5 s
+                  duration:float|None=None, # video length (s); default `video_duration(frame_times)`, first to last frame
                  )->str:
     "The paper's common prompt: video length, the sampled frame times and the boxed objects' colours."
     return _common_prompt(tuple(float(t) for t in frame_times), tuple(colours), duration)
 
 @functools.lru_cache(maxsize=4096)
 def _common_prompt(ft:tuple, colours:tuple, duration:float|None)->str:
-    duration = duration if duration is not None else ft[-1] + STEP
+    duration = duration if duration is not None else video_duration(ft)
     cols = "" if not colours else colours[0] if len(colours) == 1 else ", ".join(colours[:-1]) + " and " + colours[-1]
     objs = "" if not colours else f" There is 1 object annotated with a {cols} bounding box in the video." if len(colours) == 1 else \
            f" There are {len(colours)} objects annotated with {cols} bounding boxes in the video."

@@ -38,7 +38,7 @@ def test_build_renders_valid_records(world, tmp_path):
         assert len(frames) == len(r.frame_times)
         np.testing.assert_allclose(times, r.frame_times, atol=0.02)
     for r in recs:   # the question carries the paper's common prompt for this video's frames and colours
-        assert r.question.startswith(f"The video lasts for {r.frame_times[-1] + 0.5:.1f} seconds, and {len(r.frame_times)} frames")
+        assert r.question.startswith(f"The video lasts for {r.frame_times[-1] - r.frame_times[0]:.1f} seconds, and {len(r.frame_times)} frames")
         assert all(o.colour in r.question for o in r.objects)
 
 
