@@ -23,7 +23,7 @@ __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'T
            'TRAINING_SOURCES', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app', 'PromptObject', 'QARecord',
            'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name', 'fill_template', 'pick_span',
            'span_text', 'single_object_labels', 'common_span', 'pair_labels', 'object_groups', 'record_id',
-           'video_name', 'make_record', 'clip_records', 'build_stkit', 'record_stats', 'write_summary',
+           'video_name', 'record_source', 'make_record', 'clip_records', 'build_stkit', 'record_stats', 'write_summary',
            'check_split_separation', 'check_trainable', 'table2', 'plot_label_distributions', 'build_cmd',
            'ensure_mini_world', 'build_profile_stkit']
 
@@ -324,6 +324,10 @@ def _answer_fields(lab:dict, objs:list[PromptObject])->dict:
     return dict(yes_no="Yes" if same else "No", is_isnt="is" if same else "is not", do_dont="do" if same else "do not",
                 are_arent="are" if same else "are not", **both)
 
+def record_source(clip:Clip)->str:
+    "A record's `source`: the clip's dataset; for pseudo-labelled clips, their video collection (e.g. bdd100k)."
+    return str(clip.meta.get("collection") or clip.source) if clip.source == "pseudo" else clip.source
+
 def make_record(clip:Clip, group:int, objs:list[PromptObject], lab:dict, obj:PromptObject|None,
                 r:np.random.Generator, paraphrase:bool=False, video_fmt:str="mp4", label_source:str="")->QARecord:
     "The QA record for one gold label: a template filled in, with the common prompt in front."
@@ -346,7 +350,7 @@ def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:di
     info = {k: v for k, v in lab.items() if k not in ("task", "label")}
     if obj is not None: info["object"] = obj.colour
     return QARecord(id=record_id(clip.clip_id, group, t, obj.colour if obj else "", lab, paraphrase), task=t,
-                    clip_id=clip.clip_id, source=clip.source, split=clip.split, scene_id=clip.scene_id, domain=clip.domain,
+                    clip_id=clip.clip_id, source=record_source(clip), split=clip.split, scene_id=clip.scene_id, domain=clip.domain,
                     video=ctx["video"], frame_times=ctx["frame_times"], objects=objs, question=ctx["prompt"] + q,
                     task_question=q, answer=a, label=lab["label"], template_id=f"{'para' if paraphrase else 'tpl'}:{TASK_ABBREV[t]}{'last' * last}{ti}",
                     info={"label_source": label_source, **info})
@@ -512,7 +516,8 @@ def check_trainable(source:str, split:str):
 
 ANNOTATION = {"lidar": "LiDAR", "slam": "VIO/SLAM", "pseudo": "-"}
 DATASET_NAMES = {"nuscenes": "NuScenes", "argoverse2": "Argoverse2", "egoexo4d": "Ego-Exo4D", "nuplan": "NuPlan",
-                 "synthetic": "mini world", "pseudo": "pseudo-labelled"}
+                 "synthetic": "mini world", "pseudo": "pseudo-labelled", "bdd100k": "BDD100K", "llava_video": "LLaVA-Video",
+                 "multisports": "MultiSports"}   # pseudo-labelled collections keep their own row (record_source)
 PAPER_TABLE2 = [("NuScenes", "13K", "4K", "autonomous driving", "LiDAR"), ("Argoverse2", "8K", "0.6K", "autonomous driving", "LiDAR"),
                 ("Ego-Exo4D", "6K", "0.8K", "sports", "VIO/SLAM"), ("BDD100K", "86K", "15K", "autonomous driving", "-"),
                 ("LLaVA-Video", "2K", "0.3K", "general", "-"), ("MultiSports", "1K", "0.2K", "sports", "-")]

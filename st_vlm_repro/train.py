@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
     chat_template: str | None = "project"             # "project": the template whose training/generation prompts match; None: the checkpoint's
     # data
     stkit_dirs: list[str] = []                        # built STKit folders (`<source>-<split>.jsonl` + videos/)
-    stkit_sources: list[str] | None = None            # keep records of these sources (None: all but nuPlan) — Table 6 switches
+    stkit_sources: list[str] | None = None            # keep these sources (None: all but nuPlan; "pseudo": every pseudo-labelled one)
     split: str = "train"
     llava_video: list[str] = []                       # LLaVA-Video-178K annotation files
     llava_video_root: str | None = None
@@ -136,7 +136,9 @@ def read_stkit_records(folders:Sequence[Path|str], # built STKit folders
     for f in folders:
         for r in read_stkit(f):
             if r["source"] in BENCH_ONLY_SOURCES: continue   # nuPlan: the unseen dataset, bench only (Sec. 4)
-            if r["split"] == split and (sources is None or r["source"] in sources): out.append({**r, "_root": str(Path(f).resolve())})
+            pseudo = r["info"].get("label_source") == "pseudo"   # a pseudo-labelled collection (bdd100k, ...)
+            wanted = sources is None or r["source"] in sources or (pseudo and "pseudo" in sources)
+            if r["split"] == split and wanted: out.append({**r, "_root": str(Path(f).resolve())})
     return out
 
 def training_items(config:TrainConfig)->tuple[list[dict], dict]:
@@ -691,7 +693,7 @@ def run_table6(base:TrainConfig, # The training config each row varies (data, st
         else:
             try: items, _ = training_items(cfg)
             except ValueError: items = []
-            has_pseudo = any(it["kind"] == "stkit" and it["record"]["source"] == "pseudo" for it in items)
+            has_pseudo = any(it["kind"] == "stkit" and it["record"]["info"].get("label_source") == "pseudo" for it in items)
             if name == "label+pseudo" and not has_pseudo:
                 rows.append(dict(row, note="not run: no pseudo-labelled STKit")); continue
             if not items: rows.append(dict(row, note="not run: no labelled STKit")); continue
