@@ -86,8 +86,8 @@ Q_RTS = {"pedestrian": 1.0, "bicycle": 2.0, "motorcycle": 8.0, "car": 8.0, "bus"
 
 @dataclass
 class PseudoParams:
-    "Every choice of the pseudo-labelling core (defaults: shared/notes/pseudo-labels.md, Sec. 3-4)."
-    # scale (Sec. 3 of the notes)
+    "Every choice of the pseudo-labelling core (defaults reasoned in the comments)."
+    # scale
     scale_mode: str = "global"          # "global": one log-median scale per video; "per_frame": one per frame (QA only; for validation)
     depth_range: tuple = (1.0, 80.0)    # metric depths (m) used for the scale: DOMAIN_DEPTH_RANGES[domain], driving
     sky_depth: float = 299.0            # metric depth at/above this is sky (Metric3D clamps at 300 m)
@@ -136,7 +136,7 @@ class PseudoParams:
     def a_max(self, c): return A_MAX[c]
     def q(self, c): return Q_RTS[c]
 
-DOMAIN_DEPTH_RANGES = {"driving": (1.0, 80.0),   # road scenes: metres to a long street (notes, Sec. 3)
+DOMAIN_DEPTH_RANGES = {"driving": (1.0, 80.0),   # road scenes: metres to a long street
                        "sports": (0.5, 40.0),    # a pitch or a court: near players, a bounded field
                        "general": (0.5, 80.0)}   # everyday video (LLaVA-Video): both (our choice)
 

@@ -173,7 +173,7 @@ LAST_SEEN_PARAPHRASES = {  # held out, as PARAPHRASES
    ("Using clock directions, where is {obj} going in the last frame it appears in?",
     "In the last frame it appears in, {obj} is going toward {value} o'clock.")]}
 
-PARAPHRASES = {  # held out: used only by the paraphrased benchmark (Table 5), never for training
+PARAPHRASES = {  # held out: only the paraphrased benchmark (Table 5), never training; hand-written (the paper used GPT-4)
  "traveled_distance": [("Roughly how many meters does {obj} cover {span}?", "{Obj} covers {value} meters {span}."),
                        ("Estimate the length of the path taken by {obj} {span}.", "The path of {obj} {span} is {value} meters long.")],
  "traveling_speed": [("Estimate the mean velocity of {obj} {span}, in km/h.", "The mean velocity of {obj} {span} is {value} km/h."),
