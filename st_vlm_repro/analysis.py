@@ -29,7 +29,7 @@ PAPER_TABLE7 = {  # model: the six columns (None = not reported) and the paper's
     "VILA-40B": ([54.0, None, 60.1, 61.1, None, 67.9], 60.8),
     "PLLaVA-34B": ([None, 58.1, None, None, None, None], 58.1),
     "LLaVA-N-Video-34B": ([51.6, None, 52.0, 54.9, None, 70.2], 57.2),
-    "LongVA-7B": ([None, None, 52.6, 54.3, 56.3, 68.2], 77.1),   # as printed; its four scores average 57.9 (the paper's slip)
+    "LongVA-7B": ([None, None, 52.6, 54.3, 56.3, 68.2], 77.1),   # as printed; its four scores average 57.9
     "IXC-2.5-7B": ([34.4, 69.1, 55.8, 58.8, 37.3, 71.0], 54.4),
     "LLaVA-N-Video-32B": ([59.4, None, 60.2, 63.0, 65.5, 77.3], 65.1),
     "LLaVA-OneVision-7B": ([57.1, 56.7, 58.2, 61.5, 64.7, 79.4], 62.9),

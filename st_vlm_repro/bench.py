@@ -11,8 +11,8 @@ from typing import Iterable
 import numpy as np
 
 from .core import rng, write_jsonl, iter_jsonl, atomic_write
-from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAPHRASES, QARecord, PromptObject, common_prompt,
-                                fill_template,
+from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAPHRASES, QARecord, PromptObject,
+                                common_prompt, fill_template,
                                 _answer_fields, object_name)
 
 # %% auto #0
@@ -24,7 +24,7 @@ __all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO
 DISTANCE_BINS = (0, 5, 10, 20, 40, 80, float("inf"))   # metres
 SPEED_BINS = (0, 5, 10, 20, 30, 50, float("inf"))      # km/h
 PAPER_PROPORTIONS = {"nuplan": 0.748, "nuscenes": 0.125, "argoverse2": 0.056, "egoexo4d": 0.071}
-N_CLASSES = {"traveled_distance": len(DISTANCE_BINS) - 1, "traveling_speed": len(SPEED_BINS) - 1,  # a task's label classes
+N_CLASSES = {"traveled_distance": len(DISTANCE_BINS) - 1, "traveling_speed": len(SPEED_BINS) - 1,  # label classes
              "movement_direction": 12, "direction_timestamp": 12, "distance_comparison": 4, "speed_comparison": 4,
              "direction_comparison": 2}
 
@@ -70,7 +70,7 @@ TWO_CHOICE_TASKS = ("distance_comparison", "speed_comparison", "direction_compar
 def class_cap(task:str, n:int=200, # The bench's questions per task
               pool:list[dict]|None=None, # The task's validation records (two-choice tasks: the smallest class)
              )->int:
-    "The most questions one label class of `task` may hold: its fair share ⌈n / classes⌉ (and the smallest class's size)."
+    "Most questions one label class of `task` may hold: its fair share ⌈n / classes⌉ (two-choice: the smallest class)."
     cap = -(-n // N_CLASSES[task])
     if task in TWO_CHOICE_TASKS and pool:
         sizes: dict[str, int] = {}
@@ -133,8 +133,9 @@ def bias_check(bench:list[dict], # STKit-Bench records
         if not b: continue
         keys = [balance_key(r) for r in b]
         p = [score(t, r["label"], prior.answer_value(r))["correct"] for r in b] if prior and t in prior.priors else []
+        c = [score(t, r["label"], chance.answer_value(r))["correct"] for r in b]
         rows[TASK_ABBREV[t]] = dict(n=len(b), prior=100 * float(np.mean(p)) if p else float("nan"),
-                                    chance=100 * float(np.mean([score(t, r["label"], chance.answer_value(r))["correct"] for r in b])),
+                                    chance=100 * float(np.mean(c)),
                                     top_class_share=100 * max(keys.count(k) for k in set(keys)) / len(b))
     df = pd.DataFrame.from_dict(rows, orient="index")
     if len(df): df.loc["average"] = pd.Series({**df.mean().to_dict(), "n": df["n"].sum()})
@@ -176,11 +177,13 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
         ax.set_xticks(x, keys, rotation=30 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
         cap = class_cap(t, n_per_task, [r for r in before if r["task"] == t])
         ax.axhline(cap, color="tab:green", ls=":", lw=1)
-        ax.set_title(f"{t.replace('_', ' ')} ({TASK_ABBREV[t]}): {len(ka)} of {n_per_task}, ≤ {cap} per class", fontsize=9)
+        name = f"{t.replace('_', ' ')} ({TASK_ABBREV[t]})"
+        ax.set_title(f"{name}: {len(ka)} of {n_per_task}, ≤ {cap} per class", fontsize=9)
     axs[-1].axis("off"); axs[0].legend()
-    axs[-1].text(0, 0.5, "Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉); a pool that cannot\n"
-                 "fill a task balanced leaves it short; comparisons keep\nevery class alike (this project's rules; the paper\nkeeps 200).",
-                 fontsize=9, va="center")
+    rule = ("Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉); a pool that cannot\n"
+            "fill a task balanced leaves it short; comparisons keep\n"
+            "every class alike (this project's rules; the paper\nkeeps 200).")
+    axs[-1].text(0, 0.5, rule, fontsize=9, va="center")
     fig.suptitle(title); fig.tight_layout()
     return fig
 
@@ -196,7 +199,7 @@ def read_stkit(folder:Path|str)->list[dict]:
 
 def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0, proportions:dict|None=None,
                 figures_dir:Path|str|None=None)->dict:
-    "Build and write STKit-Bench, its paraphrased variant, its summary with the bias check (and Fig. 5); return the summary."
+    "Write STKit-Bench, its paraphrased variant, a summary with the bias check (and Fig. 5); return the summary."
     out = Path(out)
     train = [r for r in records if r["split"] == "train"]
     bench = build_bench(records, n_per_task, seed, proportions, train_records=train)
@@ -204,9 +207,12 @@ def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0
     write_jsonl(out/"stkit_bench_paraphrased.jsonl", [paraphrase_record(r, seed) for r in bench])
     bias = bias_check(bench, train, seed)
     pool = [r for r in records if r["split"] == "val"]
-    summary = {t: dict(pool=sum(r["task"] == t for r in pool), questions=sum(r["task"] == t for r in bench), target=n_per_task,
-                       class_cap=class_cap(t, n_per_task, [r for r in pool if r["task"] == t]), **(bias.loc[TASK_ABBREV[t]].drop("n").to_dict()
-                                                               if TASK_ABBREV[t] in bias.index else {})) for t in TASKS}
+    summary = {}
+    for t in TASKS:
+        tp = [r for r in pool if r["task"] == t]
+        checked = bias.loc[TASK_ABBREV[t]].drop("n").to_dict() if TASK_ABBREV[t] in bias.index else {}
+        summary[t] = dict(pool=len(tp), questions=sum(r["task"] == t for r in bench), target=n_per_task,
+                          class_cap=class_cap(t, n_per_task, tp), **checked)
     summary["average"] = bias.loc["average"].drop("n").to_dict() if "average" in bias.index else {}
     atomic_write(out/"stkit_bench.summary.json", json.dumps(summary, indent=1, default=float))
     if figures_dir is not None:

@@ -20,7 +20,7 @@ __all__ = ['record_prompt', 'vlm_messages', 'HFVideoRunner']
 # %% ../nbs/05c_hf_runner.ipynb #0a757c55
 def record_prompt(record:dict, frame_times:Sequence[float])->str:
     "The question of `record` with the common prompt rebuilt for the frames the model is shown."
-    dur = video_duration(record["frame_times"]) if record.get("frame_times") else None   # the whole video's, one definition
+    dur = video_duration(record["frame_times"]) if record.get("frame_times") else None   # the whole video's
     return common_prompt(frame_times, [o["colour"] for o in record["objects"] if o.get("colour")], duration=dur) + " " + record["task_question"]
 
 def vlm_messages(record:dict, video:np.ndarray, frame_times:Sequence[float], answer:str|None=None)->list[dict]:

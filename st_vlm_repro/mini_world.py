@@ -116,7 +116,8 @@ def uuid_for(*parts)->str:
     return str(uuid.UUID(token(*parts)))
 
 # %% ../nbs/02a_mini_world.ipynb #d9fc9963
-SPEEDS = {"car": (3, 18), "truck": (3, 13), "bus": (3, 10), "motorcycle": (4, 20), "bicycle": (2, 7), "pedestrian": (0.8, 1.8)}  # m/s
+SPEEDS = {"car": (3, 18), "truck": (3, 13), "bus": (3, 10), "motorcycle": (4, 20), "bicycle": (2, 7),  # m/s
+          "pedestrian": (0.8, 1.8)}
 SIZES = {"car": (4.5, 1.9, 1.6), "truck": (7.5, 2.5, 3.2), "bus": (11.0, 2.6, 3.3), "motorcycle": (2.1, 0.8, 1.5),
          "bicycle": (1.8, 0.6, 1.7), "pedestrian": (0.6, 0.6, 1.75)}
 COLORS = {"car": (200, 110, 40), "truck": (40, 140, 230), "bus": (30, 200, 230), "motorcycle": (160, 60, 160),
@@ -144,7 +145,7 @@ def profile_of(behaviour:str, t:np.ndarray, v0:float, g:np.random.Generator, rad
     elif behaviour in ("turn_left", "turn_right"):
         ang = np.cumsum(np.where(t >= t1, v / radius, 0)) * (t[1] - t[0])
         dpsi = (1 if behaviour == "turn_left" else -1) * np.minimum(ang, np.pi / 2)
-    elif behaviour == "manoeuvre":   # 2–6 heading changes of 20–180° either way, each over 2 s: bends, lane changes, U-turns
+    elif behaviour == "manoeuvre":   # 2–6 heading changes of 20–180° either way, each over 2 s (bends, U-turns)
         for tk in np.sort(g.uniform(0.05, 0.9, int(g.integers(2, 7)))) * T:
             dpsi = dpsi + g.choice([-1, 1]) * g.uniform(np.radians(20), np.pi) * np.clip((t - tk) / 2.0, 0, 1)
     return v, dpsi

@@ -551,5 +551,6 @@ def pseudo_clips(res:PseudoResult, # From `pseudo_tracks`
                           frame_times=gt[s:e] - t0, frames=list(map(str, frame_paths[s:e])), intrinsics=geo.K[fidx[s:e]],
                           world_from_camera=geo.world_from_camera[fidx[s:e]], image_size=(int(W), int(H)), tracks=tracks,
                           start_time=float(t0), camera="video",
-                          meta=dict(label_source="pseudo", collection=collection, scale=res.scale.scale, scale_consistent=res.scale.consistent)))
+                          meta=dict(label_source="pseudo", collection=collection, scale=res.scale.scale,
+                                    scale_consistent=res.scale.consistent)))
     return clips

@@ -394,7 +394,8 @@ class BackendSpec:
 def _label_job(job:dict)->dict:
     spec = job["spec"]
     try: return label_video(job["path"], job["out"], spec.build(Path(job["path"])), job["params"], job["fps"],
-                            job["long_side"], job["max_seconds"], job["split"], job["domain"], job.get("collection", "pseudo"))
+                            job["long_side"], job["max_seconds"], job["split"], job["domain"],
+                            job.get("collection", "pseudo"))
     except Exception as e:
         rep = dict(video=Path(job["path"]).stem, error=f"{type(e).__name__}: {e}")
         atomic_write(Path(job["out"]) / "reports" / f"{Path(job['path']).stem}.error.json", json.dumps(rep)); return rep
@@ -405,7 +406,7 @@ def pseudo_label_folder(videos:Path|str, out:Path|str, spec:BackendSpec,
                         params:PseudoParams|None=None, # default: `domain_params(domain)` (the domain's depth range)
                         fps:float=10.0, long_side:int=512, max_seconds:float=20.0, split:str="train", domain:str="driving",
                         n_workers:int=0, ray_address:str|None=None, gpus_per_task:float=0.0, progress:bool=True,
-                        collection:str|None=None, # the collection's name, the records' source (default: the folder's name)
+                        collection:str|None=None, # the collection's name, its records' source (default: folder name)
                        )->list[dict]:
     "Pseudo-label every video of a folder in parallel (processes or Ray), resumably; returns the per-video reports."
     params = domain_params(domain) if params is None else params
@@ -441,7 +442,7 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
                      long_side: int = typer.Option(512), max_seconds: float = typer.Option(20.0),
                      split: str = typer.Option("train"),
                      domain: str = typer.Option("driving", help="driving | sports | general: the metric depth range"),
-                     collection: str = typer.Option(None, help="The collection's name, its records' source (default: folder name)"),
+                     collection: str = typer.Option(None, help="Collection name: its records' source"),
                      smoother: str = typer.Option("rts", help="rts | sg | none"),
                      stkit: bool = typer.Option(True, help="Also build STKit from the clips"),
                      render: bool = typer.Option(True, help="Render STKit visual prompts"),
@@ -479,9 +480,10 @@ def write_scene_video(scene, path:Path|str, cam:str="front", fps:float=10.0, dur
 PSEUDO_SEED_OFFSET = 1000   # mini: the unlabeled scenes' seed is the profile seed + this (scene ids `mw<seed>-…`)
 
 def pseudo_collections(cfg)->list[tuple[str, str, Path]]:
-    "The profile's unlabeled collections as (name, domain, folder): `pseudo_videos` folders, `pseudo_domains` overrides."
+    "The profile's unlabeled collections (name, domain, folder): `pseudo_videos` folders, `pseudo_domains` overrides."
     pairs = [p.split("=") for p in str(cfg.get("pseudo_domains") or "").split(",") if p.strip()]
-    if bad := [p for p in pairs if len(p) != 2]: raise ValueError(f"pseudo_domains: expected name=domain pairs, got {bad}")
+    if bad := [p for p in pairs if len(p) != 2]:
+        raise ValueError(f"pseudo_domains: expected name=domain pairs, got {bad}")
     domains = {k.strip(): v.strip() for k, v in pairs}
     folders = [Path(f.strip()) for f in str(cfg.get("pseudo_videos") or "").split(",") if f.strip()]
     return [(f.name, domains.get(f.name, cfg.get("pseudo_domain") or "driving"), f) for f in folders]
@@ -509,8 +511,8 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
                            cfg.get("pseudo_sam2") or None, cfg.get("pseudo_monst3r") or None, cfg.get("device", "cpu"), int(cfg.seed))
     reps, clips = [], []
     for name, dom, videos, out in runs:
-        reps += pseudo_label_folder(videos, out, spec, n_workers=n_workers, ray_address=ray, progress=progress, domain=dom,
-                                    max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)), collection=name)
+        reps += pseudo_label_folder(videos, out, spec, n_workers=n_workers, ray_address=ray, progress=progress,
+                                    domain=dom, max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)), collection=name)
         clips += load_pseudo_clips(out)
     failed = [r for r in reps if "error" in r]
     if not clips: raise ValueError(f"{root / 'out'}: pseudo-labelling produced no clips ({len(failed)} of {len(reps)} videos failed)")

@@ -13,7 +13,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .core import rng, write_jsonl, iter_jsonl, atomic_write, parallel_map
-from .kinematics import (traveled_distance, traveling_speed, movement_direction, direction_intervals, video_duration,
+from .kinematics import (traveled_distance, traveling_speed, movement_direction, direction_intervals,
+                                     video_duration,
                                      ground_heading, heading_difference, path_deviation, Trajectory)
 from .clips import Clip, Track, STEP
 
@@ -115,7 +116,7 @@ def fmt_num(x:float)->str:
 
 def common_prompt(frame_times, # the times (s) of the frames the model sees
                   colours:list[str], # box colours of the objects, in order
-                  duration:float|None=None, # video length (s); default `video_duration(frame_times)`, first to last frame
+                  duration:float|None=None, # video length (s); default `video_duration`: first to last frame
                  )->str:
     "The paper's common prompt: video length, the sampled frame times and the boxed objects' colours."
     return _common_prompt(tuple(float(t) for t in frame_times), tuple(colours), duration)
@@ -173,7 +174,7 @@ LAST_SEEN_PARAPHRASES = {  # held out, as PARAPHRASES
    ("Using clock directions, where is {obj} going in the last frame it appears in?",
     "In the last frame it appears in, {obj} is going toward {value} o'clock.")]}
 
-PARAPHRASES = {  # held out: only the paraphrased benchmark (Table 5), never training; hand-written (the paper used GPT-4)
+PARAPHRASES = {  # held out: the paraphrased benchmark (Table 5) only; hand-written (the paper used GPT-4)
  "traveled_distance": [("Roughly how many meters does {obj} cover {span}?", "{Obj} covers {value} meters {span}."),
                        ("Estimate the length of the path taken by {obj} {span}.", "The path of {obj} {span} is {value} meters long.")],
  "traveling_speed": [("Estimate the mean velocity of {obj} {span}, in km/h.", "The mean velocity of {obj} {span} is {value} km/h."),
@@ -350,9 +351,11 @@ def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:di
     info = {k: v for k, v in lab.items() if k not in ("task", "label")}
     if obj is not None: info["object"] = obj.colour
     return QARecord(id=record_id(clip.clip_id, group, t, obj.colour if obj else "", lab, paraphrase), task=t,
-                    clip_id=clip.clip_id, source=record_source(clip), split=clip.split, scene_id=clip.scene_id, domain=clip.domain,
+                    clip_id=clip.clip_id, source=record_source(clip), split=clip.split, scene_id=clip.scene_id,
+                    domain=clip.domain,
                     video=ctx["video"], frame_times=ctx["frame_times"], objects=objs, question=ctx["prompt"] + q,
-                    task_question=q, answer=a, label=lab["label"], template_id=f"{'para' if paraphrase else 'tpl'}:{TASK_ABBREV[t]}{'last' * last}{ti}",
+                    task_question=q, answer=a, label=lab["label"],
+                    template_id=f"{'para' if paraphrase else 'tpl'}:{TASK_ABBREV[t]}{'last' * last}{ti}",
                     info={"label_source": label_source, **info})
 
 # %% ../nbs/04_stkit.ipynb #71def5ee
@@ -516,8 +519,8 @@ def check_trainable(source:str, split:str):
 
 ANNOTATION = {"lidar": "LiDAR", "slam": "VIO/SLAM", "pseudo": "-"}
 DATASET_NAMES = {"nuscenes": "NuScenes", "argoverse2": "Argoverse2", "egoexo4d": "Ego-Exo4D", "nuplan": "NuPlan",
-                 "synthetic": "mini world", "pseudo": "pseudo-labelled", "bdd100k": "BDD100K", "llava_video": "LLaVA-Video",
-                 "multisports": "MultiSports"}   # pseudo-labelled collections keep their own row (record_source)
+                 "synthetic": "mini world", "pseudo": "pseudo-labelled",
+                 "bdd100k": "BDD100K", "llava_video": "LLaVA-Video", "multisports": "MultiSports"}   # collections
 PAPER_TABLE2 = [("NuScenes", "13K", "4K", "autonomous driving", "LiDAR"), ("Argoverse2", "8K", "0.6K", "autonomous driving", "LiDAR"),
                 ("Ego-Exo4D", "6K", "0.8K", "sports", "VIO/SLAM"), ("BDD100K", "86K", "15K", "autonomous driving", "-"),
                 ("LLaVA-Video", "2K", "0.3K", "general", "-"), ("MultiSports", "1K", "0.2K", "sports", "-")]

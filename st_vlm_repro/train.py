@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
     chat_template: str | None = "project"             # "project": the template whose training/generation prompts match; None: the checkpoint's
     # data
     stkit_dirs: list[str] = []                        # built STKit folders (`<source>-<split>.jsonl` + videos/)
-    stkit_sources: list[str] | None = None            # these sources (None: all but nuPlan; "pseudo": all pseudo-labelled)
+    stkit_sources: list[str] | None = None            # these sources (None: all but nuPlan; "pseudo": pseudo-labelled)
     split: str = "train"
     llava_video: list[str] = []                       # LLaVA-Video-178K annotation files
     llava_video_root: str | None = None
@@ -94,7 +94,7 @@ class TrainConfig(BaseModel):
     def _sources(cls, v):
         from st_vlm_repro.stkit import BENCH_ONLY_SOURCES
         if v and (bad := sorted(set(v) & set(BENCH_ONLY_SOURCES))):
-            raise ValueError(f"stkit_sources {bad}: the paper's unseen dataset (Sec. 4) is STKit-Bench only, never trained on")
+            raise ValueError(f"stkit_sources {bad}: the paper's unseen dataset (Sec. 4) is in STKit-Bench only")
         return v
 
     @property
@@ -664,7 +664,8 @@ def ablation_configs(base:TrainConfig, out_dir:Path|str)->dict[str, TrainConfig|
     out = Path(out_dir)
     return {"base": None,
             "label": base.model_copy(update=dict(stkit_sources=list(TRAINING_SOURCES), output_dir=str(out/"label"))),
-            "label+pseudo": base.model_copy(update=dict(stkit_sources=list(TRAINING_SOURCES) + ["pseudo"], output_dir=str(out/"label_pseudo")))}
+            "label+pseudo": base.model_copy(update=dict(stkit_sources=list(TRAINING_SOURCES) + ["pseudo"],
+                                                        output_dir=str(out/"label_pseudo")))}
 
 def accuracy_row(summary)->dict:
     "A summary DataFrame (`evaluate`) as Table 6's accuracy columns."
@@ -693,7 +694,8 @@ def run_table6(base:TrainConfig, # The training config each row varies (data, st
         else:
             try: items, _ = training_items(cfg)
             except ValueError: items = []
-            has_pseudo = any(it["kind"] == "stkit" and it["record"]["info"].get("label_source") == "pseudo" for it in items)
+            has_pseudo = any(it["kind"] == "stkit" and it["record"]["info"].get("label_source") == "pseudo"
+                             for it in items)
             if name == "label+pseudo" and not has_pseudo:
                 rows.append(dict(row, note="not run: no pseudo-labelled STKit")); continue
             if not items: rows.append(dict(row, note="not run: no labelled STKit")); continue
@@ -708,8 +710,9 @@ def run_table6(base:TrainConfig, # The training config each row varies (data, st
     paper = [dict(source="paper", **r, note="") for r in PAPER_TABLE6]
     return pd.DataFrame(paper + rows)
 
-TABLE6_BASE_NOTE = ("The paper's first row (average 27.9 %) is not its Table 3 LLaVA-OneVision-7B (27.4 %: TD 8.0 vs 10.0, "
-                    "TS 7.5 vs 15.0, DT 23.5 vs 20.5, TDC 43.0 vs 43.5, TSC 52.5 vs 53.0, MDC 53.0 vs 48.5); the paper does "
+TABLE6_BASE_NOTE = ("The paper's first row (average 27.9 %) is not its Table 3 LLaVA-OneVision-7B (27.4 %: "
+                    "TD 8.0 vs 10.0, TS 7.5 vs 15.0, DT 23.5 vs 20.5, TDC 43.0 vs 43.5, TSC 52.5 vs 53.0, "
+                    "MDC 53.0 vs 48.5); the paper does "
                     "not say what its base row is. The measured base row is the profile's model as loaded, untrained, "
                     "scored by the same harness as the trained rows.")
 
@@ -717,7 +720,8 @@ def write_table6(df, tables_dir:Path|str, note:str="")->Path:
     "Table 6 (paper and measured rows) as Markdown and CSV under `tables_dir`."
     t = Path(tables_dir); t.mkdir(parents=True, exist_ok=True)
     atomic_write(t/"table6_data_composition.csv", df.to_csv(index=False))
-    md = "Table 6. Ablation on data composition (accuracy %).\n\n" + TABLE6_BASE_NOTE + "\n" + (f"\n{note}\n" if note else "") + "\n" + \
+    md = "Table 6. Ablation on data composition (accuracy %).\n\n" + TABLE6_BASE_NOTE + "\n" + \
+         (f"\n{note}\n" if note else "") + "\n" + \
          df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".1f", missingval="") + "\n"
     atomic_write(t/"table6_data_composition.md", md)
     return t/"table6_data_composition.md"
