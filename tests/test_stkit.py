@@ -96,6 +96,14 @@ def test_nuplan_is_bench_only(tmp_path):
     assert {r["source"] for r in recs if r["split"] == "train"} == {"nuscenes"}
     assert "nuplan" in {r["source"] for r in recs}
     assert "NuPlan" not in set(table2(recs)["Dataset"])
+    from st_vlm_repro.bench import write_bench
+    summary = write_bench(recs, tmp_path/"bench", 200, figures_dir=tmp_path/"fig")   # the bench: nuPlan's val split in it
+    bench = list(iter_jsonl(tmp_path/"bench"/"stkit_bench.jsonl"))
+    assert "nuplan" in {r["source"] for r in bench} and (tmp_path/"fig"/"fig5_bench_balance.png").exists()
+    on_disk = json.loads((tmp_path/"bench"/"stkit_bench.summary.json").read_text())
+    asked = [t for t in TASKS if on_disk[t]["questions"]]
+    assert asked and all({"prior", "chance", "class_cap"} <= set(on_disk[t]) for t in asked)   # the bias check, per task
+    assert all(on_disk[t]["questions"] <= on_disk[t]["pool"] for t in TASKS) and summary["average"]
     r = subprocess.run([CLI, "stkit", "build", "--source", "nuplan", "--root", str(root/"nuplan"), "--split", "train",
                         "--out", str(tmp_path/"cli"), "--workers", "1"], capture_output=True, text=True)
     assert r.returncode != 0 and "unseen dataset" in (r.stdout + r.stderr)
