@@ -215,14 +215,15 @@ def plot_generalisation(results:dict[str, dict[str, float]], title:str="Spatio-t
 
 # %% ../nbs/08_analysis.ipynb #bf85e2ad
 from .runners import say, SPEED_RANGE
+from .kinematics import video_duration
 
 GROUNDING_TASK, MC_TASK, MULTISTEP_TASK = "temporal_grounding", "region_mc", "multistep"
 _MS = {k: (c, unit, fn) for k, _, c, unit, fn in MULTISTEP}
 
 def record_duration(r:dict)->float:
-    "A record's video length in s: its `duration`, else the last frame time + 0.5 s."
+    "A record's video length in s: its `duration`, else `video_duration` of its frames (first to last)."
     if r.get("duration"): return float(r["duration"])
-    return float(r["frame_times"][-1]) + 0.5 if r.get("frame_times") else 0.0
+    return video_duration(r["frame_times"]) if r.get("frame_times") else 0.0
 
 def say_choice(k:int, choices:list[str])->str:
     "An option stated as a model would: its letter and its text."
