@@ -22,7 +22,7 @@ __all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO
 
 # %% ../nbs/05_bench.ipynb #dd40b429
 DISTANCE_BINS = (0, 5, 10, 20, 40, 80, float("inf"))   # metres
-SPEED_BINS = (0, 5, 10, 20, 30, 50, float("inf"))      # km/h
+SPEED_BINS = (0, 4, 8, 16, 32, 64, float("inf"))       # km/h
 PAPER_PROPORTIONS = {"nuplan": 0.748, "nuscenes": 0.125, "argoverse2": 0.056, "egoexo4d": 0.071}
 N_CLASSES = {"traveled_distance": len(DISTANCE_BINS) - 1, "traveling_speed": len(SPEED_BINS) - 1,  # label classes
              "movement_direction": 12, "direction_timestamp": 12, "distance_comparison": 4, "speed_comparison": 4,
