@@ -11,17 +11,22 @@ from typing import Iterable
 import numpy as np
 
 from .core import rng, write_jsonl, iter_jsonl, atomic_write
-from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, QARecord, PromptObject, common_prompt, fill_template,
+from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAPHRASES, QARecord, PromptObject,
+                                common_prompt, fill_template,
                                 _answer_fields, object_name)
 
 # %% auto #0
-__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'bench_app', 'balance_key', 'water_fill', 'balance', 'build_bench',
-           'paraphrase_record', 'plot_balance', 'read_stkit', 'write_bench', 'bench_build_cmd']
+__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO_CHOICE_TASKS', 'bench_app', 'balance_key',
+           'water_fill', 'class_cap', 'balance', 'build_bench', 'bias_check', 'paraphrase_record', 'plot_balance',
+           'read_stkit', 'write_bench', 'bench_build_cmd']
 
 # %% ../nbs/05_bench.ipynb #dd40b429
 DISTANCE_BINS = (0, 5, 10, 20, 40, 80, float("inf"))   # metres
-SPEED_BINS = (0, 5, 10, 20, 30, 50, float("inf"))      # km/h
+SPEED_BINS = (0, 4, 8, 16, 32, 64, float("inf"))       # km/h
 PAPER_PROPORTIONS = {"nuplan": 0.748, "nuscenes": 0.125, "argoverse2": 0.056, "egoexo4d": 0.071}
+N_CLASSES = {"traveled_distance": len(DISTANCE_BINS) - 1, "traveling_speed": len(SPEED_BINS) - 1,  # label classes
+             "movement_direction": 12, "direction_timestamp": 12, "distance_comparison": 4, "speed_comparison": 4,
+             "direction_comparison": 2}
 
 def _bin(x, edges):
     i = int(np.searchsorted(edges, x, side="right")) - 1
@@ -60,22 +65,37 @@ def water_fill(available:dict, total:int, weights:dict|None=None)->dict:
     return quota
 
 # %% ../nbs/05_bench.ipynb #53d9b9a8
+TWO_CHOICE_TASKS = ("distance_comparison", "speed_comparison", "direction_comparison")   # answered by one of two
+
+def class_cap(task:str, n:int=200, # The bench's questions per task
+              pool:list[dict]|None=None, # The task's validation records (two-choice tasks: the smallest class)
+             )->int:
+    "Most questions one label class of `task` may hold: its fair share ⌈n / classes⌉ (two-choice: the smallest class)."
+    cap = -(-n // N_CLASSES[task])
+    if task in TWO_CHOICE_TASKS and pool:
+        sizes: dict[str, int] = {}
+        for r in pool: sizes[balance_key(r)] = sizes.get(balance_key(r), 0) + 1
+        cap = min(cap, min(sizes.values()))   # every class alike: the majority answer scores one in two
+    return cap
+
 def balance(records:list[dict], # STKit records of one task
             n:int=200, # Questions to keep
             seed:int=0, proportions:dict|None=None, # Dataset weights (default: the paper's)
            )->list[dict]:
-    "`n` records with label classes as even as the data allows and datasets in `proportions` within each class."
+    "Up to `n` records, at most `class_cap` per label class, datasets in `proportions` within each class."
     proportions = PAPER_PROPORTIONS if proportions is None else proportions
     by_key: dict[str, list[dict]] = {}
     for r in records: by_key.setdefault(balance_key(r), []).append(r)
-    quota = water_fill({k: len(v) for k, v in by_key.items()}, n)
+    task = records[0]["task"] if records else ""
+    cap = class_cap(task, n, records) if records else 0
+    quota = water_fill({k: min(len(v), cap) for k, v in by_key.items()}, n)
     out = []
     for k in sorted(by_key):
         by_src: dict[str, list[dict]] = {}
         for r in sorted(by_key[k], key=lambda r: r["id"]): by_src.setdefault(r["source"], []).append(r)
         sq = water_fill({s: len(v) for s, v in by_src.items()}, quota[k], {s: proportions.get(s, 0.0) for s in by_src})
         for s in sorted(by_src):
-            g = rng(seed, "bench", records[0]["task"] if records else "", k, s)
+            g = rng(seed, "bench", task, k, s)
             pick = g.permutation(len(by_src[s]))[:sq[s]]
             out += [by_src[s][i] for i in sorted(pick)]
     return sorted(out, key=lambda r: r["id"])
@@ -97,6 +117,30 @@ def build_bench(records:Iterable[dict], # STKit records (any splits; only `split
             raise ValueError(f"{len(leak)} benchmark scene(s) are also training scenes, e.g. {leak[:3]}")
     return bench
 
+# %% ../nbs/05_bench.ipynb #780c98c5
+def bias_check(bench:list[dict], # STKit-Bench records
+               train_records:list[dict], # The training records the blind prior is taken from
+               seed:int=0)->"pd.DataFrame":
+    "Per task: questions, blind-prior and chance accuracy (%) on `bench`, and its largest label class's share."
+    import pandas as pd
+    from st_vlm_repro.runners import PriorRunner, ChanceRunner
+    from st_vlm_repro.scoring import score
+    prior = PriorRunner(train_records) if train_records else None
+    chance = ChanceRunner(seed)
+    rows = {}
+    for t in TASKS:
+        b = [r for r in bench if r["task"] == t]
+        if not b: continue
+        keys = [balance_key(r) for r in b]
+        p = [score(t, r["label"], prior.answer_value(r))["correct"] for r in b] if prior and t in prior.priors else []
+        c = [score(t, r["label"], chance.answer_value(r))["correct"] for r in b]
+        rows[TASK_ABBREV[t]] = dict(n=len(b), prior=100 * float(np.mean(p)) if p else float("nan"),
+                                    chance=100 * float(np.mean(c)),
+                                    top_class_share=100 * max(keys.count(k) for k in set(keys)) / len(b))
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    if len(df): df.loc["average"] = pd.Series({**df.mean().to_dict(), "n": df["n"].sum()})
+    return df.round(1)
+
 # %% ../nbs/05_bench.ipynb #6b3b39f3
 def paraphrase_record(r:dict, seed:int=0)->dict:
     "The record with its question re-asked through a held-out paraphrase template."
@@ -104,10 +148,12 @@ def paraphrase_record(r:dict, seed:int=0)->dict:
     lab = dict(task=r["task"], label=r["label"], **{k: v for k, v in r["info"].items() if k not in ("label_source", "object")})
     f = _answer_fields(lab, objs)
     if "object" in r["info"]: f["obj"] = object_name(r["info"]["object"])
-    pool = PARAPHRASES[r["task"]]; i = int(rng(seed, "para", r["id"]).integers(len(pool)))
+    last = "last_seen" in r["info"]   # movement direction of an object gone before the end
+    pool = (LAST_SEEN_PARAPHRASES if last else PARAPHRASES)[r["task"]]
+    i = int(rng(seed, "para", r["id"]).integers(len(pool)))
     q = fill_template(pool[i][0], **f)
     return {**r, "question": common_prompt(r["frame_times"], [o.colour for o in objs]) + " " + q, "task_question": q,
-            "template_id": f"para:{TASK_ABBREV[r['task']]}{i}"}
+            "template_id": f"para:{TASK_ABBREV[r['task']]}{'last' if last else ''}{i}"}
 
 # %% ../nbs/05_bench.ipynb #f2b4dcb1
 def _class_order(k:str):
@@ -115,8 +161,10 @@ def _class_order(k:str):
     m = re.match(r"[≥]?(\d+(?:\.\d+)?)", k)
     return (0, float(m.group(1)), k) if m else (1, 0.0, k)
 
-def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench label balance (Fig. 5)"):
-    "Per task, the number of questions per label class before (red) and after (green) balancing."
+def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench label balance (Fig. 5)",
+                 n_per_task:int=200, # The bench's questions per task (its class caps follow)
+                ):
+    "Per task, questions per label class before (red) and after (green) balancing, with the class cap."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 4, figsize=(20, 7)); axs = axs.ravel()
     for ax, t in zip(axs, TASKS):
@@ -125,9 +173,18 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
         x = np.arange(len(keys))
         ax.bar(x - 0.2, [kb.count(k) for k in keys], 0.4, color="tab:red", label="before")
         ax.bar(x + 0.2, [ka.count(k) for k in keys], 0.4, color="tab:green", label="after")
-        ax.set_xticks(x, keys, rotation=45 if len(keys) > 4 else 0, ha="right" if len(keys) > 4 else "center", fontsize=8)
-        ax.set_title(f"{t.replace('_', ' ')} ({TASK_ABBREV[t]})", fontsize=10)
-    axs[-1].axis("off"); axs[0].legend(); fig.suptitle(title); fig.tight_layout()
+        tilt = len(keys) > 4 or max(map(len, keys), default=0) > 8
+        ax.set_xticks(x, keys, rotation=30 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
+        cap = class_cap(t, n_per_task, [r for r in before if r["task"] == t])
+        ax.axhline(cap, color="tab:green", ls=":", lw=1)
+        name = f"{t.replace('_', ' ')} ({TASK_ABBREV[t]})"
+        ax.set_title(f"{name}: {len(ka)} of {n_per_task}, ≤ {cap} per class", fontsize=9)
+    axs[-1].axis("off"); axs[0].legend()
+    rule = ("Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉); a pool that cannot\n"
+            "fill a task balanced leaves it short; comparisons keep\n"
+            "every class alike (this project's rules; the paper\nkeeps 200).")
+    axs[-1].text(0, 0.5, rule, fontsize=9, va="center")
+    fig.suptitle(title); fig.tight_layout()
     return fig
 
 # %% ../nbs/05_bench.ipynb #9d4c224b
@@ -142,18 +199,28 @@ def read_stkit(folder:Path|str)->list[dict]:
 
 def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0, proportions:dict|None=None,
                 figures_dir:Path|str|None=None)->dict:
-    "Build and write STKit-Bench and its paraphrased variant (and Fig. 5); return the counts per task."
+    "Write STKit-Bench, its paraphrased variant, a summary with the bias check (and Fig. 5); return the summary."
     out = Path(out)
     train = [r for r in records if r["split"] == "train"]
     bench = build_bench(records, n_per_task, seed, proportions, train_records=train)
     write_jsonl(out/"stkit_bench.jsonl", bench)
     write_jsonl(out/"stkit_bench_paraphrased.jsonl", [paraphrase_record(r, seed) for r in bench])
+    bias = bias_check(bench, train, seed)
+    pool = [r for r in records if r["split"] == "val"]
+    summary = {}
+    for t in TASKS:
+        tp = [r for r in pool if r["task"] == t]
+        checked = bias.loc[TASK_ABBREV[t]].drop("n").to_dict() if TASK_ABBREV[t] in bias.index else {}
+        summary[t] = dict(pool=len(tp), questions=sum(r["task"] == t for r in bench), target=n_per_task,
+                          class_cap=class_cap(t, n_per_task, tp), **checked)
+    summary["average"] = bias.loc["average"].drop("n").to_dict() if "average" in bias.index else {}
+    atomic_write(out/"stkit_bench.summary.json", json.dumps(summary, indent=1, default=float))
     if figures_dir is not None:
         import matplotlib.pyplot as plt
-        fig = plot_balance([r for r in records if r["split"] == "val"], bench)
+        fig = plot_balance(pool, bench, n_per_task=n_per_task)
         Path(figures_dir).mkdir(parents=True, exist_ok=True)
         fig.savefig(Path(figures_dir)/"fig5_bench_balance.png", dpi=100); plt.close(fig)
-    return {t: sum(r["task"] == t for r in bench) for t in TASKS}
+    return summary
 
 @bench_app.command("build")
 def bench_build_cmd(stkit: Path = typer.Option(..., help="A built STKit folder"), out: Path = typer.Option(..., help="Output folder"),
@@ -165,4 +232,4 @@ def bench_build_cmd(stkit: Path = typer.Option(..., help="A built STKit folder")
     prop = parse_weights(proportions, "--proportions") if proportions else None
     records = read_stkit(stkit)
     if prop: parse_weights(proportions, "--proportions", known=sorted({r["source"] for r in records}))   # sources there
-    typer.echo(json.dumps(write_bench(records, out, per_task, seed, prop, figures), indent=1))
+    typer.echo(json.dumps(write_bench(records, out, per_task, seed, prop, figures), indent=1, default=float))

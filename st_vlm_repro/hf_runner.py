@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from .core import safe_join
 from .stkit import common_prompt
+from .kinematics import video_duration
 from .visual_prompts import _pick, read_video_frames
 
 
@@ -21,7 +22,7 @@ __all__ = ['record_prompt', 'vlm_messages', 'sample_frames', 'HFVideoRunner']
 # %% ../nbs/05c_hf_runner.ipynb #0a757c55
 def record_prompt(record:dict, frame_times:Sequence[float])->str:
     "The question of `record` with the common prompt rebuilt for the frames the model is shown."
-    dur = float(record["frame_times"][-1]) + 0.5 if record.get("frame_times") else None
+    dur = video_duration(record["frame_times"]) if record.get("frame_times") else None   # the whole video's
     return common_prompt(frame_times, [o["colour"] for o in record["objects"] if o.get("colour")], duration=dur) + " " + record["task_question"]
 
 def vlm_messages(record:dict, video:np.ndarray|None, frame_times:Sequence[float], answer:str|None=None)->list[dict]:

@@ -8,9 +8,10 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['check_track', 'TrackGapError', 'split_at_gaps', 'resample_track', 'interval_mask', 'traveled_distance',
-           'traveling_speed', 'batch_step_lengths', 'batch_traveled_distance', 'batch_traveling_speed', 'arccos_angle',
-           'batch_clock_directions', 'clock_directions', 'movement_direction', 'direction_intervals', 'Trajectory',
-           'ground_heading', 'heading_difference', 'path_deviation', 'plot_clock_convention', 'plot_clock_trajectory']
+           'traveling_speed', 'batch_step_lengths', 'batch_traveled_distance', 'batch_traveling_speed',
+           'video_duration', 'arccos_angle', 'batch_clock_directions', 'clock_directions', 'movement_direction',
+           'direction_intervals', 'Trajectory', 'ground_heading', 'heading_difference', 'path_deviation',
+           'plot_clock_convention', 'plot_clock_trajectory']
 
 # %% ../nbs/01_grounding.ipynb #4ed55db9
 def check_track(times, # N timestamps in seconds, strictly increasing
@@ -132,6 +133,12 @@ def batch_traveling_speed(points, # (B, N, 3) positions
     else: dur = np.where(m, t, -np.inf).max(-1) - np.where(m, t, np.inf).min(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(dur > 0, batch_traveled_distance(p, m) / np.where(dur > 0, dur, 1) * 3.6, np.nan)
+
+# %% ../nbs/01_grounding.ipynb #8f49d2db
+def video_duration(frame_times)->float:
+    "A video's length in seconds, from its first frame to its last: the prompt's \"lasts for\" and a whole-video e − s."
+    ft = np.asarray(frame_times, dtype=float)
+    return float(ft[-1] - ft[0]) if len(ft) else 0.0
 
 # %% ../nbs/01_grounding.ipynb #a5f063cc
 def arccos_angle(ref, v)->float:

@@ -16,7 +16,7 @@ from .core import rng, atomic_write, parallel_map
 from .clips import box_corners
 
 # %% auto #0
-__all__ = ['SPEEDS', 'SIZES', 'COLORS', 'BEHAVIOURS', 'OPTICAL', 'WRITERS', 'WRITER_MODULES', 'Camera', 'Agent', 'Scene',
+__all__ = ['SPEEDS', 'SIZES', 'COLORS', 'M', 'BEHAVIOURS', 'OPTICAL', 'WRITERS', 'WRITER_MODULES', 'Camera', 'Agent', 'Scene',
            'interp_agent', 'yaw_matrix', 'interp_pose', 'token', 'uuid_for', 'profile_of', 'integrate',
            'small_rotation', 'make_camera', 'make_driving_scene', 'make_sports_scene', 'make_world', 'render',
            'plot_scene_bev', 'register_writer', 'available_formats', 'get_writer', 'make_mini_world',
@@ -116,17 +116,19 @@ def uuid_for(*parts)->str:
     return str(uuid.UUID(token(*parts)))
 
 # %% ../nbs/02a_mini_world.ipynb #d9fc9963
-SPEEDS = {"car": (5, 12), "truck": (4, 9), "bus": (4, 8), "motorcycle": (6, 12), "bicycle": (3, 6), "pedestrian": (1.0, 1.6)}
+SPEEDS = {"car": (3, 18), "truck": (3, 13), "bus": (3, 10), "motorcycle": (4, 20), "bicycle": (2, 7),  # m/s
+          "pedestrian": (0.8, 1.8)}
 SIZES = {"car": (4.5, 1.9, 1.6), "truck": (7.5, 2.5, 3.2), "bus": (11.0, 2.6, 3.3), "motorcycle": (2.1, 0.8, 1.5),
          "bicycle": (1.8, 0.6, 1.7), "pedestrian": (0.6, 0.6, 1.75)}
 COLORS = {"car": (200, 110, 40), "truck": (40, 140, 230), "bus": (30, 200, 230), "motorcycle": (160, 60, 160),
           "bicycle": (60, 170, 60), "pedestrian": (60, 60, 210)}  # BGR
-BEHAVIOURS = {"car": ("straight", "turn_left", "turn_right", "stop", "reverse", "still"),
-              "truck": ("straight", "turn_left", "turn_right", "stop", "still"),
-              "bus": ("straight", "stop", "turn_left", "turn_right"),
-              "motorcycle": ("straight", "turn_left", "turn_right", "stop"),
-              "bicycle": ("straight", "turn_left", "turn_right", "stop", "still"),
-              "pedestrian": ("walk", "turn_left", "turn_right", "stop", "still", "run")}
+M = ("manoeuvre",) * 3   # three draws in a class's list: about a third of the objects manoeuvre
+BEHAVIOURS = {"car": ("straight", "turn_left", "turn_right", "stop", "reverse", "still") + M,
+              "truck": ("straight", "turn_left", "turn_right", "stop", "still") + M,
+              "bus": ("straight", "stop", "turn_left", "turn_right") + M,
+              "motorcycle": ("straight", "turn_left", "turn_right", "stop") + M,
+              "bicycle": ("straight", "turn_left", "turn_right", "stop", "still") + M,
+              "pedestrian": ("walk", "turn_left", "turn_right", "stop", "still", "run") + M}
 
 def profile_of(behaviour:str, t:np.ndarray, v0:float, g:np.random.Generator, radius:float=10.0)->tuple[np.ndarray, np.ndarray]:
     "Speed (m/s, negative = reversing) and heading change (rad) at times `t` for a behaviour."
@@ -143,6 +145,9 @@ def profile_of(behaviour:str, t:np.ndarray, v0:float, g:np.random.Generator, rad
     elif behaviour in ("turn_left", "turn_right"):
         ang = np.cumsum(np.where(t >= t1, v / radius, 0)) * (t[1] - t[0])
         dpsi = (1 if behaviour == "turn_left" else -1) * np.minimum(ang, np.pi / 2)
+    elif behaviour == "manoeuvre":   # 2–6 heading changes of 20–180° either way, each over 2 s (bends, U-turns)
+        for tk in np.sort(g.uniform(0.05, 0.9, int(g.integers(2, 7)))) * T:
+            dpsi = dpsi + g.choice([-1, 1]) * g.uniform(np.radians(20), np.pi) * np.clip((t - tk) / 2.0, 0, 1)
     return v, dpsi
 
 def integrate(x0:np.ndarray, psi0:float, v:np.ndarray, dpsi:np.ndarray, dt:float)->tuple[np.ndarray, np.ndarray]:

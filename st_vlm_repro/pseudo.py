@@ -17,10 +17,11 @@ from .kinematics import resample_track, traveled_distance, clock_directions
 from .clips import Clip, Track, CATEGORIES, STEP, MAX_FRAMES, cut_windows
 
 # %% auto #0
-__all__ = ['V_MAX', 'A_MAX', 'Q_RTS', 'DROP_REASONS', 'Video', 'Geometry', 'SegTracks', 'GeometryBackend', 'MetricDepthBackend',
-           'SegTrackBackend', 'PseudoParams', 'static_pixels', 'ScaleFit', 'fit_scale', 'apply_scale', 'lift_frame',
-           'fit_ground_plane', 'ground_frame', 'sigma_from_second_diff', 'running_median', 'rts_smooth', 'sg_smooth',
-           'TrackResult', 'process_track', 'straight_track_errors', 'PseudoResult', 'pseudo_tracks', 'pseudo_clips']
+__all__ = ['V_MAX', 'A_MAX', 'Q_RTS', 'DOMAIN_DEPTH_RANGES', 'DROP_REASONS', 'Video', 'Geometry', 'SegTracks', 'GeometryBackend',
+           'MetricDepthBackend', 'SegTrackBackend', 'PseudoParams', 'domain_params', 'static_pixels', 'ScaleFit',
+           'fit_scale', 'apply_scale', 'lift_frame', 'fit_ground_plane', 'ground_frame', 'sigma_from_second_diff',
+           'running_median', 'rts_smooth', 'sg_smooth', 'TrackResult', 'process_track', 'straight_track_errors',
+           'PseudoResult', 'pseudo_tracks', 'pseudo_clips']
 
 # %% ../nbs/03_pseudo_labels.ipynb #c18799fc
 @dataclass
@@ -85,10 +86,10 @@ Q_RTS = {"pedestrian": 1.0, "bicycle": 2.0, "motorcycle": 8.0, "car": 8.0, "bus"
 
 @dataclass
 class PseudoParams:
-    "Every choice of the pseudo-labelling core (defaults: shared/notes/pseudo-labels.md, Sec. 3-4)."
-    # scale (Sec. 3 of the notes)
+    "Every choice of the pseudo-labelling core (defaults reasoned in the comments)."
+    # scale
     scale_mode: str = "global"          # "global": one log-median scale per video; "per_frame": one per frame (QA only; for validation)
-    depth_range: tuple = (1.0, 80.0)    # metric depths (m) used for the scale: driving [1, 80]; sports [0.5, 40]
+    depth_range: tuple = (1.0, 80.0)    # metric depths (m) used for the scale: DOMAIN_DEPTH_RANGES[domain], driving
     sky_depth: float = 299.0            # metric depth at/above this is sky (Metric3D clamps at 300 m)
     border_frac: float = 0.03           # image border trimmed from the scale pixels
     static_dilate_px: int = 4           # instance/dynamic masks dilated by this before taking static pixels
@@ -134,6 +135,17 @@ class PseudoParams:
     def v_max(self, c): return V_MAX[c]
     def a_max(self, c): return A_MAX[c]
     def q(self, c): return Q_RTS[c]
+
+DOMAIN_DEPTH_RANGES = {"driving": (1.0, 80.0),   # road scenes: metres to a long street
+                       "sports": (0.5, 40.0),    # a pitch or a court: near players, a bounded field
+                       "general": (0.5, 80.0)}   # everyday video (LLaVA-Video): both (our choice)
+
+def domain_params(domain:str="driving", **overrides)->PseudoParams:
+    "`PseudoParams` for videos of `domain` (its metric depth range), with `overrides`."
+    if domain not in DOMAIN_DEPTH_RANGES:
+        raise ValueError(f"domain {domain!r}: expected one of {', '.join(DOMAIN_DEPTH_RANGES)}")
+    return PseudoParams(**{"depth_range": DOMAIN_DEPTH_RANGES[domain], **overrides})
+
 
 # %% ../nbs/03_pseudo_labels.ipynb #12279b52
 def static_pixels(metric:np.ndarray, # (T, H, W) metric depth
@@ -512,6 +524,7 @@ def pseudo_clips(res:PseudoResult, # From `pseudo_tracks`
                  video:Video,
                  frame_paths:Sequence[str], # One image path per grid time `k·step` from 0 (the frames the clip shows)
                  split:str="train", domain:str="driving",
+                 collection:str="pseudo", # the video collection's name (e.g. bdd100k): the source of its STKit records
                  clip_frames:int=MAX_FRAMES, min_frames:int=8,
                  p:PseudoParams=PseudoParams(),
                 )->list[Clip]:
@@ -538,5 +551,6 @@ def pseudo_clips(res:PseudoResult, # From `pseudo_tracks`
                           frame_times=gt[s:e] - t0, frames=list(map(str, frame_paths[s:e])), intrinsics=geo.K[fidx[s:e]],
                           world_from_camera=geo.world_from_camera[fidx[s:e]], image_size=(int(W), int(H)), tracks=tracks,
                           start_time=float(t0), camera="video",
-                          meta=dict(label_source="pseudo", scale=res.scale.scale, scale_consistent=res.scale.consistent)))
+                          meta=dict(label_source="pseudo", collection=collection, scale=res.scale.scale,
+                                    scale_consistent=res.scale.consistent)))
     return clips

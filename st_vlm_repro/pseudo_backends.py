@@ -14,13 +14,13 @@ import numpy as np
 
 from .core import atomic_write, write_jsonl, read_jsonl, parallel_map
 from .clips import Clip
-from .pseudo import (Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, pseudo_clips)
+from .pseudo import (Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, pseudo_clips, domain_params)
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'pseudo_app', 'PSEUDO_SEED_OFFSET', 'read_video', 'write_monst3r_folder', 'MonST3RFolder', 'ClassicalVO',
            'HFMetricDepth', 'GroundedSAM2', 'make_tiny_models', 'Backends', 'label_video', 'load_pseudo_clips',
            'BackendSpec', 'pseudo_label_folder', 'check_label_manifest', 'pseudo_label_cmd', 'write_scene_video',
-           'build_profile_pseudo_stkit']
+           'pseudo_collections', 'build_profile_pseudo_stkit']
 
 # %% ../nbs/03b_pseudo_backends.ipynb #d39a98ef
 def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:float=20.0)->Video:
@@ -327,6 +327,7 @@ def label_video(path:Path|str, # A video file
                 params:PseudoParams=PseudoParams(),
                 fps:float=10.0, long_side:int=512, max_seconds:float=20.0,
                 split:str="train", domain:str="driving",
+                collection:str="pseudo", # the video collection's name: the source of its STKit records
                )->dict:
     "Pseudo-label one video into `Clip`s; returns its report (skipped if its clips file exists)."
     path, out = Path(path), Path(out); name = path.stem
@@ -344,7 +345,7 @@ def label_video(path:Path|str, # A video file
         if not p.exists():
             ok, buf = cv2.imencode(".jpg", video.frames[i], [cv2.IMWRITE_JPEG_QUALITY, 90]); atomic_write(p, buf.tobytes())
         paths.append(str(p))
-    clips = pseudo_clips(res, video, paths, split=split, domain=domain, p=params)
+    clips = pseudo_clips(res, video, paths, split=split, domain=domain, collection=collection, p=params)
     rep = dict(res.report, clips=len(clips), tracks_in_clips=sum(len(c.tracks) for c in clips))
     atomic_write(rf, json.dumps(rep, indent=1, default=float))
     write_jsonl(cf, (c.model_dump(mode="json") for c in clips))
@@ -393,24 +394,29 @@ class BackendSpec:
 def _label_job(job:dict)->dict:
     spec = job["spec"]
     try: return label_video(job["path"], job["out"], spec.build(Path(job["path"])), job["params"], job["fps"],
-                            job["long_side"], job["max_seconds"], job["split"], job["domain"])
+                            job["long_side"], job["max_seconds"], job["split"], job["domain"],
+                            job.get("collection", "pseudo"))
     except Exception as e:
         rep = dict(video=Path(job["path"]).stem, error=f"{type(e).__name__}: {e}")
         atomic_write(Path(job["out"]) / "reports" / f"{Path(job['path']).stem}.error.json", json.dumps(rep)); return rep
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
-def pseudo_label_folder(videos:Path|str, out:Path|str, spec:BackendSpec, params:PseudoParams=PseudoParams(),
+def pseudo_label_folder(videos:Path|str, out:Path|str, spec:BackendSpec,
+                        params:PseudoParams|None=None, # default: `domain_params(domain)` (the domain's depth range)
                         fps:float=10.0, long_side:int=512, max_seconds:float=20.0, split:str="train", domain:str="driving",
                         n_workers:int=0, ray_address:str|None=None, gpus_per_task:float=0.0, progress:bool=True,
                         overwrite:bool=False, # `out` labelled with other settings: label again (else refuse)
+                        collection:str|None=None, # the collection's name, its records' source (default: folder name)
                        )->list[dict]:
     "Pseudo-label every video of a folder in parallel (processes or Ray), resumably; returns the per-video reports."
+    params = domain_params(domain) if params is None else params
+    collection = collection or Path(videos).resolve().name
     vids = sorted(p for p in Path(videos).iterdir() if p.suffix.lower() in VIDEO_EXTS and not p.name.startswith("."))
     if not vids: raise ValueError(f"{videos}: no video files ({', '.join(VIDEO_EXTS)})")
-    check_label_manifest(out, spec, params, fps, long_side, max_seconds, split, domain, overwrite)
+    check_label_manifest(out, spec, params, fps, long_side, max_seconds, split, domain, overwrite, collection)
     jobs = [dict(path=str(p), out=str(out), spec=spec, params=params, fps=fps, long_side=long_side, max_seconds=max_seconds,
-                 split=split, domain=domain) for p in vids]
+                 split=split, domain=domain, collection=collection) for p in vids]
     reps = parallel_map(_label_job, jobs, n_workers=n_workers, ray_address=ray_address, progress=progress, desc="pseudo-label",
                         ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None)
     atomic_write(Path(out) / "report.json", json.dumps(reps, indent=1, default=float))
@@ -418,14 +424,14 @@ def pseudo_label_folder(videos:Path|str, out:Path|str, spec:BackendSpec, params:
 
 # %% ../nbs/03b_pseudo_backends.ipynb #c13f0002
 def check_label_manifest(out:Path|str, spec:BackendSpec, params:PseudoParams, fps:float, long_side:int,
-                         max_seconds:float, split:str, domain:str, overwrite:bool=False)->dict:
+                         max_seconds:float, split:str, domain:str, overwrite:bool=False, collection:str|None=None)->dict:
     "Refuse to resume `out` under other labelling settings (`overwrite`: clear it); write and return the manifest."
     import shutil
     from st_vlm_repro import __version__
     from st_vlm_repro.core import check_resume
     out = Path(out); f = out / "manifest.json"
     m = dict(spec=asdict(spec), params=asdict(params), fps=fps, long_side=long_side, max_seconds=max_seconds,
-             split=split, domain=domain, version=__version__)
+             split=split, domain=domain, collection=collection, version=__version__)
     m = json.loads(json.dumps(m, default=str))
     try: check_resume(json.loads(f.read_text()) if f.exists() else None, m, str(f),
                       hint="rerun with the same settings, or add --overwrite to label again from scratch")
@@ -455,7 +461,9 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
                      monst3r: Path = typer.Option(None, help="MonST3R output folders (<monst3r>/<video name>/)"),
                      device: str = typer.Option("cpu"), fps: float = typer.Option(10.0, help="Decode rate (Hz)"),
                      long_side: int = typer.Option(512), max_seconds: float = typer.Option(20.0),
-                     split: str = typer.Option("train"), domain: str = typer.Option("driving"),
+                     split: str = typer.Option("train"),
+                     domain: str = typer.Option("driving", help="driving | sports | general: the metric depth range"),
+                     collection: str = typer.Option(None, help="Collection name: its records' source"),
                      smoother: str = typer.Option("rts", help="rts | sg | none"),
                      stkit: bool = typer.Option(True, help="Also build STKit from the clips"),
                      render: bool = typer.Option(True, help="Render STKit visual prompts"),
@@ -465,8 +473,10 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
                                                     help="Label (and build STKit) again if made with other settings")):
     "Videos in, pseudo-labelled Clips (JSONL) and a per-video report out, then STKit; resumable."
     spec = BackendSpec(backend, str(ground_truth) if ground_truth else None, corruption, "front", *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)), device)
-    reps = pseudo_label_folder(videos, out, spec, PseudoParams(smoother=smoother), fps, long_side, max_seconds, split, domain,
-                               workers, ray_address, gpus_per_task, overwrite=overwrite)
+    try: params = domain_params(domain, smoother=smoother)
+    except ValueError as e: raise typer.BadParameter(str(e), param_hint="--domain")
+    reps = pseudo_label_folder(videos, out, spec, params, fps, long_side, max_seconds, split, domain,
+                               workers, ray_address, gpus_per_task, overwrite=overwrite, collection=collection)
     for r in reps:
         typer.echo(f"{r.get('video')}: " + (r["error"] if "error" in r else
                    f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} ({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"))
@@ -493,6 +503,15 @@ def write_scene_video(scene, path:Path|str, cam:str="front", fps:float=10.0, dur
 # %% ../nbs/03b_pseudo_backends.ipynb #ff27ac64
 PSEUDO_SEED_OFFSET = 1000   # mini: the unlabeled scenes' seed is the profile seed + this (scene ids `mw<seed>-…`)
 
+def pseudo_collections(cfg)->list[tuple[str, str, Path]]:
+    "The profile's unlabeled collections (name, domain, folder): `pseudo_videos` folders, `pseudo_domains` overrides."
+    pairs = [p.split("=") for p in str(cfg.get("pseudo_domains") or "").split(",") if p.strip()]
+    if bad := [p for p in pairs if len(p) != 2]:
+        raise ValueError(f"pseudo_domains: expected name=domain pairs, got {bad}")
+    domains = {k.strip(): v.strip() for k, v in pairs}
+    folders = [Path(f.strip()) for f in str(cfg.get("pseudo_videos") or "").split(",") if f.strip()]
+    return [(f.name, domains.get(f.name, cfg.get("pseudo_domain") or "driving"), f) for f in folders]
+
 def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict:
     "Pseudo-label the profile's unlabeled videos (mini: rendered fresh scenes + oracle) and build their STKit."
     from st_vlm_repro.stkit import build_stkit
@@ -512,16 +531,21 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
         for sid, sc in scenes.items():
             if not (videos / f"{sid}.mp4").exists(): write_scene_video(sc, videos / f"{sid}.mp4", scale=0.8)
         spec = BackendSpec("oracle", str(world), cfg.get("pseudo_corruption", "moderate"), seed=int(cfg.seed))
+        runs = [(cfg.get("pseudo_collection") or "pseudo", cfg.get("pseudo_domain") or "driving", videos, root / "out")]
     else:
-        videos = Path(cfg.pseudo_videos)
-        if not videos.is_dir(): raise FileNotFoundError(f"pseudo_videos {videos}: no such folder of unlabeled videos")
+        runs = [(name, dom, f, root / "out" / name) for name, dom, f in pseudo_collections(cfg)]
+        if not runs: raise ValueError("pseudo_videos: no folder of unlabeled videos given")
+        for _, _, f, _ in runs:
+            if not f.is_dir(): raise FileNotFoundError(f"pseudo_videos {f}: no such folder of unlabeled videos")
         spec = BackendSpec(cfg.pseudo_backend, None, "ideal", "front", cfg.get("pseudo_depth_model") or None, cfg.get("pseudo_detector") or None,
                            cfg.get("pseudo_sam2") or None, cfg.get("pseudo_monst3r") or None, cfg.get("device", "cpu"), int(cfg.seed))
-    reps = pseudo_label_folder(videos, root / "out", spec, n_workers=n_workers, ray_address=ray, progress=progress,
-                               max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)),
-                               overwrite=True)   # other settings: label again
+    reps, clips = [], []
+    for name, dom, videos, out in runs:
+        reps += pseudo_label_folder(videos, out, spec, n_workers=n_workers, ray_address=ray, progress=progress,
+                                    domain=dom, max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)), collection=name,
+                                    overwrite=True)   # other settings: label again
+        clips += load_pseudo_clips(out)
     failed = [r for r in reps if "error" in r]
-    clips = load_pseudo_clips(root / "out")
     if not clips: raise ValueError(f"{root / 'out'}: pseudo-labelling produced no clips ({len(failed)} of {len(reps)} videos failed)")
     s = build_stkit(clips, root / "stkit", "pseudo-train", seed=int(cfg.seed), render=render, n_workers=n_workers,
                     ray_address=ray, overwrite=True)

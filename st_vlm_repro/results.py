@@ -134,7 +134,9 @@ CAPTIONS = {"table3": "Table 3. Results on STKit-Bench. Accuracy (%) per task wi
                       "MAE in m, km/h and clock hours; DT IoU is the mean temporal IoU; the average accuracy is the last column.",
             "table4": "Table 4. Comparison with improved baselines: N few-shot examples and geometric context (geo.: camera "
                       "extrinsics and depth maps); accuracy (%) per task and the average.",
-            "table5": "Table 5. Results on paraphrased STKit-Bench (held-out question templates); accuracy (%) per task and the average."}
+            "table5": "Table 5. Results on paraphrased STKit-Bench; accuracy (%) per task and the average. The "
+                      "paraphrases are held-out question templates written by hand for this project (the paper "
+                      "paraphrased with GPT-4)."}
 CI_NOTE = "Paper rows give no interval. With 200 questions per task, an accuracy near 50 % has a 95 % interval of about ±7 points."
 
 def _latex(df:pd.DataFrame, caption:str)->str:

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .core import rng, safe_join
 from .stkit import TASKS, fmt_num
+from .kinematics import video_duration
 from .hf_runner import record_prompt
 
 # %% auto #0
@@ -41,8 +42,7 @@ DISTANCE_RANGE = (1.0, 100.0)   # m, drawn log-uniformly
 SPEED_RANGE = (1.0, 80.0)       # km/h, drawn log-uniformly
 
 def _duration(r:dict)->float:
-    ft = r.get("frame_times") or [0.0]
-    return float(ft[-1]) + 0.5
+    return video_duration(r.get("frame_times") or [0.0])   # first to last frame: the prompt's "lasts for"
 
 class ChanceRunner:
     "Random answers from each task's label space, in words; deterministic per (seed, record id)."

@@ -14,17 +14,20 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .core import rng, write_jsonl, iter_jsonl, atomic_write, parallel_map, safe_join
 from .kinematics import (traveled_distance, traveling_speed, movement_direction, direction_intervals,
+                                     video_duration,
                                      ground_heading, heading_difference, path_deviation, Trajectory)
 from .clips import Clip, Track, STEP
 
 # %% auto #0
-__all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'TEMPLATES', 'PARAPHRASES', 'COMPARATIVES',
-           'VIDEO_FMTS', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app', 'LABELLED_SOURCES', 'PromptObject',
-           'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name', 'fill_template',
-           'pick_span', 'span_text', 'single_object_labels', 'common_span', 'pair_labels', 'object_groups', 'record_id',
-           'video_name', 'make_record', 'clip_records', 'build_manifest', 'manifest_digest', 'build_lock',
-           'check_manifest', 'build_stkit', 'record_stats', 'write_summary', 'check_split_separation', 'table2',
-           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
+__all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'TEMPLATES', 'LAST_SEEN_TEMPLATES',
+           'LAST_SEEN_PARAPHRASES', 'PARAPHRASES', 'COMPARATIVES', 'VIDEO_FMTS', 'LABELLED_SOURCES',
+           'BENCH_ONLY_SOURCES', 'TRAINING_SOURCES', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app',
+           'PromptObject', 'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name',
+           'fill_template', 'pick_span', 'span_text', 'single_object_labels', 'common_span', 'pair_labels',
+           'object_groups', 'record_id', 'video_name', 'record_source', 'make_record', 'clip_records', 'build_manifest',
+           'manifest_digest', 'build_lock', 'check_manifest', 'build_stkit', 'record_stats', 'write_summary',
+           'check_split_separation', 'check_trainable', 'table2', 'plot_label_distributions', 'build_cmd',
+           'ensure_mini_world', 'build_profile_stkit']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -96,6 +99,8 @@ class LabelRules:
     max_path_deviation: float = 45.0 # direction comparison: each path stays within this of its own net heading
     min_run: float = 1.0             # s; a direction-timestamp run lasts at least 2 steps and is the only run of its hour
     min_step: float = 0.1            # m; shorter steps are standing still (kinematics.clock_directions)
+    end_slack: float = 0.5           # s; "at the end of the video" only for objects seen this near the last frame
+    ask_last_seen: bool = True       # objects gone earlier: movement direction "when last seen" (False: not asked)
     max_objects: int = 2             # boxed objects per video: one or two, as in the paper's examples
     max_videos_per_clip: int = 2     # object groups (rendered videos) drawn from one clip
     max_per_task: int = 2            # questions of one task per video
@@ -119,14 +124,14 @@ def fmt_num(x:float)->str:
 
 def common_prompt(frame_times, # the times (s) of the frames the model sees
                   colours:list[str], # box colours of the objects, in order
-                  duration:float|None=None, # video length (s); default last frame time + 0.5 s
+                  duration:float|None=None, # video length (s); default `video_duration`: first to last frame
                  )->str:
     "The paper's common prompt: video length, the sampled frame times and the boxed objects' colours."
     return _common_prompt(tuple(float(t) for t in frame_times), tuple(colours), duration)
 
 @functools.lru_cache(maxsize=4096)
 def _common_prompt(ft:tuple, colours:tuple, duration:float|None)->str:
-    duration = duration if duration is not None else ft[-1] + STEP
+    duration = duration if duration is not None else video_duration(ft)
     cols = "" if not colours else colours[0] if len(colours) == 1 else ", ".join(colours[:-1]) + " and " + colours[-1]
     objs = "" if not colours else f" There is 1 object annotated with a {cols} bounding box in the video." if len(colours) == 1 else \
            f" There are {len(colours)} objects annotated with {cols} bounding boxes in the video."
@@ -166,7 +171,18 @@ TEMPLATES = {
    ("Are the two objects heading the same way in the video?", "{yes_no}, the two objects {are_arent} heading the same way.")],
 }
 
-PARAPHRASES = {  # held out: used only by the paraphrased benchmark (Table 5), never for training
+LAST_SEEN_TEMPLATES = {  # movement direction of an object that leaves the view before the end (our wording)
+ "movement_direction": [
+   ("What direction does {obj} travel when it is last seen in the video?",
+    "{Obj} travels in the {value} o'clock direction when it is last seen."),
+   ("When {obj} is last seen, in which clock direction is it moving?",
+    "When {obj} is last seen, it is moving in the {value} o'clock direction.")]}
+LAST_SEEN_PARAPHRASES = {  # held out, as PARAPHRASES
+ "movement_direction": [
+   ("Using clock directions, where is {obj} going in the last frame it appears in?",
+    "In the last frame it appears in, {obj} is going toward {value} o'clock.")]}
+
+PARAPHRASES = {  # held out: the paraphrased benchmark (Table 5) only; hand-written (the paper used GPT-4)
  "traveled_distance": [("Roughly how many meters does {obj} cover {span}?", "{Obj} covers {value} meters {span}."),
                        ("Estimate the length of the path taken by {obj} {span}.", "The path of {obj} {span} is {value} meters long.")],
  "traveling_speed": [("Estimate the mean velocity of {obj} {span}, in km/h.", "The mean velocity of {obj} {span} is {value} km/h."),
@@ -229,8 +245,9 @@ def single_object_labels(t:np.ndarray, # the object's times on the grid
         if (d := tr.traveled_distance(s, e)) < rules.min_distance: continue
         out.append(dict(task=task, label=round(d if task == "traveled_distance" else tr.traveling_speed(s, e), 2), start=s, end=e, whole=whole))
     if not directions: return out
-    if (h := tr.movement_direction(rules.min_step)):
-        out.append(dict(task="movement_direction", label=int(h)))
+    at_end = t[-1] >= clip.frame_times[-1] - rules.end_slack - 1e-6   # "at the end of the video": seen until then
+    if (at_end or rules.ask_last_seen) and (h := tr.movement_direction(rules.min_step)):
+        out.append(dict(task="movement_direction", label=int(h), **({} if at_end else dict(last_seen=float(t[-1])))))
     runs = tr.direction_intervals(rules.min_step)
     hours = [h for h, *_ in runs]
     unique = [(h, a, b) for h, a, b in runs if hours.count(h) == 1 and b - a >= rules.min_run - 1e-9]
@@ -316,6 +333,10 @@ def _answer_fields(lab:dict, objs:list[PromptObject])->dict:
     return dict(yes_no="Yes" if same else "No", is_isnt="is" if same else "is not", do_dont="do" if same else "do not",
                 are_arent="are" if same else "are not", **both)
 
+def record_source(clip:Clip)->str:
+    "A record's `source`: the clip's dataset; for pseudo-labelled clips, their video collection (e.g. bdd100k)."
+    return str(clip.meta.get("collection") or clip.source) if clip.source == "pseudo" else clip.source
+
 def make_record(clip:Clip, group:int, objs:list[PromptObject], lab:dict, obj:PromptObject|None,
                 r:np.random.Generator, paraphrase:bool=False, video_fmt:str="mp4", label_source:str="")->QARecord:
     "The QA record for one gold label: a template filled in, with the common prompt in front."
@@ -328,7 +349,9 @@ def _video_context(clip:Clip, group:int, objs:list[PromptObject], video_fmt:str)
 
 def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:dict, obj:PromptObject|None,
                  r:np.random.Generator, paraphrase:bool, label_source:str)->QARecord:
-    t = lab["task"]; pool = (PARAPHRASES if paraphrase else TEMPLATES)[t]
+    t = lab["task"]; last = "last_seen" in lab
+    pool = ((LAST_SEEN_PARAPHRASES if paraphrase else LAST_SEEN_TEMPLATES) if last else
+            (PARAPHRASES if paraphrase else TEMPLATES))[t]
     ti = int(r.integers(len(pool))); q_t, a_t = pool[ti]
     f = _answer_fields(lab, objs)
     if obj is not None: f["obj"] = object_name(obj.colour)
@@ -336,9 +359,11 @@ def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:di
     info = {k: v for k, v in lab.items() if k not in ("task", "label")}
     if obj is not None: info["object"] = obj.colour
     return QARecord(id=record_id(clip.clip_id, group, t, obj.colour if obj else "", lab, paraphrase), task=t,
-                    clip_id=clip.clip_id, source=clip.source, split=clip.split, scene_id=clip.scene_id, domain=clip.domain,
+                    clip_id=clip.clip_id, source=record_source(clip), split=clip.split, scene_id=clip.scene_id,
+                    domain=clip.domain,
                     video=ctx["video"], frame_times=ctx["frame_times"], objects=objs, question=ctx["prompt"] + q,
-                    task_question=q, answer=a, label=lab["label"], template_id=f"{'para' if paraphrase else 'tpl'}:{TASK_ABBREV[t]}{ti}",
+                    task_question=q, answer=a, label=lab["label"],
+                    template_id=f"{'para' if paraphrase else 'tpl'}:{TASK_ABBREV[t]}{'last' * last}{ti}",
                     info={"label_source": label_source, **info})
 
 # %% ../nbs/04_stkit.ipynb #71def5ee
@@ -582,9 +607,20 @@ def check_split_separation(out:Path|str)->dict:
     return per_split
 
 # %% ../nbs/04_stkit.ipynb #7428cc4c
+LABELLED_SOURCES = ("nuscenes", "argoverse2", "egoexo4d", "nuplan")   # sources with 3D labels the project reads
+BENCH_ONLY_SOURCES = ("nuplan",)   # Sec. 4: the unseen dataset, in STKit-Bench only: never trained on, not in Table 2
+TRAINING_SOURCES = tuple(s for s in LABELLED_SOURCES if s not in BENCH_ONLY_SOURCES)
+
+def check_trainable(source:str, split:str):
+    "Raise if `split` of `source` would become training data although the source is bench-only."
+    if source in BENCH_ONLY_SOURCES and split == "train":
+        raise ValueError(f"source {source!r} is the paper's unseen dataset (Sec. 4): STKit-Bench only, so its "
+                         f"{split!r} split is not built; build its val split")
+
 ANNOTATION = {"lidar": "LiDAR", "slam": "VIO/SLAM", "pseudo": "-"}
 DATASET_NAMES = {"nuscenes": "NuScenes", "argoverse2": "Argoverse2", "egoexo4d": "Ego-Exo4D", "nuplan": "NuPlan",
-                 "synthetic": "mini world", "pseudo": "pseudo-labelled"}
+                 "synthetic": "mini world", "pseudo": "pseudo-labelled",
+                 "bdd100k": "BDD100K", "llava_video": "LLaVA-Video", "multisports": "MultiSports"}   # collections
 PAPER_TABLE2 = [("NuScenes", "13K", "4K", "autonomous driving", "LiDAR"), ("Argoverse2", "8K", "0.6K", "autonomous driving", "LiDAR"),
                 ("Ego-Exo4D", "6K", "0.8K", "sports", "VIO/SLAM"), ("BDD100K", "86K", "15K", "autonomous driving", "-"),
                 ("LLaVA-Video", "2K", "0.3K", "general", "-"), ("MultiSports", "1K", "0.2K", "sports", "-")]
@@ -594,6 +630,7 @@ def table2(records:Iterable[dict])->"pd.DataFrame":
     import pandas as pd
     rows = {}
     for r in records:
+        if r["source"] in BENCH_ONLY_SOURCES: continue   # nuPlan: the unseen, bench-only dataset (Sec. 4)
         k = r["source"]; row = rows.setdefault(k, dict(qa=0, videos=set(), domain=set(), ann=set()))
         row["qa"] += 1; row["videos"].add(r["video"]); row["domain"].add(r["domain"]); row["ann"].add(r["info"].get("label_source", ""))
     dom = {"driving": "autonomous driving", "sports": "sports", "general": "general"}
@@ -639,6 +676,7 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
     if video_fmt not in VIDEO_FMTS:
         raise typer.BadParameter(f"expected one of {', '.join(VIDEO_FMTS)}, not {video_fmt!r}",
                                  param_hint="--video-fmt")
+    check_trainable(source, split)
     clips = load_clips(source, root, split, verbose=False)
     s = build_stkit(clips, out, f"{source}-{split}" + ("-para" if paraphrase else ""), seed=seed, render=render, video_fmt=video_fmt,
                     paraphrase=paraphrase, shard_size=shard_size, n_workers=workers, ray_address=ray_address,
@@ -647,8 +685,6 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
     typer.echo(json.dumps({k: s[k] for k in ("name", "clips", "records", "videos", "scenes", "per_source_task", "skipped", "read")}, indent=1))
 
 # %% ../nbs/04_stkit.ipynb #6f227744
-LABELLED_SOURCES = ("nuscenes", "argoverse2", "egoexo4d", "nuplan")
-
 def ensure_mini_world(cfg)->Path:
     "The `mini` profile's world under `<data_dir>/mini_world`: `n_scenes` driving scenes in every format, (re)generated unless complete."
     from st_vlm_repro.mini_world import make_mini_world
@@ -668,6 +704,7 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
         root = cfg.get(f"{src}_root")
         if not root or not Path(root).exists(): print(f"{src}: no data at {root!r}, skipped"); continue
         for split in splits:
+            if src in BENCH_ONLY_SOURCES and split == "train": continue   # the unseen dataset: bench only
             try: clips = load_clips(src, root, split, verbose=False)
             except (DatasetRootError, ValueError) as e: print(f"{src} {split}: {e}"); continue
             origin = dict(source=src, root=str(Path(root).resolve()), split=split)

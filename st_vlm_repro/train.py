@@ -20,12 +20,12 @@ from .visual_prompts import read_video_frames
 
 # %% auto #0
 __all__ = ['TUNABLE_PARTS', 'LM_LORA_REGEX', 'VISION_LORA_REGEX', 'PATH_FIELDS', 'PATH_LIST_FIELDS', 'DATA_ERRORS',
-           'UNUSED_VISION', 'RESUME_FREE', 'train_app', 'PAPER_TABLE6', 'TrainConfig', 'read_stkit_records',
-           'training_items', 'FrameCache', 'item_messages', 'item_video', 'TemplateError', 'check_label_mask',
-           'processor_fingerprint', 'STKitTrainDataset', 'collate', 'make_toy_stkit', 'answer_token_loss',
-           'StepSampler', 'part_of', 'set_tunable_parts', 'apply_lora', 'load_for_training', 'ensure_model',
-           'make_optimizer', 'save_checkpoint', 'save_final', 'train', 'read_log', 'plot_loss', 'answer_prior_loss',
-           'train_cmd', 'main', 'ablation_configs', 'accuracy_row', 'run_table6', 'write_table6']
+           'UNUSED_VISION', 'RESUME_FREE', 'train_app', 'PAPER_TABLE6', 'TABLE6_BASE_NOTE', 'TrainConfig',
+           'read_stkit_records', 'training_items', 'FrameCache', 'item_messages', 'item_video', 'TemplateError',
+           'check_label_mask', 'processor_fingerprint', 'STKitTrainDataset', 'collate', 'make_toy_stkit',
+           'answer_token_loss', 'StepSampler', 'part_of', 'set_tunable_parts', 'apply_lora', 'load_for_training',
+           'ensure_model', 'make_optimizer', 'save_checkpoint', 'save_final', 'train', 'read_log', 'plot_loss',
+           'answer_prior_loss', 'train_cmd', 'main', 'ablation_configs', 'accuracy_row', 'run_table6', 'write_table6']
 
 # %% ../nbs/06_training.ipynb #6a4fcc96
 TUNABLE_PARTS = ("mm_vision_tower", "mm_mlp_adapter", "mm_language_model")
@@ -33,7 +33,7 @@ LM_LORA_REGEX = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_
 VISION_LORA_REGEX = r".*vision_tower.*\.(q_proj|k_proj|v_proj|out_proj|fc1|fc2)"
 
 class TrainConfig(BaseModel):
-    "One training run: model, data blend, optimisation, tuned parts, checkpoints (paper defaults)."
+    "One training run: model, data blend, optimisation, tuned parts, checkpoints ([paper] or [ours] defaults)."
     model_config = ConfigDict(extra="forbid")
     model_path: str                                   # local model folder (a real checkpoint or a tiny one)
     output_dir: str                                   # checkpoints, log.jsonl, the final model
@@ -41,35 +41,35 @@ class TrainConfig(BaseModel):
     chat_template: str | None = "project"             # "project": the template whose training/generation prompts match; None: the checkpoint's
     # data
     stkit_dirs: list[str] = []                        # built STKit folders (`<source>-<split>.jsonl` + videos/)
-    stkit_sources: list[str] | None = None            # keep records of these sources (None: all) — Table 6 switches
+    stkit_sources: list[str] | None = None            # these sources (None: all but nuPlan; "pseudo": pseudo-labelled)
     split: str = "train"
     llava_video: list[str] = []                       # LLaVA-Video-178K annotation files
     llava_video_root: str | None = None
     open_spatial: list[str] = []                      # OpenSpatialDataset annotation files
     open_spatial_root: str | None = None
-    blend_counts: list[int | None] = [None, 100_000, 20_000]   # STKit (all), LLaVA-Video, OpenSpatial (Sec. 5.1)
+    blend_counts: list[int | None] = [None, 100_000, 20_000]   # [paper] STKit (all), LLaVA-Video, OpenSpatial
     max_samples: int | None = None                    # cap after blending (quick runs)
-    n_frames: int = 32                                # frames sampled uniformly from every video
+    n_frames: int = 32                                # [ours] frames sampled uniformly from every video (not given)
     cache_dir: str | None = None                      # frame/token cache (default <output_dir>/cache)
     num_workers: int = 0                              # DataLoader worker processes
     # optimisation
-    epochs: float = 1.0
+    epochs: float = 1.0                               # [paper]
     max_steps: int | None = None                      # overrides epochs
-    global_batch_size: int = 128
+    global_batch_size: int = 128                      # [paper]
     micro_batch_size: int = 1                         # per process
-    learning_rate: float = 1e-5
-    weight_decay: float = 0.0
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    warmup_ratio: float = 0.03
-    lr_scheduler: Literal["cosine", "constant_with_warmup", "linear"] = "cosine"
-    max_grad_norm: float | None = 1.0
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"   # auto: bf16 on a GPU, fp32 on the CPU
+    learning_rate: float = 1e-5                       # [paper]
+    weight_decay: float = 0.0                         # [ours] AdamW's (not given; LLaVA-OneVision's scripts use 0)
+    adam_betas: tuple[float, float] = (0.9, 0.999)    # [ours] AdamW, torch's defaults (the paper names no optimizer)
+    warmup_ratio: float = 0.03                        # [ours] not given
+    lr_scheduler: Literal["cosine", "constant_with_warmup", "linear"] = "cosine"   # [paper]
+    max_grad_norm: float | None = 1.0                 # [ours] gradient clipping (not given)
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"   # [ours] auto: bf16 on a GPU, fp32 on the CPU
     activation_checkpointing: bool = False
     find_unused_parameters: bool = False              # DDP: the unused SigLIP head/post_layernorm are frozen instead
     answer_logits_only: bool = True                   # project onto the vocabulary only at trained (answer) positions
     fused_adamw: bool = True                          # torch's fused AdamW kernel (CUDA and CPU)
     # what is tuned
-    tunable_parts: str = "mm_vision_tower,mm_mlp_adapter,mm_language_model"
+    tunable_parts: str = "mm_vision_tower,mm_mlp_adapter,mm_language_model"   # [ours] all three (not given)
     lora: bool = False
     lora_r: int = 64
     lora_alpha: int = 128
@@ -88,6 +88,14 @@ class TrainConfig(BaseModel):
         bad = [p for p in parts if p not in TUNABLE_PARTS]
         if bad or not parts: raise ValueError(f"tunable_parts {v!r}: each must be one of {TUNABLE_PARTS}")
         return ",".join(parts)
+
+    @field_validator("stkit_sources")
+    @classmethod
+    def _sources(cls, v):
+        from st_vlm_repro.stkit import BENCH_ONLY_SOURCES
+        if v and (bad := sorted(set(v) & set(BENCH_ONLY_SOURCES))):
+            raise ValueError(f"stkit_sources {bad}: the paper's unseen dataset (Sec. 4) is in STKit-Bench only")
+        return v
 
     @property
     def parts(self)->list[str]: return self.tunable_parts.split(",")
@@ -121,12 +129,16 @@ PATH_LIST_FIELDS = ("stkit_dirs", "llava_video", "open_spatial")
 # %% ../nbs/06_training.ipynb #8ab58f02
 def read_stkit_records(folders:Sequence[Path|str], # built STKit folders
                        split:str="train", sources:Sequence[str]|None=None)->list[dict]:
-    "STKit records of `split` (and `sources`) from built folders, each with `_root`: the folder its video is relative to."
+    "Training STKit records of `split` (and `sources`) from built folders, each with `_root` (its videos' folder)."
     from st_vlm_repro.bench import read_stkit
+    from st_vlm_repro.stkit import BENCH_ONLY_SOURCES
     out = []
     for f in folders:
         for r in read_stkit(f):
-            if r["split"] == split and (sources is None or r["source"] in sources): out.append({**r, "_root": str(Path(f).resolve())})
+            if r["source"] in BENCH_ONLY_SOURCES: continue   # nuPlan: the unseen dataset, bench only (Sec. 4)
+            pseudo = r["info"].get("label_source") == "pseudo"   # a pseudo-labelled collection (bdd100k, ...)
+            wanted = sources is None or r["source"] in sources or (pseudo and "pseudo" in sources)
+            if r["split"] == split and wanted: out.append({**r, "_root": str(Path(f).resolve())})
     return out
 
 def training_items(config:TrainConfig)->tuple[list[dict], dict]:
@@ -654,11 +666,12 @@ PAPER_TABLE6 = [  # Table 6 of the paper, transcribed: accuracy (%) per task
 
 def ablation_configs(base:TrainConfig, out_dir:Path|str)->dict[str, TrainConfig|None]:
     "Table 6's rows as configs: base model (None: not trained), + labelled, + labelled and pseudo-labelled STKit."
-    from st_vlm_repro.stkit import LABELLED_SOURCES
+    from st_vlm_repro.stkit import TRAINING_SOURCES
     out = Path(out_dir)
     return {"base": None,
-            "label": base.model_copy(update=dict(stkit_sources=list(LABELLED_SOURCES), output_dir=str(out/"label"))),
-            "label+pseudo": base.model_copy(update=dict(stkit_sources=list(LABELLED_SOURCES) + ["pseudo"], output_dir=str(out/"label_pseudo")))}
+            "label": base.model_copy(update=dict(stkit_sources=list(TRAINING_SOURCES), output_dir=str(out/"label"))),
+            "label+pseudo": base.model_copy(update=dict(stkit_sources=list(TRAINING_SOURCES) + ["pseudo"],
+                                                        output_dir=str(out/"label_pseudo")))}
 
 def accuracy_row(summary)->dict:
     "A summary DataFrame (`evaluate`) as Table 6's accuracy columns."
@@ -687,7 +700,8 @@ def run_table6(base:TrainConfig, # The training config each row varies (data, st
         else:
             try: items, _ = training_items(cfg)
             except ValueError: items = []
-            has_pseudo = any(it["kind"] == "stkit" and it["record"]["source"] == "pseudo" for it in items)
+            has_pseudo = any(it["kind"] == "stkit" and it["record"]["info"].get("label_source") == "pseudo"
+                             for it in items)
             if name == "label+pseudo" and not has_pseudo:
                 rows.append(dict(row, note="not run: no pseudo-labelled STKit")); continue
             if not items: rows.append(dict(row, note="not run: no labelled STKit")); continue
@@ -702,11 +716,18 @@ def run_table6(base:TrainConfig, # The training config each row varies (data, st
     paper = [dict(source="paper", **r, note="") for r in PAPER_TABLE6]
     return pd.DataFrame(paper + rows)
 
+TABLE6_BASE_NOTE = ("The paper's first row (average 27.9 %) is not its Table 3 LLaVA-OneVision-7B (27.4 %: "
+                    "TD 8.0 vs 10.0, TS 7.5 vs 15.0, DT 23.5 vs 20.5, TDC 43.0 vs 43.5, TSC 52.5 vs 53.0, "
+                    "MDC 53.0 vs 48.5); the paper does "
+                    "not say what its base row is. The measured base row is the profile's model as loaded, untrained, "
+                    "scored by the same harness as the trained rows.")
+
 def write_table6(df, tables_dir:Path|str, note:str="")->Path:
     "Table 6 (paper and measured rows) as Markdown and CSV under `tables_dir`."
     t = Path(tables_dir); t.mkdir(parents=True, exist_ok=True)
     atomic_write(t/"table6_data_composition.csv", df.to_csv(index=False))
-    md = "Table 6. Ablation on data composition (accuracy %).\n" + (f"\n{note}\n" if note else "") + "\n" + \
+    md = "Table 6. Ablation on data composition (accuracy %).\n\n" + TABLE6_BASE_NOTE + "\n" + \
+         (f"\n{note}\n" if note else "") + "\n" + \
          df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".1f", missingval="") + "\n"
     atomic_write(t/"table6_data_composition.md", md)
     return t/"table6_data_composition.md"

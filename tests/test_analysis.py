@@ -1,4 +1,4 @@
-"Sec. 6 readers on small files in each dataset's real annotation format, the metrics, and Fig. 6's chain end to end on a mini world."
+"Sec. 6 readers (Charades-STA, TVQA+) on small files in each dataset's real annotation format, the metrics, and Fig. 6's chain end to end on a mini world."
 import csv, json
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from st_vlm_repro.analysis import (
-    read_charades_sta, read_charades_lengths, read_activitynet_captions, read_tvqa_plus, read_dramaqa, grounding_record,
+    read_charades_sta, read_charades_lengths, read_tvqa_plus, grounding_record,
     grounding_metrics, mc_question, mc_record, extract_choice, mc_accuracy, ItemChanceRunner, ItemPriorRunner, MC_TASK,
     write_charades_sta_from_stkit, write_tvqa_plus_from_stkit, region_mc_question, render_region_prompt, resolve_video,
     multistep_questions, score_multistep, TVQA_FPS, CHARADES_CSV_COLUMNS)
@@ -34,20 +34,6 @@ def test_charades_sta_and_lengths(tmp_path):
     with pytest.raises(ValueError, match="bad.csv: needs columns 'id' and 'length'"): read_charades_lengths(tmp_path/"bad.csv")
 
 
-# ---- ActivityNet Captions: `val_1.json` ----
-def test_activitynet_captions(tmp_path):
-    (tmp_path/"val_1.json").write_text(json.dumps({
-        "v_uqiMw7tQ1Cc": {"duration": 55.15, "timestamps": [[0.28, 55.15], [13.79, 54.32]],
-                          "sentences": ["A weight lifting tutorial is given.", "  The coach helps the guy in red with the proper body placement and lifting technique."]},
-        "v_bXdq2zI1Ms0": {"duration": 73.1, "timestamps": [[17.33, 12.0]], "sentences": ["Three men are standing on a mat."]}}))
-    items = read_activitynet_captions(tmp_path/"val_1.json")
-    assert [(i["video"], i["gold"], i["duration"]) for i in items] == [
-        ("v_uqiMw7tQ1Cc.mp4", [0.28, 55.15], 55.15), ("v_uqiMw7tQ1Cc.mp4", [13.79, 54.32], 55.15), ("v_bXdq2zI1Ms0.mp4", [12.0, 17.33], 73.1)]
-    assert items[1]["query"].startswith("The coach helps")
-    (tmp_path/"bad.json").write_text(json.dumps({"v_x": {"duration": 3, "timestamps": [[0, 1]], "sentences": []}}))
-    with pytest.raises(ValueError, match="v_x has 1 timestamps but 0 sentences"): read_activitynet_captions(tmp_path/"bad.json")
-
-
 # ---- TVQA+: `tvqa_plus_val.json` ----
 TVQA_Q = {"answer_idx": "2", "qid": 7, "ts": "9.36-13.6", "q": "What is Sheldon holding when he talks to Leonard?",
           "vid_name": "s01e02_seg02_clip_10", "a0": "A cup", "a1": "A book", "a2": "A laptop", "a3": "A phone", "a4": "Nothing",
@@ -67,29 +53,6 @@ def test_tvqa_plus(tmp_path):
     bad = dict(TVQA_Q); del bad["a3"]
     (tmp_path/"bad.json").write_text(json.dumps([bad]))
     with pytest.raises(ValueError, match="question #0 \\(qid 7\\).*'a3'"): read_tvqa_plus(tmp_path/"bad.json")
-
-
-# ---- DramaQA: QA JSON and visual metadata ----
-def test_dramaqa(tmp_path):
-    (tmp_path/"AnotherMissOhQA_val_set.json").write_text(json.dumps([
-        {"qid": 13041, "que": "Why did Haeyoung1 stand up?", "answers": ["To leave.", "To greet Dokyung.", "To dance.", "To sleep.", "To eat."],
-         "correct_idx": 1, "vid": "AnotherMissOh17_001_0000", "videoType": "scene", "q_level_mem": 3, "q_level_logic": 4,
-         "shot_contained": [25, 49]}]))
-    visual = {"AnotherMissOh17_001_0000": [
-        {"frame_id": "AnotherMissOh17_001_0000_IMAGE_0000000001", "persons": []},
-        {"frame_id": "AnotherMissOh17_001_0000_IMAGE_0000000010",
-         "persons": [{"person_id": "Haeyoung1", "person_info": {"face_rect": {"min_x": 300, "min_y": 80, "max_x": 360, "max_y": 150},
-                                                                "full_rect": {"min_x": 250, "min_y": 60, "max_x": 420, "max_y": 700},
-                                                                "behavior": "stand up", "emotion": "Neutral"}, "related_objects": []},
-                     {"person_id": "Dokyung", "person_info": {"full_rect": {"min_x": 600, "min_y": 50, "max_x": 800, "max_y": 700}}}]},
-        {"frame_id": "AnotherMissOh17_001_0000_IMAGE_0000000020",
-         "persons": [{"person_id": "Haeyoung1", "person_info": {"full_rect": {"min_x": None, "min_y": None, "max_x": None, "max_y": None}}},
-                     {"person_id": "Haeyoung1", "person_info": {"full_rect": {"min_x": 260, "min_y": 62, "max_x": 430, "max_y": 702}}}]}]}
-    it = read_dramaqa(tmp_path/"AnotherMissOhQA_val_set.json", visual, fps=3.0)[0]
-    assert (it["id"], it["answer_idx"], it["region_label"]) == ("dramaqa/13041", 1, "Haeyoung1")
-    assert it["region"] == {1 / 3: (250, 60, 420, 700), 2 / 3: (260, 62, 430, 702)}
-    assert mc_accuracy([it], ["(B) To greet Dokyung.", ])["accuracy"] == 100.0
-    assert read_dramaqa(tmp_path/"AnotherMissOhQA_val_set.json")[0]["region"] == {}        # no visual metadata: no region
 
 
 # ---- metrics ----

@@ -39,15 +39,27 @@ def test_cli_mini_world(tmp_path):
     (tmp_path / "videos").mkdir()
     for sc in make_world(2, seed=0, n_sports=0): write_scene_video(sc, tmp_path / "videos" / f"{sc.scene_id}.mp4", duration=10.0, scale=0.8)
     args = ["pseudo-label", "--videos", str(tmp_path / "videos"), "--out", str(tmp_path / "out"), "--backend", "oracle",
-            "--ground-truth", str(tmp_path / "mw"), "--corruption", "mild", "--workers", "1", "--no-render"]
+            "--ground-truth", str(tmp_path / "mw"), "--corruption", "mild", "--workers", "1", "--no-render",
+            "--collection", "bdd100k"]
     r = CliRunner().invoke(pseudo_app, args)
     assert r.exit_code == 0, r.output
     clips = load_pseudo_clips(tmp_path / "out")
-    assert clips and all(c.source == "pseudo" for c in clips)
-    assert (tmp_path / "out" / "stkit" / "pseudo-train.jsonl").exists()
+    assert clips and all(c.source == "pseudo" and c.meta["collection"] == "bdd100k" for c in clips)
+    recs = [json.loads(x) for x in (tmp_path / "out" / "stkit" / "pseudo-train.jsonl").read_text().splitlines()]
+    assert recs and {r["source"] for r in recs} == {"bdd100k"}               # Table 2: a row per collection
+    assert {r["info"]["label_source"] for r in recs} == {"pseudo"}
     rep = json.loads((tmp_path / "out" / "reports" / "mw0-0000.json").read_text())
     assert "scale_consistent" in rep and "tracks_dropped" in rep
     r2 = CliRunner().invoke(pseudo_app, args); assert r2.exit_code == 0          # resumes
+
+
+def test_domain_sets_depth_range(tmp_path):
+    from st_vlm_repro.pseudo import domain_params, DOMAIN_DEPTH_RANGES
+    assert domain_params("sports").depth_range == DOMAIN_DEPTH_RANGES["sports"] != PseudoParams().depth_range
+    (tmp_path / "v").mkdir()
+    r = CliRunner().invoke(pseudo_app, ["pseudo-label", "--videos", str(tmp_path / "v"), "--out", str(tmp_path / "o"),
+                                        "--domain", "underwater"])
+    assert r.exit_code != 0 and "expected one of driving" in r.output
 
 
 def test_cli_bad_backend(tmp_path):

@@ -38,7 +38,7 @@ def test_build_renders_valid_records(world, tmp_path):
         assert len(frames) == len(r.frame_times)
         np.testing.assert_allclose(times, r.frame_times, atol=0.02)
     for r in recs:   # the question carries the paper's common prompt for this video's frames and colours
-        assert r.question.startswith(f"The video lasts for {r.frame_times[-1] + 0.5:.1f} seconds, and {len(r.frame_times)} frames")
+        assert r.question.startswith(f"The video lasts for {r.frame_times[-1] - r.frame_times[0]:.1f} seconds, and {len(r.frame_times)} frames")
         assert all(o.colour in r.question for o in r.objects)
 
 
@@ -139,3 +139,30 @@ def test_profile_pipelines_rebuild_when_settings_change(tmp_path):
     recs = read_jsonl(tmp_path/"pseudo"/"stkit"/"pseudo-train.jsonl")
     assert mild["records"] == len(recs) and len({r["scene_id"] for r in recs}) == 2
     assert json.loads((tmp_path/"pseudo"/"out"/"manifest.json").read_text())["spec"]["corruption"] == "ideal"
+
+
+def test_nuplan_is_bench_only(tmp_path):
+    "nuPlan, the paper's unseen dataset (Sec. 4): the profile build makes its val split only, the CLI refuses its train split."
+    from st_vlm_repro.core import load_settings
+    from st_vlm_repro.stkit import build_profile_stkit, table2
+    root = tmp_path/"data"/"mini_world"
+    make_mini_world(root, 2, seed=3, formats=["nuscenes", "nuplan"], n_sports=0)
+    cfg = load_settings("mini", data_dir=str(tmp_path/"data"), n_workers=1, argoverse2_root=str(tmp_path/"none"),
+                        egoexo4d_root=str(tmp_path/"none"))
+    names = {s["name"] for s in build_profile_stkit(cfg, render=False)}
+    assert names == {"nuscenes-train", "nuscenes-val", "nuplan-val"}, names
+    recs = [r for p in (tmp_path/"data"/"stkit").glob("*.jsonl") for r in iter_jsonl(p)]
+    assert {r["source"] for r in recs if r["split"] == "train"} == {"nuscenes"}
+    assert "nuplan" in {r["source"] for r in recs}
+    assert "NuPlan" not in set(table2(recs)["Dataset"])
+    from st_vlm_repro.bench import write_bench
+    summary = write_bench(recs, tmp_path/"bench", 200, figures_dir=tmp_path/"fig")   # the bench: nuPlan's val split in it
+    bench = list(iter_jsonl(tmp_path/"bench"/"stkit_bench.jsonl"))
+    assert "nuplan" in {r["source"] for r in bench} and (tmp_path/"fig"/"fig5_bench_balance.png").exists()
+    on_disk = json.loads((tmp_path/"bench"/"stkit_bench.summary.json").read_text())
+    asked = [t for t in TASKS if on_disk[t]["questions"]]
+    assert asked and all({"prior", "chance", "class_cap"} <= set(on_disk[t]) for t in asked)   # the bias check, per task
+    assert all(on_disk[t]["questions"] <= on_disk[t]["pool"] for t in TASKS) and summary["average"]
+    r = subprocess.run([CLI, "stkit", "build", "--source", "nuplan", "--root", str(root/"nuplan"), "--split", "train",
+                        "--out", str(tmp_path/"cli"), "--workers", "1"], capture_output=True, text=True)
+    assert r.returncode != 0 and "unseen dataset" in (r.stdout + r.stderr)
