@@ -4,7 +4,7 @@ Goal: distance, speed and all step clocks for 100,000 tracks × 40 samples in un
 API, and at least 20× faster than looping the per-track API. Run: `python benchmarks/kinematics.py [--n 100000]`.
 The loop is timed on a subset and scaled, so the script finishes in seconds; both numbers are printed.
 """
-import argparse, os, time
+import argparse, os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the goal says
 import numpy as np
@@ -25,16 +25,22 @@ def random_tracks(n, steps=40, seed=0):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=100_000); ap.add_argument("--loop-n", type=int, default=5_000)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--loop-n", type=int, default=5_000)
     a = ap.parse_args()
-    P = random_tracks(a.n); t = 0.5*np.arange(P.shape[1])
+    P = random_tracks(a.n)
+    t = 0.5*np.arange(P.shape[1])
 
     def batched():
-        batch_traveled_distance(P); batch_traveling_speed(P, t); batch_clock_directions(P)
+        batch_traveled_distance(P)
+        batch_traveling_speed(P, t)
+        batch_clock_directions(P)
 
     def loop(m=a.loop_n):
         for p in P[:m]:
-            traveled_distance(p, t); traveling_speed(p, t); clock_directions(p)
+            traveled_distance(p, t)
+            traveling_speed(p, t)
+            clock_directions(p)
 
     # same answers first
     m = 200

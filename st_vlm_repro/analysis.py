@@ -11,8 +11,7 @@ from typing import Iterable
 import numpy as np
 
 from .core import rng, iter_jsonl
-from .scoring import (normalize_text, words_to_digits, parse_time_range, temporal_iou, find_quantities,
-                                  mean_of_read, rate_with_unread)
+from .scoring import (normalize_text, words_to_digits, parse_time_range, temporal_iou, mean_of_read, rate_with_unread)
 
 # %% auto #0
 __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'LETTERS', 'MULTISTEP', 'PAPER_FIG6_GAPS',
@@ -26,7 +25,14 @@ __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'L
            'robustness_table', 'plot_robustness']
 
 # %% ../nbs/08_analysis.ipynb #2d0440df
-TABLE7_COLUMNS = ["PerceptionTest val", "MVBench test", "VideoMME w/o subtitle", "VideoMME w/ subtitle", "MLVU m-avg", "NExT-QA test"]
+TABLE7_COLUMNS = [
+    "PerceptionTest val",
+    "MVBench test",
+    "VideoMME w/o subtitle",
+    "VideoMME w/ subtitle",
+    "MLVU m-avg",
+    "NExT-QA test",
+]
 PAPER_TABLE7 = {  # model: the six columns (None = not reported) and the paper's average
     "VILA-40B": ([54.0, None, 60.1, 61.1, None, 67.9], 60.8),
     "PLLaVA-34B": ([None, 58.1, None, None, None, None], 58.1),
@@ -45,18 +51,22 @@ LMMS_TASK_COLUMNS = [  # (task-name pattern in lmms-eval results, Table 7 column
 def _main_metric(metrics:dict)->float|None:
     "The first numeric, non-stderr metric of an lmms-eval task result, as a percentage."
     for k, v in metrics.items():
-        if k == "alias" or "stderr" in k or not isinstance(v, (int, float)): continue
+        if k == "alias" or "stderr" in k or not isinstance(v, (int, float)):
+            continue
         return float(v) * (100.0 if abs(v) <= 1.0 else 1.0)
     return None
 
 def read_lmms_eval_results(path:Path|str)->dict[str, float]:
     "Table 7 columns from an lmms-eval results JSON (`{'results': {task: {metric: value}}}`)."
     res = json.loads(Path(path).read_text())
-    if "results" not in res: raise ValueError(f"{path}: not an lmms-eval results file (no 'results' key)")
+    if "results" not in res:
+        raise ValueError(f"{path}: not an lmms-eval results file (no 'results' key)")
     out = {}
     for task, metrics in res["results"].items():
         for pat, col in LMMS_TASK_COLUMNS:
-            if re.search(pat, task) and col not in out and (v := _main_metric(metrics)) is not None: out[col] = round(v, 1); break
+            if re.search(pat, task) and col not in out and (v := _main_metric(metrics)) is not None:
+                out[col] = round(v, 1)
+                break
     return out
 
 # %% ../nbs/08_analysis.ipynb #a080ab64
@@ -65,11 +75,24 @@ def table7(measured:dict[str, dict[str, float]]|None=None, # model: columns read
           )->"pd.DataFrame":
     "Table 7: the paper's rows, then each measured model (average over its reported columns), or a 'not run' row."
     import pandas as pd
-    rows = [dict(Model=m, Source="paper", **dict(zip(TABLE7_COLUMNS, v)), **{"Avg. acc": a}) for m, (v, a) in PAPER_TABLE7.items()]
+
+    rows = [
+        dict(Model=m, Source="paper", **dict(zip(TABLE7_COLUMNS, v)), **{"Avg. acc": a})
+        for m, (v, a) in PAPER_TABLE7.items()
+    ]
     for m, cols in (measured or {}).items():
-        vals = [cols.get(c) for c in TABLE7_COLUMNS]; got = [v for v in vals if v is not None]
-        rows.append(dict(Model=m, Source="measured", **dict(zip(TABLE7_COLUMNS, vals)), **{"Avg. acc": round(float(np.mean(got)), 1) if got else None}))
-    if not measured and not_run_reason: rows.append(dict(Model=f"not run: {not_run_reason}", Source="measured"))
+        vals = [cols.get(c) for c in TABLE7_COLUMNS]
+        got = [v for v in vals if v is not None]
+        rows.append(
+            dict(
+                Model=m,
+                Source="measured",
+                **dict(zip(TABLE7_COLUMNS, vals)),
+                **{"Avg. acc": round(float(np.mean(got)), 1) if got else None},
+            )
+        )
+    if not measured and not_run_reason:
+        rows.append(dict(Model=f"not run: {not_run_reason}", Source="measured"))
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_analysis.ipynb #f0406345
@@ -79,13 +102,23 @@ def read_charades_sta(path:Path|str, # e.g. charades_sta_test.txt
     "Grounding items from a Charades-STA annotation file (`VID START END##sentence` per line)."
     items = []
     for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip(): continue
+        if not line.strip():
+            continue
         head, sep, sentence = line.partition("##")
         parts = head.split()
-        if not sep or len(parts) != 3: raise ValueError(f"{path}:{i}: expected 'VID START END##sentence', got {line[:80]!r}")
+        if not sep or len(parts) != 3:
+            raise ValueError(f"{path}:{i}: expected 'VID START END##sentence', got {line[:80]!r}")
         vid, s, e = parts[0], float(parts[1]), float(parts[2])
-        items.append(dict(id=f"charades/{vid}/{i}", dataset="Charades-STA", video=f"{vid}.mp4", query=sentence.strip().rstrip("."),
-                          gold=[s, e], duration=(durations or {}).get(vid)))
+        items.append(
+            dict(
+                id=f"charades/{vid}/{i}",
+                dataset="Charades-STA",
+                video=f"{vid}.mp4",
+                query=sentence.strip().rstrip("."),
+                gold=[s, e],
+                duration=(durations or {}).get(vid),
+            )
+        )
     return items
 
 
@@ -93,9 +126,24 @@ def read_charades_sta(path:Path|str, # e.g. charades_sta_test.txt
 def grounding_record(item:dict, frame_times:list[float]|None=None)->dict:
     "A runner record asking for the start and end of the item's moment."
     q = f'At which time span, in seconds, does this happen in the video: "{item["query"]}"? Answer with the start and end time.'
-    ft = frame_times if frame_times is not None else (list(np.round(np.linspace(0, item["duration"], 9)[:-1], 1)) if item.get("duration") else [])
-    return dict(id=item["id"], task="temporal_grounding", video=item["video"], frame_times=ft, objects=[], duration=item.get("duration"),
-                task_question=q, question=q, label=item["gold"], answer=f"It happens from {item['gold'][0]:.1f} to {item['gold'][1]:.1f} seconds.")
+    ft = (
+        frame_times
+        if frame_times is not None
+        else (list(np.round(np.linspace(0, item["duration"], 9)[:-1], 1)) if item.get("duration") else [])
+    )
+    return dict(
+        id=item["id"],
+        task="temporal_grounding",
+        video=item["video"],
+        frame_times=ft,
+        objects=[],
+        duration=item.get("duration"),
+        task_question=q,
+        question=q,
+        label=item["gold"],
+        answer=f"It happens from {item['gold'][0]:.1f} to {item['gold'][1]:.1f} seconds.",
+    )
+
 
 def grounding_metrics(items:list[dict], responses:list[str])->dict:
     "mIoU (×100) and recall at IoU 0.3 / 0.5 / 0.7 (%) of responses to grounding items, unread answers by `UNREAD_RULE`."
@@ -124,11 +172,23 @@ def read_tvqa_plus(path:Path|str)->list[dict]:
                     label = label or b["label"]
                     if b["label"] == label:
                         region[int(f)] = (b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"])
-            items.append(dict(id=f"tvqa+/{q['qid']}", dataset="TVQA+", video=q["vid_name"], question=q["q"], choices=choices,
-                              answer_idx=int(q["answer_idx"]), ts=[float(ts[0]), float(ts[1])], region_label=label,
-                              region={t / TVQA_FPS: b for t, b in region.items()}))
+            items.append(
+                dict(
+                    id=f"tvqa+/{q['qid']}",
+                    dataset="TVQA+",
+                    video=q["vid_name"],
+                    question=q["q"],
+                    choices=choices,
+                    answer_idx=int(q["answer_idx"]),
+                    ts=[float(ts[0]), float(ts[1])],
+                    region_label=label,
+                    region={t / TVQA_FPS: b for t, b in region.items()},
+                )
+            )
         except (KeyError, ValueError, TypeError) as e:
-            raise ValueError(f"{path}: question #{k} (qid {q.get('qid')!r}) is missing or has a bad field: {e}") from None
+            raise ValueError(
+                f"{path}: question #{k} (qid {q.get('qid')!r}) is missing or has a bad field: {e}"
+            ) from None
     return items
 
 
@@ -143,43 +203,82 @@ def mc_question(item:dict)->str:
 
 def extract_choice(response:str, choices:list[str])->int|None:
     "Index of the option a response picks (by letter or by the option's text), or None."
-    if not response: return None
+    if not response:
+        return None
     t = response.strip()
     # a letter after "answer/option", a bracketed letter of either case, or a bare capital (a bare "a" is an article)
-    m = re.search(r"(?:answer|option)\s*(?:is|:)?\s*\(?([A-E])\b\)?", t, re.I) or re.match(r"^\(([A-Ea-e])\)", t) or re.match(r"^([A-E])(?:[.):\s]|$)", t)
-    if m: return LETTERS.index(m.group(1).upper())
-    low = normalize_text(t); hits = [i for i, c in enumerate(choices) if normalize_text(c) and normalize_text(c) in low]
+    m = (
+        re.search(r"(?:answer|option)\s*(?:is|:)?\s*\(?([A-E])\b\)?", t, re.I)
+        or re.match(r"^\(([A-Ea-e])\)", t)
+        or re.match(r"^([A-E])(?:[.):\s]|$)", t)
+    )
+    if m:
+        return LETTERS.index(m.group(1).upper())
+    low = normalize_text(t)
+    hits = [i for i, c in enumerate(choices) if normalize_text(c) and normalize_text(c) in low]
     return max(hits, key=lambda i: len(choices[i])) if hits else None
 
 # %% ../nbs/08_analysis.ipynb #cd366701
 MULTISTEP = [  # (id, template, constant, unit, function of (speed km/h, distance m, duration s) → ground truth)
-    ("airliner", "How many times slower than a typical airliner cruising at {c:g} km/h is {obj}, on average, in this video?", 900.0, "times",
-     lambda v, d, s, c: c / v),
-    ("cover_10km", "At its average speed in this video, how many minutes would {obj} need to cover {c:g} km?", 10.0, "minutes",
-     lambda v, d, s, c: c / v * 60.0),
-    ("marathon", "If {obj} kept its average speed from this video, how many hours would it take to run a marathon of {c:g} km?", 42.195, "hours",
-     lambda v, d, s, c: c / v),
+    (
+        "airliner",
+        "How many times slower than a typical airliner cruising at {c:g} km/h is {obj}, on average, in this video?",
+        900.0,
+        "times",
+        lambda v, d, s, c: c / v,
+    ),
+    (
+        "cover_10km",
+        "At its average speed in this video, how many minutes would {obj} need to cover {c:g} km?",
+        10.0,
+        "minutes",
+        lambda v, d, s, c: c / v * 60.0,
+    ),
+    (
+        "marathon",
+        "If {obj} kept its average speed from this video, how many hours would it take to run a marathon of {c:g} km?",
+        42.195,
+        "hours",
+        lambda v, d, s, c: c / v,
+    ),
 ]
 
 def multistep_questions(records:Iterable[dict], min_speed:float=2.0)->list[dict]:
     "Multi-step questions (with computed ground truth) from STKit traveling-speed records of moving objects."
     out = []
     for r in records:
-        if r["task"] != "traveling_speed" or r["label"] < min_speed: continue
+        if r["task"] != "traveling_speed" or r["label"] < min_speed:
+            continue
         obj = f"the {r['info']['object']} object"
         for qid, tpl, c, unit, fn in MULTISTEP:
             q = tpl.format(c=c, obj=obj)
-            out.append(dict(id=f"{r['id']}/{qid}", task="multistep", kind=qid, video=r["video"], frame_times=r["frame_times"], objects=r["objects"],
-                            task_question=q, question=q, unit=unit, label=round(fn(r["label"], None, None, c), 3), speed=r["label"],
-                            answer=f"Its average speed is about {r['label']:.1f} km/h, so the answer is {fn(r['label'], None, None, c):.2f} {unit}."))
+            out.append(
+                dict(
+                    id=f"{r['id']}/{qid}",
+                    task="multistep",
+                    kind=qid,
+                    video=r["video"],
+                    frame_times=r["frame_times"],
+                    objects=r["objects"],
+                    task_question=q,
+                    question=q,
+                    unit=unit,
+                    label=round(fn(r["label"], None, None, c), 3),
+                    speed=r["label"],
+                    answer=f"Its average speed is about {r['label']:.1f} km/h, so the answer is {fn(r['label'], None, None, c):.2f} {unit}.",
+                )
+            )
     return out
 
 def extract_final_number(response:str)->float|None:
     "The number a free-text answer concludes with (after 'answer is' / '=' if present, else the last one)."
-    if not response: return None
+    if not response:
+        return None
     t = words_to_digits(normalize_text(response)).replace(",", "")
-    if m := re.search(r"(?:answer is|answer:)\s*(?:about|approximately|roughly)?\s*(-?\d+(?:\.\d+)?)", t): return float(m.group(1))
-    if ms := re.findall(r"=\s*(-?\d+(?:\.\d+)?)", t): return float(ms[-1])
+    if m := re.search(r"(?:answer is|answer:)\s*(?:about|approximately|roughly)?\s*(-?\d+(?:\.\d+)?)", t):
+        return float(m.group(1))
+    if ms := re.findall(r"=\s*(-?\d+(?:\.\d+)?)", t):
+        return float(ms[-1])
     ms = re.findall(r"-?\d+(?:\.\d+)?", t)
     return float(ms[-1]) if ms else None
 
@@ -188,8 +287,13 @@ def score_multistep(items:list[dict], responses:list[str], tol:float=0.25)->dict
     rel, ok, unread = [], [], 0
     for it, resp in zip(items, responses):
         v = extract_final_number(resp)
-        if v is None: unread += 1; ok.append(False); continue
-        e = abs(v - it["label"]) / abs(it["label"]); rel.append(e); ok.append(e <= tol)
+        if v is None:
+            unread += 1
+            ok.append(False)
+            continue
+        e = abs(v - it["label"]) / abs(it["label"])
+        rel.append(e)
+        ok.append(e <= tol)
     return dict(n=len(items), accuracy=round(100 * float(np.mean(ok)), 1) if ok else None,
                 median_rel_error=round(float(np.median(rel)), 3) if rel else None, unread=unread)
 
@@ -208,11 +312,14 @@ def plot_generalisation(results:dict[str, dict[str, float]], title:str="Spatio-t
         xs = np.arange(len(metrics)) + i * w
         ax.bar(xs, [r.get(m, 0) or 0 for m in metrics], w, label=model)
     ax.set_xticks(np.arange(len(metrics)) + 0.4 - w / 2, metrics, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("score (mIoU ×100, R@0.3 %, acc %)"); ax.set_title(title, fontsize=10); ax.legend(fontsize=8)
+    ax.set_ylabel("score (mIoU ×100, R@0.3 %, acc %)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
     if note:
         fig.tight_layout(rect=(0, 0, 1 - 3.0 / fig.get_figwidth(), 1))
         fig.text(1 - 2.9 / fig.get_figwidth(), 0.5, note, fontsize=7.5, va="center", ha="left", wrap=True)
-    else: fig.tight_layout()
+    else:
+        fig.tight_layout()
     return fig
 
 # %% ../nbs/08_analysis.ipynb #bf85e2ad
@@ -224,7 +331,8 @@ _MS = {k: (c, unit, fn) for k, _, c, unit, fn in MULTISTEP}
 
 def record_duration(r:dict)->float:
     "A record's video length in s: its `duration`, else `video_duration` of its frames (first to last)."
-    if r.get("duration"): return float(r["duration"])
+    if r.get("duration"):
+        return float(r["duration"])
     return video_duration(r["frame_times"]) if r.get("frame_times") else 0.0
 
 def say_choice(k:int, choices:list[str])->str:
@@ -242,11 +350,17 @@ class ItemChanceRunner:
     def answer(self, r:dict)->str:
         g, t = rng(self.seed, "chance", r["id"]), r["task"]
         if t == GROUNDING_TASK:
-            n = max(2, int(record_duration(r) / 0.5)); a, b = sorted(g.choice(n + 1, 2, replace=False))
+            n = max(2, int(record_duration(r) / 0.5))
+            a, b = sorted(g.choice(n + 1, 2, replace=False))
             return say("direction_timestamp", (0.5 * a, 0.5 * b))
-        if t == MC_TASK: return say_choice(int(g.integers(len(r["choices"]))), r["choices"])
-        if t == MULTISTEP_TASK: return say_multistep(r, float(np.exp(g.uniform(*np.log(SPEED_RANGE)))))
-        raise ValueError(f"record {r.get('id')!r}: ItemChanceRunner answers {GROUNDING_TASK}, {MC_TASK} or {MULTISTEP_TASK}, not {t!r}")
+        if t == MC_TASK:
+            return say_choice(int(g.integers(len(r["choices"]))), r["choices"])
+        if t == MULTISTEP_TASK:
+            return say_multistep(r, float(np.exp(g.uniform(*np.log(SPEED_RANGE)))))
+        raise ValueError(
+            f"record {r.get('id')!r}: ItemChanceRunner answers {GROUNDING_TASK}, {MC_TASK} or {MULTISTEP_TASK}, not {t!r}"
+        )
+
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
         "A random answer to each record."
         return [self.answer(r) for r in records]
@@ -255,7 +369,8 @@ class ItemPriorRunner:
     "The blind prior for grounding, multiple-choice and multi-step records, from training records of the same kinds."
     def __init__(self, train_records:Iterable[dict]):
         from collections import Counter
-        tr = list(train_records); self.name = "prior"
+        tr = list(train_records)
+        self.name = "prior"
         g = [r["label"] for r in tr if r["task"] == GROUNDING_TASK]
         self.span = (float(np.median([s for s, _ in g])), float(np.median([e for _, e in g]))) if g else None
         self.option_counts = Counter(r["choices"][r["label"]] for r in tr if r["task"] == MC_TASK)
@@ -264,11 +379,16 @@ class ItemPriorRunner:
     def answer(self, r:dict)->str:
         t = r["task"]
         if t == GROUNDING_TASK and self.span:
-            d = record_duration(r) or self.span[1]; s = min(self.span[0], max(0.0, d - 0.5))
+            d = record_duration(r) or self.span[1]
+            s = min(self.span[0], max(0.0, d - 0.5))
             return say("direction_timestamp", (s, max(s + 0.5, min(self.span[1], d))))
-        if t == MC_TASK:   # the offered option most often correct in training; ties → the first listed
-            return say_choice(max(range(len(r["choices"])), key=lambda i: (self.option_counts.get(r["choices"][i], 0), -i)), r["choices"])
-        if t == MULTISTEP_TASK and self.speed: return say_multistep(r, self.speed)
+        if t == MC_TASK:  # the offered option most often correct in training; ties → the first listed
+            return say_choice(
+                max(range(len(r["choices"])), key=lambda i: (self.option_counts.get(r["choices"][i], 0), -i)),
+                r["choices"],
+            )
+        if t == MULTISTEP_TASK and self.speed:
+            return say_multistep(r, self.speed)
         raise ValueError(f"ItemPriorRunner has no training records for task {t!r} (record {r.get('id')!r})")
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
         "The blind prior's answer to each record."
@@ -278,13 +398,16 @@ def mc_accuracy(items:list[dict], responses:list[str])->dict:
     "Accuracy (%) of responses to multiple-choice items; an answer naming no option counts as wrong."
     picks = [extract_choice(r, it["choices"]) for it, r in zip(items, responses)]
     ok = [p == it["answer_idx"] for it, p in zip(items, picks)]
-    return dict(n=len(ok), accuracy=round(100 * float(np.mean(ok)), 1) if ok else None, unread=sum(p is None for p in picks))
+    return dict(
+        n=len(ok), accuracy=round(100 * float(np.mean(ok)), 1) if ok else None, unread=sum(p is None for p in picks)
+    )
 
 # %% ../nbs/08_analysis.ipynb #ab6c7c15
 def resolve_video(root:Path|str, name:str)->Path:
     "The file or frame folder a dataset's video name refers to under `root` (as given, or with .mp4)."
     for p in (Path(root)/name, Path(root)/f"{name}.mp4"):
-        if p.exists(): return p
+        if p.exists():
+            return p
     raise FileNotFoundError(f"video {name!r} not found under {root} (tried {name} and {name}.mp4)")
 
 def render_region_prompt(src:Path|str, # The raw video (.mp4 or frame folder named by time)
@@ -296,16 +419,23 @@ def render_region_prompt(src:Path|str, # The raw video (.mp4 or frame folder nam
     import cv2, os, shutil, tempfile
     from st_vlm_repro.visual_prompts import draw_boxes, frame_name, read_video_frames
     frames, times = read_video_frames(src)
-    ts = np.array(sorted(region)); out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    ts = np.array(sorted(region))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
         for img, t in zip(frames, times):
-            if len(ts) and abs(ts[(k := int(np.abs(ts - t).argmin()))] - t) <= tol: img = draw_boxes(img, [(region[ts[k]], colour)])
-            cv2.imwrite(str(tmp/frame_name(float(t))), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if out.exists(): shutil.rmtree(out)
+            if len(ts) and abs(ts[(k := int(np.abs(ts - t).argmin()))] - t) <= tol:
+                img = draw_boxes(img, [(region[ts[k]], colour)])
+            cv2.imwrite(
+                str(tmp / frame_name(float(t))), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
+            )
+        if out.exists():
+            shutil.rmtree(out)
         os.replace(tmp, out)
     finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 def mc_record(item:dict, video:str, frame_times:list[float])->dict:
@@ -317,52 +447,103 @@ def mc_record(item:dict, video:str, frame_times:list[float])->dict:
                 task_question=q, question=q, label=k, answer=say_choice(k, item["choices"]))
 
 # %% ../nbs/08_analysis.ipynb #6ac79ead
-CHARADES_CSV_COLUMNS = ["id", "subject", "scene", "quality", "relevance", "verified", "script", "objects", "descriptions", "actions", "length"]
+CHARADES_CSV_COLUMNS = [
+    "id",
+    "subject",
+    "scene",
+    "quality",
+    "relevance",
+    "verified",
+    "script",
+    "objects",
+    "descriptions",
+    "actions",
+    "length",
+]
+
 
 def read_charades_lengths(path:Path|str)->dict[str, float]:
     "Video id → length (s) from a Charades `Charades_v1_{train,test}.csv`."
     import csv
     with open(path, newline="", encoding="utf-8") as f:
         rd = csv.DictReader(f)
-        if not {"id", "length"} <= set(rd.fieldnames or []): raise ValueError(f"{path}: needs columns 'id' and 'length', has {rd.fieldnames}")
+        if not {"id", "length"} <= set(rd.fieldnames or []):
+            raise ValueError(f"{path}: needs columns 'id' and 'length', has {rd.fieldnames}")
         return {row["id"]: float(row["length"]) for row in rd}
 
 def write_charades_sta_from_stkit(records:Iterable[dict], out:Path|str, split:str="test")->tuple[Path, Path]:
     "Charades-STA-format annotations (and a Charades-style CSV of lengths) from STKit Direction Timestamp records."
     import csv
-    out = Path(out); out.mkdir(parents=True, exist_ok=True); lines, lengths = [], {}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines, lengths = [], {}
     for r in records:
-        if r["task"] != "direction_timestamp": continue
+        if r["task"] != "direction_timestamp":
+            continue
         vid = r["video"][:-4] if r["video"].endswith(".mp4") else r["video"]
-        lines.append(f"{vid} {r['label'][0]:.1f} {r['label'][1]:.1f}##the {r['info']['object']} object moves toward {r['info']['hour']} o'clock.")
+        lines.append(
+            f"{vid} {r['label'][0]:.1f} {r['label'][1]:.1f}##the {r['info']['object']} object moves toward {r['info']['hour']} o'clock."
+        )
         lengths[vid] = record_duration(r)
     txt, csv_p = out/f"charades_sta_{split}.txt", out/f"Charades_v1_{split}.csv"
     txt.write_text("".join(l + "\n" for l in lines), encoding="utf-8")
     with open(csv_p, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, CHARADES_CSV_COLUMNS); w.writeheader()
-        for v, d in lengths.items(): w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": v, "length": f"{d:.2f}"})
+        w = csv.DictWriter(f, CHARADES_CSV_COLUMNS)
+        w.writeheader()
+        for v, d in lengths.items():
+            w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": v, "length": f"{d:.2f}"})
     return txt, csv_p
 
-DISTANCE_OPTIONS = [(0, 5, "less than 5 meters"), (5, 10, "5 to 10 meters"), (10, 20, "10 to 20 meters"), (20, 40, "20 to 40 meters"), (40, math.inf, "more than 40 meters")]
-SPEED_OPTIONS = [(0, 10, "under 10 km/h"), (10, 20, "10 to 20 km/h"), (20, 30, "20 to 30 km/h"), (30, 50, "30 to 50 km/h"), (50, math.inf, "over 50 km/h")]
+DISTANCE_OPTIONS = [
+    (0, 5, "less than 5 meters"),
+    (5, 10, "5 to 10 meters"),
+    (10, 20, "10 to 20 meters"),
+    (20, 40, "20 to 40 meters"),
+    (40, math.inf, "more than 40 meters"),
+]
+SPEED_OPTIONS = [
+    (0, 10, "under 10 km/h"),
+    (10, 20, "10 to 20 km/h"),
+    (20, 30, "20 to 30 km/h"),
+    (30, 50, "30 to 50 km/h"),
+    (50, math.inf, "over 50 km/h"),
+]
+
 
 def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
     "A region-aware multiple-choice question (q, choices, answer_idx, ts) from a single-object STKit record, or None."
     from st_vlm_repro.stkit import span_text
-    t, T = r["task"], record_duration(r); info = r.get("info", {})
+    t, T = r["task"], record_duration(r)
+    info = r.get("info", {})
     if t == "movement_direction":
         g = rng(seed, "region_mc", r["id"])
-        hours = [int(h) for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)] + [int(r["label"])]
+        hours = [int(h) for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)] + [
+            int(r["label"])
+        ]
         hours = [hours[i] for i in g.permutation(5)]
-        return dict(q="At the end of the video, toward which clock direction is it moving?", choices=[f"{h} o'clock" for h in hours],
-                    answer_idx=hours.index(r["label"]), ts=[max(0.0, T - 2.0), T])
+        return dict(
+            q="At the end of the video, toward which clock direction is it moving?",
+            choices=[f"{h} o'clock" for h in hours],
+            answer_idx=hours.index(r["label"]),
+            ts=[max(0.0, T - 2.0), T],
+        )
     if t in ("traveled_distance", "traveling_speed"):
         opts, v = (DISTANCE_OPTIONS if t == "traveled_distance" else SPEED_OPTIONS), float(r["label"])
-        if any(abs(v - e) <= margin * e for lo, hi, _ in opts for e in (lo, hi) if 0 < e < math.inf): return None
+        if any(abs(v - e) <= margin * e for lo, hi, _ in opts for e in (lo, hi) if 0 < e < math.inf):
+            return None
         k = next(i for i, (lo, hi, _) in enumerate(opts) if lo <= v < hi)
         span = span_text(info["start"], info["end"], info["whole"])
-        q = f"How far does it travel {span}?" if t == "traveled_distance" else f"How fast does it move on average {span}?"
-        return dict(q=q, choices=[o[2] for o in opts], answer_idx=k, ts=[0.0, T] if info["whole"] else [info["start"], info["end"]])
+        q = (
+            f"How far does it travel {span}?"
+            if t == "traveled_distance"
+            else f"How fast does it move on average {span}?"
+        )
+        return dict(
+            q=q,
+            choices=[o[2] for o in opts],
+            answer_idx=k,
+            ts=[0.0, T] if info["whole"] else [info["start"], info["end"]],
+        )
     return None
 
 def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-object ones are used)
@@ -370,28 +551,57 @@ def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-o
                                out:Path|str, seed:int=0, render:bool=True)->tuple[Path, dict]:
     "A TVQA+-format JSON of region-aware questions (and raw renders of their clips under out/videos); returns (path, counts)."
     from st_vlm_repro.visual_prompts import render_visual_prompt
-    out = Path(out); qs, n_noclip, n_nobox, used = [], 0, 0, {}
+    out = Path(out)
+    qs, n_noclip, n_nobox, used = [], 0, 0, {}
     for r in records:
         mq = region_mc_question(r, seed)
-        if mq is None: continue
+        if mq is None:
+            continue
         clip = clips.get(r["clip_id"])
-        if clip is None: n_noclip += 1; continue
+        if clip is None:
+            n_noclip += 1
+            continue
         tr = clip.track(next(o["track_id"] for o in r["objects"] if o["colour"] == r["info"]["object"]))
         bbox = {}
         for i, (x0, y0, x1, y1) in sorted(tr.boxes_2d.items()):
             ft = float(clip.frame_times[i])
             if mq["ts"][0] - 1e-6 <= ft <= mq["ts"][1] + 1e-6:
-                n = int(math.floor(ft * TVQA_FPS + 0.5))   # 3-fps frame number; a 0.5 s grid time may land 1/6 s off it
-                bbox[str(n)] = [dict(img_id=n, left=round(x0, 1), top=round(y0, 1), width=round(x1 - x0, 1), height=round(y1 - y0, 1), label=tr.category)]
-        if not bbox: n_nobox += 1; continue
-        vid = clip.clip_id.replace("/", "__") + "__raw"; used[vid] = clip
-        qs.append(dict(answer_idx=str(mq["answer_idx"]), qid=len(qs), ts=[round(x, 2) for x in mq["ts"]], q=mq["q"], vid_name=vid,
-                       **{f"a{i}": c for i, c in enumerate(mq["choices"])}, bbox=bbox, stkit_id=r["id"], task=r["task"]))
+                n = int(math.floor(ft * TVQA_FPS + 0.5))  # 3-fps frame number; a 0.5 s grid time may land 1/6 s off it
+                bbox[str(n)] = [
+                    dict(
+                        img_id=n,
+                        left=round(x0, 1),
+                        top=round(y0, 1),
+                        width=round(x1 - x0, 1),
+                        height=round(y1 - y0, 1),
+                        label=tr.category,
+                    )
+                ]
+        if not bbox:
+            n_nobox += 1
+            continue
+        vid = clip.clip_id.replace("/", "__") + "__raw"
+        used[vid] = clip
+        qs.append(
+            dict(
+                answer_idx=str(mq["answer_idx"]),
+                qid=len(qs),
+                ts=[round(x, 2) for x in mq["ts"]],
+                q=mq["q"],
+                vid_name=vid,
+                **{f"a{i}": c for i, c in enumerate(mq["choices"])},
+                bbox=bbox,
+                stkit_id=r["id"],
+                task=r["task"],
+            )
+        )
     out.mkdir(parents=True, exist_ok=True)
     if render:
         for vid, clip in used.items():
-            if not (p := out/"videos"/f"{vid}.mp4").exists(): render_visual_prompt(clip, [], p)
-    path = out/"tvqa_plus_val.json"; path.write_text(json.dumps(qs, indent=1), encoding="utf-8")
+            if not (p := out/"videos"/f"{vid}.mp4").exists():
+                render_visual_prompt(clip, [], p)
+    path = out/"tvqa_plus_val.json"
+    path.write_text(json.dumps(qs, indent=1), encoding="utf-8")
     return path, dict(questions=len(qs), videos=len(used), skipped_no_clip=n_noclip, skipped_no_box=n_nobox)
 
 # %% ../nbs/08_analysis.ipynb #93f02718
@@ -400,7 +610,8 @@ def parse_results_setting(value:str|None)->dict[str, Path]:
     out = {}
     for part in filter(None, (p.strip() for p in str(value or "").split(","))):
         m, sep, p = part.partition("=")
-        if not sep or not m.strip() or not p.strip(): raise ValueError(f"lmms_eval_results: expected 'model=path', got {part!r}")
+        if not sep or not m.strip() or not p.strip():
+            raise ValueError(f"lmms_eval_results: expected 'model=path', got {part!r}")
         out[m.strip()] = Path(p.strip())
     return out
 
@@ -408,19 +619,25 @@ def write_table7(tables_dir:Path|str, results:dict[str, Path]|None=None, note:st
     "Table 7 with the measured rows read from lmms-eval results (or the 'not run' row), as Markdown and CSV."
     measured = {m: read_lmms_eval_results(p) for m, p in (results or {}).items()}
     t = table7(measured, not_run_reason=None if measured else "needs lmms-eval and the benchmarks' data")
-    d = Path(tables_dir); d.mkdir(parents=True, exist_ok=True)
+    d = Path(tables_dir)
+    d.mkdir(parents=True, exist_ok=True)
     t.to_csv(d/"table7_general_video.csv", index=False)
     md = t.to_markdown(index=False, floatfmt=".1f").replace("nan", "-").replace("None", "-")
-    (d/"table7_general_video.md").write_text("Table 7. General video benchmarks (accuracy %).\n\n" + md + ("\n\n" + note if note else "") + "\n")
+    (d / "table7_general_video.md").write_text(
+        "Table 7. General video benchmarks (accuracy %).\n\n" + md + ("\n\n" + note if note else "") + "\n"
+    )
     return t
 
 # %% ../nbs/08_analysis.ipynb #71d55463
 def _frame_time(r:dict)->float:
     "The time shown for a record: the middle of its span, the end of the video for 'at the end' questions, else the middle."
     lab, info = r["label"], r.get("info", {})
-    if r["task"] == "direction_timestamp": return (lab[0] + lab[1]) / 2
-    if "start" in info and "end" in info: return (info["start"] + info["end"]) / 2
-    if r["task"] == "movement_direction": return float(r["frame_times"][-1])
+    if r["task"] == "direction_timestamp":
+        return (lab[0] + lab[1]) / 2
+    if "start" in info and "end" in info:
+        return (info["start"] + info["end"]) / 2
+    if r["task"] == "movement_direction":
+        return float(r["frame_times"][-1])
     return float(r["frame_times"][len(r["frame_times"]) // 2])
 
 def plot_task_examples(records:list[dict], # one benchmark record per panel
@@ -429,16 +646,20 @@ def plot_task_examples(records:list[dict], # one benchmark record per panel
     "One visual-prompt frame per record with its question, the gold answer and each model's answer."
     import matplotlib.pyplot as plt, textwrap
     from st_vlm_repro.visual_prompts import read_video_frames
-    n = len(records); cols = min(4, n); rows = math.ceil(n / cols)
+    n = len(records)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
     fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.6 * rows), squeeze=False)
-    for ax in axs.flat: ax.axis("off")
+    for ax in axs.flat:
+        ax.axis("off")
     for ax, r in zip(axs.flat, records):
         img, _ = read_video_frames(Path(video_root)/r["video"], times=[_frame_time(r)])
         ax.imshow(img[0])
         lines = [f"[{r['task']}] " + r["task_question"], "gold: " + r["answer"]]
         lines += [f"{m}: " + (a.get(r["id"]) or "(empty answer)").strip() for m, a in answers.items()]
         ax.set_title("\n".join(textwrap.fill(l, 52) for l in lines), fontsize=7, loc="left")
-    fig.suptitle(title, fontsize=10); fig.tight_layout()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return fig
 
 def multistep_table(items:list[dict], answers:dict[str, list[str]], n:int|None=None)->str:
@@ -452,8 +673,10 @@ def multistep_table(items:list[dict], answers:dict[str, list[str]], n:int|None=N
 # %% ../nbs/08_analysis.ipynb #b6439f13
 def sampling_label(settings:dict)->str:
     "How a run sampled its frames, from its recorded settings: '8 frames', '2.0 fps', or '-'."
-    if settings.get("sampling"): return str(settings["sampling"])
-    if settings.get("fps"): return f"{settings['fps']} fps"
+    if settings.get("sampling"):
+        return str(settings["sampling"])
+    if settings.get("fps"):
+        return f"{settings['fps']} fps"
     return f"{settings['n_frames']} frames" if settings.get("n_frames") else "-"
 
 def robustness_table(run_dirs:Iterable[Path|str], # Evaluation folders (scores.jsonl + meta.json)
@@ -471,8 +694,10 @@ def robustness_table(run_dirs:Iterable[Path|str], # Evaluation folders (scores.j
         scores = list(iter_jsonl(d/"scores.jsonl"))
         groups = {("all", "all"): scores}
         for s in scores:
-            if (dom := domain.get(s["id"])): groups.setdefault(("domain", dom), []).append(s)
-            if s.get("source"): groups.setdefault(("source", s["source"]), []).append(s)
+            if (dom := domain.get(s["id"])):
+                groups.setdefault(("domain", dom), []).append(s)
+            if s.get("source"):
+                groups.setdefault(("source", s["source"]), []).append(s)
         for (kind, name), items in groups.items():
             df = summarize(items, n_boot=n_boot, seed=seed)
             a = df.loc["average"]
@@ -505,6 +730,7 @@ def plot_robustness(table:"pd.DataFrame", title:str="Robustness of STKit-Bench a
     a2.set(ylabel="average accuracy (%)", title="accuracy by domain")
     a2.legend(fontsize=7)
     fig.suptitle(title)
-    if note: fig.text(0.01, 0.01, note, fontsize=7, va="bottom")
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7, va="bottom")
     fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
     return fig

@@ -35,10 +35,14 @@ def _bin(x, edges):
 def balance_key(r:dict)->str:
     "The label class a record is balanced by (Fig. 5): a bin, a clock hour, a colour slot, yes/no."
     t, l = r["task"], r["label"]
-    if t == "traveled_distance": return _bin(l, DISTANCE_BINS)
-    if t == "traveling_speed": return _bin(l, SPEED_BINS)
-    if t == "movement_direction": return str(l)
-    if t == "direction_timestamp": return str(r["info"]["hour"])
+    if t == "traveled_distance":
+        return _bin(l, DISTANCE_BINS)
+    if t == "traveling_speed":
+        return _bin(l, SPEED_BINS)
+    if t == "movement_direction":
+        return str(l)
+    if t == "direction_timestamp":
+        return str(r["info"]["hour"])
     if t in ("distance_comparison", "speed_comparison"):
         return f"{'first' if l == r['objects'][0]['colour'] else 'second'} object, {'more' if r['info']['more'] else 'less'}"
     return "yes" if l else "no"
@@ -48,19 +52,24 @@ def water_fill(available:dict, total:int, weights:dict|None=None)->dict:
     "Split `total` over keys in proportion to `weights` (default equal), capped by `available`, passing on what a key can't take."
     keys = [k for k in available if available[k] > 0]
     w = {k: (weights or {}).get(k, 1.0 if weights is None else 0.0) for k in keys}
-    if weights is not None and not any(w.values()): w = {k: 1.0 for k in keys}
+    if weights is not None and not any(w.values()):
+        w = {k: 1.0 for k in keys}
     quota = {k: 0 for k in available}
     left = min(total, sum(available[k] for k in keys))
     while left > 0:
         open_ = [k for k in keys if quota[k] < available[k] and w[k] > 0]
-        if not open_: open_ = [k for k in keys if quota[k] < available[k]]; w = {k: 1.0 for k in keys}
+        if not open_:
+            open_ = [k for k in keys if quota[k] < available[k]]
+            w = {k: 1.0 for k in keys}
         ws = sum(w[k] for k in open_)
         share = {k: w[k] / ws * left for k in open_}
         give = {k: min(available[k] - quota[k], int(np.floor(share[k]))) for k in open_}
         if sum(give.values()) == 0:  # hand out the remainder one by one, largest fractional share first
-            for k in sorted(open_, key=lambda k: (-(share[k] % 1), str(k)))[:left]: quota[k] += 1
+            for k in sorted(open_, key=lambda k: (-(share[k] % 1), str(k)))[:left]:
+                quota[k] += 1
             break
-        for k, g in give.items(): quota[k] += g
+        for k, g in give.items():
+            quota[k] += g
         left -= sum(give.values())
     return quota
 
@@ -74,7 +83,8 @@ def class_cap(task:str, n:int=200, # The bench's questions per task
     cap = -(-n // N_CLASSES[task])
     if task in TWO_CHOICE_TASKS and pool:
         sizes: dict[str, int] = {}
-        for r in pool: sizes[balance_key(r)] = sizes.get(balance_key(r), 0) + 1
+        for r in pool:
+            sizes[balance_key(r)] = sizes.get(balance_key(r), 0) + 1
         cap = min(cap, min(sizes.values()))   # every class alike: the majority answer scores one in two
     return cap
 
@@ -85,14 +95,16 @@ def balance(records:list[dict], # STKit records of one task
     "Up to `n` records, at most `class_cap` per label class, datasets in `proportions` within each class."
     proportions = PAPER_PROPORTIONS if proportions is None else proportions
     by_key: dict[str, list[dict]] = {}
-    for r in records: by_key.setdefault(balance_key(r), []).append(r)
+    for r in records:
+        by_key.setdefault(balance_key(r), []).append(r)
     task = records[0]["task"] if records else ""
     cap = class_cap(task, n, records) if records else 0
     quota = water_fill({k: min(len(v), cap) for k, v in by_key.items()}, n)
     out = []
     for k in sorted(by_key):
         by_src: dict[str, list[dict]] = {}
-        for r in sorted(by_key[k], key=lambda r: r["id"]): by_src.setdefault(r["source"], []).append(r)
+        for r in sorted(by_key[k], key=lambda r: r["id"]):
+            by_src.setdefault(r["source"], []).append(r)
         sq = water_fill({s: len(v) for s, v in by_src.items()}, quota[k], {s: proportions.get(s, 0.0) for s in by_src})
         for s in sorted(by_src):
             g = rng(seed, "bench", task, k, s)
@@ -109,7 +121,8 @@ def build_bench(records:Iterable[dict], # STKit records (any splits; only `split
     "STKit-Bench: `n_per_task` balanced questions per task from the validation split."
     by_task: dict[str, list[dict]] = {t: [] for t in TASKS}
     for r in records:
-        if r["split"] in splits: by_task[r["task"]].append(r)
+        if r["split"] in splits:
+            by_task[r["task"]].append(r)
     bench = [r for t in TASKS for r in balance(by_task[t], n_per_task, seed, proportions)]
     if train_records is not None:
         train_scenes = {(r["source"], r["scene_id"]) for r in train_records}
@@ -130,7 +143,8 @@ def bias_check(bench:list[dict], # STKit-Bench records
     rows = {}
     for t in TASKS:
         b = [r for r in bench if r["task"] == t]
-        if not b: continue
+        if not b:
+            continue
         keys = [balance_key(r) for r in b]
         p = [score(t, r["label"], prior.answer_value(r))["correct"] for r in b] if prior and t in prior.priors else []
         c = [score(t, r["label"], chance.answer_value(r))["correct"] for r in b]
@@ -138,16 +152,20 @@ def bias_check(bench:list[dict], # STKit-Bench records
                                     chance=100 * float(np.mean(c)),
                                     top_class_share=100 * max(keys.count(k) for k in set(keys)) / len(b))
     df = pd.DataFrame.from_dict(rows, orient="index")
-    if len(df): df.loc["average"] = pd.Series({**df.mean().to_dict(), "n": df["n"].sum()})
+    if len(df):
+        df.loc["average"] = pd.Series({**df.mean().to_dict(), "n": df["n"].sum()})
     return df.round(1)
 
 # %% ../nbs/05_bench.ipynb #6b3b39f3
 def paraphrase_record(r:dict, seed:int=0)->dict:
     "The record with its question re-asked through a held-out paraphrase template."
     objs = [PromptObject(**o) for o in r["objects"]]
-    lab = dict(task=r["task"], label=r["label"], **{k: v for k, v in r["info"].items() if k not in ("label_source", "object")})
+    lab = dict(
+        task=r["task"], label=r["label"], **{k: v for k, v in r["info"].items() if k not in ("label_source", "object")}
+    )
     f = _answer_fields(lab, objs)
-    if "object" in r["info"]: f["obj"] = object_name(r["info"]["object"])
+    if "object" in r["info"]:
+        f["obj"] = object_name(r["info"]["object"])
     last = "last_seen" in r["info"]   # movement direction of an object gone before the end
     pool = (LAST_SEEN_PARAPHRASES if last else PARAPHRASES)[r["task"]]
     i = int(rng(seed, "para", r["id"]).integers(len(pool)))
@@ -166,9 +184,11 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
                 ):
     "Per task, questions per label class before (red) and after (green) balancing, with the class cap."
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(2, 4, figsize=(20, 7)); axs = axs.ravel()
+    fig, axs = plt.subplots(2, 4, figsize=(20, 7))
+    axs = axs.ravel()
     for ax, t in zip(axs, TASKS):
-        kb = [balance_key(r) for r in before if r["task"] == t]; ka = [balance_key(r) for r in after if r["task"] == t]
+        kb = [balance_key(r) for r in before if r["task"] == t]
+        ka = [balance_key(r) for r in after if r["task"] == t]
         keys = sorted(set(kb), key=_class_order)
         x = np.arange(len(keys))
         ax.bar(x - 0.2, [kb.count(k) for k in keys], 0.4, color="tab:red", label="before")
@@ -179,12 +199,14 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
         ax.axhline(cap, color="tab:green", ls=":", lw=1)
         name = f"{t.replace('_', ' ')} ({TASK_ABBREV[t]})"
         ax.set_title(f"{name}: {len(ka)} of {n_per_task}, ≤ {cap} per class", fontsize=9)
-    axs[-1].axis("off"); axs[0].legend()
+    axs[-1].axis("off")
+    axs[0].legend()
     rule = ("Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉); a pool that cannot\n"
             "fill a task balanced leaves it short; comparisons keep\n"
             "every class alike (this project's rules; the paper\nkeeps 200).")
     axs[-1].text(0, 0.5, rule, fontsize=9, va="center")
-    fig.suptitle(title); fig.tight_layout()
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/05_bench.ipynb #9d4c224b
@@ -194,8 +216,15 @@ bench_app = typer.Typer(help="Build STKit-Bench from a built STKit folder.", no_
 def read_stkit(folder:Path|str)->list[dict]:
     "Every record of the parts (`*.jsonl`) of a built STKit folder, validated."
     parts = sorted(Path(folder).glob("*.jsonl"))
-    if not parts: raise FileNotFoundError(f"no STKit parts (*.jsonl) in {folder}; build them with `st-vlm-repro stkit build`")
-    return [QARecord(**r).model_dump(mode="json") for p in parts if not p.name.startswith("stkit_bench") for r in iter_jsonl(p)]
+    if not parts:
+        raise FileNotFoundError(f"no STKit parts (*.jsonl) in {folder}; build them with `st-vlm-repro stkit build`")
+    return [
+        QARecord(**r).model_dump(mode="json")
+        for p in parts
+        if not p.name.startswith("stkit_bench")
+        for r in iter_jsonl(p)
+    ]
+
 
 def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0, proportions:dict|None=None,
                 figures_dir:Path|str|None=None)->dict:
@@ -219,17 +248,23 @@ def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0
         import matplotlib.pyplot as plt
         fig = plot_balance(pool, bench, n_per_task=n_per_task)
         Path(figures_dir).mkdir(parents=True, exist_ok=True)
-        fig.savefig(Path(figures_dir)/"fig5_bench_balance.png", dpi=100); plt.close(fig)
+        fig.savefig(Path(figures_dir)/"fig5_bench_balance.png", dpi=100)
+        plt.close(fig)
     return summary
 
 @bench_app.command("build")
-def bench_build_cmd(stkit: Path = typer.Option(..., help="A built STKit folder"), out: Path = typer.Option(..., help="Output folder"),
-                    per_task: int = typer.Option(200, min=1), seed: int = typer.Option(0),
-                    proportions: str = typer.Option(None, help="e.g. nuplan=0.748,nuscenes=0.125 (default: the paper's)"),
-                    figures: Path = typer.Option(None, help="Where to write Fig. 5")):
+def bench_build_cmd(
+    stkit: Path = typer.Option(..., help="A built STKit folder"),
+    out: Path = typer.Option(..., help="Output folder"),
+    per_task: int = typer.Option(200, min=1),
+    seed: int = typer.Option(0),
+    proportions: str = typer.Option(None, help="e.g. nuplan=0.748,nuscenes=0.125 (default: the paper's)"),
+    figures: Path = typer.Option(None, help="Where to write Fig. 5"),
+):
     "Build STKit-Bench (balanced, validation split) and its paraphrased variant."
     from st_vlm_repro.core import parse_weights
     prop = parse_weights(proportions, "--proportions") if proportions else None
     records = read_stkit(stkit)
-    if prop: parse_weights(proportions, "--proportions", known=sorted({r["source"] for r in records}))   # sources there
+    if prop:
+        parse_weights(proportions, "--proportions", known=sorted({r["source"] for r in records}))   # sources there
     typer.echo(json.dumps(write_bench(records, out, per_task, seed, prop, figures), indent=1, default=float))

@@ -16,30 +16,45 @@ from .core import load_settings
 __all__ = ['app', 'parse_overrides', 'main_options', 'settings', 'reproduce', 'error_line', 'main']
 
 # %% ../nbs/91_cli.ipynb #ab0c7826
-app = typer.Typer(help="ST-VLM reproduction: build STKit and STKit-Bench, train, evaluate, regenerate the paper's tables.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="ST-VLM reproduction: build STKit and STKit-Bench, train, evaluate, regenerate the paper's tables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
 
 def parse_overrides(pairs:List[str]|None)->dict:
     "`['key=value', ...]` as a dict, with a clear error for a pair without '='."
     out = {}
     for p in pairs or []:
         k, sep, v = p.partition("=")
-        if not sep or not k.strip(): raise typer.BadParameter(f"--set expects key=value, got {p!r}")
+        if not sep or not k.strip():
+            raise typer.BadParameter(f"--set expects key=value, got {p!r}")
         out[k.strip()] = v.strip()
     return out
 
 @app.callback()
-def main_options(ctx: typer.Context,
-                 profile: str = typer.Option(None, "--profile", "-p", help="Settings profile (settings.ini section): mini, small_gpu or full", envvar="ST_VLM_PROFILE"),
-                 set_: Optional[List[str]] = typer.Option(None, "--set",
-                                                          help="Override a setting: key=value (repeatable)"),
-                 debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error")):
+def main_options(
+    ctx: typer.Context,
+    profile: str = typer.Option(
+        None,
+        "--profile",
+        "-p",
+        help="Settings profile (settings.ini section): mini, small_gpu or full",
+        envvar="ST_VLM_PROFILE",
+    ),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting: key=value (repeatable)"),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error"),
+):
     "Global options: the profile and setting overrides, exported as ST_VLM_* for every stage and notebook."
-    if debug: os.environ["ST_VLM_DEBUG"] = "1"
+    if debug:
+        os.environ["ST_VLM_DEBUG"] = "1"
     ov = parse_overrides(set_)
     load_settings(profile, **ov)   # an unknown profile, key or a mistyped value stops here, before any stage starts
-    for k, v in ov.items(): os.environ[f"ST_VLM_{k.upper()}"] = v
-    if profile: os.environ["ST_VLM_PROFILE"] = profile
+    for k, v in ov.items():
+        os.environ[f"ST_VLM_{k.upper()}"] = v
+    if profile:
+        os.environ["ST_VLM_PROFILE"] = profile
     ctx.obj = dict(profile=profile, overrides=ov)
 
 # %% ../nbs/91_cli.ipynb #233c8ae7
@@ -49,20 +64,28 @@ def settings(ctx: typer.Context):
     typer.echo(json.dumps(load_settings(ctx.obj["profile"]), indent=1))
 
 @app.command()
-def reproduce(ctx: typer.Context,
-              profile: str = typer.Option(None, "--profile", "-p", help="mini (CPU, minutes), small_gpu (one GPU) or full (real data, GPUs)"),
-              start: str = typer.Option(None, "--from", help="Resume from this notebook (name, number or prefix)"),
-              only: str = typer.Option(None, "--only", help="Run just this notebook"),
-              run_dir: Path = typer.Option(None, "--run-dir", help="Run folder to (re)use; default runs/<timestamp>"),
-              log_output: bool = typer.Option(False, "--log-output", help="Stream the notebooks' output"),
-              publish: bool = typer.Option(False, "--publish", help="After a run without failure, copy its tables "
-                                           "and figures over the committed tables/ and figures/")):
+def reproduce(
+    ctx: typer.Context,
+    profile: str = typer.Option(
+        None, "--profile", "-p", help="mini (CPU, minutes), small_gpu (one GPU) or full (real data, GPUs)"
+    ),
+    start: str = typer.Option(None, "--from", help="Resume from this notebook (name, number or prefix)"),
+    only: str = typer.Option(None, "--only", help="Run just this notebook"),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Run folder to (re)use; default runs/<timestamp>"),
+    log_output: bool = typer.Option(False, "--log-output", help="Stream the notebooks' output"),
+    publish: bool = typer.Option(
+        False,
+        "--publish",
+        help="After a run without failure, copy its tables and figures over the committed tables/ and figures/",
+    ),
+):
     "Run the paper's section notebooks in order with papermill into a run folder."
     from st_vlm_repro.reproduce import run_notebooks
     profile = profile or ctx.obj["profile"] or "mini"
     s = run_notebooks(profile, run_dir=run_dir, start=start, only=only, log_output=log_output, publish=publish)
     typer.echo(f"Run folder: {s['run_dir']} (index.md, summary.json)")
-    if s.get("failed"): raise typer.Exit(1)
+    if s.get("failed"):
+        raise typer.Exit(1)
 
 # %% ../nbs/91_cli.ipynb #d96f95c1
 from .stkit import stkit_app
@@ -89,13 +112,16 @@ def error_line(e:BaseException)->str:
 
 def main():
     "Entry point of the `st-vlm-repro` console script: an error is one line on stderr, its traceback only with --debug."
-    try: rc = app(standalone_mode=False)
-    except typer.Abort: sys.exit(130)
+    try:
+        rc = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
     except Exception as e:
         if isinstance(e, typer.TyperException) and hasattr(e, "show"):   # usage errors: click's own short message
             e.show()
             sys.exit(e.exit_code)
-        if os.environ.get("ST_VLM_DEBUG"): raise
+        if os.environ.get("ST_VLM_DEBUG"):
+            raise
         print(f"error: {error_line(e)} (--debug shows the traceback)", file=sys.stderr)
         sys.exit(1)
     sys.exit(rc if isinstance(rc, int) else 0)

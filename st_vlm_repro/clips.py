@@ -5,7 +5,7 @@
 # %% ../nbs/02_clips.ipynb #599b900e
 from __future__ import annotations
 import importlib, math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterable, Iterator, Literal
 
@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, BeforeValidator, PlainSerializer, field_validator, model_validator
 
 from .core import SkipReport
-from .kinematics import resample_track, split_at_gaps, TrackGapError, check_track
+from .kinematics import resample_track, split_at_gaps, TrackGapError
 
 # %% auto #0
 __all__ = ['SOURCES', 'DOMAINS', 'CATEGORIES', 'LABEL_SOURCES', 'STEP', 'MAX_FRAMES', 'Source', 'Domain', 'Category',
@@ -66,7 +66,8 @@ def _on_grid(t:np.ndarray, step:float, what:str):
     k = t / step
     if len(t) and (bad := np.flatnonzero(np.abs(k - np.round(k)) > 1e-6)).size:
         raise ValueError(f"{what} must lie on the {step} s grid; {t[bad[0]]} at index {bad[0]} does not")
-    if len(t) and t[0] < -1e-9: raise ValueError(f"{what} must be ≥ 0 s from the clip start, got {t[0]}")
+    if len(t) and t[0] < -1e-9:
+        raise ValueError(f"{what} must be ≥ 0 s from the clip start, got {t[0]}")
     if (bad := np.flatnonzero(np.diff(t) <= 0)).size:
         raise ValueError(f"{what} must strictly increase; index {bad[0]+1} ({t[bad[0]+1]}) follows {t[bad[0]]}")
 
@@ -85,14 +86,19 @@ class Track(_Model):
     @model_validator(mode="after")
     def _check(self):
         n = len(self.times)
-        if n < 1: raise ValueError("times: a track needs at least 1 sample")
-        if len(self.centers) != n: raise ValueError(f"centers: {len(self.centers)} rows for {n} times")
+        if n < 1:
+            raise ValueError("times: a track needs at least 1 sample")
+        if len(self.centers) != n:
+            raise ValueError(f"centers: {len(self.centers)} rows for {n} times")
         for f in ("size", "yaw"):
-            if (v := getattr(self, f)) is not None and len(v) != n: raise ValueError(f"{f}: {len(v)} rows for {n} times")
-        if self.size is not None and (self.size <= 0).any(): raise ValueError("size: box dimensions must be positive")
+            if (v := getattr(self, f)) is not None and len(v) != n:
+                raise ValueError(f"{f}: {len(v)} rows for {n} times")
+        if self.size is not None and (self.size <= 0).any():
+            raise ValueError("size: box dimensions must be positive")
         _on_grid(self.times, STEP, "times")
         for k, b in self.boxes_2d.items():
-            if k < 0: raise ValueError(f"boxes_2d: negative frame index {k}")
+            if k < 0:
+                raise ValueError(f"boxes_2d: negative frame index {k}")
             if not all(map(math.isfinite, b)) or b[2] <= b[0] or b[3] <= b[1]:
                 raise ValueError(f"boxes_2d[{k}]: need finite x0 < x1 and y0 < y1, got {list(b)}")
         return self
@@ -118,21 +124,26 @@ class Clip(_Model):
     @field_validator("image_size")
     @classmethod
     def _size(cls, v):
-        if v[0] <= 0 or v[1] <= 0: raise ValueError(f"width and height must be positive, got {v}")
+        if v[0] <= 0 or v[1] <= 0:
+            raise ValueError(f"width and height must be positive, got {v}")
         return v
 
     @model_validator(mode="after")
     def _check(self):
         T = len(self.frame_times)
-        if not 1 <= T <= MAX_FRAMES: raise ValueError(f"frame_times: a clip has 1..{MAX_FRAMES} frames, got {T}")
+        if not 1 <= T <= MAX_FRAMES:
+            raise ValueError(f"frame_times: a clip has 1..{MAX_FRAMES} frames, got {T}")
         _on_grid(self.frame_times, STEP, "frame_times")
-        if abs(self.frame_times[0]) > 1e-9: raise ValueError(f"frame_times: must start at 0, got {self.frame_times[0]}")
+        if abs(self.frame_times[0]) > 1e-9:
+            raise ValueError(f"frame_times: must start at 0, got {self.frame_times[0]}")
         for f in ("frames", "intrinsics", "world_from_camera"):
-            if len(getattr(self, f)) != T: raise ValueError(f"{f}: {len(getattr(self, f))} entries for {T} frame_times")
+            if len(getattr(self, f)) != T:
+                raise ValueError(f"{f}: {len(getattr(self, f))} entries for {T} frame_times")
         if (np.abs(self.world_from_camera[:, 3] - [0, 0, 0, 1]) > 1e-9).any():
             raise ValueError("world_from_camera: last row of every pose must be [0, 0, 0, 1]")
         ids = [t.track_id for t in self.tracks]
-        if len(set(ids)) != len(ids): raise ValueError(f"tracks: duplicate track_id {next(i for i in ids if ids.count(i) > 1)!r}")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"tracks: duplicate track_id {next(i for i in ids if ids.count(i) > 1)!r}")
         grid = np.round(self.frame_times / STEP).astype(int)
         for tr in self.tracks:
             if not np.isin(np.round(tr.times / STEP).astype(int), grid).all():
@@ -146,7 +157,8 @@ class Clip(_Model):
     def track(self, track_id:str)->Track:
         "The track with this id."
         for t in self.tracks:
-            if t.track_id == track_id: return t
+            if t.track_id == track_id:
+                return t
         raise KeyError(f"clip {self.clip_id} has no track {track_id!r}; tracks: {[t.track_id for t in self.tracks]}")
 
 # %% ../nbs/02_clips.ipynb #ae978bfb
@@ -169,7 +181,8 @@ def map_category(source:str, # One of `SOURCES`
                  name:str, # The dataset's own category name
                 )->str|None:
     "The paper's moving class for a dataset's category `name`, or None if the object is not one of them."
-    if source not in CATEGORY_MAP: raise ValueError(f"unknown source {source!r}; known: {sorted(CATEGORY_MAP)}")
+    if source not in CATEGORY_MAP:
+        raise ValueError(f"unknown source {source!r}; known: {sorted(CATEGORY_MAP)}")
     return CATEGORY_MAP[source].get(name)
 
 # %% ../nbs/02_clips.ipynb #be1250fe
@@ -188,14 +201,18 @@ def cut_windows(n_frames:int, # Grid frames in the scene
                 min_frames:int=8, # Shortest clip kept (frames)
                )->list[tuple[int, int]]:
     "`(start, stop)` frame ranges of the clips cut from a scene of `n_frames` grid frames."
-    if not 1 <= clip_frames <= MAX_FRAMES: raise ValueError(f"clip_frames must be in 1..{MAX_FRAMES}, got {clip_frames}")
+    if not 1 <= clip_frames <= MAX_FRAMES:
+        raise ValueError(f"clip_frames must be in 1..{MAX_FRAMES}, got {clip_frames}")
     stride = stride or clip_frames
-    if stride < 1: raise ValueError(f"stride must be ≥ 1, got {stride}")
+    if stride < 1:
+        raise ValueError(f"stride must be ≥ 1, got {stride}")
     out = []
     for s in range(0, max(n_frames, 0), stride):
         e = min(s + clip_frames, n_frames)
-        if e - s >= min(min_frames, clip_frames): out.append((s, e))
-        if e == n_frames: break
+        if e - s >= min(min_frames, clip_frames):
+            out.append((s, e))
+        if e == n_frames:
+            break
     return out
 
 # %% ../nbs/02_clips.ipynb #f788651f
@@ -204,8 +221,11 @@ def se3_wxyz(translation, # (N, 3) translations in metres
             )->np.ndarray:
     "(N, 4, 4) rigid transforms from translations and `[w, x, y, z]` quaternions, vectorised."
     from scipy.spatial.transform import Rotation
-    q = np.asarray(rotation, float).reshape(-1, 4); T = np.zeros((len(q), 4, 4))
-    T[:, :3, :3] = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix(); T[:, :3, 3] = np.asarray(translation, float).reshape(-1, 3); T[:, 3, 3] = 1
+    q = np.asarray(rotation, float).reshape(-1, 4)
+    T = np.zeros((len(q), 4, 4))
+    T[:, :3, :3] = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()
+    T[:, :3, 3] = np.asarray(translation, float).reshape(-1, 3)
+    T[:, 3, 3] = 1
     return T
 
 # %% ../nbs/02_clips.ipynb #685df60e
@@ -216,7 +236,8 @@ def box_corners(centers, # (N, 3) box centres
     "(N, 8, 3) world corners of gravity-aligned boxes, in the nuScenes `Box.corners()` order."
     c, s, y = np.asarray(centers, float), np.asarray(size, float), np.asarray(yaw, float)
     l, w, h = s[:, 0:1] / 2, s[:, 1:2] / 2, s[:, 2:3] / 2
-    x = l * np.array([1, 1, 1, 1, -1, -1, -1, -1]); yy = w * np.array([1, -1, -1, 1, 1, -1, -1, 1])
+    x = l * np.array([1, 1, 1, 1, -1, -1, -1, -1])
+    yy = w * np.array([1, -1, -1, 1, 1, -1, -1, 1])
     z = h * np.array([1, 1, -1, -1, 1, 1, -1, -1])
     cy, sy = np.cos(y)[:, None], np.sin(y)[:, None]
     return np.stack([cy*x - sy*yy, sy*x + cy*yy, z], -1) + c[:, None, :]
@@ -230,7 +251,9 @@ def project_boxes(corners, # (N, 8, 3) world corners, one box per frame
                   near:float=0.1, # The box is cut at this depth (m, along the optical axis); the part behind is not seen
                  )->np.ndarray:
     "(N, 4) [x0, y0, x1, y1] image boxes of the part of each box in front of the camera, clipped to the image; NaN where none shows."
-    cs = np.asarray(corners, float); T = np.asarray(world_from_camera, float); K = np.asarray(K, float)
+    cs = np.asarray(corners, float)
+    T = np.asarray(world_from_camera, float)
+    K = np.asarray(K, float)
     R, t = T[:, :3, :3], T[:, :3, 3]
     cam = (cs - t[:, None, :]) @ R                               # R^T (p - t) for row vectors: world → camera
     a, b = cam[:, _EDGES[:, 0]], cam[:, _EDGES[:, 1]]            # (N, 12, 3) edge ends
@@ -239,10 +262,14 @@ def project_boxes(corners, # (N, 8, 3) world corners, one box per frame
         cut = a + (b - a) * (za / (za - zb))[..., None]          # where an edge crosses the near plane
         pts = np.concatenate([cam, cut], 1)                      # (N, 20, 3): corners and crossings
         ok = np.concatenate([cam[..., 2] >= near, (za * zb) < 0], 1)
-        uvw = pts @ K.transpose(0, 2, 1); uv = uvw[..., :2] / uvw[..., 2:3]
+        uvw = pts @ K.transpose(0, 2, 1)
+        uv = uvw[..., :2] / uvw[..., 2:3]
     W, H = image_size
-    lo = np.where(ok[..., None], uv, np.inf).min(1); hi = np.where(ok[..., None], uv, -np.inf).max(1)
-    out = np.stack([np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H), np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)], 1)
+    lo = np.where(ok[..., None], uv, np.inf).min(1)
+    hi = np.where(ok[..., None], uv, -np.inf).max(1)
+    out = np.stack(
+        [np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H), np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)], 1
+    )
     bad = ~ok.any(1) | (out[:, 2] <= out[:, 0]) | (out[:, 3] <= out[:, 1])
     out[bad] = np.nan
     return out
@@ -263,14 +290,17 @@ class VisibilityFilter:
     def span(self, boxes:np.ndarray)->slice|None:
         "The slice of rows from the first to the last visible box, or None if too few are visible."
         v = self.visible(boxes)
-        if v.sum() < self.min_visible_frames: return None
-        i = np.flatnonzero(v); return slice(int(i[0]), int(i[-1]) + 1)
+        if v.sum() < self.min_visible_frames:
+            return None
+        i = np.flatnonzero(v)
+        return slice(int(i[0]), int(i[-1]) + 1)
 
 # %% ../nbs/02_clips.ipynb #a302dd99
 class ClipSkip(Exception):
     "A clip that cannot be read: a short `reason` (counted in the skip report) and a `detail` naming file/field/value."
     def __init__(self, reason:str, detail:str=""):
-        super().__init__(f"{reason}: {detail}" if detail else reason); self.reason, self.detail = reason, detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail = reason, detail
 
 @dataclass
 class RawTrack:
@@ -295,7 +325,10 @@ class ClipFrames:
 def _check_raw(rt:RawTrack, t:np.ndarray, v:np.ndarray):
     "Raise `ClipSkip` naming the track and field when a raw track has NaN/inf."
     if not np.isfinite(t).all():
-        raise ClipSkip("NaN in track", f"track {rt.track_id}: times has NaN/inf at sample {int(np.flatnonzero(~np.isfinite(t))[0])}")
+        raise ClipSkip(
+            "NaN in track",
+            f"track {rt.track_id}: times has NaN/inf at sample {int(np.flatnonzero(~np.isfinite(t))[0])}",
+        )
     if not np.isfinite(v).all():
         i, j = np.argwhere(~np.isfinite(v))[0]
         name = "centers" if j < 3 else "size" if (j < 6 and rt.size is not None) else "yaw"
@@ -304,8 +337,10 @@ def _check_raw(rt:RawTrack, t:np.ndarray, v:np.ndarray):
 def _track_on_grid(track_id, cat, source_category, t, v, has_size, has_yaw, rel, frames, vis, max_gap, label_source):
     "One raw track (times `t` relative to the clip, columns `v`) resampled at the clip's frames and filtered: a `Track`, or a reason string."
     inside = (rel >= t[0] - 1e-6) & (rel <= t[-1] + 1e-6)
-    if not inside.any(): return "outside clip"
-    fidx = np.flatnonzero(inside); g = rel[fidx]
+    if not inside.any():
+        return "outside clip"
+    fidx = np.flatnonzero(inside)
+    g = rel[fidx]
     gg, centers = resample_track(t, v[:, :3], step=STEP, start=g[0], end=g[-1], max_gap=max_gap)
     if len(gg) != len(g) or np.abs(gg - g).max() > 1e-6:
         raise ClipSkip("track gap", f"track {track_id}: resampled times {gg} differ from frame times {g}")
@@ -314,11 +349,13 @@ def _track_on_grid(track_id, cat, source_category, t, v, has_size, has_yaw, rel,
     yaw = np.arctan2(rest[:, -1], rest[:, -2]) if has_yaw else None
     boxes = {}
     if size is not None:
-        if yaw is None: yaw = np.zeros(len(g))
+        if yaw is None:
+            yaw = np.zeros(len(g))
         b = project_boxes(box_corners(centers, size, yaw), frames.world_from_camera[fidx], frames.intrinsics[fidx],
                           frames.image_size)
         sp = vis.span(b)
-        if sp is None: return "not visible enough"
+        if sp is None:
+            return "not visible enough"
         fidx, g, centers, size, yaw, b = fidx[sp], g[sp], centers[sp], size[sp], yaw[sp], b[sp]
         ok = vis.visible(b)
         boxes = {int(k): tuple(float(x) for x in bb) for k, bb, o in zip(fidx, b, ok) if o}
@@ -336,39 +373,67 @@ def assemble_clip(clip_id:str, source:str, split:str, scene_id:str, domain:str,
                   on_gap:str="skip_clip", # A visible track with a longer gap: "skip_clip", "split" (pieces `id~1`, `id~2`, ...) or "drop"
                  )->Clip:
     "A validated `Clip` from a reader's frames and raw tracks: categories mapped, tracks resampled and filtered."
-    if on_gap not in ("skip_clip", "split", "drop"): raise ValueError(f"on_gap must be skip_clip, split or drop, not {on_gap!r}")
+    if on_gap not in ("skip_clip", "split", "drop"):
+        raise ValueError(f"on_gap must be skip_clip, split or drop, not {on_gap!r}")
     vis = visibility or VisibilityFilter()
     rep = track_report if track_report is not None else SkipReport("tracks")
-    t0 = float(frames.times[0]); rel = np.round((np.asarray(frames.times, float) - t0) / STEP) * STEP
+    t0 = float(frames.times[0])
+    rel = np.round((np.asarray(frames.times, float) - t0) / STEP) * STEP
     tracks = []
     for rt in raw_tracks:
         cat = map_category(source, rt.source_category)
-        if cat is None: rep.skip(f"category not moving: {rt.source_category}"); continue
+        if cat is None:
+            rep.skip(f"category not moving: {rt.source_category}")
+            continue
         t = np.asarray(rt.times, float) - t0
         cols = [np.asarray(rt.centers, float).reshape(len(t), 3)]
-        if rt.size is not None: cols.append(np.asarray(rt.size, float).reshape(len(t), 3))
-        if rt.yaw is not None: y = np.asarray(rt.yaw, float); cols += [np.cos(y)[:, None], np.sin(y)[:, None]]
+        if rt.size is not None:
+            cols.append(np.asarray(rt.size, float).reshape(len(t), 3))
+        if rt.yaw is not None:
+            y = np.asarray(rt.yaw, float)
+            cols += [np.cos(y)[:, None], np.sin(y)[:, None]]
         v = np.concatenate(cols, 1)
         _check_raw(rt, t, v)
-        if len(t) < 2: rep.skip("single sample"); continue
+        if len(t) < 2:
+            rep.skip("single sample")
+            continue
         args = (cat, rt.source_category)
         rest = (rt.size is not None, rt.yaw is not None, rel, frames, vis, max_gap, label_source)
-        try: res = [_track_on_grid(rt.track_id, *args, t, v, *rest)]
+        try:
+            res = [_track_on_grid(rt.track_id, *args, t, v, *rest)]
         except TrackGapError as e:
             pieces = [(tt, vv) for tt, vv in split_at_gaps(t, v, max_gap) if len(tt) >= 2]
             res = [_track_on_grid(f"{rt.track_id}~{i+1}", *args, tt, vv, *rest) for i, (tt, vv) in enumerate(pieces)]
-            if not any(isinstance(r, Track) for r in res): res = ["not visible enough"]
-            elif on_gap == "skip_clip": raise ClipSkip("track gap", f"track {rt.track_id}: {e}") from None
-            elif on_gap == "drop": res = ["track gap"]
-        except ValueError as e: raise ClipSkip("bad track", f"track {rt.track_id}: {e}") from None
+            if not any(isinstance(r, Track) for r in res):
+                res = ["not visible enough"]
+            elif on_gap == "skip_clip":
+                raise ClipSkip("track gap", f"track {rt.track_id}: {e}") from None
+            elif on_gap == "drop":
+                res = ["track gap"]
+        except ValueError as e:
+            raise ClipSkip("bad track", f"track {rt.track_id}: {e}") from None
         for r in res:
-            if isinstance(r, Track): tracks.append(r); rep.ok()
+            if isinstance(r, Track):
+                tracks.append(r)
+                rep.ok()
         if not any(isinstance(r, Track) for r in res):
             rep.skip(next((r for r in res if r != "outside clip"), "outside clip"))
-    return Clip(clip_id=clip_id, source=source, split=split, scene_id=scene_id, domain=domain, frame_times=rel,
-                frames=list(map(str, frames.paths)), intrinsics=frames.intrinsics, world_from_camera=frames.world_from_camera,
-                image_size=tuple(int(x) for x in frames.image_size), tracks=tracks, start_time=t0, camera=camera,
-                meta=meta or {})
+    return Clip(
+        clip_id=clip_id,
+        source=source,
+        split=split,
+        scene_id=scene_id,
+        domain=domain,
+        frame_times=rel,
+        frames=list(map(str, frames.paths)),
+        intrinsics=frames.intrinsics,
+        world_from_camera=frames.world_from_camera,
+        image_size=tuple(int(x) for x in frames.image_size),
+        tracks=tracks,
+        start_time=t0,
+        camera=camera,
+        meta=meta or {},
+    )
 
 # %% ../nbs/02_clips.ipynb #d1329040
 class DatasetRootError(FileNotFoundError):
@@ -387,7 +452,8 @@ class ClipTask:
 class SourceReader:
     "A registered reader: how to list a split's clips, what a root must hold, and the layout to name when it does not."
     source: str
-    tasks: Callable[..., Iterable[ClipTask | ClipSkip]] # (root: Path, split: str, **options) → clip tasks (or a whole scene's ClipSkip)
+    # (root: Path, split: str, **options) → clip tasks (or a whole scene's ClipSkip)
+    tasks: Callable[..., Iterable[ClipTask | ClipSkip]]
     required: Callable[[Path, str], list[Path]] # (root, split) → paths that must exist
     layout: str # the expected layout, shown in `DatasetRootError`
 
@@ -398,20 +464,26 @@ READER_MODULES = {"nuscenes": "st_vlm_repro.sources.nuscenes", "argoverse2": "st
 def register_reader(source:str, required:Callable[[Path, str], list[Path]], layout:str):
     "Decorator registering `tasks(root, split, **options)` as the reader of `source`."
     def deco(tasks):
-        READERS[source] = SourceReader(source, tasks, required, layout); return tasks
+        READERS[source] = SourceReader(source, tasks, required, layout)
+        return tasks
     return deco
 
 def get_reader(source:str)->SourceReader:
     "The reader registered for `source`, importing its module on first use."
-    if source not in READERS and source in READER_MODULES: importlib.import_module(READER_MODULES[source])
-    if source not in READERS: raise ValueError(f"no reader for source {source!r}; known: {sorted(set(READERS) | set(READER_MODULES))}")
+    if source not in READERS and source in READER_MODULES:
+        importlib.import_module(READER_MODULES[source])
+    if source not in READERS:
+        raise ValueError(f"no reader for source {source!r}; known: {sorted(set(READERS) | set(READER_MODULES))}")
     return READERS[source]
 
 # %% ../nbs/02_clips.ipynb #7b35fcb7
 def _reason(e:Exception)->str:
-    if isinstance(e, ClipSkip): return e.reason
-    if isinstance(e, FileNotFoundError): return "missing file"
-    if isinstance(e, TrackGapError): return "track gap"
+    if isinstance(e, ClipSkip):
+        return e.reason
+    if isinstance(e, FileNotFoundError):
+        return "missing file"
+    if isinstance(e, TrackGapError):
+        return "track gap"
     return type(e).__name__
 
 class ClipStream:
@@ -423,17 +495,24 @@ class ClipStream:
         if not self.root.is_dir() or missing:
             what = f"{self.root} does not exist" if not self.root.is_dir() else f"{missing[0]} does not exist"
             raise DatasetRootError(f"{source} root for split {split!r}: {what}. Expected layout:\n{self.reader.layout}")
-        self.report = SkipReport(f"{source} {split} clips"); self.track_report = SkipReport(f"{source} {split} tracks")
+        self.report = SkipReport(f"{source} {split} clips")
+        self.track_report = SkipReport(f"{source} {split} tracks")
 
     def __iter__(self)->Iterator[Clip]:
         opts = dict(self.options, track_report=self.track_report)
         for task in self.reader.tasks(self.root, self.split, **opts):
-            if isinstance(task, ClipSkip): self.report.skip(task.reason, task.detail); continue
-            try: clip = task.build()
+            if isinstance(task, ClipSkip):
+                self.report.skip(task.reason, task.detail)
+                continue
+            try:
+                clip = task.build()
             except Exception as e:
-                self.report.skip(_reason(e), f"{task.clip_id}: {e}"[:300]); continue
-            self.report.ok(); yield clip
-        if self.verbose: print(self.report)
+                self.report.skip(_reason(e), f"{task.clip_id}: {e}"[:300])
+                continue
+            self.report.ok()
+            yield clip
+        if self.verbose:
+            print(self.report)
 
 def load_clips(source:str, # nuscenes | argoverse2 | egoexo4d | nuplan (or any registered reader)
                root:Path|str, # The dataset root
@@ -450,21 +529,27 @@ def check_image(path:Path|str, # Image file
                 mode:str="header", # "header" (cheap), "decode" (full decode) or "none"
                ):
     "Raise `ClipSkip` ('missing image' / 'corrupt image') unless `path` is a readable image of `size`."
-    if mode == "none": return
+    if mode == "none":
+        return
     p = Path(path)
-    if not p.is_file(): raise ClipSkip("missing image", f"{p} does not exist")
+    if not p.is_file():
+        raise ClipSkip("missing image", f"{p} does not exist")
     from PIL import Image
     try:
         with Image.open(p) as im:
             if size is not None and tuple(im.size) != tuple(size):
                 raise ClipSkip("corrupt image", f"{p}: size {im.size}, expected {tuple(size)}")
-            if mode == "decode": im.load()
+            if mode == "decode":
+                im.load()
             elif im.format == "JPEG":
                 with open(p, "rb") as f:
                     f.seek(-2, 2)
-                    if f.read(2) != b"\xff\xd9": raise ClipSkip("corrupt image", f"{p}: truncated JPEG (no end marker)")
-    except ClipSkip: raise
-    except Exception as e: raise ClipSkip("corrupt image", f"{p}: {type(e).__name__}: {e}") from None
+                    if f.read(2) != b"\xff\xd9":
+                        raise ClipSkip("corrupt image", f"{p}: truncated JPEG (no end marker)")
+    except ClipSkip:
+        raise
+    except Exception as e:
+        raise ClipSkip("corrupt image", f"{p}: {type(e).__name__}: {e}") from None
 
 # %% ../nbs/02_clips.ipynb #ba50d70d
 def show_clip(clip:Clip, n_frames:int=4, path:Path|str|None=None):
@@ -475,18 +560,25 @@ def show_clip(clip:Clip, n_frames:int=4, path:Path|str|None=None):
     fig = plt.figure(figsize=(3.2 * len(idx) + 4, 3.6))
     for j, k in enumerate(idx):
         ax = fig.add_subplot(1, len(idx) + 1, j + 1)
-        img = cv2.imread(clip.frames[k]); ax.imshow(img[..., ::-1] if img is not None else np.zeros((2, 2, 3)))
+        img = cv2.imread(clip.frames[k])
+        ax.imshow(img[..., ::-1] if img is not None else np.zeros((2, 2, 3)))
         for tr, c in zip(clip.tracks, cols):
             if (b := tr.boxes_2d.get(int(k))) is not None:
                 ax.add_patch(plt.Rectangle(b[:2], b[2] - b[0], b[3] - b[1], fill=False, color=c, lw=1.5))
-        ax.set_title(f"t = {clip.frame_times[k]:.1f} s", fontsize=9); ax.axis("off")
+        ax.set_title(f"t = {clip.frame_times[k]:.1f} s", fontsize=9)
+        ax.axis("off")
     ax = fig.add_subplot(1, len(idx) + 1, len(idx) + 1)
-    cam = clip.world_from_camera[:, :3, 3]; ax.plot(cam[:, 0], cam[:, 1], "k-", lw=2, label="camera")
+    cam = clip.world_from_camera[:, :3, 3]
+    ax.plot(cam[:, 0], cam[:, 1], "k-", lw=2, label="camera")
     for tr, c in zip(clip.tracks, cols):
         ax.plot(tr.centers[:, 0], tr.centers[:, 1], "-", color=c, lw=1.2)
-        ax.plot(*tr.centers[0, :2], "o", color=c, ms=3); ax.text(*tr.centers[-1, :2], tr.category, fontsize=6, color=c)
-    ax.set_aspect("equal", adjustable="datalim"); ax.set_title("tracks, top view (m)", fontsize=9); ax.legend(fontsize=7)
+        ax.plot(*tr.centers[0, :2], "o", color=c, ms=3)
+        ax.text(*tr.centers[-1, :2], tr.category, fontsize=6, color=c)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title("tracks, top view (m)", fontsize=9)
+    ax.legend(fontsize=7)
     fig.suptitle(f"{clip.clip_id}  ({clip.source}, {clip.split}, {len(clip.tracks)} tracks)", fontsize=10)
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=80)
+    if path is not None:
+        fig.savefig(path, dpi=80)
     return fig

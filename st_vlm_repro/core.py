@@ -20,9 +20,21 @@ __all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'OPTIONAL_KEYS', 'NOT_SETTINGS', 'f
            'Failed', 'parallel_map', 'SkipReport', 'manifest_diff', 'check_resume']
 
 # %% ../nbs/00_core.ipynb #6f25768e
-DEFAULTS = dict(seed="0", data_dir="data", runs_dir="runs", figures_dir="figures", tables_dir="tables", n_workers="0", ray_address="",
-                step="0.5", max_frames="40", min_step="0.1", max_gap="1.0")
-PATH_KEYS_SUFFIXES = ("_dir", "_root", "_path")  # values of these keys are paths, resolved against settings.ini's folder
+DEFAULTS = dict(
+    seed="0",
+    data_dir="data",
+    runs_dir="runs",
+    figures_dir="figures",
+    tables_dir="tables",
+    n_workers="0",
+    ray_address="",
+    step="0.5",
+    max_frames="40",
+    min_step="0.1",
+    max_gap="1.0",
+)
+# values of these keys are paths, resolved against settings.ini's folder
+PATH_KEYS_SUFFIXES = ("_dir", "_root", "_path")
 
 # %% ../nbs/00_core.ipynb #ed474159
 def find_settings_file(start:Path|str|None=None, # Folder to search from (default: the current directory)
@@ -30,11 +42,13 @@ def find_settings_file(start:Path|str|None=None, # Folder to search from (defaul
     "The `settings.ini` named by `ST_VLM_SETTINGS`, else the nearest one in `start` or its parents, else `None`."
     if env := os.environ.get("ST_VLM_SETTINGS"):
         p = Path(env)
-        if not p.is_file(): raise FileNotFoundError(f"ST_VLM_SETTINGS={env!r}: no such settings file")
+        if not p.is_file():
+            raise FileNotFoundError(f"ST_VLM_SETTINGS={env!r}: no such settings file")
         return p.resolve()
     here = Path(start or Path.cwd()).resolve()
     for d in (here, *here.parents):
-        if (d/"settings.ini").is_file() and ((d/"pyproject.toml").is_file() or (d/"nbs").is_dir()): return d/"settings.ini"
+        if (d/"settings.ini").is_file() and ((d/"pyproject.toml").is_file() or (d/"nbs").is_dir()):
+            return d/"settings.ini"
     return None
 
 # %% ../nbs/00_core.ipynb #c13a0002
@@ -49,7 +63,8 @@ class SettingsError(ValueError):
 def _kind(v:str)->str:
     "The type a settings string shows: int, float, bool or str (empty: any)."
     v = v.strip().lower()
-    if not v or "${" in v: return "any"
+    if not v or "${" in v:
+        return "any"
     for name, f in (("int", int), ("float", float)):
         with contextlib.suppress(ValueError):
             f(v)
@@ -65,9 +80,12 @@ def key_kinds(cp:configparser.ConfigParser)->dict[str, str]:
     out = {}
     for k, kinds in seen.items():
         kinds = kinds - {"any"}
-        if kinds == {"int"}: out[k] = "int"
-        elif kinds and kinds <= {"int", "float"}: out[k] = "float"
-        else: out[k] = "bool" if kinds == {"bool"} else "any"
+        if kinds == {"int"}:
+            out[k] = "int"
+        elif kinds and kinds <= {"int", "float"}:
+            out[k] = "float"
+        else:
+            out[k] = "bool" if kinds == {"bool"} else "any"
     return out
 
 def check_values(cp:configparser.ConfigParser, values:Mapping, path:Path|str|None,
@@ -93,8 +111,13 @@ def check_values(cp:configparser.ConfigParser, values:Mapping, path:Path|str|Non
 class Settings(dict):
     "Resolved settings of one profile: a dict with attribute access and typed getters."
     def __getattr__(self, k):
-        try: return self[k]
-        except KeyError: raise AttributeError(f"no setting {k!r} in profile {self.get('profile')!r}; known: {sorted(self)}") from None
+        try:
+            return self[k]
+        except KeyError:
+            raise AttributeError(
+                f"no setting {k!r} in profile {self.get('profile')!r}; known: {sorted(self)}"
+            ) from None
+
     def int(self, k): return int(self[k])
     def float(self, k): return float(self[k])
     def path(self, k): return Path(self[k])
@@ -104,7 +127,8 @@ class Settings(dict):
 def _typed(v:str)->Any:
     "Turn a settings string into an int, a float, or leave it a string."
     for f in (int, float):
-        with contextlib.suppress(ValueError): return f(v)
+        with contextlib.suppress(ValueError):
+            return f(v)
     return v
 
 def load_settings(profile:str|None=None, # Profile (section of settings.ini); default `ST_VLM_PROFILE` or "mini"
@@ -121,11 +145,14 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
     cp = configparser.ConfigParser(defaults=DEFAULTS, interpolation=configparser.ExtendedInterpolation())
     base = Path.cwd()
     if path is not None:
-        if not Path(path).is_file(): raise FileNotFoundError(f"settings file {str(path)!r} does not exist")
-        cp.read(path); base = Path(path).resolve().parent
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"settings file {str(path)!r} does not exist")
+        cp.read(path)
+        base = Path(path).resolve().parent
     if profile not in cp.sections() and path is not None:
         raise KeyError(f"profile {profile!r} is not a section of {path}; profiles there: {cp.sections()}")
-    if profile not in cp: cp.add_section(profile)
+    if profile not in cp:
+        cp.add_section(profile)
     # environment and explicit overrides go in *before* interpolation, so `${data_dir}/...` follows an overridden data_dir
     env = {k[len("ST_VLM_"):].lower(): v for k, v in os.environ.items()
            if k.startswith("ST_VLM_") and k not in NOT_SETTINGS}
@@ -136,7 +163,8 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
     raw = dict(cp[profile])
     res = Settings(profile=profile, settings_file=str(path) if path else "")
     for k, v in raw.items():
-        if k.endswith(PATH_KEYS_SUFFIXES) and v and not Path(v).is_absolute(): v = str((base/v).resolve())
+        if k.endswith(PATH_KEYS_SUFFIXES) and v and not Path(v).is_absolute():
+            v = str((base/v).resolve())
         res[k] = _typed(v) if isinstance(v, str) else v
     return res
 
@@ -154,22 +182,27 @@ def parse_weights(text:str, # e.g. "nuplan=0.748,nuscenes=0.125"
             raise ValueError(f"{option}: expected name=weight pairs separated by commas, got {part.strip()!r}")
         if known is not None and k not in known:
             raise ValueError(f"{option}: unknown name {k!r}; expected one of {known}")
-        try: w = float(v)
-        except ValueError: raise ValueError(f"{option}: weight of {k!r} must be a number, not {v.strip()!r}") from None
+        try:
+            w = float(v)
+        except ValueError:
+            raise ValueError(f"{option}: weight of {k!r} must be a number, not {v.strip()!r}") from None
         if not w >= 0 or w == float("inf"):
             raise ValueError(f"{option}: weight of {k!r} must be a finite number >= 0, not {w}")
         out[k] = w
-    if not sum(out.values()) > 0: raise ValueError(f"{option}: the weights must not all be 0")
+    if not sum(out.values()) > 0:
+        raise ValueError(f"{option}: the weights must not all be 0")
     return out
 
 # %% ../nbs/00_core.ipynb #ceeef3ec
 def seed_everything(seed:int=0):
     "Seed Python's `random`, NumPy's global generator and, if loaded, PyTorch's."
-    random.seed(seed); np.random.seed(seed % 2**32)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
     os.environ["PYTHONHASHSEED"] = str(seed)
     import sys
     if "torch" in sys.modules:
-        import torch; torch.manual_seed(seed)
+        import torch
+        torch.manual_seed(seed)
 
 def rng(seed:int, *keys)->np.random.Generator:
     "A NumPy generator determined by `seed` and any `keys` (strings or ints), independent of call order."
@@ -182,14 +215,17 @@ def rng(seed:int, *keys)->np.random.Generator:
 def atomic_path(path:Path|str, # Final destination
                )->Iterator[Path]:
     "Yield a temporary path beside `path`; rename it onto `path` only if the block finishes without error."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"); os.close(fd)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
-        if tmp.exists(): tmp.unlink()
+        if tmp.exists():
+            tmp.unlink()
 
 def atomic_write(path:Path|str, data:str|bytes)->Path:
     "Write `data` (text or bytes) to `path` atomically."
@@ -200,16 +236,25 @@ def atomic_write(path:Path|str, data:str|bytes)->Path:
 # %% ../nbs/00_core.ipynb #be3976ff
 def to_jsonable(o:Any)->Any:
     "`o` with NumPy values, paths, sets, dataclasses and pydantic models turned into plain JSON types."
-    if isinstance(o, dict): return {str(k): to_jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, set)): return [to_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray): return to_jsonable(o.tolist())
-    if isinstance(o, np.bool_): return bool(o)
-    if isinstance(o, np.integer): return int(o)
-    if isinstance(o, np.floating): return float(o)
-    if isinstance(o, Path): return str(o)
-    if hasattr(o, "model_dump"): return to_jsonable(o.model_dump(mode="json"))
+    if isinstance(o, dict):
+        return {str(k): to_jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, set)):
+        return [to_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return to_jsonable(o.tolist())
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "model_dump"):
+        return to_jsonable(o.model_dump(mode="json"))
     if hasattr(o, "__dataclass_fields__"):
-        import dataclasses; return to_jsonable(dataclasses.asdict(o))
+        import dataclasses
+        return to_jsonable(dataclasses.asdict(o))
     return o
 
 def write_jsonl(path:Path|str, records:Iterable, # Records to write, one JSON object per line
@@ -222,9 +267,12 @@ def iter_jsonl(path:Path|str)->Iterator[dict]:
     "Yield the JSON objects of a JSON Lines file, naming the file and line of any that does not parse."
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: yield json.loads(line)
-            except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not a JSON object ({e.msg})") from None
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{i}: not a JSON object ({e.msg})") from None
 
 def read_jsonl(path:Path|str)->list[dict]:
     "The JSON objects of a JSON Lines file, as a list."
@@ -241,13 +289,15 @@ def safe_join(base:Path|str, # The folder every result must stay under
     out = Path(base)
     for part in parts:
         s = str(part)
-        if s == "" or "\x00" in s: raise UnsafePathError(f"empty or NUL path part {s!r} under {base}")
+        if s == "" or "\x00" in s:
+            raise UnsafePathError(f"empty or NUL path part {s!r} under {base}")
         q = Path(s.replace("\\", "/"))
         if q.is_absolute() or q.drive or ".." in q.parts:
             raise UnsafePathError(f"path part {s!r} is absolute or has '..'; refused under {base}")
         out = out / q
     root = Path(base).resolve()
-    if not out.resolve().is_relative_to(root): raise UnsafePathError(f"{out} resolves outside {root}")
+    if not out.resolve().is_relative_to(root):
+        raise UnsafePathError(f"{out} resolves outside {root}")
     return out
 
 # %% ../nbs/00_core.ipynb #6ab53c1c
@@ -260,9 +310,11 @@ class Failed:
     def __bool__(self): return False
 
 def _call(fn, i, x, errors):
-    try: return fn(x)
+    try:
+        return fn(x)
     except Exception as e:
-        if errors == "raise": raise
+        if errors == "raise":
+            raise
         return Failed(i, repr(x)[:200], f"{type(e).__name__}: {e}")
 
 # %% ../nbs/00_core.ipynb #9a66d630
@@ -278,15 +330,18 @@ def _ray_map(fn, items, ray_address, errors, progress, desc, ray_options):
         fn_ref = ray.put(fn)
         refs = [task.remote(fn_ref, i, x, errors) for i, x in enumerate(items)]
         pos = {r: i for i, r in enumerate(refs)}
-        out = [None]*len(refs); pending = list(refs)
+        out = [None]*len(refs)
+        pending = list(refs)
         with tqdm(total=len(refs), desc=desc, disable=not progress) as bar:
             while pending:
                 done, pending = ray.wait(pending, num_returns=min(len(pending), 16), timeout=1.0)
-                for r in done: out[pos[r]] = ray.get(r)
+                for r in done:
+                    out[pos[r]] = ray.get(r)
                 bar.update(len(done))
         return out
     finally:
-        if started: ray.shutdown()
+        if started:
+            ray.shutdown()
 
 # %% ../nbs/00_core.ipynb #6c643b60
 def parallel_map(fn:Callable, # Function of one item; must be picklable for processes and Ray
@@ -299,16 +354,19 @@ def parallel_map(fn:Callable, # Function of one item; must be picklable for proc
                  ray_options:dict|None=None, # Options for `ray.remote`, e.g. {"num_gpus": 1}
                 )->list:
     "`[fn(x) for x in items]` in order, in this process, local processes, or on Ray, with a progress bar."
-    if errors not in ("raise", "return"): raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
     items = list(items)
-    if ray_address: return _ray_map(fn, items, ray_address, errors, progress, desc, ray_options)
+    if ray_address:
+        return _ray_map(fn, items, ray_address, errors, progress, desc, ray_options)
     n = n_workers or os.cpu_count() or 1
     if n == 1 or len(items) <= 1:
         return [_call(fn, i, x, errors) for i, x in enumerate(tqdm(items, desc=desc, disable=not progress))]
     out = [None]*len(items)
     with ProcessPoolExecutor(max_workers=min(n, len(items))) as ex:
         futs = {ex.submit(_call, fn, i, x, errors): i for i, x in enumerate(items)}
-        for f in tqdm(as_completed(futs), total=len(futs), desc=desc, disable=not progress): out[futs[f]] = f.result()
+        for f in tqdm(as_completed(futs), total=len(futs), desc=desc, disable=not progress):
+            out[futs[f]] = f.result()
     return out
 
 # %% ../nbs/00_core.ipynb #c7275b44
@@ -319,10 +377,14 @@ class SkipReport:
     def skip(self, reason:str, example:str=""):
         "Count one skipped item under `reason`, keeping up to 3 examples."
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        if example and len(ex := self.examples.setdefault(reason, [])) < 3: ex.append(example)
+        if example and len(ex := self.examples.setdefault(reason, [])) < 3:
+            ex.append(example)
     @property
     def n_skipped(self): return sum(self.skipped.values())
-    def as_dict(self): return dict(name=self.name, done=self.done, skipped=dict(self.skipped), examples=dict(self.examples))
+
+    def as_dict(self):
+        return dict(name=self.name, done=self.done, skipped=dict(self.skipped), examples=dict(self.examples))
+
     def __repr__(self):
         lines = [f"{self.name}: {self.done} done, {self.n_skipped} skipped"]
         lines += [f"  {n:6d}  {r}" + (f"  (e.g. {', '.join(self.examples.get(r, []))})" if self.examples.get(r) else "")
@@ -335,8 +397,10 @@ def manifest_diff(old:Mapping, new:Mapping, prefix:str="")->list[str]:
     out = []
     for k in dict.fromkeys([*old, *new]):
         a, b = old.get(k), new.get(k)
-        if isinstance(a, Mapping) and isinstance(b, Mapping): out += manifest_diff(a, b, f"{prefix}{k}.")
-        elif a != b: out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += manifest_diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
     return out
 
 def check_resume(old:Mapping|None, # The manifest the earlier run recorded (None: nothing recorded, nothing to check)
@@ -346,7 +410,8 @@ def check_resume(old:Mapping|None, # The manifest the earlier run recorded (None
                  hint:str="rerun with the same settings, or rebuild with --overwrite",
                 )->None:
     "Raise `ValueError` naming every difference (outside `ignore`) between `old` and `new` (compared as JSON)."
-    if old is None: return
+    if old is None:
+        return
     norm = lambda m: json.loads(json.dumps(to_jsonable({k: v for k, v in m.items() if k not in set(ignore)})))
     if diff := manifest_diff(norm(old), norm(new)):
         raise ValueError(f"{where} was made with other settings ({'; '.join(diff)}): {hint}")

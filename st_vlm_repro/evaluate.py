@@ -4,9 +4,8 @@
 
 # %% ../nbs/05d_eval.ipynb #90f11f4b
 from __future__ import annotations
-import hashlib, json, os, shutil
+import hashlib, json, shutil
 from pathlib import Path
-from typing import Iterable, Optional
 
 import pandas as pd
 import typer
@@ -41,7 +40,8 @@ def collect_responses(runner, # Any object with `name` and `respond(records) -> 
                       progress:bool=True)->dict[str, dict]:
     "Ask `runner` every record not yet answered in `path`, a chunk at a time; all responses by id."
     ids = [r["id"] for r in records]
-    if len(set(ids)) != len(ids): raise ValueError(f"benchmark records have duplicate ids, e.g. {next(i for i in ids if ids.count(i) > 1)!r}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"benchmark records have duplicate ids, e.g. {next(i for i in ids if ids.count(i) > 1)!r}")
     done = read_responses(path)
     if (other := {d.get("model") for d in done.values()} - {runner.name}):
         raise ValueError(f"{path} holds responses of {sorted(other)}, not {runner.name!r}: use a fresh --out folder")
@@ -50,9 +50,13 @@ def collect_responses(runner, # Any object with `name` and `respond(records) -> 
     for i in range(0, len(todo), chunk_size):
         chunk = todo[i:i + chunk_size]
         answers = runner.respond(chunk)
-        if len(answers) != len(chunk): raise ValueError(f"runner {runner.name!r} returned {len(answers)} answers for {len(chunk)} records")
+        if len(answers) != len(chunk):
+            raise ValueError(f"runner {runner.name!r} returned {len(answers)} answers for {len(chunk)} records")
         for r, a in zip(chunk, answers):
-            if not isinstance(a, str): raise ValueError(f"runner {runner.name!r} answered record {r['id']!r} with {type(a).__name__}, not a string")
+            if not isinstance(a, str):
+                raise ValueError(
+                    f"runner {runner.name!r} answered record {r['id']!r} with {type(a).__name__}, not a string"
+                )
             done[r["id"]] = dict(id=r["id"], task=r["task"], model=runner.name, response=a)
         atomic_write(path, _jsonl_text(done.values()))
         bar.update(len(chunk))
@@ -65,7 +69,8 @@ BENCH_FIELDS = ("id", "task", "question", "label")   # what answering and scorin
 def check_records(records:list, where:str="record")->None:
     "Raise `ValueError` naming the first record that is not a dict with the fields evaluation reads and a known task."
     for i, r in enumerate(records):
-        if not isinstance(r, dict): raise ValueError(f"{where} {i}: a JSON {type(r).__name__}, not an object")
+        if not isinstance(r, dict):
+            raise ValueError(f"{where} {i}: a JSON {type(r).__name__}, not an object")
         if missing := [f for f in BENCH_FIELDS if f not in r]:
             raise ValueError(f"{where} {i} ({r.get('id', '?')}): missing field(s) {missing}")
         if r["task"] not in TASKS:
@@ -78,23 +83,30 @@ def read_bench(path:Path|str)->list[dict]:
     out = []
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: r = json.loads(line)
-            except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from None
             if not isinstance(r, dict):
                 raise ValueError(f"{path}:{i}: a JSON {type(r).__name__}, expected an object (a QARecord)")
-            try: QARecord.model_validate(r)
+            try:
+                QARecord.model_validate(r)
             except ValidationError as e:
                 err = e.errors()[0]
                 field = ".".join(map(str, err["loc"])) or "record"
                 where = f"a QARecord, record {r.get('id', '?')!r}"
                 raise ValueError(f"{path}:{i}: field {field!r}: {err['msg']} ({where})") from None
             out.append(r)
-    if not out: raise ValueError(f"{path}: no benchmark records")
+    if not out:
+        raise ValueError(f"{path}: no benchmark records")
     return out
 
 # %% ../nbs/05d_eval.ipynb #ec2816bb
-def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|None=None, progress:bool=False)->list[dict]:
+def score_responses(
+    records: list[dict], responses: dict[str, dict], judge: dict | None = None, progress: bool = False
+) -> list[dict]:
     "Per item: the extracted prediction, the gold label, the extraction's source and `score`'s fields."
     out = []
     for r in tqdm(records, desc="scoring", disable=not progress):
@@ -105,8 +117,10 @@ def score_responses(records:list[dict], responses:dict[str, dict], judge:dict|No
         else:
             x = extract_answer(r["task"], resp, r["question"], explain=True)
             pred, source, cue = x.value, "rules", x.cue
-        try: s = score(r["task"], r["label"], pred)
-        except ValueError as e: raise ValueError(f"record {r['id']!r}: {e}") from None
+        try:
+            s = score(r["task"], r["label"], pred)
+        except ValueError as e:
+            raise ValueError(f"record {r['id']!r}: {e}") from None
         out.append(dict(id=r["id"], task=r["task"], source=r.get("source"), template_id=r.get("template_id"),
                         response=resp, pred=pred, gold=r["label"], extraction=source, extraction_cue=cue,
                         **{k: v for k, v in s.items() if k != "task"}))
@@ -126,25 +140,30 @@ def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]
              chunk_size:int=50, progress:bool=True,
             )->pd.DataFrame:
     "Answer, extract and score STKit-Bench with `runner`, resumably; the per-task summary (Table 3 row)."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     records = list(bench_records)
-    if not records: raise ValueError("no benchmark records to evaluate")
+    if not records:
+        raise ValueError("no benchmark records to evaluate")
     check_records(records)
     mf, manifest = out/"manifest.json", eval_manifest(runner, records)
     old = json.loads(mf.read_text()) if mf.exists() else None
     if old is not None and old.get("model") != runner.name:
         raise ValueError(f"{out} holds responses of {[old.get('model')]}, not {runner.name!r}: use a fresh --out")
-    try: check_resume(old, manifest, str(mf), hint="its answers do not apply; starting the folder afresh")
+    try:
+        check_resume(old, manifest, str(mf), hint="its answers do not apply; starting the folder afresh")
     except ValueError as e:
         print(e)
-        for f in ("responses.jsonl", "scores.jsonl", "summary.csv", "meta.json"): (out/f).unlink(missing_ok=True)
+        for f in ("responses.jsonl", "scores.jsonl", "summary.csv", "meta.json"):
+            (out/f).unlink(missing_ok=True)
     atomic_write(mf, json.dumps(manifest, indent=1))
     responses = collect_responses(runner, records, out/"responses.jsonl", chunk_size, progress)
     scores = score_responses(records, responses, judge, progress)
     write_jsonl(out/"scores.jsonl", scores)
     df = summarize(scores)
     atomic_write(out/"summary.csv", df.to_csv())
-    judged = "rules+judge:" if judge and judge.get("on_disagreement") else "judge:"   # the judge only where rules are unsure
+    # the judge only where rules are unsure
+    judged = "rules+judge:" if judge and judge.get("on_disagreement") else "judge:"
     meta = run_meta(runner, records) | dict(extraction=judged + judge.get("model", "gpt-4o-mini") if judge else "rules")
     atomic_write(out/"meta.json", json.dumps(meta, indent=1))
     return df
@@ -152,7 +171,8 @@ def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]
 def load_run(run_dir:Path|str)->tuple[pd.DataFrame, dict]:
     "The summary DataFrame and meta of an evaluation folder."
     d = Path(run_dir)
-    if not (d/"summary.csv").exists(): raise FileNotFoundError(f"{d} has no summary.csv: not an evaluation folder (run `st-vlm-repro eval`)")
+    if not (d/"summary.csv").exists():
+        raise FileNotFoundError(f"{d} has no summary.csv: not an evaluation folder (run `st-vlm-repro eval`)")
     df = pd.read_csv(d/"summary.csv", index_col="task")
     meta = json.loads((d/"meta.json").read_text()) if (d/"meta.json").exists() else {"model": d.name}
     df.attrs.update(meta)
@@ -173,18 +193,33 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
-    if spec == "chance": return R.ChanceRunner(seed)
-    if spec == "oracle": return R.OracleRunner()
+    if spec == "chance":
+        return R.ChanceRunner(seed)
+    if spec == "oracle":
+        return R.OracleRunner()
     if spec == "prior":
-        if not train_records: raise ValueError("--model prior needs --train (a built STKit folder with a train split)")
+        if not train_records:
+            raise ValueError("--model prior needs --train (a built STKit folder with a train split)")
         return R.PriorRunner(train_records)
-    if kind in ("openai", "hf") and not arg: raise ValueError(f"--model {spec!r}: give a name after '{kind}:'")
-    if kind in ("openai", "hf") and videos is None: raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
+    if kind in ("openai", "hf") and not arg:
+        raise ValueError(f"--model {spec!r}: give a name after '{kind}:'")
+    if kind in ("openai", "hf") and videos is None:
+        raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
     if kind == "openai":
-        return R.OpenAIRunner(arg, videos, base_url=base_url, n_frames=n_frames, n_shots=n_shots, shot_records=train_records,
-                              cache_path=cache_path, seed=seed, n_workers=n_workers, timeout=timeout,
-                              max_attempts=max_attempts,
-                              **(dict(max_tokens_param="max_completion_tokens", temperature=None) if reasoning else {}))
+        return R.OpenAIRunner(
+            arg,
+            videos,
+            base_url=base_url,
+            n_frames=n_frames,
+            n_shots=n_shots,
+            shot_records=train_records,
+            cache_path=cache_path,
+            seed=seed,
+            n_workers=n_workers,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            **(dict(max_tokens_param="max_completion_tokens", temperature=None) if reasoning else {}),
+        )
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
         return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels)
@@ -194,26 +229,29 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
 eval_app = typer.Typer(help="Evaluate a model on STKit-Bench.", invoke_without_command=True, add_completion=False)
 
 @eval_app.callback()
-def eval_cmd(model: str = typer.Option(..., help="chance | prior | oracle | openai:<name> | hf:<path>"),
-             bench: Path = typer.Option(..., help="STKit-Bench JSONL (stkit_bench.jsonl or stkit_bench_paraphrased.jsonl)"),
-             out: Path = typer.Option(..., help="Run folder (resumed if it exists)"),
-             videos: Path = typer.Option(None, help="The STKit folder the records' videos are relative to"),
-             train: Path = typer.Option(None, help="A built STKit folder: its train split feeds prior and N-shot examples"),
-             base_url: str = typer.Option(None, help="OpenAI-compatible server for openai:<name>"),
-             n_frames: int = typer.Option(8, help="Frames sampled from each visual prompt"),
-             shots: int = typer.Option(0, help="N-shot examples (openai only; needs --train)"),
-             judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
-             judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
-             judge_on_disagreement: bool = typer.Option(False, "--judge-on-disagreement",
-                                                        help="Ask the judge only where the rules are unsure"),
-             device: str = typer.Option("cpu", help="Device for hf:<path>"),
-             fps: float = typer.Option(None, help="hf:<path>: frames per second sampled, instead of --n-frames"),
-             max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
-             workers: int = typer.Option(4, min=1, help="openai:<name>: requests in flight at once"),
-             reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
-             timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name>, judge)"),
-             max_attempts: int = typer.Option(5, min=1, help="Tries per API request, transient errors (openai, judge)"),
-             seed: int = typer.Option(0)):
+def eval_cmd(
+    model: str = typer.Option(..., help="chance | prior | oracle | openai:<name> | hf:<path>"),
+    bench: Path = typer.Option(..., help="STKit-Bench JSONL (stkit_bench.jsonl or stkit_bench_paraphrased.jsonl)"),
+    out: Path = typer.Option(..., help="Run folder (resumed if it exists)"),
+    videos: Path = typer.Option(None, help="The STKit folder the records' videos are relative to"),
+    train: Path = typer.Option(None, help="A built STKit folder: its train split feeds prior and N-shot examples"),
+    base_url: str = typer.Option(None, help="OpenAI-compatible server for openai:<name>"),
+    n_frames: int = typer.Option(8, help="Frames sampled from each visual prompt"),
+    shots: int = typer.Option(0, help="N-shot examples (openai only; needs --train)"),
+    judge: str = typer.Option(None, help="LLM judge model for extraction (default: rule-based)"),
+    judge_base_url: str = typer.Option(None, help="Judge server (default: --base-url)"),
+    judge_on_disagreement: bool = typer.Option(
+        False, "--judge-on-disagreement", help="Ask the judge only where the rules are unsure"
+    ),
+    device: str = typer.Option("cpu", help="Device for hf:<path>"),
+    fps: float = typer.Option(None, help="hf:<path>: frames per second sampled, instead of --n-frames"),
+    max_pixels: int = typer.Option(None, help="hf:<path>: shrink larger frames to this many pixels"),
+    workers: int = typer.Option(4, min=1, help="openai:<name>: requests in flight at once"),
+    reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
+    timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name>, judge)"),
+    max_attempts: int = typer.Option(5, min=1, help="Tries per API request, transient errors (openai, judge)"),
+    seed: int = typer.Option(0),
+):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
     from st_vlm_repro.bench import read_stkit
     records = read_bench(bench)   # every line checked before any model is asked
@@ -277,20 +315,25 @@ def _aggregate(metric, items):
 
 def _utils_source(parquet_name:str)->str:
     src = _UTILS.replace("__METRICS__", json.dumps(LMMS_METRICS, indent=1)).replace("__PARQUET__", parquet_name)
-    return src + "".join(f"def stkit_aggregate_{m}(items):\n    return _aggregate({m!r}, items)\n\n" for m in LMMS_METRICS)
+    return src + "".join(
+        f"def stkit_aggregate_{m}(items):\n    return _aggregate({m!r}, items)\n\n" for m in LMMS_METRICS
+    )
+
 
 def _yaml_source(task_name:str)->str:
     metrics = "".join(f"  - metric: {m}\n    aggregation: !function utils.stkit_aggregate_{m}\n"
                       f"    higher_is_better: {'false' if m.endswith('_mae') else 'true'}\n" for m in LMMS_METRICS)
-    return (f"task: {task_name}\ndataset_path: parquet\ndataset_name: null\ndataset_kwargs:\n  data_files:\n"
-            "    test: !function utils.STKIT_PARQUET\ntest_split: test\noutput_type: generate_until\n"
-            "doc_to_visual: !function utils.stkit_doc_to_visual\ndoc_to_text: !function utils.stkit_doc_to_text\n"
-            "doc_to_target: !function utils.stkit_doc_to_target\n"
-            "generation_kwargs:\n  max_new_tokens: 256\n  temperature: 0\n  top_p: 1.0\n  num_beams: 1\n  do_sample: false\n"
-            "process_results: !function utils.stkit_process_results\n"
-            f"metric_list:\n{metrics}"
-            "lmms_eval_specific_kwargs:\n  default:\n    pre_prompt: \"\"\n    post_prompt: \"\"\n"
-            "metadata:\n  version: 0.1\n")
+    return (
+        f"task: {task_name}\ndataset_path: parquet\ndataset_name: null\ndataset_kwargs:\n  data_files:\n"
+        "    test: !function utils.STKIT_PARQUET\ntest_split: test\noutput_type: generate_until\n"
+        "doc_to_visual: !function utils.stkit_doc_to_visual\ndoc_to_text: !function utils.stkit_doc_to_text\n"
+        "doc_to_target: !function utils.stkit_doc_to_target\n"
+        "generation_kwargs:\n  max_new_tokens: 256\n  temperature: 0\n  top_p: 1.0\n  num_beams: 1\n  do_sample: false\n"
+        "process_results: !function utils.stkit_process_results\n"
+        f"metric_list:\n{metrics}"
+        'lmms_eval_specific_kwargs:\n  default:\n    pre_prompt: ""\n    post_prompt: ""\n'
+        "metadata:\n  version: 0.1\n"
+    )
 
 def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
                           videos_dir:Path|str, # The STKit folder the records' video paths are relative to
@@ -299,18 +342,23 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
                           copy_videos:bool=True, # Copy the visual prompts into out_dir (else link them)
                          )->Path:
     "Write STKit-Bench as a local Parquet + videos and an lmms-eval task folder (YAML + utils.py); returns the YAML path."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     records, rows = read_jsonl(bench_jsonl), []
     for r in records:
         from st_vlm_repro.core import safe_join              # a record's `video` is data: no path outside the folders
         src = safe_join(videos_dir, r["video"])
-        if not src.exists(): raise FileNotFoundError(f"record {r['id']!r}: video {src} does not exist")
+        if not src.exists():
+            raise FileNotFoundError(f"record {r['id']!r}: video {src} does not exist")
         dst = safe_join(out, r["video"])   # the record's own relative path (STKit's start with videos/)
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_dir(): shutil.copytree(src, dst) if copy_videos else dst.symlink_to(src.resolve())
-            elif copy_videos: shutil.copy2(src, dst)
-            else: dst.symlink_to(src.resolve())
+            if src.is_dir():
+                shutil.copytree(src, dst) if copy_videos else dst.symlink_to(src.resolve())
+            elif copy_videos:
+                shutil.copy2(src, dst)
+            else:
+                dst.symlink_to(src.resolve())
         rows.append(dict(id=r["id"], task=r["task"], source=r.get("source"), video=Path(r["video"]).as_posix(),
                          question=r["question"],
                          task_question=r.get("task_question"), answer=r["answer"], label=json.dumps(r["label"]),

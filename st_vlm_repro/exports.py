@@ -23,20 +23,26 @@ RECORD_FIELDS = ("id", "task", "clip_id", "source", "split", "scene_id", "domain
 
 def _qa_model():
     "The STKit `QARecord` model, or None while that module is not available."
-    try: from st_vlm_repro.stkit import QARecord
-    except ImportError: return None
+    try:
+        from st_vlm_repro.stkit import QARecord
+    except ImportError:
+        return None
     return QARecord
 
 def as_record(r:Any, i:int|None=None, validate:bool=True)->dict:
     "A QA record (model or dict) as a plain JSON dict, checked for the record fields (and by `QARecord` if available)."
     where = f"record {i}" if i is not None else "record"
-    if hasattr(r, "model_dump"): return r.model_dump(mode="json")
-    if not isinstance(r, dict): raise TypeError(f"{where}: expected a QA record (dict or QARecord), got {type(r).__name__}")
+    if hasattr(r, "model_dump"):
+        return r.model_dump(mode="json")
+    if not isinstance(r, dict):
+        raise TypeError(f"{where}: expected a QA record (dict or QARecord), got {type(r).__name__}")
     if missing := [f for f in RECORD_FIELDS if f not in r]:
         raise ValueError(f"{where} ({r.get('id', '?')}): missing field(s) {missing}")
     if validate and (M := _qa_model()) is not None:
-        try: return M(**r).model_dump(mode="json")
-        except Exception as e: raise ValueError(f"{where} ({r.get('id', '?')}): not a valid QARecord: {e}") from None
+        try:
+            return M(**r).model_dump(mode="json")
+        except Exception as e:
+            raise ValueError(f"{where} ({r.get('id', '?')}): not a valid QARecord: {e}") from None
     return to_jsonable(r)
 
 # %% ../nbs/04b_exports.ipynb #fad50cae
@@ -61,10 +67,12 @@ def llava_next_mismatches(samples:Iterable[dict], # SFT samples; those with `met
     bad = []
     for s in samples:
         times = np.asarray(s.get("meta", {}).get("frame_times") or [], float)
-        if len(times) < 2: continue
+        if len(times) < 2:
+            continue
         native = 1 / float(np.median(np.diff(times)))
         idx = llava_next_frame_indices(len(times), native, video_fps, frames_upbound, force_sample)
-        if idx != list(range(len(times))): bad.append(s["id"])
+        if idx != list(range(len(times))):
+            bad.append(s["id"])
     return bad
 
 # %% ../nbs/04b_exports.ipynb #6827629b
@@ -90,14 +98,17 @@ def record_to_sample(r:Any, # A QA record (dict or QARecord)
 
 def _sample(x:Any, video_root=None)->dict:
     "An SFT sample from a QA record or an SFT sample."
-    if isinstance(x, dict) and "conversations" in x: return x
+    if isinstance(x, dict) and "conversations" in x:
+        return x
     return record_to_sample(x, video_root)
 
 def llava_entry(s:dict)->dict:
     "The LLaVA-NeXT JSON entry of an SFT sample."
     e = {"id": s["id"]}
-    if s.get("video"): e["video"] = s["video"]
-    if s.get("image"): e["image"] = s["image"]
+    if s.get("video"):
+        e["video"] = s["video"]
+    if s.get("image"):
+        e["image"] = s["image"]
     e["conversations"] = s["conversations"]
     e["data_source"] = s.get("meta", {}).get("data_source", s.get("source", ""))
     return e
@@ -110,10 +121,14 @@ def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT sampl
     "Write records/samples as a LLaVA-NeXT / LLaVA-Video SFT JSON list, atomically; refuse flags showing other frames."
     entries, samples = [], []
     for i, x in enumerate(records):
-        try: s = _sample(x, video_root)
-        except (ValueError, TypeError) as e: raise ValueError(f"{out}: item {i}: {e}") from None
+        try:
+            s = _sample(x, video_root)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{out}: item {i}: {e}") from None
         if s.get("video") and not str(s["video"]).endswith(".mp4"):
-            warnings.warn(f"{s['id']}: video {s['video']} is not an .mp4; LLaVA-NeXT reads frame folders only for ShareGPT4Video")
+            warnings.warn(
+                f"{s['id']}: video {s['video']} is not an .mp4; LLaVA-NeXT reads frame folders only for ShareGPT4Video"
+            )
         entries.append(llava_entry(s))
         samples.append(s)
     if bad := llava_next_mismatches(samples, video_fps, frames_upbound, force_sample):
@@ -124,16 +139,34 @@ def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT sampl
     return atomic_write(out, json.dumps(entries, ensure_ascii=False, indent=1))
 
 # %% ../nbs/04b_exports.ipynb #fd0273eb
-_STR_FIELDS = ("id", "task", "clip_id", "source", "split", "scene_id", "domain", "video", "question", "answer", "template_id")
+_STR_FIELDS = (
+    "id",
+    "task",
+    "clip_id",
+    "source",
+    "split",
+    "scene_id",
+    "domain",
+    "video",
+    "question",
+    "answer",
+    "template_id",
+)
+
 
 def _label_columns(label)->dict:
     "The typed label columns of one gold label (exactly one non-null)."
     out = dict(label_number=None, label_interval=None, label_colour=None, label_bool=None)
-    if isinstance(label, bool): out["label_bool"] = label
-    elif isinstance(label, (int, float)): out["label_number"] = float(label)
-    elif isinstance(label, str): out["label_colour"] = label
-    elif isinstance(label, (list, tuple)) and len(label) == 2: out["label_interval"] = [float(v) for v in label]
-    else: raise ValueError(f"label {label!r} is none of number, [t0, t1], colour, bool")
+    if isinstance(label, bool):
+        out["label_bool"] = label
+    elif isinstance(label, (int, float)):
+        out["label_number"] = float(label)
+    elif isinstance(label, str):
+        out["label_colour"] = label
+    elif isinstance(label, (list, tuple)) and len(label) == 2:
+        out["label_interval"] = [float(v) for v in label]
+    else:
+        raise ValueError(f"label {label!r} is none of number, [t0, t1], colour, bool")
     return out
 
 def _parquet_schema(extra_str:Sequence[str], extra_json:Sequence[str]):
@@ -161,13 +194,19 @@ def to_parquet(records:Iterable, # QA records (dicts / QARecord)
     cols["label_json"] = [json.dumps(r["label"]) for r in rows]
     typed = []
     for i, r in enumerate(rows):
-        try: typed.append(_label_columns(r["label"]))
-        except ValueError as e: raise ValueError(f"record {i} ({r['id']}): {e}") from None
-    for k in ("label_number", "label_interval", "label_colour", "label_bool"): cols[k] = [t[k] for t in typed]
-    for k in extra_str: cols[k] = [r[k] for r in rows]
-    for k in extra_json: cols[f"{k}_json"] = [json.dumps(r[k], ensure_ascii=False) if k in r else None for r in rows]
+        try:
+            typed.append(_label_columns(r["label"]))
+        except ValueError as e:
+            raise ValueError(f"record {i} ({r['id']}): {e}") from None
+    for k in ("label_number", "label_interval", "label_colour", "label_bool"):
+        cols[k] = [t[k] for t in typed]
+    for k in extra_str:
+        cols[k] = [r[k] for r in rows]
+    for k in extra_json:
+        cols[f"{k}_json"] = [json.dumps(r[k], ensure_ascii=False) if k in r else None for r in rows]
     table = pa.Table.from_pydict(cols, schema=_parquet_schema(extra_str, extra_json))
-    with atomic_path(out) as tmp: pq.write_table(table, tmp, compression="zstd")
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     return Path(out)
 
 def read_parquet(path:Path|str)->list[dict]:
@@ -179,7 +218,13 @@ def read_parquet(path:Path|str)->list[dict]:
     for row in t:
         r = {k: v for k, v in row.items() if k not in typed and not k.endswith("_json")}
         r["label"] = json.loads(row["label_json"])
-        r.update({k[:-5]: json.loads(v) for k, v in row.items() if k.endswith("_json") and k != "label_json" and v is not None})
+        r.update(
+            {
+                k[:-5]: json.loads(v)
+                for k, v in row.items()
+                if k.endswith("_json") and k != "label_json" and v is not None
+            }
+        )
         out.append(r)
     return out
 
@@ -194,18 +239,22 @@ def to_chat_messages(x:Any, # A QA record (dict / QARecord) or an SFT sample
         if frames is not None:
             from st_vlm_repro.visual_prompts import read_video_frames
             media = {"type": "video", "video": read_video_frames(s["video"], n=frames)[0]}
-        else: media = {"type": "video", "path": str(s["video"])}
+        else:
+            media = {"type": "video", "path": str(s["video"])}
     elif s.get("image"):
         imgs = s["image"] if isinstance(s["image"], list) else [s["image"]]
         media = [{"type": "image", "path": str(i)} for i in imgs]
-    else: media = None
+    else:
+        media = None
     msgs, roles = [], {"human": "user", "gpt": "assistant", "system": "system"}
     for turn in s["conversations"]:
         role = roles.get(turn["from"])
-        if role is None: raise ValueError(f"sample {s['id']}: unknown speaker {turn['from']!r} (human, gpt or system)")
+        if role is None:
+            raise ValueError(f"sample {s['id']}: unknown speaker {turn['from']!r} (human, gpt or system)")
         content = [{"type": "text", "text": _strip_media_tokens(turn["value"])}]
         if role == "user" and media is not None:
-            content = (media if isinstance(media, list) else [media]) + content; media = None
+            content = (media if isinstance(media, list) else [media]) + content
+            media = None
         msgs.append({"role": role, "content": content})
     return msgs
 
@@ -213,10 +262,14 @@ def to_chat_messages(x:Any, # A QA record (dict / QARecord) or an SFT sample
 def _load_json_list(path:Path)->list:
     "A JSON list file, or the objects of a JSON Lines file."
     text = Path(path).read_text(encoding="utf-8")
-    try: data = json.loads(text)
-    except json.JSONDecodeError: return list(iter_jsonl(path))
-    if isinstance(data, dict): data = [data]
-    if not isinstance(data, list): raise ValueError(f"{path}: expected a JSON list of samples, got {type(data).__name__}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return list(iter_jsonl(path))
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON list of samples, got {type(data).__name__}")
     return data
 
 def _check_conversations(conv, where:str)->list[dict]:
@@ -228,10 +281,12 @@ def _check_conversations(conv, where:str)->list[dict]:
         if not isinstance(t, dict) or "from" not in t or "value" not in t:
             raise ValueError(f"{where}: turn {j} must be {{'from', 'value'}}, got {str(t)[:80]}")
         want = "human" if j % 2 == 0 else "gpt"
-        if t["from"] != want: raise ValueError(f"{where}: turn {j} is from {t['from']!r}, expected {want!r}")
+        if t["from"] != want:
+            raise ValueError(f"{where}: turn {j} is from {t['from']!r}, expected {want!r}")
         out.append({"from": t["from"], "value": str(t["value"])})
     out[0]["value"] = f"{IMAGE_TOKEN}\n{_strip_media_tokens(out[0]['value'])}"
-    for t in out[1:]: t["value"] = _strip_media_tokens(t["value"]) if t["from"] == "human" else t["value"]
+    for t in out[1:]:
+        t["value"] = _strip_media_tokens(t["value"]) if t["from"] == "human" else t["value"]
     return out
 
 def read_llava_video(paths:Path|str|Sequence[Path|str], # LLaVA-Video-178K annotation file(s) (.json / .jsonl)
@@ -243,13 +298,21 @@ def read_llava_video(paths:Path|str|Sequence[Path|str], # LLaVA-Video-178K annot
     for path in paths:
         for i, e in enumerate(_load_json_list(Path(path))):
             where = f"{path}: entry {i}"
-            if not isinstance(e, dict) or "video" not in e: raise ValueError(f"{where}: no 'video' field")
+            if not isinstance(e, dict) or "video" not in e:
+                raise ValueError(f"{where}: no 'video' field")
             from st_vlm_repro.core import safe_join          # an entry's `video` is data: it must stay under video_root
             video = str(safe_join(video_root, e["video"])) if video_root is not None else e["video"]
             src = e.get("data_source") or Path(path).stem
-            out.append(dict(id=f"llava_video/{src}/{e.get('id', i)}", source="llava_video_178k", video=video, image=None,
-                            conversations=_check_conversations(e.get("conversations"), where),
-                            meta=dict(data_source=src, file=Path(path).name)))
+            out.append(
+                dict(
+                    id=f"llava_video/{src}/{e.get('id', i)}",
+                    source="llava_video_178k",
+                    video=video,
+                    image=None,
+                    conversations=_check_conversations(e.get("conversations"), where),
+                    meta=dict(data_source=src, file=Path(path).name),
+                )
+            )
     return out
 
 # %% ../nbs/04b_exports.ipynb #546483d0
@@ -258,8 +321,10 @@ _MASK = re.compile(r"<mask>(?:\s*<depth>)?")
 def _rle_box(rle:dict)->list[float]:
     "[x0, y0, x1, y1] of a COCO RLE mask."
     from pycocotools import mask as mask_utils
-    r = dict(rle); r["counts"] = r["counts"].encode() if isinstance(r["counts"], str) else r["counts"]
-    if isinstance(r["counts"], list): r = mask_utils.frPyObjects(r, *r["size"])
+    r = dict(rle)
+    r["counts"] = r["counts"].encode() if isinstance(r["counts"], str) else r["counts"]
+    if isinstance(r["counts"], list):
+        r = mask_utils.frPyObjects(r, *r["size"])
     x, y, w, h = (float(v) for v in mask_utils.toBbox(r))
     return [x, y, x + w, y + h]
 
@@ -273,27 +338,43 @@ def read_open_spatial(paths:Path|str|Sequence[Path|str], # OpenSpatialDataset an
     for path in paths:
         for i, e in enumerate(_load_json_list(Path(path))):
             where = f"{path}: entry {i}"
-            if not isinstance(e, dict): raise ValueError(f"{where}: not a JSON object")
-            if "filename" in e: name = f"{e['filename']}{image_ext}"
-            elif "image" in e: name = e["image"]
-            else: raise ValueError(f"{where}: no 'filename' (or 'image') field")
+            if not isinstance(e, dict):
+                raise ValueError(f"{where}: not a JSON object")
+            if "filename" in e:
+                name = f"{e['filename']}{image_ext}"
+            elif "image" in e:
+                name = e["image"]
+            else:
+                raise ValueError(f"{where}: no 'filename' (or 'image') field")
             conv = _check_conversations(e.get("conversations"), where)
             n_masks = sum(len(_MASK.findall(t["value"])) for t in conv)
-            if e.get("bbox") is not None: boxes = [[float(v) for v in b] for b in e["bbox"]]
-            elif e.get("rle") is not None: boxes = [_rle_box(r) for r in e["rle"]]
-            else: boxes = []
+            if e.get("bbox") is not None:
+                boxes = [[float(v) for v in b] for b in e["bbox"]]
+            elif e.get("rle") is not None:
+                boxes = [_rle_box(r) for r in e["rle"]]
+            else:
+                boxes = []
             if n_masks != len(boxes):
                 raise ValueError(f"{where}: {n_masks} <mask> tokens but {len(boxes)} region entries (bbox/rle)")
             regions, it = [], iter(boxes)
             def name_region(_):
                 b = next(it)
-                if b not in regions: regions.append(b)
+                if b not in regions:
+                    regions.append(b)
                 return f"Region [{regions.index(b)}]"
-            for t in conv: t["value"] = _MASK.sub(name_region, t["value"])
+            for t in conv:
+                t["value"] = _MASK.sub(name_region, t["value"])
             image = str(Path(image_root) / name) if image_root is not None else name
-            out.append(dict(id=f"open_spatial/{e.get('id', e.get('filename', i))}#{i}", source="open_spatial", video=None,
-                            image=image, conversations=conv, meta=dict(regions=regions, data_source="open_spatial",
-                                                                       file=Path(path).name)))
+            out.append(
+                dict(
+                    id=f"open_spatial/{e.get('id', e.get('filename', i))}#{i}",
+                    source="open_spatial",
+                    video=None,
+                    image=image,
+                    conversations=conv,
+                    meta=dict(regions=regions, data_source="open_spatial", file=Path(path).name),
+                )
+            )
     return out
 
 # %% ../nbs/04b_exports.ipynb #638bcada
@@ -309,10 +390,14 @@ def blend(stkit:Sequence, # STKit QA records or SFT samples
     "The shuffled training mix of the three sources at `counts`, and a summary {source: {available, asked, taken}}."
     parts, summary = [], {}
     for name, items, n in zip(BLEND_SOURCES, (stkit, llava_video, open_spatial), counts):
-        items = list(items); k = len(items) if n is None else int(n)
-        if k < 0: raise ValueError(f"counts for {name} must be ≥ 0 or None, got {n}")
+        items = list(items)
+        k = len(items) if n is None else int(n)
+        if k < 0:
+            raise ValueError(f"counts for {name} must be ≥ 0 or None, got {n}")
         if k > len(items):
-            warnings.warn(f"blend: {name} has {len(items)} samples, fewer than the {k} asked for; taking all {len(items)}")
+            warnings.warn(
+                f"blend: {name} has {len(items)} samples, fewer than the {k} asked for; taking all {len(items)}"
+            )
             k = len(items)
         idx = np.sort(rng(seed, "blend", name).permutation(len(items))[:k]) if k < len(items) else np.arange(len(items))
         parts += [_sample(items[i], video_root) if name == "stkit" else items[i] for i in idx]

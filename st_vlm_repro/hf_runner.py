@@ -22,14 +22,20 @@ __all__ = ['record_prompt', 'vlm_messages', 'sample_frames', 'HFVideoRunner']
 # %% ../nbs/05c_hf_runner.ipynb #0a757c55
 def record_prompt(record:dict, frame_times:Sequence[float])->str:
     "The question of `record` with the common prompt rebuilt for the frames the model is shown."
-    dur = video_duration(record["frame_times"]) if record.get("frame_times") else None   # the whole video's
-    return common_prompt(frame_times, [o["colour"] for o in record["objects"] if o.get("colour")], duration=dur) + " " + record["task_question"]
+    dur = video_duration(record["frame_times"]) if record.get("frame_times") else None  # the whole video's
+    return (
+        common_prompt(frame_times, [o["colour"] for o in record["objects"] if o.get("colour")], duration=dur)
+        + " "
+        + record["task_question"]
+    )
+
 
 def vlm_messages(record:dict, video:np.ndarray|None, frame_times:Sequence[float], answer:str|None=None)->list[dict]:
     "Chat messages for one record: the video and its question, and the answer when training."
     v = {"type": "video"} if video is None else {"type": "video", "video": video}
     msgs = [{"role": "user", "content": [v, {"type": "text", "text": record_prompt(record, frame_times)}]}]
-    if answer is not None: msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+    if answer is not None:
+        msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
     return msgs
 
 # %% ../nbs/05c_hf_runner.ipynb #d47c01e5
@@ -43,15 +49,18 @@ def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
     from transformers.video_utils import VideoMetadata
     if (n_frames is None) == (fps is None):
         raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
-    if fps is not None and fps <= 0: raise ValueError(f"fps must be > 0, got {fps}")
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
     frames, times = read_video_frames(path)
     T = len(times)
     rate = 1 / float(np.median(np.diff(times))) if T > 1 else 1.0
     if T > 1 and not np.allclose(times, np.arange(T) / rate, atol=0.25 / rate):
         first = np.round(times[:4], 3).tolist()
         raise ValueError(f"{path}: frames are not at a constant rate from 0 s (times {first}…)")
-    if n_frames is not None: idx = _pick(times, n_frames, None, repeat=True)
-    else: idx = np.unique(_pick(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
+    if n_frames is not None:
+        idx = _pick(times, n_frames, None, repeat=True)
+    else:
+        idx = np.unique(_pick(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
     frames = frames[idx]
     h, w = frames.shape[1:3]
     if max_pixels is not None and h * w > max_pixels:
@@ -73,8 +82,10 @@ class HFVideoRunner:
                  max_pixels:int|None=None, # Frame budget: larger frames are shrunk to this many pixels
                 ):
         from st_vlm_repro.tiny_model import load_vlm
-        if fps is not None: n_frames = None
-        if n_frames is None and fps is None: raise ValueError("give n_frames or fps")
+        if fps is not None:
+            n_frames = None
+        if n_frames is None and fps is None:
+            raise ValueError("give n_frames or fps")
         self.proc, self.model = load_vlm(model_path, device)
         self.proc.tokenizer.padding_side = "left"
         self.video_root, self.n_frames, self.fps, self.max_pixels = Path(video_root), n_frames, fps, max_pixels
@@ -119,5 +130,6 @@ class HFVideoRunner:
                 with torch.inference_mode():
                     ids = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False)
                 answers = self.proc.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-                for j, s in zip(js, answers): out[j] = s.strip()
+                for j, s in zip(js, answers):
+                    out[j] = s.strip()
         return out

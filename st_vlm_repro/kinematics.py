@@ -20,15 +20,23 @@ def check_track(times, # N timestamps in seconds, strictly increasing
     "`times`, `points` as float arrays, or a `ValueError` naming what is wrong with them."
     t, p = np.asarray(times, dtype=float), np.asarray(points, dtype=float)
     if (t.ndim == 1 and p.ndim == 2 and p.shape[1] in (2, 3) and len(t) == len(p) >= 2 and np.isfinite(t).all()
-        and np.isfinite(p).all() and (t[1:] > t[:-1]).all()): return t, p   # the common case, checked in one pass
-    if t.ndim != 1: raise ValueError(f"times must be 1-D, got shape {t.shape}")
-    if p.ndim != 2 or p.shape[1] not in (2, 3): raise ValueError(f"points must be N×3 (or N×2), got shape {p.shape}")
-    if len(t) != len(p): raise ValueError(f"times and points have mismatched lengths: {len(t)} times, {len(p)} points")
-    if len(t) < 2: raise ValueError(f"a trajectory needs at least 2 samples, got {len(t)}")
-    if not np.isfinite(t).all(): raise ValueError(f"times contain NaN/inf at index {int(np.flatnonzero(~np.isfinite(t))[0])}")
-    if not np.isfinite(p).all(): raise ValueError(f"points contain NaN/inf at index {int(np.flatnonzero(~np.isfinite(p).all(1))[0])}")
+        and np.isfinite(p).all() and (t[1:] > t[:-1]).all()):
+        return t, p   # the common case, checked in one pass
+    if t.ndim != 1:
+        raise ValueError(f"times must be 1-D, got shape {t.shape}")
+    if p.ndim != 2 or p.shape[1] not in (2, 3):
+        raise ValueError(f"points must be N×3 (or N×2), got shape {p.shape}")
+    if len(t) != len(p):
+        raise ValueError(f"times and points have mismatched lengths: {len(t)} times, {len(p)} points")
+    if len(t) < 2:
+        raise ValueError(f"a trajectory needs at least 2 samples, got {len(t)}")
+    if not np.isfinite(t).all():
+        raise ValueError(f"times contain NaN/inf at index {int(np.flatnonzero(~np.isfinite(t))[0])}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"points contain NaN/inf at index {int(np.flatnonzero(~np.isfinite(p).all(1))[0])}")
     if (bad := np.flatnonzero(np.diff(t) <= 0)).size:
-        i = int(bad[0]); kind = "duplicate" if t[i+1] == t[i] else "unsorted"
+        i = int(bad[0])
+        kind = "duplicate" if t[i+1] == t[i] else "unsorted"
         raise ValueError(f"times must be strictly increasing: {kind} times at index {i}, {i+1} ({t[i]} then {t[i+1]})")
     return t, p
 
@@ -37,7 +45,8 @@ class TrackGapError(ValueError):
     "A trajectory has a gap between two samples longer than the allowed `max_gap`."
 
 def _check_gaps(t, max_gap):
-    if max_gap is None: return
+    if max_gap is None:
+        return
     if (big := np.flatnonzero(np.diff(t) > max_gap)).size:
         i = int(big[0])
         raise TrackGapError(f"gap of {t[i+1]-t[i]:.3f} s between samples at {t[i]:.3f} s and {t[i+1]:.3f} s "
@@ -60,13 +69,15 @@ def resample_track(times, # N timestamps in seconds, strictly increasing
                   )->tuple[np.ndarray, np.ndarray]:
     "Positions linearly interpolated at the grid times `start + k·step` that lie within the data and [start, end]."
     t, p = check_track(times, points)
-    if step <= 0: raise ValueError(f"step must be positive, got {step}")
+    if step <= 0:
+        raise ValueError(f"step must be positive, got {step}")
     origin = start if start is not None else np.ceil((t[0] - tol) / step) * step
     first = origin if origin >= t[0] - tol else origin + np.ceil((t[0] - tol - origin) / step) * step
     last = min(t[-1] + tol, np.inf if end is None else end + tol)
     n = int(np.floor((last - first) / step + 1e-9)) + 1 if last >= first else 0
     grid = np.round(first + step * np.arange(max(n, 0)), 9)
-    if not len(grid): return grid, np.zeros((0, p.shape[1]))
+    if not len(grid):
+        return grid, np.zeros((0, p.shape[1]))
     inside = (t >= grid[0] - step) & (t <= grid[-1] + step)
     _check_gaps(t[inside], max_gap)
     return grid, np.stack([np.interp(grid, t, p[:, k]) for k in range(p.shape[1])], axis=1)
@@ -84,7 +95,8 @@ def _interval(times, points, start, end):
     if start is not None and end is not None and end <= start:
         raise ValueError(f"empty interval: end={end} must be after start={start}")
     sel = interval_mask(t, start, end)
-    if sel.sum() < 2: raise ValueError(f"fewer than 2 samples inside [{start}, {end}] s (data spans {t[0]}..{t[-1]} s)")
+    if sel.sum() < 2:
+        raise ValueError(f"fewer than 2 samples inside [{start}, {end}] s (data spans {t[0]}..{t[-1]} s)")
     return t[sel], p[sel]
 
 # %% ../nbs/01_grounding.ipynb #cf1bec8e
@@ -113,7 +125,8 @@ def batch_step_lengths(points, # (B, N, 3) positions
     "(B, N−1) 3D step lengths, 0 where either end of the step is invalid."
     p = np.asarray(points, dtype=float)
     d = np.sqrt(np.square(np.diff(p, axis=-2)).sum(-1))
-    if mask is None: return d
+    if mask is None:
+        return d
     m = np.asarray(mask, dtype=bool)
     return np.where(m[..., 1:] & m[..., :-1], np.nan_to_num(d), 0.0)
 
@@ -129,8 +142,10 @@ def batch_traveling_speed(points, # (B, N, 3) positions
     p = np.asarray(points, dtype=float)
     t = np.broadcast_to(np.asarray(times, dtype=float), p.shape[:-1])
     m = None if mask is None else np.asarray(mask, dtype=bool)
-    if mask is None: dur = t[..., -1] - t[..., 0]
-    else: dur = np.where(m, t, -np.inf).max(-1) - np.where(m, t, np.inf).min(-1)
+    if mask is None:
+        dur = t[..., -1] - t[..., 0]
+    else:
+        dur = np.where(m, t, -np.inf).max(-1) - np.where(m, t, np.inf).min(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(dur > 0, batch_traveled_distance(p, m) / np.where(dur > 0, dur, 1) * 3.6, np.nan)
 
@@ -157,7 +172,8 @@ def batch_clock_directions(points, # (B, N, 3) positions (x, y ground plane, z u
     dx, dy = d[..., 0], d[..., 1]
     moving = dx*dx + dy*dy >= min_step*min_step
     if mask is not None:
-        m = np.asarray(mask, dtype=bool); moving &= m[..., 1:] & m[..., :-1]
+        m = np.asarray(mask, dtype=bool)
+        moving &= m[..., 1:] & m[..., :-1]
     ref = np.take_along_axis(d, moving.argmax(-1)[..., None, None], axis=-2)  # (B, 1, 2)
     rx, ry = ref[..., 0], ref[..., 1]
     a = np.arctan2(rx*dy - ry*dx, rx*dx + ry*dy) * (-6/np.pi)  # clockwise angle in hours, in [-6, 6]
@@ -189,6 +205,7 @@ def direction_intervals(points, times, min_step:float=0.1)->list[tuple[int, floa
 # %% ../nbs/01_grounding.ipynb #f3654296
 class Trajectory:
     "A checked trajectory with its step lengths (and clock hours) computed once; methods equal the functions of the same name."
+
     def __init__(self, points, # N×3 positions in metres
                  times, # N timestamps in seconds, strictly increasing
                 ):
@@ -201,19 +218,23 @@ class Trajectory:
         if start is not None and end is not None and end <= start:
             raise ValueError(f"empty interval: end={end} must be after start={start}")
         t = self.t
-        if start is None and end is None: i, j = 0, len(t) - 1
+        if start is None and end is None:
+            i, j = 0, len(t) - 1
         else:
             sel = np.flatnonzero(interval_mask(t, start, end))
             i, j = (int(sel[0]), int(sel[-1])) if len(sel) else (0, -1)
-        if j - i + 1 < 2: raise ValueError(f"fewer than 2 samples inside [{start}, {end}] s (data spans {t[0]}..{t[-1]} s)")
+        if j - i + 1 < 2:
+            raise ValueError(f"fewer than 2 samples inside [{start}, {end}] s (data spans {t[0]}..{t[-1]} s)")
         return i, j
 
     def traveled_distance(self, start:float|None=None, end:float|None=None)->float:
         "= `traveled_distance(points, times, start, end)`."
-        if start is None and end is None and self._whole is not None: return self._whole
+        if start is None and end is None and self._whole is not None:
+            return self._whole
         i, j = self._span(start, end)
         d = float(self.steps[:, i:j].sum(-1)[0])
-        if start is None and end is None: self._whole = d
+        if start is None and end is None:
+            self._whole = d
         return d
 
     def traveling_speed(self, start:float|None=None, end:float|None=None)->float:
@@ -224,7 +245,8 @@ class Trajectory:
 
     def clock_directions(self, min_step:float=0.1)->np.ndarray:
         "= `clock_directions(points, min_step)`, computed once per `min_step`."
-        if (c := self._clock.get(min_step)) is None: c = self._clock[min_step] = batch_clock_directions(self.p[None], None, min_step)[0]
+        if (c := self._clock.get(min_step)) is None:
+            c = self._clock[min_step] = batch_clock_directions(self.p[None], None, min_step)[0]
         return c
 
     def movement_direction(self, min_step:float=0.1)->int:
@@ -242,7 +264,8 @@ class Trajectory:
 # %% ../nbs/01_grounding.ipynb #86cf01c2
 def ground_heading(points)->float:
     "Heading of the net ground-plane displacement, degrees counter-clockwise from +x (NaN if it did not move)."
-    p = np.asarray(points, dtype=float); d = p[-1, :2] - p[0, :2]
+    p = np.asarray(points, dtype=float)
+    d = p[-1, :2] - p[0, :2]
     return float(np.degrees(np.arctan2(d[1], d[0]))) if np.hypot(*d) > 0 else float("nan")
 
 def heading_difference(a:float, b:float)->float:
@@ -251,9 +274,12 @@ def heading_difference(a:float, b:float)->float:
 
 def path_deviation(points, min_step:float=0.1)->float:
     "Largest angle (degrees) between any moving step and the path's net heading; 0 for a straight path."
-    p = np.asarray(points, dtype=float); h = ground_heading(p)
-    d = np.diff(p[:, :2], axis=0); d = d[np.hypot(d[:, 0], d[:, 1]) >= min_step]
-    if np.isnan(h) or not len(d): return float("nan")
+    p = np.asarray(points, dtype=float)
+    h = ground_heading(p)
+    d = np.diff(p[:, :2], axis=0)
+    d = d[np.hypot(d[:, 0], d[:, 1]) >= min_step]
+    if np.isnan(h) or not len(d):
+        return float("nan")
     return max(heading_difference(np.degrees(np.arctan2(y, x)), h) for x, y in d)
 
 # %% ../nbs/01_grounding.ipynb #6b89a8db
@@ -264,15 +290,28 @@ def plot_clock_convention(ax=None):
     ax.add_patch(plt.Circle((0, 0), 1, fill=False, lw=1.5, color="0.3"))
     names = {12: "reference\n(same direction)", 3: "turned right", 6: "reversed", 9: "turned left"}
     for h in range(1, 13):
-        a = np.radians(90 - 30*h); x, y = np.cos(a), np.sin(a)
+        a = np.radians(90 - 30*h)
+        x, y = np.cos(a), np.sin(a)
         ax.plot([0.9*x, x], [0.9*y, y], color="0.3")
         ax.text(1.15*x, 1.15*y, str(h), ha="center", va="center", fontsize=12, weight="bold" if h in names else None)
-        if h in names: ax.text(1.45*x, 1.45*y, names[h], ha="left" if h == 3 else "right" if h == 9 else "center", va="center", fontsize=8, color="0.35")
+        if h in names:
+            ax.text(
+                1.45 * x,
+                1.45 * y,
+                names[h],
+                ha="left" if h == 3 else "right" if h == 9 else "center",
+                va="center",
+                fontsize=8,
+                color="0.35",
+            )
     ax.annotate("", (0, 0.85), (0, 0), arrowprops=dict(arrowstyle="-|>", lw=2.5, color="tab:blue"))
     ax.annotate("", (0.6, 0.6), (0, 0), arrowprops=dict(arrowstyle="-|>", lw=1.5, color="tab:orange"))
     ax.text(-0.08, 0.45, "first\nmoving\nstep", color="tab:blue", fontsize=8, ha="right")
     ax.text(0.25, 0.12, "a later step at 45°\n(1:30) rounds to 2", color="tab:orange", fontsize=8)
-    ax.set_xlim(-2.3, 2.3); ax.set_ylim(-1.8, 1.8); ax.set_aspect("equal"); ax.axis("off")
+    ax.set_xlim(-2.3, 2.3)
+    ax.set_ylim(-1.8, 1.8)
+    ax.set_aspect("equal")
+    ax.axis("off")
     ax.set_title("Movement direction as clock hours (top view, z up)")
     return ax
 
@@ -282,17 +321,26 @@ def plot_clock_trajectory(points, # N×3 positions
                           min_step:float=0.1, ax=None, title:str="Steps coloured by clock hour"):
     "Bird's-eye plot of a trajectory with each step coloured by its clock hour (grey: standing still)."
     import matplotlib.pyplot as plt
-    p = np.asarray(points, float); c = clock_directions(p, min_step)
+    p = np.asarray(points, float)
+    c = clock_directions(p, min_step)
     ax = ax or plt.subplots(figsize=(5.5, 5))[1]
     cmap = plt.get_cmap("hsv", 12)
     for i, h in enumerate(c):
         ax.plot(p[i:i+2, 0], p[i:i+2, 1], lw=3, color="0.7" if h == 0 else cmap((h % 12)/12))
         if h and (i == 0 or c[i-1] != h):
-            mid = p[i:i+2, :2].mean(0); ax.text(*mid, f" {h}", fontsize=9, weight="bold")
-    ax.plot(*p[0, :2], "o", color="k"); ax.plot(*p[-1, :2], "s", color="k")
+            mid = p[i:i+2, :2].mean(0)
+            ax.text(*mid, f" {h}", fontsize=9, weight="bold")
+    ax.plot(*p[0, :2], "o", color="k")
+    ax.plot(*p[-1, :2], "s", color="k")
     if times is not None:
-        for k in range(0, len(p), 8): ax.annotate(f"{times[k]:g}s", p[k, :2], fontsize=7, color="0.4", xytext=(3, -10), textcoords="offset points")
+        for k in range(0, len(p), 8):
+            ax.annotate(
+                f"{times[k]:g}s", p[k, :2], fontsize=7, color="0.4", xytext=(3, -10), textcoords="offset points"
+            )
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0.5, 12.5))
     ax.figure.colorbar(sm, ax=ax, ticks=range(1, 13), label="clock hour", fraction=0.04)
-    ax.set_aspect("equal"); ax.set_xlabel("x (m)"); ax.set_ylabel("y (m)"); ax.set_title(title)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(title)
     return ax

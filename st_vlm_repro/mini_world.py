@@ -4,15 +4,15 @@
 
 # %% ../nbs/02a_mini_world.ipynb #d9bf8d69
 from __future__ import annotations
-import hashlib, importlib, importlib.util, json, math, uuid
-from dataclasses import dataclass, field
+import hashlib, importlib, importlib.util, json, uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
-from .core import rng, atomic_write, parallel_map
+from .core import rng, atomic_write
 from .clips import box_corners
 
 # %% auto #0
@@ -70,20 +70,43 @@ class Scene:
     def to_json(self)->str:
         "The scene as JSON; floats keep full precision so `from_json` is exact."
         def enc(o):
-            if isinstance(o, np.ndarray): return o.tolist()
-            if isinstance(o, (Camera, Agent)): return {k: enc(v) for k, v in o.__dict__.items()}
-            if isinstance(o, dict): return {k: enc(v) for k, v in o.items()}
-            if isinstance(o, (list, tuple)): return [enc(v) for v in o]
+            if isinstance(o, np.ndarray):
+                return o.tolist()
+            if isinstance(o, (Camera, Agent)):
+                return {k: enc(v) for k, v in o.__dict__.items()}
+            if isinstance(o, dict):
+                return {k: enc(v) for k, v in o.items()}
+            if isinstance(o, (list, tuple)):
+                return [enc(v) for v in o]
             return o
         return json.dumps({k: enc(v) for k, v in self.__dict__.items()})
     @classmethod
     def from_json(cls, s:str)->Scene:
-        d = json.loads(s); A = np.asarray
-        ag = lambda a: Agent(**{**a, "size": A(a["size"]), "times": A(a["times"]), "centers": A(a["centers"]).reshape(-1, 3),
-                                "yaw": A(a["yaw"]), "color": tuple(a["color"])})
-        return cls(**{**d, "times": A(d["times"]), "world_from_ego": A(d["world_from_ego"]), "ego": ag(d["ego"]),
-                      "agents": [ag(a) for a in d["agents"]],
-                      "cameras": {k: Camera(**{**c, "K": A(c["K"]), "ego_from_camera": A(c["ego_from_camera"])}) for k, c in d["cameras"].items()}})
+        d = json.loads(s)
+        A = np.asarray
+        ag = lambda a: Agent(
+            **{
+                **a,
+                "size": A(a["size"]),
+                "times": A(a["times"]),
+                "centers": A(a["centers"]).reshape(-1, 3),
+                "yaw": A(a["yaw"]),
+                "color": tuple(a["color"]),
+            }
+        )
+        return cls(
+            **{
+                **d,
+                "times": A(d["times"]),
+                "world_from_ego": A(d["world_from_ego"]),
+                "ego": ag(d["ego"]),
+                "agents": [ag(a) for a in d["agents"]],
+                "cameras": {
+                    k: Camera(**{**c, "K": A(c["K"]), "ego_from_camera": A(c["ego_from_camera"])})
+                    for k, c in d["cameras"].items()
+                },
+            }
+        )
 
 # %% ../nbs/02a_mini_world.ipynb #145573e7
 def interp_agent(agent:Agent, t)->tuple[np.ndarray, np.ndarray]:
@@ -97,14 +120,18 @@ def interp_agent(agent:Agent, t)->tuple[np.ndarray, np.ndarray]:
 
 def yaw_matrix(yaw)->np.ndarray:
     "(…, 3, 3) rotation about z by `yaw`."
-    c, s = np.cos(yaw), np.sin(yaw); o, z = np.ones_like(c), np.zeros_like(c)
+    c, s = np.cos(yaw), np.sin(yaw)
+    o, z = np.ones_like(c), np.zeros_like(c)
     return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
 
 def interp_pose(scene:Scene, t)->np.ndarray:
     "(…, 4, 4) world-from-ego poses at times `t`: translation linear, rotation about z via yaw (the ego is gravity-aligned up to its camera)."
     t = np.asarray(t, float)
     c, y = interp_agent(scene.ego, t)
-    out = np.zeros(t.shape + (4, 4)); out[..., :3, :3] = yaw_matrix(y); out[..., :3, 3] = c; out[..., 3, 3] = 1
+    out = np.zeros(t.shape + (4, 4))
+    out[..., :3, :3] = yaw_matrix(y)
+    out[..., :3, 3] = c
+    out[..., 3, 3] = 1
     return out
 
 def token(*parts)->str:
@@ -130,12 +157,18 @@ BEHAVIOURS = {"car": ("straight", "turn_left", "turn_right", "stop", "reverse", 
               "bicycle": ("straight", "turn_left", "turn_right", "stop", "still") + M,
               "pedestrian": ("walk", "turn_left", "turn_right", "stop", "still", "run") + M}
 
-def profile_of(behaviour:str, t:np.ndarray, v0:float, g:np.random.Generator, radius:float=10.0)->tuple[np.ndarray, np.ndarray]:
+def profile_of(
+    behaviour: str, t: np.ndarray, v0: float, g: np.random.Generator, radius: float = 10.0
+) -> tuple[np.ndarray, np.ndarray]:
     "Speed (m/s, negative = reversing) and heading change (rad) at times `t` for a behaviour."
-    T = t[-1]; v = np.full_like(t, v0); dpsi = np.zeros_like(t)
+    T = t[-1]
+    v = np.full_like(t, v0)
+    dpsi = np.zeros_like(t)
     t1 = g.uniform(0.2, 0.5) * T
-    if behaviour == "run": v = np.full_like(t, 2.5 * v0)
-    elif behaviour == "still": v = np.zeros_like(t)
+    if behaviour == "run":
+        v = np.full_like(t, 2.5 * v0)
+    elif behaviour == "still":
+        v = np.zeros_like(t)
     elif behaviour == "stop":
         t2 = t1 + g.uniform(4, 8)
         v = v0 * np.clip((t1 + 2.5 - t) / 2.5, 0, 1) + v0 * np.clip((t - t2) / 3, 0, 1)
@@ -168,7 +201,9 @@ def make_camera(name:str, width:int, height:int, f:float, xyz, g:np.random.Gener
     "A forward camera at `xyz` (ego frame), focal length `f` px, pitched down by `pitch_deg`, slightly perturbed."
     from scipy.spatial.transform import Rotation
     R = Rotation.from_euler("y", pitch_deg, degrees=True).as_matrix() @ small_rotation(g) @ OPTICAL
-    T = np.eye(4); T[:3, :3] = R; T[:3, 3] = xyz
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = xyz
     K = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]])
     return Camera(name, width, height, K, T)
 
@@ -179,28 +214,47 @@ def _agent(aid, cat, beh, t, xy, psi, size, color, z_extra=0.0):
 
 def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene:
     "One driving scene: an ego vehicle and 8–14 objects, 20–30 s at `rate_hz`."
-    g = rng(seed, "driving", index); sid = f"mw{seed}-{index:04d}"
-    dur = float(np.round(g.uniform(20, 30) * 2) / 2); t = np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9); dt = 1 / rate_hz
+    g = rng(seed, "driving", index)
+    sid = f"mw{seed}-{index:04d}"
+    dur = float(np.round(g.uniform(20, 30) * 2) / 2)
+    t = np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9)
+    dt = 1 / rate_hz
     ego_beh = g.choice(["straight", "straight", "stop", "turn_left", "turn_right"])
     v, d = profile_of(ego_beh, t, g.uniform(5, 9), g, radius=15.0)
-    psi0 = g.uniform(-np.pi, np.pi); x0 = g.uniform(-500, 500, 2)
+    psi0 = g.uniform(-np.pi, np.pi)
+    x0 = g.uniform(-500, 500, 2)
     xy, psi = integrate(x0, psi0, v, d, dt)
     ego = _agent(f"{sid}-ego", "car", str(ego_beh), t, xy, psi, SIZES["car"], (0, 0, 0))
     ego.centers[:, 2] = 0.0                                    # the ego origin: rear axle on the ground
-    wfe = np.zeros((len(t), 4, 4)); wfe[:, :3, :3] = yaw_matrix(psi); wfe[:, :3, 3] = ego.centers; wfe[:, 3, 3] = 1
+    wfe = np.zeros((len(t), 4, 4))
+    wfe[:, :3, :3] = yaw_matrix(psi)
+    wfe[:, :3, 3] = ego.centers
+    wfe[:, 3, 3] = 1
     cams = {"front": make_camera("front", 640, 360, 506.0, [1.7, 0.0, 1.5], g),
             "front_portrait": make_camera("front_portrait", 384, 512, 440.0, [1.6, 0.0, 1.4], g)}
     agents = []
     for j in range(int(g.integers(8, 15))):
         cat = str(g.choice(["car", "car", "car", "truck", "bus", "motorcycle", "bicycle", "pedestrian", "pedestrian"]))
-        beh = str(g.choice(BEHAVIOURS[cat])); v0 = g.uniform(*SPEEDS[cat])
-        place = g.choice(["ahead", "ahead", "oncoming", "crossing", "sidewalk"] if cat != "pedestrian" else ["sidewalk", "sidewalk", "crossing"])
-        if place == "ahead": p, h = [g.uniform(10, 45), g.choice([-3.5, 3.5, 7.0])], 0.0
-        elif place == "oncoming": p, h = [g.uniform(40, 90), g.choice([3.5, 7.0])], np.pi
-        elif place == "crossing": s = g.choice([-1, 1]); p, h = [g.uniform(15, 40), -s * g.uniform(12, 25)], s * np.pi / 2
-        else: p, h = [g.uniform(5, 40), g.choice([-1, 1]) * g.uniform(6, 9)], g.choice([0.0, np.pi])
-        if beh == "still" and place != "sidewalk": p[1] = g.choice([-1, 1]) * 9.5
-        first = int(g.integers(0, len(t) * 2 // 3)) if g.random() < 0.5 else 0   # half appear later, along the ego's path
+        beh = str(g.choice(BEHAVIOURS[cat]))
+        v0 = g.uniform(*SPEEDS[cat])
+        place = g.choice(
+            ["ahead", "ahead", "oncoming", "crossing", "sidewalk"]
+            if cat != "pedestrian"
+            else ["sidewalk", "sidewalk", "crossing"]
+        )
+        if place == "ahead":
+            p, h = [g.uniform(10, 45), g.choice([-3.5, 3.5, 7.0])], 0.0
+        elif place == "oncoming":
+            p, h = [g.uniform(40, 90), g.choice([3.5, 7.0])], np.pi
+        elif place == "crossing":
+            s = g.choice([-1, 1])
+            p, h = [g.uniform(15, 40), -s * g.uniform(12, 25)], s * np.pi / 2
+        else:
+            p, h = [g.uniform(5, 40), g.choice([-1, 1]) * g.uniform(6, 9)], g.choice([0.0, np.pi])
+        if beh == "still" and place != "sidewalk":
+            p[1] = g.choice([-1, 1]) * 9.5
+        # half appear later, along the ego's path
+        first = int(g.integers(0, len(t) * 2 // 3)) if g.random() < 0.5 else 0
         last = len(t) - (int(g.integers(0, len(t) // 4)) if g.random() < 0.3 else 0)
         last = max(last, min(first + 8 * int(rate_hz), len(t)))
         ta = t[first:last]
@@ -209,21 +263,38 @@ def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scen
         anc = first + (int(g.integers(0, last - first)) if g.random() < 0.6 else 0)   # the tick where it sits at `p`
         dpsi = psi[anc] + h - pa[anc - first]                  # move the whole path rigidly so that at tick `anc` the
         Rd = yaw_matrix(dpsi)[:2, :2]                           # agent is at `p` in the ego frame, heading `h`
-        xa = xy[anc] + yaw_matrix(psi[anc])[:2, :2] @ np.asarray(p, float) + (xa - xa[anc - first]) @ Rd.T; pa = pa + dpsi
+        xa = xy[anc] + yaw_matrix(psi[anc])[:2, :2] @ np.asarray(p, float) + (xa - xa[anc - first]) @ Rd.T
+        pa = pa + dpsi
         size = np.asarray(SIZES[cat]) * g.uniform(0.9, 1.1, 3)
         col = np.clip(np.asarray(COLORS[cat]) + g.integers(-30, 31, 3), 0, 255)
         agents.append(_agent(f"{sid}-{cat}-{j:02d}", cat, beh, ta, xa, pa, size, col))
-    return Scene(sid, split, "driving", int(1_533_000_000_000_000 + (seed % 1000) * 10**11 + index * 10**9), rate_hz, t, wfe,
-                 ego, cams, agents, str(g.choice(["boston-seaport", "singapore-onenorth", "singapore-queenstown"])), seed)
+    return Scene(
+        sid,
+        split,
+        "driving",
+        int(1_533_000_000_000_000 + (seed % 1000) * 10**11 + index * 10**9),
+        rate_hz,
+        t,
+        wfe,
+        ego,
+        cams,
+        agents,
+        str(g.choice(["boston-seaport", "singapore-onenorth", "singapore-queenstown"])),
+        seed,
+    )
 
 # %% ../nbs/02a_mini_world.ipynb #7a7e8912
 def make_sports_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene:
     "One sports scene: a walking/running camera wearer and 4–8 players on a field, 20–30 s at `rate_hz`."
-    g = rng(seed, "sports", index); sid = f"mw{seed}-sports-{index:04d}"
-    dur = float(np.round(g.uniform(20, 30) * 2) / 2); t = np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9); dt = 1 / rate_hz
+    g = rng(seed, "sports", index)
+    sid = f"mw{seed}-sports-{index:04d}"
+    dur = float(np.round(g.uniform(20, 30) * 2) / 2)
+    t = np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9)
+    dt = 1 / rate_hz
     seg = np.floor(t / g.uniform(3, 6)).astype(int)
     speed = np.where(g.random(seg.max() + 1) < 0.5, 1.4, 3.5)[seg]
-    turn = g.uniform(-1.2, 1.2, seg.max() + 1); turn[0] = 0
+    turn = g.uniform(-1.2, 1.2, seg.max() + 1)
+    turn[0] = 0
     dpsi = np.cumsum(turn[seg] * (np.r_[0, np.diff(seg)] > 0)) if seg.max() else np.zeros_like(t)
     dpsi = np.convolve(np.r_[np.full(10, dpsi[0]), dpsi, np.full(10, dpsi[-1])], np.ones(21) / 21, "valid")
     speed = np.convolve(np.r_[np.full(10, speed[0]), speed, np.full(10, speed[-1])], np.ones(21) / 21, "valid")
@@ -231,7 +302,10 @@ def make_sports_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene
     bob = 0.05 * np.sin(2 * np.pi * (1.8 + 0.6 * (speed > 2)) * t)
     ego = _agent(f"{sid}-wearer", "pedestrian", "run", t, xy, psi, (0.4, 0.5, 1.75), (0, 0, 0))
     ego.centers[:, 2] = 1.6 + bob                              # the wearer's origin: the head (the device)
-    wfe = np.zeros((len(t), 4, 4)); wfe[:, :3, :3] = yaw_matrix(psi); wfe[:, :3, 3] = ego.centers; wfe[:, 3, 3] = 1
+    wfe = np.zeros((len(t), 4, 4))
+    wfe[:, :3, :3] = yaw_matrix(psi)
+    wfe[:, :3, 3] = ego.centers
+    wfe[:, 3, 3] = 1
     cams = {"head": make_camera("head", 512, 512, 256.0, [0.1, 0.0, 0.0], g, pitch_deg=12.0)}
     agents = []
     for j in range(int(g.integers(4, 9))):
@@ -242,8 +316,20 @@ def make_sports_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene
         size = np.asarray(SIZES["pedestrian"]) * g.uniform(0.9, 1.1, 3)
         col = np.clip(np.asarray((200, 60, 60) if j % 2 else (60, 60, 220)) + g.integers(-30, 31, 3), 0, 255)
         agents.append(_agent(f"{sid}-player-{j:02d}", "pedestrian", beh, t, xa, pa, size, col))
-    return Scene(sid, split, "sports", int(1_660_000_000_000_000 + (seed % 1000) * 10**11 + index * 10**9), rate_hz, t, wfe,
-                 ego, cams, agents, "sports-field", seed)
+    return Scene(
+        sid,
+        split,
+        "sports",
+        int(1_660_000_000_000_000 + (seed % 1000) * 10**11 + index * 10**9),
+        rate_hz,
+        t,
+        wfe,
+        ego,
+        cams,
+        agents,
+        "sports-field",
+        seed,
+    )
 
 # %% ../nbs/02a_mini_world.ipynb #a611c4dd
 def make_world(n_scenes:int=4, # Driving scenes
@@ -260,28 +346,35 @@ def make_world(n_scenes:int=4, # Driving scenes
 
 # %% ../nbs/02a_mini_world.ipynb #dd21de9d
 _NEAR = 0.1
-_FACES = [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (2, 3, 7, 6), (0, 3, 7, 4), (1, 2, 6, 5)]  # front, back, top, bottom, left, right
+# front, back, top, bottom, left, right
+_FACES = [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (2, 3, 7, 6), (0, 3, 7, 4), (1, 2, 6, 5)]
 
 def _clip_near(poly:np.ndarray)->np.ndarray:
     "Sutherland–Hodgman clip of a 3D polygon (camera frame) to z ≥ near."
     out = []
     for a, b in zip(poly, np.roll(poly, -1, 0)):
         ia, ib = a[2] >= _NEAR, b[2] >= _NEAR
-        if ia: out.append(a)
-        if ia != ib: out.append(a + (b - a) * (_NEAR - a[2]) / (b[2] - a[2]))
+        if ia:
+            out.append(a)
+        if ia != ib:
+            out.append(a + (b - a) * (_NEAR - a[2]) / (b[2] - a[2]))
     return np.array(out)
 
 def _draw_poly(img, cam_pts, K, color):
     p = _clip_near(cam_pts)
-    if len(p) < 3: return
-    uv = (K @ p.T).T; uv = uv[:, :2] / uv[:, 2:3]
-    if np.abs(uv).max() > 1e5: uv = np.clip(uv, -1e5, 1e5)
+    if len(p) < 3:
+        return
+    uv = (K @ p.T).T
+    uv = uv[:, :2] / uv[:, 2:3]
+    if np.abs(uv).max() > 1e5:
+        uv = np.clip(uv, -1e5, 1e5)
     cv2.fillPoly(img, [np.round(uv * 16).astype(np.int32)], color, cv2.LINE_8, shift=4)
 
 def _draw_lines(img, A, B, K, color):
     "Draw the 3D segments A[i]–B[i] (camera frame, (n, 3)), clipped at the near plane, in one OpenCV call."
     A, B = np.array(A, float), np.array(B, float)
-    keep = (A[:, 2] >= _NEAR) | (B[:, 2] >= _NEAR); A, B = A[keep], B[keep]
+    keep = (A[:, 2] >= _NEAR) | (B[:, 2] >= _NEAR)
+    A, B = A[keep], B[keep]
     for P, Q in ((A, B), (B, A)):
         m = P[:, 2] < _NEAR
         P[m] = P[m] + (Q[m] - P[m]) * ((_NEAR - P[m, 2]) / (Q[m, 2] - P[m, 2]))[:, None]
@@ -294,7 +387,10 @@ _SKY = {}
 def _sky(w, h):
     if (w, h) not in _SKY:
         g = np.linspace(0, 1, h)[:, None, None]
-        _SKY[(w, h)] = np.ascontiguousarray(np.broadcast_to((1 - g) * np.array([235, 190, 140]) + g * np.array([250, 230, 210]), (h, w, 3)), dtype=np.uint8)
+        _SKY[(w, h)] = np.ascontiguousarray(
+            np.broadcast_to((1 - g) * np.array([235, 190, 140]) + g * np.array([250, 230, 210]), (h, w, 3)),
+            dtype=np.uint8,
+        )
     return _SKY[(w, h)].copy()
 
 # %% ../nbs/02a_mini_world.ipynb #399b89a2
@@ -303,37 +399,58 @@ def render(scene:Scene, # The scene
            idx:int, # Tick index into `scene.times`
           )->np.ndarray:
     "The BGR image (H, W, 3) that camera `cam` sees at tick `idx`."
-    c = scene.cameras[cam]; K = c.K
-    wfc = scene.world_from_camera(cam, idx); R, t = wfc[:3, :3], wfc[:3, 3]
+    c = scene.cameras[cam]
+    K = c.K
+    wfc = scene.world_from_camera(cam, idx)
+    R, t = wfc[:3, :3], wfc[:3, 3]
     to_cam = lambda p: (np.asarray(p, float) - t) @ R                   # world → camera
     img = _sky(c.width, c.height)
     sports = scene.domain == "sports"
     ox, oy = np.round(t[:2] / 5) * 5                                     # ground patch centred under the camera
     n = np.linalg.solve(K.T, R.T @ [0, 0, 1.0])
     W, H = c.width, c.height                                             # ground = pixels whose ray points down:
-    rect = np.array([[0, 0], [W, 0], [W, H], [0, H]], float)             # n · (u, v, 1) < 0, n = K^-T (world up in camera)
-    sd = rect @ n[:2] + n[2]; poly = []
+    # n · (u, v, 1) < 0, n = K^-T (world up in camera)
+    rect = np.array([[0, 0], [W, 0], [W, H], [0, H]], float)
+    sd = rect @ n[:2] + n[2]
+    poly = []
     for i in range(4):
         j = (i + 1) % 4
-        if sd[i] < 0: poly.append(rect[i])
-        if (sd[i] < 0) != (sd[j] < 0): poly.append(rect[i] + (rect[j] - rect[i]) * sd[i] / (sd[i] - sd[j]))
+        if sd[i] < 0:
+            poly.append(rect[i])
+        if (sd[i] < 0) != (sd[j] < 0):
+            poly.append(rect[i] + (rect[j] - rect[i]) * sd[i] / (sd[i] - sd[j]))
     if len(poly) >= 3:
-        cv2.fillPoly(img, [np.round(np.array(poly) * 16).astype(np.int32)], (70, 140, 60) if sports else (105, 105, 110), cv2.LINE_8, shift=4)
-    k = np.arange(-60, 61, 5.0); z = np.zeros_like(k); e = np.full_like(k, 60.0)
-    A = np.r_[np.c_[ox + k, oy - e, z], np.c_[ox - e, oy + k, z]]; B = np.r_[np.c_[ox + k, oy + e, z], np.c_[ox + e, oy + k, z]]
+        cv2.fillPoly(
+            img,
+            [np.round(np.array(poly) * 16).astype(np.int32)],
+            (70, 140, 60) if sports else (105, 105, 110),
+            cv2.LINE_8,
+            shift=4,
+        )
+    k = np.arange(-60, 61, 5.0)
+    z = np.zeros_like(k)
+    e = np.full_like(k, 60.0)
+    A = np.r_[np.c_[ox + k, oy - e, z], np.c_[ox - e, oy + k, z]]
+    B = np.r_[np.c_[ox + k, oy + e, z], np.c_[ox + e, oy + k, z]]
     _draw_lines(img, to_cam(A), to_cam(B), K, (220, 235, 235) if sports else (170, 170, 175))   # ground lines every 5 m
-    time = scene.times[idx]; objs = []
+    time = scene.times[idx]
+    objs = []
     for a in scene.agents:
         j = int(round((time - a.times[0]) * scene.rate_hz))
         if 0 <= j < len(a.times):
             cc = to_cam(box_corners(a.centers[j:j+1], a.size[None], a.yaw[j:j+1])[0])
-            if cc[:, 2].max() > _NEAR: objs.append((np.linalg.norm(cc.mean(0)), cc, a))
-    light = np.array([0.3, -0.5, 0.8]); light /= np.linalg.norm(light)
+            if cc[:, 2].max() > _NEAR:
+                objs.append((np.linalg.norm(cc.mean(0)), cc, a))
+    light = np.array([0.3, -0.5, 0.8])
+    light /= np.linalg.norm(light)
     for _, cc, a in sorted(objs, key=lambda o: -o[0]):
         ctr = cc.mean(0)
         for fi, f in enumerate(_FACES):
-            p = cc[list(f)]; fc = p.mean(0); n = fc - ctr
-            if n @ fc >= 0: continue                                     # back face
+            p = cc[list(f)]
+            fc = p.mean(0)
+            n = fc - ctr
+            if n @ fc >= 0:
+                continue                                     # back face
             nw = R @ (n / np.linalg.norm(n))
             shade = (0.55 + 0.45 * max(0.0, float(nw @ light))) * (0.7 if fi == 0 else 1.0)
             _draw_poly(img, p, K, tuple(float(v * shade) for v in a.color))
@@ -347,8 +464,12 @@ def plot_scene_bev(scene:Scene, ax=None):
     ax.plot(*scene.ego.centers[:, :2].T, "k-", lw=2, label="ego")
     for a in scene.agents:
         col = np.array(a.color[::-1]) / 255
-        ax.plot(*a.centers[:, :2].T, "-", color=col, lw=1); ax.plot(*a.centers[0, :2], "o", color=col, ms=3)
-    ax.set_aspect("equal"); ax.set_xlabel("x (m)"); ax.set_ylabel("y (m)"); ax.set_title(f"{scene.scene_id} ({scene.domain})")
+        ax.plot(*a.centers[:, :2].T, "-", color=col, lw=1)
+        ax.plot(*a.centers[0, :2], "o", color=col, ms=3)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(f"{scene.scene_id} ({scene.domain})")
     return ax
 
 # %% ../nbs/02a_mini_world.ipynb #5ad3eb6a
@@ -358,7 +479,9 @@ WRITER_MODULES = {"nuscenes": "st_vlm_repro.sources.nuscenes", "argoverse2": "st
 
 def register_writer(fmt:str):
     "Decorator registering `write(scenes, root, **options) -> {scene_id: dataset id}` as the writer of `fmt`."
-    def deco(fn): WRITERS[fmt] = fn; return fn
+    def deco(fn):
+        WRITERS[fmt] = fn
+        return fn
     return deco
 
 def available_formats()->list[str]:
@@ -366,8 +489,10 @@ def available_formats()->list[str]:
     return [f for f, m in WRITER_MODULES.items() if f in WRITERS or importlib.util.find_spec(m) is not None]
 
 def get_writer(fmt:str)->Callable:
-    if fmt not in WRITERS and fmt in WRITER_MODULES: importlib.import_module(WRITER_MODULES[fmt])
-    if fmt not in WRITERS: raise ValueError(f"no writer for format {fmt!r}; known: {sorted(set(WRITERS) | set(WRITER_MODULES))}")
+    if fmt not in WRITERS and fmt in WRITER_MODULES:
+        importlib.import_module(WRITER_MODULES[fmt])
+    if fmt not in WRITERS:
+        raise ValueError(f"no writer for format {fmt!r}; known: {sorted(set(WRITERS) | set(WRITER_MODULES))}")
     return WRITERS[fmt]
 
 def make_mini_world(root:Path|str, # Folder to write into (e.g. cfg.data_dir/mini_world)
@@ -379,12 +504,15 @@ def make_mini_world(root:Path|str, # Folder to write into (e.g. cfg.data_dir/min
                    )->dict:
     "Generate a mini world and write it in `formats` with its ground truth; returns the ground-truth index."
     import shutil
-    root = Path(root); scenes = make_world(n_scenes, seed, n_sports)
-    for s in scenes: atomic_write(root / "ground_truth" / f"{s.scene_id}.json", s.to_json())
+    root = Path(root)
+    scenes = make_world(n_scenes, seed, n_sports)
+    for s in scenes:
+        atomic_write(root / "ground_truth" / f"{s.scene_id}.json", s.to_json())
     index = {"seed": seed, "scenes": [dict(scene_id=s.scene_id, split=s.split, domain=s.domain) for s in scenes]}
     atomic_write(root / "ground_truth.json", json.dumps(index, indent=1))
     for fmt in formats if formats is not None else available_formats():
-        if (root / fmt).exists(): shutil.rmtree(root / fmt)           # no stale logs from a bigger world
+        if (root / fmt).exists():
+            shutil.rmtree(root / fmt)           # no stale logs from a bigger world
         ids = get_writer(fmt)(scenes, root / fmt, **options)
         atomic_write(root / fmt / "mini_world_ids.json", json.dumps(dict(seed=seed, ids=ids), indent=1))
     return load_ground_truth(root, scenes=False)[0]
@@ -393,14 +521,20 @@ def load_ground_truth(root:Path|str, # A folder written by `make_mini_world`
                       scenes:bool=True, # Also load the scenes
                      )->tuple[dict, dict[str, Scene]]:
     "The ground-truth index (each scene's split, domain and per-format ids) and the scenes by id."
-    root = Path(root); index = json.loads((root / "ground_truth.json").read_text())
+    root = Path(root)
+    index = json.loads((root / "ground_truth.json").read_text())
     by_id = {d["scene_id"]: dict(d, ids={}) for d in index["scenes"]}
     for f in sorted(root.glob("*/mini_world_ids.json")):
         m = json.loads(f.read_text())
-        if m["seed"] != index["seed"]: continue
+        if m["seed"] != index["seed"]:
+            continue
         for sid, ds_id in m["ids"].items():
             if sid not in by_id and (gf := root / "ground_truth" / f"{sid}.json").is_file():   # written by a bigger world
-                sc = Scene.from_json(gf.read_text()); by_id[sid] = dict(scene_id=sid, split=sc.split, domain=sc.domain, ids={})
-            if sid in by_id: by_id[sid]["ids"][f.parent.name] = ds_id
+                sc = Scene.from_json(gf.read_text())
+                by_id[sid] = dict(scene_id=sid, split=sc.split, domain=sc.domain, ids={})
+            if sid in by_id:
+                by_id[sid]["ids"][f.parent.name] = ds_id
     index = dict(index, scenes=list(by_id.values()))
-    return index, ({sid: Scene.from_json((root / "ground_truth" / f"{sid}.json").read_text()) for sid in by_id} if scenes else {})
+    return index, (
+        {sid: Scene.from_json((root / "ground_truth" / f"{sid}.json").read_text()) for sid in by_id} if scenes else {}
+    )

@@ -35,10 +35,15 @@ class Video:
 
     def __post_init__(self):
         self.times = np.asarray(self.times, float)
-        if self.times.ndim != 1 or len(self.times) < 2: raise ValueError(f"video {self.name}: need ≥ 2 frame times, got {self.times.shape}")
-        if (np.diff(self.times) <= 0).any(): raise ValueError(f"video {self.name}: frame times must strictly increase")
+        if self.times.ndim != 1 or len(self.times) < 2:
+            raise ValueError(f"video {self.name}: need ≥ 2 frame times, got {self.times.shape}")
+        if (np.diff(self.times) <= 0).any():
+            raise ValueError(f"video {self.name}: frame times must strictly increase")
         if self.frames is not None and tuple(self.frames.shape[:3]) != (len(self.times), self.size[1], self.size[0]):
-            raise ValueError(f"video {self.name}: frames {self.frames.shape} do not match {len(self.times)} times at size {self.size}")
+            raise ValueError(
+                f"video {self.name}: frames {self.frames.shape} do not match {len(self.times)} times at size {self.size}"
+            )
+
     @property
     def fps(self)->float: return float(1 / np.median(np.diff(self.times)))
 
@@ -47,7 +52,8 @@ class Geometry:
     "What a 4D reconstruction gives for each frame (at the working resolution)."
     depth: np.ndarray                  # (T, H, W) z-depth, up to one unknown scale
     K: np.ndarray                      # (T, 3, 3) intrinsics
-    world_from_camera: np.ndarray      # (T, 4, 4) camera-to-world (camera x right, y down, z forward), same scale as depth
+    # (T, 4, 4) camera-to-world (camera x right, y down, z forward), same scale as depth
+    world_from_camera: np.ndarray
     conf: np.ndarray | None = None     # (T, H, W) confidence (higher = better)
     dynamic: np.ndarray | None = None  # (T, H, W) bool, pixels the reconstruction saw moving
 
@@ -56,7 +62,8 @@ class Geometry:
         want = dict(depth=(T, H, W), K=(T, 3, 3), world_from_camera=(T, 4, 4), conf=(T, H, W), dynamic=(T, H, W))
         for k, s in want.items():
             v = getattr(self, k)
-            if v is not None and tuple(v.shape) != s: raise ValueError(f"{where}.{k}: shape {tuple(v.shape)}, expected {s}")
+            if v is not None and tuple(v.shape) != s:
+                raise ValueError(f"{where}.{k}: shape {tuple(v.shape)}, expected {s}")
         return self
 
 @dataclass
@@ -88,7 +95,8 @@ Q_RTS = {"pedestrian": 1.0, "bicycle": 2.0, "motorcycle": 8.0, "car": 8.0, "bus"
 class PseudoParams:
     "Every choice of the pseudo-labelling core (defaults reasoned in the comments)."
     # scale
-    scale_mode: str = "global"          # "global": one log-median scale per video; "per_frame": one per frame (QA only; for validation)
+    # "global": one log-median scale per video; "per_frame": one per frame (QA only; for validation)
+    scale_mode: str = "global"
     depth_range: tuple = (1.0, 80.0)    # metric depths (m) used for the scale: DOMAIN_DEPTH_RANGES[domain], driving
     sky_depth: float = 299.0            # metric depth at/above this is sky (Metric3D clamps at 300 m)
     border_frac: float = 0.03           # image border trimmed from the scale pixels
@@ -155,18 +163,22 @@ def static_pixels(metric:np.ndarray, # (T, H, W) metric depth
                   p:PseudoParams=PseudoParams(),
                  )->np.ndarray:
     "(T, H', W') bool mask of the pixels (subsampled by `scale_stride`) that may fix the scale: static, non-sky, in range."
-    s = p.scale_stride; T, H, W = metric.shape
+    s = p.scale_stride
+    T, H, W = metric.shape
     m = metric[:, ::s, ::s]
     ok = (m >= p.depth_range[0]) & (m <= p.depth_range[1]) & (m < p.sky_depth) & np.isfinite(m)
     moving = np.zeros((T, H, W), bool)
-    if ids is not None: moving |= ids > 0
-    if dynamic is not None: moving |= dynamic.astype(bool)
+    if ids is not None:
+        moving |= ids > 0
+    if dynamic is not None:
+        moving |= dynamic.astype(bool)
     if moving.any():
         k = np.ones((2 * p.static_dilate_px + 1,) * 2, np.uint8)
         moving = np.stack([cv2.dilate(f.astype(np.uint8), k) > 0 for f in moving])
         ok &= ~moving[:, ::s, ::s]
     if conf is not None:
-        c = conf[:, ::s, ::s]; ok &= c >= np.quantile(c.reshape(T, -1), p.conf_quantile, axis=1)[:, None, None]
+        c = conf[:, ::s, ::s]
+        ok &= c >= np.quantile(c.reshape(T, -1), p.conf_quantile, axis=1)[:, None, None]
     b = int(round(p.border_frac * min(H, W)))
     if b:
         yy, xx = np.arange(0, H, s), np.arange(0, W, s)
@@ -189,16 +201,21 @@ def fit_scale(depth_rel:np.ndarray, # (T, H, W) depth up to scale
               p:PseudoParams=PseudoParams(),
              )->ScaleFit:
     "One global log-median scale (and per-frame scales as a quality check)."
-    s = p.scale_stride; r = depth_rel[:, ::s, ::s]; m = metric[:, ::s, ::s]
+    s = p.scale_stride
+    r = depth_rel[:, ::s, ::s]
+    m = metric[:, ::s, ::s]
     v = valid & (r > 0) & np.isfinite(r)
     with np.errstate(divide="ignore", invalid="ignore"):
         lr = np.where(v, np.log(m) - np.log(r), np.nan)
-    if not v.any(): raise ValueError("no static, non-sky, in-range pixel to fix the metric scale (check depth_range and the masks)")
+    if not v.any():
+        raise ValueError("no static, non-sky, in-range pixel to fix the metric scale (check depth_range and the masks)")
     per = np.full(len(r), np.nan)
     has = v.reshape(len(r), -1).any(1)
     per[has] = np.exp(np.nanmedian(lr[has].reshape(has.sum(), -1), axis=1))
     k = float(np.exp(np.median(lr[v])))
-    lp = np.log(per[has]); mad = float(np.median(np.abs(lp - np.median(lp)))); dev = float(np.abs(lp - math.log(k)).max())
+    lp = np.log(per[has])
+    mad = float(np.median(np.abs(lp - np.median(lp))))
+    dev = float(np.abs(lp - math.log(k)).max())
     return ScaleFit(k, per, int(v.sum()), mad, dev, bool(mad <= p.scale_mad_flag and dev <= p.scale_dev_flag))
 
 def apply_scale(geo:Geometry, # Reconstruction up to scale
@@ -206,7 +223,8 @@ def apply_scale(geo:Geometry, # Reconstruction up to scale
                )->Geometry:
     "The geometry in metres: depth and camera translations multiplied by the same scale(s); rotations and K unchanged."
     sc = np.asarray(scale, float)
-    w = geo.world_from_camera.copy(); w[:, :3, 3] *= sc[..., None] if sc.ndim else sc
+    w = geo.world_from_camera.copy()
+    w[:, :3, 3] *= sc[..., None] if sc.ndim else sc
     d = geo.depth * (sc[:, None, None] if sc.ndim else sc)
     return Geometry(d.astype(np.float32), geo.K, w, geo.conf, geo.dynamic)
 
@@ -220,39 +238,59 @@ def lift_frame(depth:np.ndarray, # (H, W) metric depth
                p:PseudoParams=PseudoParams(),
               )->dict[int, dict]:
     "Per instance id in this frame: its robust 3D point (world), camera-frame depth, area, box and the frame-drop reason (or '')."
-    H, W = ids.shape; out = {}
+    H, W = ids.shape
+    out = {}
     objs = ndimage.find_objects(ids)
-    Kinv = np.linalg.inv(K); R, t = world_from_camera[:3, :3], world_from_camera[:3, 3]
+    Kinv = np.linalg.inv(K)
+    R, t = world_from_camera[:3, :3], world_from_camera[:3, 3]
     min_area = max(p.min_area_px, p.min_area_frac * H * W)
     for i, sl in enumerate(objs):
-        if sl is None: continue
-        k = i + 1; ys, xs = sl
-        m = ids[sl] == k; area = int(m.sum())
+        if sl is None:
+            continue
+        k = i + 1
+        ys, xs = sl
+        m = ids[sl] == k
+        area = int(m.sum())
         box = (xs.start, ys.start, xs.stop, ys.stop)
         rec = dict(area=area, box=box, point=None, z=np.nan, reason="")
         out[k] = rec
-        if area < min_area: rec["reason"] = "tiny"; continue
-        if p.drop_border and (xs.start == 0 or ys.start == 0 or xs.stop == W or ys.stop == H): rec["reason"] = "truncated"
+        if area < min_area:
+            rec["reason"] = "tiny"
+            continue
+        if p.drop_border and (xs.start == 0 or ys.start == 0 or xs.stop == W or ys.stop == H):
+            rec["reason"] = "truncated"
         r = max(p.erode_px, int(round(p.erode_frac * min(ys.stop - ys.start, xs.stop - xs.start))))
-        me = cv2.erode(np.pad(m, 1).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))[1:-1, 1:-1] > 0 if r else m
+        me = (
+            cv2.erode(np.pad(m, 1).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))[
+                1:-1, 1:-1
+            ]
+            > 0
+            if r
+            else m
+        )
         vv, uu = np.nonzero(me)
         if not len(vv):
-            if not rec["reason"]: rec["reason"] = "empty after erosion"
+            if not rec["reason"]:
+                rec["reason"] = "empty after erosion"
             continue
         z = depth[sl][vv, uu]
         lo, hi = np.percentile(z, p.depth_band)
         keep = (z >= lo) & (z <= hi) & np.isfinite(z) & (z > 0)
-        if not keep.any(): keep = np.isfinite(z) & (z > 0)
         if not keep.any():
-            if not rec["reason"]: rec["reason"] = "empty after erosion"
+            keep = np.isfinite(z) & (z > 0)
+        if not keep.any():
+            if not rec["reason"]:
+                rec["reason"] = "empty after erosion"
             continue
         uv1 = np.stack([uu[keep] + xs.start + 0.5, vv[keep] + ys.start + 0.5, np.ones(keep.sum())])
         Xc = (Kinv @ uv1) * z[keep]
         pc = np.median(Xc, axis=1)
-        rec["point"] = R @ pc + t; rec["z"] = float(pc[2])
+        rec["point"] = R @ pc + t
+        rec["z"] = float(pc[2])
         if p.occlusion and not rec["reason"]:
             y0, y1, x0, x1 = max(ys.start - 2, 0), min(ys.stop + 2, H), max(xs.start - 2, 0), min(xs.stop + 2, W)
-            big = ids[y0:y1, x0:x1]; own = big == k
+            big = ids[y0:y1, x0:x1]
+            own = big == k
             ring = (cv2.dilate(own.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~own & (big > 0)
             if ring.any() and (depth[y0:y1, x0:x1][ring] < rec["z"] - p.occlusion_margin).mean() > 0.5:
                 rec["reason"] = "occluded"
@@ -265,33 +303,52 @@ def fit_ground_plane(points:np.ndarray, # (N, 3) static world points
                      seed:int=0,
                     )->tuple[np.ndarray, float, float]:
     "Plane normal n (pointing up), offset d (n·x = d on the plane) and inlier fraction, by RANSAC on the lowest points."
-    up = np.asarray(up_guess, float); up /= np.linalg.norm(up)
-    P = np.asarray(points, float); P = P[np.isfinite(P).all(1)]
-    if len(P) < 30: raise ValueError(f"ground plane: only {len(P)} static points")
-    h = P @ up; cand = P[h <= np.quantile(h, p.ground_low_frac)]
+    up = np.asarray(up_guess, float)
+    up /= np.linalg.norm(up)
+    P = np.asarray(points, float)
+    P = P[np.isfinite(P).all(1)]
+    if len(P) < 30:
+        raise ValueError(f"ground plane: only {len(P)} static points")
+    h = P @ up
+    cand = P[h <= np.quantile(h, p.ground_low_frac)]
     g = np.random.default_rng(seed)
     tri = cand[g.integers(0, len(cand), (p.ground_iters, 3))]
-    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]); nn = np.linalg.norm(n, axis=1)
-    ok = nn > 1e-9; n = n[ok] / nn[ok, None]; tri = tri[ok]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    nn = np.linalg.norm(n, axis=1)
+    ok = nn > 1e-9
+    n = n[ok] / nn[ok, None]
+    tri = tri[ok]
     n *= np.sign(n @ up)[:, None]
-    ok = n @ up > math.cos(math.radians(30)); n, tri = n[ok], tri[ok]           # within 30° of the cameras' up
-    if not len(n): raise ValueError("ground plane: no hypothesis within 30° of the cameras' up axis")
+    ok = n @ up > math.cos(math.radians(30))
+    n, tri = n[ok], tri[ok]           # within 30° of the cameras' up
+    if not len(n):
+        raise ValueError("ground plane: no hypothesis within 30° of the cameras' up axis")
     d = (n * tri[:, 0]).sum(1)
     inl = np.abs(cand @ n.T - d) < p.ground_thresh
-    best = int(inl.sum(0).argmax()); I = cand[inl[:, best]]
-    c = I.mean(0); X = I - c; nrm = np.linalg.eigh(X.T @ X)[1][:, 0]; nrm *= np.sign(nrm @ up)   # least-variance axis (3×3 scatter, not an N×N SVD)
+    best = int(inl.sum(0).argmax())
+    I = cand[inl[:, best]]
+    c = I.mean(0)
+    X = I - c
+    nrm = np.linalg.eigh(X.T @ X)[1][:, 0]
+    nrm *= np.sign(nrm @ up)   # least-variance axis (3×3 scatter, not an N×N SVD)
     return nrm, float(nrm @ c), float(inl[:, best].mean())
 
 def ground_frame(normal:np.ndarray, d:float, # The plane n·x = d
                  world_from_camera0:np.ndarray, # (4, 4) first camera
                 )->np.ndarray:
     "(4, 4) ground-from-world transform: z = plane normal, origin under the first camera, x = its forward on the plane."
-    n = normal / np.linalg.norm(normal); c = world_from_camera0[:3, 3]
+    n = normal / np.linalg.norm(normal)
+    c = world_from_camera0[:3, 3]
     o = c - (n @ c - d) * n
-    f = world_from_camera0[:3, 2]; x = f - (f @ n) * n
-    if np.linalg.norm(x) < 1e-6: x = world_from_camera0[:3, 0] - (world_from_camera0[:3, 0] @ n) * n
-    x /= np.linalg.norm(x); y = np.cross(n, x)
-    G = np.eye(4); G[:3, :3] = np.stack([x, y, n]); G[:3, 3] = -G[:3, :3] @ o
+    f = world_from_camera0[:3, 2]
+    x = f - (f @ n) * n
+    if np.linalg.norm(x) < 1e-6:
+        x = world_from_camera0[:3, 0] - (world_from_camera0[:3, 0] @ n) * n
+    x /= np.linalg.norm(x)
+    y = np.cross(n, x)
+    G = np.eye(4)
+    G[:3, :3] = np.stack([x, y, n])
+    G[:3, 3] = -G[:3, :3] @ o
     return G
 
 # %% ../nbs/03_pseudo_labels.ipynb #f70bc942
@@ -299,13 +356,17 @@ def sigma_from_second_diff(pos:np.ndarray)->float:
     "Robust per-axis noise σ̂ of uniformly sampled positions (N, k) from their second differences (NaN rows skipped)."
     d2 = pos[:-2] - 2 * pos[1:-1] + pos[2:]
     d2 = d2[np.isfinite(d2).all(1)]
-    if len(d2) < 3: return float("nan")
+    if len(d2) < 3:
+        return float("nan")
     mad = np.median(np.abs(d2 - np.median(d2, 0)), 0) * 1.4826
     return float(np.sqrt(np.mean(mad ** 2) / 6))
 
 def running_median(pos:np.ndarray, half:int)->np.ndarray:
     "Per-axis median of the ±`half` neighbouring finite rows, the window shrunk symmetrically at the ends (no lag on a moving track)."
-    out = np.full_like(pos, np.nan); idx = np.flatnonzero(np.isfinite(pos).all(1)); f = pos[idx]; N = len(f)
+    out = np.full_like(pos, np.nan)
+    idx = np.flatnonzero(np.isfinite(pos).all(1))
+    f = pos[idx]
+    N = len(f)
     for j in range(N):                                   # over the finite rows, so a gap does not make the window one-sided
         h = min(half, j, N - 1 - j)
         out[idx[j]] = np.median(f[j - h:j + h + 1], 0)
@@ -318,20 +379,33 @@ def rts_smooth(pos:np.ndarray, # (N, k) positions at uniform times, NaN rows mis
               )->tuple[np.ndarray, np.ndarray]:
     "Constant-velocity Kalman filter + RTS smoother per axis (shared covariance): smoothed positions and velocities (N, k)."
     N, k = pos.shape
-    F = np.array([[1, dt], [0, 1]]); Q = q * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]]); R = sigma ** 2
-    fin = np.isfinite(pos).all(1); i0 = int(np.argmax(fin))
-    x = np.zeros((2, k)); x[0] = pos[i0]; P = np.diag([R, 100.0])
-    xf = np.zeros((N, 2, k)); Pf = np.zeros((N, 2, 2)); xp = np.zeros((N, 2, k)); Pp = np.zeros((N, 2, 2))
+    F = np.array([[1, dt], [0, 1]])
+    Q = q * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
+    R = sigma ** 2
+    fin = np.isfinite(pos).all(1)
+    i0 = int(np.argmax(fin))
+    x = np.zeros((2, k))
+    x[0] = pos[i0]
+    P = np.diag([R, 100.0])
+    xf = np.zeros((N, 2, k))
+    Pf = np.zeros((N, 2, 2))
+    xp = np.zeros((N, 2, k))
+    Pp = np.zeros((N, 2, 2))
     for i in range(N):
-        if i > 0: x = F @ x; P = F @ P @ F.T + Q
+        if i > 0:
+            x = F @ x
+            P = F @ P @ F.T + Q
         xp[i], Pp[i] = x, P
         if fin[i]:
-            S = P[0, 0] + R; Kg = P[:, 0] / S
-            x = x + Kg[:, None] * (pos[i] - x[0])[None]; P = P - np.outer(Kg, P[0])
+            S = P[0, 0] + R
+            Kg = P[:, 0] / S
+            x = x + Kg[:, None] * (pos[i] - x[0])[None]
+            P = P - np.outer(Kg, P[0])
         xf[i], Pf[i] = x, P
     xs = xf.copy()
     for i in range(N - 2, -1, -1):
-        a, b, c, d = Pp[i + 1].ravel(); inv = np.array([[d, -b], [-c, a]]) / (a * d - b * c)   # 2×2 inverse
+        a, b, c, d = Pp[i + 1].ravel()
+        inv = np.array([[d, -b], [-c, a]]) / (a * d - b * c)   # 2×2 inverse
         C = Pf[i] @ F.T @ inv
         xs[i] = xf[i] + C @ (xs[i + 1] - xp[i + 1])
     return xs[:, 0], xs[:, 1]
@@ -339,10 +413,12 @@ def rts_smooth(pos:np.ndarray, # (N, k) positions at uniform times, NaN rows mis
 def sg_smooth(pos:np.ndarray, dt:float, window:float=2.0, order:int=2)->np.ndarray:
     "Savitzky-Golay smoothing (scipy) of positions (N, k) at uniform times; missing rows linearly interpolated first."
     from scipy.signal import savgol_filter
-    fin = np.isfinite(pos).all(1); idx = np.arange(len(pos))
+    fin = np.isfinite(pos).all(1)
+    idx = np.arange(len(pos))
     filled = np.stack([np.interp(idx, idx[fin], pos[fin, j]) for j in range(pos.shape[1])], 1)
     w = max(order + 1 + (order % 2 == 0), int(round(window / dt)) | 1)
-    if w > len(pos): w = len(pos) if len(pos) % 2 else len(pos) - 1
+    if w > len(pos):
+        w = len(pos) if len(pos) % 2 else len(pos) - 1
     return filled if w <= order else savgol_filter(filled, w, order, axis=0, mode="interp")
 
 # %% ../nbs/03_pseudo_labels.ipynb #d8017c5a
@@ -370,9 +446,11 @@ def process_track(name:str, category:str,
                   p:PseudoParams=PseudoParams(),
                  )->list[TrackResult]:
     "Outlier rejection, smoothing at frame rate, sampling at 0.5 s and the gates, for one track (one result per piece)."
-    dt = float(np.median(np.diff(times))); pos = np.asarray(pos, float).copy()
+    dt = float(np.median(np.diff(times)))
+    pos = np.asarray(pos, float).copy()
     fin = np.isfinite(pos).all(1)
-    if fin.sum() < 2: return [TrackResult(name, category, False, "too few valid frames", n_valid=int(fin.sum()))]
+    if fin.sum() < 2:
+        return [TrackResult(name, category, False, "too few valid frames", n_valid=int(fin.sum()))]
     sig = sigma_from_second_diff(pos[:, :2])
     sig = max(p.sigma_floor, sig if np.isfinite(sig) else p.sigma_floor)
     n_out = 0
@@ -383,38 +461,61 @@ def process_track(name:str, category:str,
         bad = fin & (np.linalg.norm(pos - med, axis=1) > lim)
         n_out = int(bad.sum())
         if n_out > p.max_outlier_frac * fin.sum():
-            return [TrackResult(name, category, False, "too many outliers", sigma=sig, n_outliers=n_out, n_valid=int(fin.sum()))]
-        pos[bad] = np.nan; fin &= ~bad
+            return [
+                TrackResult(
+                    name, category, False, "too many outliers", sigma=sig, n_outliers=n_out, n_valid=int(fin.sum())
+                )
+            ]
+        pos[bad] = np.nan
+        fin &= ~bad
     # split at gaps longer than max_gap
-    idx = np.flatnonzero(fin); cuts = np.flatnonzero(np.diff(times[idx]) > p.max_gap + 1e-9) + 1
-    pieces = np.split(idx, cuts); out = []
+    idx = np.flatnonzero(fin)
+    cuts = np.flatnonzero(np.diff(times[idx]) > p.max_gap + 1e-9) + 1
+    pieces = np.split(idx, cuts)
+    out = []
     for j, pc in enumerate(pieces):
         nm = name if len(pieces) == 1 else f"{name}~{j + 1}"
         res = TrackResult(nm, category, False, sigma=sig, n_outliers=n_out, n_valid=len(pc))
         out.append(res)
         a, b = pc[0], pc[-1]
-        if times[b] - times[a] < p.min_duration - 1e-9: res.reason = "too short"; continue
-        if len(pc) < p.min_valid_frac * (b - a + 1): res.reason = "too few valid frames"; continue
-        seg = pos[a:b + 1]; ts = times[a:b + 1]
-        if p.smoother == "rts": sm, _ = rts_smooth(seg, dt, p.q(category), sig)
-        elif p.smoother == "sg": sm = sg_smooth(seg, dt, p.sg_window, p.sg_order)
+        if times[b] - times[a] < p.min_duration - 1e-9:
+            res.reason = "too short"
+            continue
+        if len(pc) < p.min_valid_frac * (b - a + 1):
+            res.reason = "too few valid frames"
+            continue
+        seg = pos[a:b + 1]
+        ts = times[a:b + 1]
+        if p.smoother == "rts":
+            sm, _ = rts_smooth(seg, dt, p.q(category), sig)
+        elif p.smoother == "sg":
+            sm = sg_smooth(seg, dt, p.sg_window, p.sg_order)
         elif p.smoother == "none":
-            f = np.isfinite(seg).all(1); sm = np.stack([np.interp(ts, ts[f], seg[f, k]) for k in range(3)], 1)
-        else: raise ValueError(f"smoother must be rts, sg or none, not {p.smoother!r}")
+            f = np.isfinite(seg).all(1)
+            sm = np.stack([np.interp(ts, ts[f], seg[f, k]) for k in range(3)], 1)
+        else:
+            raise ValueError(f"smoother must be rts, sg or none, not {p.smoother!r}")
         res.smooth_pos, res.smooth_times = sm, ts
         g_t, g_p = resample_track(ts, sm, step=p.step, max_gap=None)
-        if len(g_t) < 2 or g_t[-1] - g_t[0] < p.min_duration - 1e-9: res.reason = "too short"; continue
+        if len(g_t) < 2 or g_t[-1] - g_t[0] < p.min_duration - 1e-9:
+            res.reason = "too short"
+            continue
         steps = np.linalg.norm(np.diff(g_p[:, :2], axis=0), axis=1) / p.step
-        if steps.max() > p.v_max(category): res.reason = "implausible speed"; continue
+        if steps.max() > p.v_max(category):
+            res.reason = "implausible speed"
+            continue
         ext = np.linalg.norm(g_p[:, :2] - g_p[0, :2], axis=1).max()
         if p.stationary_gate and ext < max(p.stationary_min, 3 * math.sqrt(2) * sig):
-            g_p = np.repeat(g_p.mean(0, keepdims=True), len(g_p), 0); res.stationary = True
+            g_p = np.repeat(g_p.mean(0, keepdims=True), len(g_p), 0)
+            res.stationary = True
         elif p.min_moving_speed > 0:
-            held = g_p.copy(); thr = p.min_moving_speed * p.step
+            held = g_p.copy()
+            thr = p.min_moving_speed * p.step
             for i in range(1, len(held)):
                 held[i] = held[i - 1] if np.linalg.norm(g_p[i, :2] - held[i - 1, :2]) < thr else g_p[i]
             g_p = held
-        n1 = max(2, int(round(1.0 / dt)) + 1); v = sm[min(n1, len(sm)) - 1, :2] - sm[0, :2]
+        n1 = max(2, int(round(1.0 / dt)) + 1)
+        v = sm[min(n1, len(sm)) - 1, :2] - sm[0, :2]
         res.ref_heading_deg = float(np.degrees(np.arctan2(v[1], v[0]))) if np.hypot(*v) > 1e-6 else float("nan")
         res.kept, res.times, res.centers = True, g_t, g_p
         res.frames = np.clip(np.searchsorted(times, g_t - 1e-6), 0, len(times) - 1)
@@ -424,23 +525,29 @@ def process_track(name:str, category:str,
 def straight_track_errors(v:float, sigma:float, category:str="pedestrian", n_trials:int=40, duration:float=10.0,
                           rate:float=10.0, p:PseudoParams=PseudoParams(), seed:int=0, heading:float=0.3)->dict:
     "Mean relative distance error (raw and processed), phantom speed and per-step clock accuracy on noisy straight paths."
-    g = rng(seed, "straight", v, sigma, category); t = np.arange(0, duration + 1e-9, 1 / rate)
+    g = rng(seed, "straight", v, sigma, category)
+    t = np.arange(0, duration + 1e-9, 1 / rate)
     d = np.array([math.cos(heading), math.sin(heading), 0.0])
     raw, proc, clock, phantom = [], [], [], []
     for _ in range(n_trials):
         true = np.outer(t * v, d) + [3.0, -2.0, 0.8]
         noisy = true + g.normal(0, sigma, true.shape)
-        gt, gp = resample_track(t, noisy, step=0.5); _, tp = resample_track(t, true, step=0.5)
+        gt, gp = resample_track(t, noisy, step=0.5)
+        _, tp = resample_track(t, true, step=0.5)
         D = traveled_distance(tp[:, :2], gt)
-        if D > 0: raw.append(traveled_distance(gp[:, :2], gt) / D - 1)
+        if D > 0:
+            raw.append(traveled_distance(gp[:, :2], gt) / D - 1)
         r = [x for x in process_track("x", category, t, noisy, p) if x.kept]
-        if not r: continue
-        c = r[0].centers; dd = traveled_distance(c[:, :2], r[0].times)
+        if not r:
+            continue
+        c = r[0].centers
+        dd = traveled_distance(c[:, :2], r[0].times)
         if D > 0:
             proc.append(dd / D - 1)
             ck = clock_directions(np.c_[c[:, :2], np.zeros(len(c))])
             clock.append(float(np.mean(ck == 12)))
-        else: phantom.append(dd / (r[0].times[-1] - r[0].times[0]))
+        else:
+            phantom.append(dd / (r[0].times[-1] - r[0].times[0]))
     m = lambda a: float(np.mean(a)) if a else float("nan")
     return dict(v=v, sigma=sigma, raw_bias=m(raw), bias=m(proc), clock_acc=m(clock), phantom_mps=m(phantom))
 
@@ -459,40 +566,64 @@ class PseudoResult:
     @property
     def kept(self)->list[TrackResult]: return [t for t in self.tracks if t.kept]
 
-def pseudo_tracks(video:Video, geo:Geometry, metric:np.ndarray, seg:SegTracks, p:PseudoParams=PseudoParams())->PseudoResult:
+def pseudo_tracks(
+    video: Video, geo: Geometry, metric: np.ndarray, seg: SegTracks, p: PseudoParams = PseudoParams()
+) -> PseudoResult:
     "The geometry core on one video: global scale, robust lifting with frame filters, ground plane, per-track smoothing and gates."
-    T = len(video.times); W, H = video.size
+    T = len(video.times)
+    W, H = video.size
     geo.check(T, H, W, f"video {video.name}: geometry")
-    if metric.shape != (T, H, W): raise ValueError(f"video {video.name}: metric depth shape {metric.shape}, expected {(T, H, W)}")
-    if seg.ids.shape != (T, H, W): raise ValueError(f"video {video.name}: instance ids shape {seg.ids.shape}, expected {(T, H, W)}")
+    if metric.shape != (T, H, W):
+        raise ValueError(f"video {video.name}: metric depth shape {metric.shape}, expected {(T, H, W)}")
+    if seg.ids.shape != (T, H, W):
+        raise ValueError(f"video {video.name}: instance ids shape {seg.ids.shape}, expected {(T, H, W)}")
     valid = static_pixels(metric, seg.ids, geo.dynamic, geo.conf, p)
     fit = fit_scale(geo.depth, metric, valid, p)
-    geo_m = apply_scale(geo, fit.scale if p.scale_mode == "global" else np.where(np.isfinite(fit.per_frame), fit.per_frame, fit.scale))
-    if p.scale_mode not in ("global", "per_frame"): raise ValueError(f"scale_mode must be global or per_frame, not {p.scale_mode!r}")
+    geo_m = apply_scale(
+        geo, fit.scale if p.scale_mode == "global" else np.where(np.isfinite(fit.per_frame), fit.per_frame, fit.scale)
+    )
+    if p.scale_mode not in ("global", "per_frame"):
+        raise ValueError(f"scale_mode must be global or per_frame, not {p.scale_mode!r}")
     frame_rep = SkipReport("frames")
     n = max(seg.labels) if seg.labels else 0
-    pts = {k: np.full((T, 3), np.nan) for k in seg.labels}; boxes = {k: np.full((T, 4), np.nan) for k in seg.labels}
+    pts = {k: np.full((T, 3), np.nan) for k in seg.labels}
+    boxes = {k: np.full((T, 4), np.nan) for k in seg.labels}
     prev_area = {}
     for t in range(T):
         rec = lift_frame(geo_m.depth[t], geo_m.K[t], geo_m.world_from_camera[t], seg.ids[t], p)
         for k in seg.labels:
             r = rec.get(k)
-            if r is None: prev_area.pop(k, None); continue
+            if r is None:
+                prev_area.pop(k, None)
+                continue
             reason = r["reason"]
-            if not reason and seg.scores[k][t] < p.min_score: reason = "low score"
-            pa = prev_area.get(k); prev_area[k] = r["area"]
-            if not reason and pa and abs(r["area"] - pa) > p.max_area_change * pa: reason = "area jump"
-            if reason or r["point"] is None: frame_rep.skip(reason or "empty after erosion", f"{seg.labels[k]}@{t}"); continue
-            frame_rep.ok(); pts[k][t] = r["point"]; boxes[k][t] = r["box"]
-    G = np.eye(4); ground_inliers = float("nan")
+            if not reason and seg.scores[k][t] < p.min_score:
+                reason = "low score"
+            pa = prev_area.get(k)
+            prev_area[k] = r["area"]
+            if not reason and pa and abs(r["area"] - pa) > p.max_area_change * pa:
+                reason = "area jump"
+            if reason or r["point"] is None:
+                frame_rep.skip(reason or "empty after erosion", f"{seg.labels[k]}@{t}")
+                continue
+            frame_rep.ok()
+            pts[k][t] = r["point"]
+            boxes[k][t] = r["box"]
+    G = np.eye(4)
+    ground_inliers = float("nan")
     if p.ground:
         up = -geo_m.world_from_camera[:, :3, 1].mean(0)
-        s = 8; pg = PseudoParams(**{**asdict(p), "scale_stride": s, "depth_range": (p.depth_range[0], min(p.depth_range[1], 40.0))})
+        s = 8
+        pg = PseudoParams(
+            **{**asdict(p), "scale_stride": s, "depth_range": (p.depth_range[0], min(p.depth_range[1], 40.0))}
+        )
         P = []
         for t in range(0, T, max(1, T // 20)):                          # ≤ 20 frames, every 8th pixel, ≤ 40 m
             vv, uu = np.nonzero(static_pixels(metric[t:t+1], seg.ids[t:t+1], None, None, pg)[0])
-            if not len(vv): continue
-            z = geo_m.depth[t][vv * s, uu * s]; uv1 = np.stack([uu * s + 0.5, vv * s + 0.5, np.ones(len(vv))])
+            if not len(vv):
+                continue
+            z = geo_m.depth[t][vv * s, uu * s]
+            uv1 = np.stack([uu * s + 0.5, vv * s + 0.5, np.ones(len(vv))])
             Xc = (np.linalg.inv(geo_m.K[t]) @ uv1) * z
             P.append((geo_m.world_from_camera[t, :3, :3] @ Xc).T + geo_m.world_from_camera[t, :3, 3])
         try:
@@ -509,8 +640,10 @@ def pseudo_tracks(video:Video, geo:Geometry, metric:np.ndarray, seg:SegTracks, p
         for r in process_track(name, seg.categories[k], video.times, pk, p):
             r.instance = k
             tracks.append(r)
-            if r.kept: trep.ok()
-            else: trep.skip(r.reason, r.name)
+            if r.kept:
+                trep.ok()
+            else:
+                trep.skip(r.reason, r.name)
     report = dict(video=video.name, frames=T, fps=video.fps, scale=fit.scale, scale_consistent=fit.consistent,
                   scale_mad_log=fit.mad_log, scale_max_dev_log=fit.max_dev_log, scale_pixels=fit.n_pixels,
                   ground_inlier_frac=ground_inliers, tracks_kept=trep.done, tracks_dropped=dict(trep.skipped),
@@ -531,26 +664,51 @@ def pseudo_clips(res:PseudoResult, # From `pseudo_tracks`
     "`Clip`s (source pseudo, label_source pseudo) of one video's kept tracks, cut into windows of ≤ 40 grid frames."
     n_grid = len(frame_paths)
     gt = np.round(np.arange(n_grid) * p.step, 9)
-    if n_grid and gt[-1] > video.times[-1] + 1e-6: raise ValueError(f"video {video.name}: {n_grid} frame paths outrun the video ({video.times[-1]:.2f} s)")
+    if n_grid and gt[-1] > video.times[-1] + 1e-6:
+        raise ValueError(f"video {video.name}: {n_grid} frame paths outrun the video ({video.times[-1]:.2f} s)")
     fidx = np.clip(np.searchsorted(video.times, gt - 1e-6), 0, len(video.times) - 1)
-    geo = res.geometry; W, H = video.size
+    geo = res.geometry
+    W, H = video.size
     clips = []
     for s, e in cut_windows(n_grid, clip_frames, min_frames=min_frames):
-        t0 = gt[s]; tracks = []
+        t0 = gt[s]
+        tracks = []
         for r in res.kept:
             sel = (r.times >= gt[s] - 1e-6) & (r.times <= gt[e - 1] + 1e-6)
-            if sel.sum() < 2: continue
-            tt = np.round(r.times[sel] - t0, 9); cc = r.centers[sel]
-            b = res.boxes[r.instance]; boxes = {}
+            if sel.sum() < 2:
+                continue
+            tt = np.round(r.times[sel] - t0, 9)
+            cc = r.centers[sel]
+            b = res.boxes[r.instance]
+            boxes = {}
             for tt_i in tt:
-                i = int(round(tt_i / p.step)); bb = b[fidx[s + i]]
-                if np.isfinite(bb).all(): boxes[i] = tuple(float(x) for x in bb)
+                i = int(round(tt_i / p.step))
+                bb = b[fidx[s + i]]
+                if np.isfinite(bb).all():
+                    boxes[i] = tuple(float(x) for x in bb)
             tracks.append(Track(track_id=r.name, category=r.category, times=tt, centers=cc, boxes_2d=boxes,
                                 label_source="pseudo", source_category=r.category))
-        clips.append(Clip(clip_id=f"pseudo/{video.name}/{s}", source="pseudo", split=split, scene_id=video.name, domain=domain,
-                          frame_times=gt[s:e] - t0, frames=list(map(str, frame_paths[s:e])), intrinsics=geo.K[fidx[s:e]],
-                          world_from_camera=geo.world_from_camera[fidx[s:e]], image_size=(int(W), int(H)), tracks=tracks,
-                          start_time=float(t0), camera="video",
-                          meta=dict(label_source="pseudo", collection=collection, scale=res.scale.scale,
-                                    scale_consistent=res.scale.consistent)))
+        clips.append(
+            Clip(
+                clip_id=f"pseudo/{video.name}/{s}",
+                source="pseudo",
+                split=split,
+                scene_id=video.name,
+                domain=domain,
+                frame_times=gt[s:e] - t0,
+                frames=list(map(str, frame_paths[s:e])),
+                intrinsics=geo.K[fidx[s:e]],
+                world_from_camera=geo.world_from_camera[fidx[s:e]],
+                image_size=(int(W), int(H)),
+                tracks=tracks,
+                start_time=float(t0),
+                camera="video",
+                meta=dict(
+                    label_source="pseudo",
+                    collection=collection,
+                    scale=res.scale.scale,
+                    scale_consistent=res.scale.consistent,
+                ),
+            )
+        )
     return clips

@@ -5,7 +5,7 @@
 # %% ../nbs/03b_pseudo_backends.ipynb #9b7948bf
 from __future__ import annotations
 import json, math
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -25,21 +25,32 @@ __all__ = ['VIDEO_EXTS', 'pseudo_app', 'PSEUDO_SEED_OFFSET', 'read_video', 'writ
 # %% ../nbs/03b_pseudo_backends.ipynb #d39a98ef
 def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:float=20.0)->Video:
     "Decode `path` at `fps` (nearest source frame to each k/fps), resized to `long_side`, up to `max_seconds`."
-    path = Path(path); cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened(): raise ValueError(f"{path}: cannot open as a video")
+    path = Path(path)
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"{path}: cannot open as a video")
     src = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    if src <= 0: raise ValueError(f"{path}: unknown frame rate")
+    if src <= 0:
+        raise ValueError(f"{path}: unknown frame rate")
     frames, times, i, want = [], [], 0, 0.0
     while True:
         ok, img = cap.read()
-        if not ok: break
-        t = i / src; i += 1
-        if t + 0.5 / src < want: continue
-        if want > max_seconds + 1e-9: break
-        frames.append(img); times.append(round(want, 9)); want = len(times) / fps
+        if not ok:
+            break
+        t = i / src
+        i += 1
+        if t + 0.5 / src < want:
+            continue
+        if want > max_seconds + 1e-9:
+            break
+        frames.append(img)
+        times.append(round(want, 9))
+        want = len(times) / fps
     cap.release()
-    if len(frames) < 2: raise ValueError(f"{path}: fewer than 2 frames decoded")
-    h, w = frames[0].shape[:2]; s = long_side / max(w, h)
+    if len(frames) < 2:
+        raise ValueError(f"{path}: fewer than 2 frames decoded")
+    h, w = frames[0].shape[:2]
+    s = long_side / max(w, h)
     size = (int(round(w * s / 2)) * 2, int(round(h * s / 2)) * 2)
     arr = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
     return Video(path.stem, arr, np.array(times), size, meta=dict(path=str(path), source_fps=src, source_size=(w, h)))
@@ -47,21 +58,29 @@ def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:flo
 # %% ../nbs/03b_pseudo_backends.ipynb #c94e8717
 def _quat_to_R(q):
     from scipy.spatial.transform import Rotation
-    w, x, y, z = q; return Rotation.from_quat([x, y, z, w]).as_matrix()
+    w, x, y, z = q
+    return Rotation.from_quat([x, y, z, w]).as_matrix()
 
 def write_monst3r_folder(folder:Path|str, geo:Geometry, times:np.ndarray|None=None):
     "Write a `Geometry` in MonST3R's output layout (TUM c2w poses, N×9 intrinsics, frame_XXXX.npy, conf_i.npy, dynamic_mask_i.png)."
     from scipy.spatial.transform import Rotation
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True); T = len(geo.depth)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    T = len(geo.depth)
     t = np.arange(T) if times is None else times
-    q = Rotation.from_matrix(geo.world_from_camera[:, :3, :3]).as_quat()          # x y z w
-    lines = [f"{t[i]} {' '.join(f'{v:.9g}' for v in geo.world_from_camera[i, :3, 3])} {q[i, 3]:.9g} {q[i, 0]:.9g} {q[i, 1]:.9g} {q[i, 2]:.9g}" for i in range(T)]
+    q = Rotation.from_matrix(geo.world_from_camera[:, :3, :3]).as_quat()  # x y z w
+    lines = [
+        f"{t[i]} {' '.join(f'{v:.9g}' for v in geo.world_from_camera[i, :3, 3])} {q[i, 3]:.9g} {q[i, 0]:.9g} {q[i, 1]:.9g} {q[i, 2]:.9g}"
+        for i in range(T)
+    ]
     atomic_write(folder / "pred_traj.txt", "\n".join(lines) + "\n")
     np.savetxt(folder / "pred_intrinsics.txt", geo.K.reshape(T, 9))
     for i in range(T):
         np.save(folder / f"frame_{i:04d}.npy", geo.depth[i].astype(np.float32))
-        if geo.conf is not None: np.save(folder / f"conf_{i}.npy", geo.conf[i].astype(np.float32))
-        if geo.dynamic is not None: cv2.imwrite(str(folder / f"dynamic_mask_{i}.png"), geo.dynamic[i].astype(np.uint8) * 255)
+        if geo.conf is not None:
+            np.save(folder / f"conf_{i}.npy", geo.conf[i].astype(np.float32))
+        if geo.dynamic is not None:
+            cv2.imwrite(str(folder / f"dynamic_mask_{i}.png"), geo.dynamic[i].astype(np.uint8) * 255)
 
 @dataclass
 class MonST3RFolder:
@@ -71,21 +90,39 @@ class MonST3RFolder:
 
     def geometry(self, video:Video, exclude=None)->Geometry:
         d = Path(self.root) / video.name if self.per_video else Path(self.root)
-        if not (d / "pred_traj.txt").exists(): raise FileNotFoundError(f"{d}: no pred_traj.txt (MonST3R output folder expected)")
-        traj = np.loadtxt(d / "pred_traj.txt", ndmin=2); K = np.loadtxt(d / "pred_intrinsics.txt", ndmin=2).reshape(-1, 3, 3)
+        if not (d / "pred_traj.txt").exists():
+            raise FileNotFoundError(f"{d}: no pred_traj.txt (MonST3R output folder expected)")
+        traj = np.loadtxt(d / "pred_traj.txt", ndmin=2)
+        K = np.loadtxt(d / "pred_intrinsics.txt", ndmin=2).reshape(-1, 3, 3)
         T = len(video.times)
-        if len(traj) != T or len(K) != T: raise ValueError(f"{d}: {len(traj)} poses / {len(K)} intrinsics for {T} video frames")
+        if len(traj) != T or len(K) != T:
+            raise ValueError(f"{d}: {len(traj)} poses / {len(K)} intrinsics for {T} video frames")
         W, H = video.size
         depth, conf, dyn = [], [], []
         for i in range(T):
-            dm = np.load(d / f"frame_{i:04d}.npy"); h, w = dm.shape
+            dm = np.load(d / f"frame_{i:04d}.npy")
+            h, w = dm.shape
             depth.append(cv2.resize(dm, (W, H), interpolation=cv2.INTER_NEAREST))
-            if (d / f"conf_{i}.npy").exists(): conf.append(cv2.resize(np.load(d / f"conf_{i}.npy"), (W, H), interpolation=cv2.INTER_NEAREST))
-            if (d / f"dynamic_mask_{i}.png").exists(): dyn.append(cv2.resize(cv2.imread(str(d / f"dynamic_mask_{i}.png"), 0), (W, H), interpolation=cv2.INTER_NEAREST) > 127)
-        K = K.copy(); K[:, 0] *= W / w; K[:, 1] *= H / h
-        pose = np.tile(np.eye(4), (T, 1, 1)); pose[:, :3, 3] = traj[:, 1:4]
+            if (d / f"conf_{i}.npy").exists():
+                conf.append(cv2.resize(np.load(d / f"conf_{i}.npy"), (W, H), interpolation=cv2.INTER_NEAREST))
+            if (d / f"dynamic_mask_{i}.png").exists():
+                dyn.append(
+                    cv2.resize(cv2.imread(str(d / f"dynamic_mask_{i}.png"), 0), (W, H), interpolation=cv2.INTER_NEAREST)
+                    > 127
+                )
+        K = K.copy()
+        K[:, 0] *= W / w
+        K[:, 1] *= H / h
+        pose = np.tile(np.eye(4), (T, 1, 1))
+        pose[:, :3, 3] = traj[:, 1:4]
         pose[:, :3, :3] = np.stack([_quat_to_R(q) for q in traj[:, 4:8]])
-        return Geometry(np.stack(depth), K, pose, np.stack(conf) if len(conf) == T else None, np.stack(dyn) if len(dyn) == T else None)
+        return Geometry(
+            np.stack(depth),
+            K,
+            pose,
+            np.stack(conf) if len(conf) == T else None,
+            np.stack(dyn) if len(dyn) == T else None,
+        )
 
 # %% ../nbs/03b_pseudo_backends.ipynb #35e2df7b
 @dataclass
@@ -99,33 +136,68 @@ class ClassicalVO:
     focal: float | None = None           # px, overrides fov_deg
 
     def geometry(self, video:Video, exclude:np.ndarray|None=None)->Geometry:
-        W, H = video.size; T = len(video.times)
+        W, H = video.size
+        T = len(video.times)
         if self.focal:                   # known focal: the metric model is told
-            f = float(self.focal); depth = self.metric.metric_depth(video, np.tile(np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]]), (T, 1, 1)))
+            f = float(self.focal)
+            depth = self.metric.metric_depth(
+                video, np.tile(np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]]), (T, 1, 1))
+            )
         else:                            # the metric model's own focal (Depth Pro's FOV) if it has one, else `fov_deg`
             depth = self.metric.metric_depth(video, None)
             f = getattr(self.metric, "last_focal", None) or 0.5 * W / math.tan(math.radians(self.fov_deg) / 2)
-        K = np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]]); depth = np.asarray(depth, np.float32)
-        orb = cv2.ORB_create(self.n_features); bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-        poses = np.tile(np.eye(4), (T, 1, 1)); last = np.eye(4); self.failed = []
+        K = np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]])
+        depth = np.asarray(depth, np.float32)
+        orb = cv2.ORB_create(self.n_features)
+        bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+        poses = np.tile(np.eye(4), (T, 1, 1))
+        last = np.eye(4)
+        self.failed = []
         gray = [cv2.cvtColor(f_, cv2.COLOR_BGR2GRAY) for f_ in video.frames]
         for t in range(1, T):
-            m0 = None if exclude is None else (~cv2.dilate(exclude[t - 1].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)).astype(np.uint8) * 255
-            k0, d0 = orb.detectAndCompute(gray[t - 1], m0); k1, d1 = orb.detectAndCompute(gray[t], None)
+            m0 = (
+                None
+                if exclude is None
+                else (~cv2.dilate(exclude[t - 1].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)).astype(
+                    np.uint8
+                )
+                * 255
+            )
+            k0, d0 = orb.detectAndCompute(gray[t - 1], m0)
+            k1, d1 = orb.detectAndCompute(gray[t], None)
             rel = None
             if d0 is not None and d1 is not None and len(k0) >= 8 and len(k1) >= 8:
-                good = [m for m, n in (p for p in bf.knnMatch(d0, d1, k=2) if len(p) == 2) if m.distance < self.ratio * n.distance]
+                good = [
+                    m
+                    for m, n in (p for p in bf.knnMatch(d0, d1, k=2) if len(p) == 2)
+                    if m.distance < self.ratio * n.distance
+                ]
                 if len(good) >= 8:
-                    uv0 = np.array([k0[m.queryIdx].pt for m in good]); uv1 = np.array([k1[m.trainIdx].pt for m in good])
+                    uv0 = np.array([k0[m.queryIdx].pt for m in good])
+                    uv1 = np.array([k1[m.trainIdx].pt for m in good])
                     z = depth[t - 1][np.clip(uv0[:, 1].astype(int), 0, H - 1), np.clip(uv0[:, 0].astype(int), 0, W - 1)]
                     ok = (z > 0.1) & (z < self.max_depth)
                     if ok.sum() >= 6:
                         X = np.c_[(uv0[ok] - K[:2, 2]) / f, np.ones(ok.sum())] * z[ok, None]
-                        res = cv2.solvePnPRansac(X, uv1[ok], K, None, reprojectionError=2.0, iterationsCount=200, flags=cv2.SOLVEPNP_ITERATIVE)
+                        res = cv2.solvePnPRansac(
+                            X,
+                            uv1[ok],
+                            K,
+                            None,
+                            reprojectionError=2.0,
+                            iterationsCount=200,
+                            flags=cv2.SOLVEPNP_ITERATIVE,
+                        )
                         if res[0] and res[3] is not None and len(res[3]) >= 6:
-                            R, _ = cv2.Rodrigues(res[1]); rel = np.eye(4); rel[:3, :3] = R; rel[:3, 3] = res[2].ravel()   # cam_t from cam_{t-1}
-            if rel is None: rel = last; self.failed.append(t)
-            poses[t] = poses[t - 1] @ np.linalg.inv(rel); last = rel
+                            R, _ = cv2.Rodrigues(res[1])
+                            rel = np.eye(4)
+                            rel[:3, :3] = R
+                            rel[:3, 3] = res[2].ravel()   # cam_t from cam_{t-1}
+            if rel is None:
+                rel = last
+                self.failed.append(t)
+            poses[t] = poses[t - 1] @ np.linalg.inv(rel)
+            last = rel
         return Geometry(depth, np.tile(K, (T, 1, 1)), poses, None, exclude)
 
 # %% ../nbs/03b_pseudo_backends.ipynb #7b9ccf7d
@@ -143,34 +215,42 @@ class HFMetricDepth:
         self.model = AutoModelForDepthEstimation.from_pretrained(self.model_path).to(self.device).eval()
         self.is_depth_pro = "DepthPro" in type(self.model).__name__
         if not self.is_depth_pro and getattr(self.model.config, "depth_estimation_type", "metric") != "metric":
-            raise ValueError(f"{self.model_path}: depth_estimation_type={self.model.config.depth_estimation_type!r}, a metric checkpoint is needed")
+            raise ValueError(
+                f"{self.model_path}: depth_estimation_type={self.model.config.depth_estimation_type!r}, a metric checkpoint is needed"
+            )
         self.last_focal, self._cache = None, None
 
     def metric_depth(self, video:Video, K:np.ndarray|None=None)->np.ndarray:
         "Metric depth (T, H, W) at the video's working size; Depth Pro's own focal (px) is kept in `last_focal`."
         import torch
-        W, H = video.size; key = (id(video.frames), video.frames.shape)
+        W, H = video.size
+        key = (id(video.frames), video.frames.shape)
         if self._cache is None or self._cache[0] != key:      # one model pass per video, whatever K the callers give
             out, focals = [], []
             for i in range(0, len(video.times), self.batch_size):
                 imgs = [f[..., ::-1].copy() for f in video.frames[i:i + self.batch_size]]
                 inp = self.processor(images=imgs, return_tensors="pt").to(self.device)
-                with torch.no_grad(): o = self.model(**inp)
+                with torch.no_grad():
+                    o = self.model(**inp)
                 for p in self.processor.post_process_depth_estimation(o, target_sizes=[(H, W)] * len(imgs)):
                     out.append(p["predicted_depth"].float().cpu().numpy())
-                    fp = p.get("focal_length"); focals.append(float(fp) if fp is not None else np.nan)
+                    fp = p.get("focal_length")
+                    focals.append(float(fp) if fp is not None else np.nan)
             self._cache = (key, np.stack(out).astype(np.float32), np.array(focals))
         depth, focals = self._cache[1], self._cache[2]
         self.last_focal = float(np.nanmedian(focals)) if np.isfinite(focals).any() else None
         if K is not None and self.is_depth_pro and self.use_given_focal:
             # Depth Pro's depth = f / (W · canonical inverse depth): linear in the focal (without its FOV head, f/W = 1)
-            f_given = np.asarray(K, float)[:, 0, 0] if np.ndim(K) == 3 else np.full(len(depth), float(np.asarray(K)[0, 0]))
+            f_given = (
+                np.asarray(K, float)[:, 0, 0] if np.ndim(K) == 3 else np.full(len(depth), float(np.asarray(K)[0, 0]))
+            )
             depth = depth * (f_given / np.where(np.isfinite(focals), focals, W))[:, None, None].astype(np.float32)
         return depth
 
 @dataclass
 class GroundedSAM2:
     "Segmentation/tracking backend: Grounding DINO detections every N frames, Sam2VideoModel propagation, ids kept by mask IoU."
+
     detector_path: str
     sam2_path: str
     device: str = "cpu"
@@ -193,16 +273,23 @@ class GroundedSAM2:
         import torch
         text = " ".join(f"{c.lower()}." for c in classes)
         inp = self.det_proc(images=img_rgb, text=text, return_tensors="pt").to(self.device)
-        with torch.no_grad(): out = self.det(**inp)
+        with torch.no_grad():
+            out = self.det(**inp)
         H, W = img_rgb.shape[:2]
-        r = self.det_proc.post_process_grounded_object_detection(out, inp["input_ids"], threshold=self.box_threshold,
-                                                                 text_threshold=self.text_threshold, target_sizes=[(H, W)])[0]
+        r = self.det_proc.post_process_grounded_object_detection(
+            out,
+            inp["input_ids"],
+            threshold=self.box_threshold,
+            text_threshold=self.text_threshold,
+            target_sizes=[(H, W)],
+        )[0]
         labels = r.get("text_labels", r.get("labels"))
         dets = []
         for b, s, lab in zip(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(), labels):
             cat = next((c for c in classes if c.lower() in str(lab)), None)
             b = np.clip(b, 0, [W, H, W, H])
-            if cat and (b[2] - b[0]) * (b[3] - b[1]) >= max(self.min_box_frac * H * W, 1.0): dets.append((b, float(s), cat))
+            if cat and (b[2] - b[0]) * (b[3] - b[1]) >= max(self.min_box_frac * H * W, 1.0):
+                dets.append((b, float(s), cat))
         return sorted(dets, key=lambda d: -d[1])
 
     def box_masks(self, img_rgb:np.ndarray, boxes:Sequence[np.ndarray])->np.ndarray:
@@ -210,105 +297,249 @@ class GroundedSAM2:
         import torch
         H, W = img_rgb.shape[:2]
         s = self.sam_proc.init_video_session(video=[img_rgb], inference_device=self.device)
-        self.sam_proc.add_inputs_to_inference_session(inference_session=s, frame_idx=0, obj_ids=list(range(1, len(boxes) + 1)),
-                                                      input_boxes=[[list(map(float, b)) for b in boxes]])
-        with torch.no_grad(): out = self.sam(inference_session=s, frame_idx=0)
-        return self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][:, 0].cpu().numpy()
+        self.sam_proc.add_inputs_to_inference_session(
+            inference_session=s,
+            frame_idx=0,
+            obj_ids=list(range(1, len(boxes) + 1)),
+            input_boxes=[[list(map(float, b)) for b in boxes]],
+        )
+        with torch.no_grad():
+            out = self.sam(inference_session=s, frame_idx=0)
+        return (
+            self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][:, 0]
+            .cpu()
+            .numpy()
+        )
 
     def segment(self, video:Video, classes:Sequence[str])->SegTracks:
         "Track ids per frame: detect at frames 0, N, 2N…; a detection whose SAM2 mask has IoU ≥ `iou_match` with a tracked mask keeps that id."
         import torch
-        W, H = video.size; T = len(video.times)
+        W, H = video.size
+        T = len(video.times)
         rgb = [f[..., ::-1].copy() for f in video.frames]
-        ids = np.zeros((T, H, W), np.int32); labels, cats, scores = {}, {}, {}
+        ids = np.zeros((T, H, W), np.int32)
+        labels, cats, scores = {}, {}, {}
         session = self.sam_proc.init_video_session(video=rgb, inference_device=self.device)
-        nxt = 1; self.n_matched = 0
+        nxt = 1
+        self.n_matched = 0
         for start in range(0, T, self.redetect_every):
-            stop = min(start + self.redetect_every, T - 1)              # propagate through `stop`: the next detection frame's tracked masks
+            # propagate through `stop`: the next detection frame's tracked masks
+            stop = min(start + self.redetect_every, T - 1)
             dets = self.detect(rgb[start], classes)[:max(self.max_objects - len(labels), 0)]
             new = []
             if dets:
-                cur = ids[start]; tracked = [(k, cur == k) for k in np.unique(cur[cur > 0])]
+                cur = ids[start]
+                tracked = [(k, cur == k) for k in np.unique(cur[cur > 0])]
                 for (b, s, cat), m in zip(dets, self.box_masks(rgb[start], [d[0] for d in dets])):
-                    if not m.any(): m = np.zeros((H, W), bool); x0, y0, x1, y1 = np.round(b).astype(int); m[y0:y1, x0:x1] = True
+                    if not m.any():
+                        m = np.zeros((H, W), bool)
+                        x0, y0, x1, y1 = np.round(b).astype(int)
+                        m[y0:y1, x0:x1] = True
                     biou = max((((m & tm).sum() / max((m | tm).sum(), 1)) for _, tm in tracked), default=0.0)
-                    if biou >= self.iou_match: self.n_matched += 1; continue      # already tracked: keeps its id
-                    new.append((nxt, b, s, cat)); tracked.append((nxt, m))
-                    labels[nxt], cats[nxt], scores[nxt] = f"{cat}-{nxt}", cat, np.zeros(T); nxt += 1
+                    if biou >= self.iou_match:
+                        self.n_matched += 1
+                        continue      # already tracked: keeps its id
+                    new.append((nxt, b, s, cat))
+                    tracked.append((nxt, m))
+                    labels[nxt], cats[nxt], scores[nxt] = f"{cat}-{nxt}", cat, np.zeros(T)
+                    nxt += 1
             if new:
                 self.sam_proc.add_inputs_to_inference_session(inference_session=session, frame_idx=start,
                     obj_ids=[n[0] for n in new], input_boxes=[[list(map(float, n[1])) for n in new]])
-            if not labels: continue
+            if not labels:
+                continue
             with torch.no_grad():
-                for out in self.sam.propagate_in_video_iterator(session, start_frame_idx=start, max_frame_num_to_track=stop - start):
+                for out in self.sam.propagate_in_video_iterator(
+                    session, start_frame_idx=start, max_frame_num_to_track=stop - start
+                ):
                     f = out.frame_idx
-                    if f > stop: break
-                    masks = self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][:, 0].cpu().numpy()
+                    if f > stop:
+                        break
+                    masks = (
+                        self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][
+                            :, 0
+                        ]
+                        .cpu()
+                        .numpy()
+                    )
                     obj = list(out.object_ids if out.object_ids is not None else session.obj_ids)
                     sc = (torch.sigmoid(out.object_score_logits.float().reshape(-1)).cpu().numpy()
                           if out.object_score_logits is not None else np.ones(len(obj)))
                     ids[f] = 0
                     for oid, m, s_ in zip(obj, masks, sc):
-                        ids[f][m & (ids[f] == 0)] = int(oid); scores[int(oid)][f] = float(s_) if m.any() else 0.0
-            for n in new: scores[n[0]][start] = max(scores[n[0]][start], n[2])
+                        ids[f][m & (ids[f] == 0)] = int(oid)
+                        scores[int(oid)][f] = float(s_) if m.any() else 0.0
+            for n in new:
+                scores[n[0]][start] = max(scores[n[0]][start], n[2])
         return SegTracks(ids, labels, cats, scores)
 
 # %% ../nbs/03b_pseudo_backends.ipynb #349be344
-def make_tiny_models(folder:Path|str, # Where `grounding_dino/`, `sam2_video/`, `depth_anything/`, `depth_pro/` are written
-                     classes:Sequence[str]=("car", "truck", "bus", "pedestrian", "person", "bicycle", "motorcycle", "cyclist"),
-                     seed:int=0)->dict[str, str]:
+def make_tiny_models(
+    folder: Path | str,  # Where `grounding_dino/`, `sam2_video/`, `depth_anything/`, `depth_pro/` are written
+    classes: Sequence[str] = ("car", "truck", "bus", "pedestrian", "person", "bicycle", "motorcycle", "cyclist"),
+    seed: int = 0,
+) -> dict[str, str]:
     "Random-weight tiny Grounding DINO, Sam2Video, Depth Anything (metric) and Depth Pro saved with their processors (tests only)."
     import torch
-    from transformers import (GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoProcessor, GroundingDinoImageProcessor,
-        BertTokenizer, BertConfig, SwinConfig, Sam2VideoConfig, Sam2VideoModel, Sam2VideoProcessor, Sam2ImageProcessor,
-        Sam2VideoVideoProcessor, Sam2VisionConfig, Sam2HieraDetConfig, Sam2VideoPromptEncoderConfig, Sam2VideoMaskDecoderConfig,
-        DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor,
-        DepthProConfig, DepthProForDepthEstimation, DepthProImageProcessor)
-    torch.manual_seed(seed); folder = Path(folder); paths = {}
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted({w for c in classes for w in c.lower().split()})
+    from transformers import (
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoProcessor,
+        GroundingDinoImageProcessor,
+        BertTokenizer,
+        BertConfig,
+        SwinConfig,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+        Sam2VideoProcessor,
+        Sam2ImageProcessor,
+        Sam2VideoVideoProcessor,
+        Sam2VisionConfig,
+        Sam2HieraDetConfig,
+        Sam2VideoPromptEncoderConfig,
+        Sam2VideoMaskDecoderConfig,
+        DepthAnythingConfig,
+        DepthAnythingForDepthEstimation,
+        Dinov2Config,
+        DPTImageProcessor,
+        DepthProConfig,
+        DepthProForDepthEstimation,
+        DepthProImageProcessor,
+    )
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    paths = {}
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted(
+        {w for c in classes for w in c.lower().split()}
+    )
     tok = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
     gd = GroundingDinoConfig(
-        backbone_config=SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, image_size=64,
-                                   out_features=["stage2", "stage3", "stage4"]),
-        text_config=BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                               max_position_embeddings=64),
-        d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-        decoder_ffn_dim=32, num_queries=8, num_feature_levels=4, encoder_n_points=1, decoder_n_points=1, max_text_len=32)
+        backbone_config=SwinConfig(
+            embed_dim=8,
+            depths=[1, 1, 1, 1],
+            num_heads=[1, 1, 1, 1],
+            window_size=4,
+            image_size=64,
+            out_features=["stage2", "stage3", "stage4"],
+        ),
+        text_config=BertConfig(
+            vocab_size=len(words),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=64,
+        ),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        num_queries=8,
+        num_feature_levels=4,
+        encoder_n_points=1,
+        decoder_n_points=1,
+        max_text_len=32,
+    )
     paths["detector"] = str(folder / "grounding_dino")
     GroundingDinoForObjectDetection(gd).save_pretrained(paths["detector"])
     GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 128}),
                            tokenizer=tok).save_pretrained(paths["detector"])
     S, h = 128, 128
-    bb = Sam2HieraDetConfig(hidden_size=8, num_attention_heads=1, image_size=[S, S], blocks_per_stage=[1, 1, 2, 1],
-                            embed_dim_per_stage=[8, 16, 32, 64], num_attention_heads_per_stage=[1, 1, 1, 1],
-                            window_size_per_stage=[4, 4, 4, 2], global_attention_blocks=[3], window_positional_embedding_background_size=[2, 2])
+    bb = Sam2HieraDetConfig(
+        hidden_size=8,
+        num_attention_heads=1,
+        image_size=[S, S],
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[4, 4, 4, 2],
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[2, 2],
+    )
     vc = Sam2VisionConfig(backbone_config=bb, backbone_channel_list=[64, 32, 16, 8], fpn_hidden_size=h,
                           backbone_feature_sizes=[[S // 4, S // 4], [S // 8, S // 8], [S // 16, S // 16]])
-    sc = Sam2VideoConfig(vision_config=vc, prompt_encoder_config=Sam2VideoPromptEncoderConfig(hidden_size=h, image_size=S, patch_size=16),
-        mask_decoder_config=Sam2VideoMaskDecoderConfig(hidden_size=h, mlp_dim=32, num_attention_heads=2, iou_head_hidden_dim=16),
-        image_size=S, num_maskmem=3, memory_attention_hidden_size=h, memory_attention_num_layers=1, memory_attention_feed_forward_hidden_size=32,
-        memory_attention_rope_feat_sizes=[S // 16, S // 16], memory_encoder_hidden_size=h, memory_encoder_output_channels=64,
-        mask_downsampler_embed_dim=h, memory_fuser_embed_dim=h, memory_fuser_intermediate_dim=32, memory_fuser_num_layers=1)
+    sc = Sam2VideoConfig(
+        vision_config=vc,
+        prompt_encoder_config=Sam2VideoPromptEncoderConfig(hidden_size=h, image_size=S, patch_size=16),
+        mask_decoder_config=Sam2VideoMaskDecoderConfig(
+            hidden_size=h, mlp_dim=32, num_attention_heads=2, iou_head_hidden_dim=16
+        ),
+        image_size=S,
+        num_maskmem=3,
+        memory_attention_hidden_size=h,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=32,
+        memory_attention_rope_feat_sizes=[S // 16, S // 16],
+        memory_encoder_hidden_size=h,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=h,
+        memory_fuser_embed_dim=h,
+        memory_fuser_intermediate_dim=32,
+        memory_fuser_num_layers=1,
+    )
     paths["sam2"] = str(folder / "sam2_video")
     Sam2VideoModel(sc).save_pretrained(paths["sam2"])
-    Sam2VideoProcessor(image_processor=Sam2ImageProcessor(size={"height": S, "width": S}, mask_size={"height": S // 4, "width": S // 4}),
-                       video_processor=Sam2VideoVideoProcessor(size={"height": S, "width": S})).save_pretrained(paths["sam2"])
-    da = DepthAnythingConfig(backbone_config=Dinov2Config(image_size=56, patch_size=14, hidden_size=16, num_hidden_layers=4, num_attention_heads=1,
-                                                          intermediate_size=32, out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False),
-                             reassemble_hidden_size=16, neck_hidden_sizes=[8, 8, 16, 16], fusion_hidden_size=8, head_hidden_size=8,
-                             depth_estimation_type="metric", max_depth=80)
+    Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(
+            size={"height": S, "width": S}, mask_size={"height": S // 4, "width": S // 4}
+        ),
+        video_processor=Sam2VideoVideoProcessor(size={"height": S, "width": S}),
+    ).save_pretrained(paths["sam2"])
+    da = DepthAnythingConfig(
+        backbone_config=Dinov2Config(
+            image_size=56,
+            patch_size=14,
+            hidden_size=16,
+            num_hidden_layers=4,
+            num_attention_heads=1,
+            intermediate_size=32,
+            out_features=["stage1", "stage2", "stage3", "stage4"],
+            reshape_hidden_states=False,
+        ),
+        reassemble_hidden_size=16,
+        neck_hidden_sizes=[8, 8, 16, 16],
+        fusion_hidden_size=8,
+        head_hidden_size=8,
+        depth_estimation_type="metric",
+        max_depth=80,
+    )
     paths["depth_anything"] = str(folder / "depth_anything")
     DepthAnythingForDepthEstimation(da).save_pretrained(paths["depth_anything"])
-    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14).save_pretrained(paths["depth_anything"])
-    vit = dict(model_type="dinov2", image_size=16, num_hidden_layers=2, hidden_size=16, num_attention_heads=1, patch_size=4, intermediate_size=32)
-    dp = DepthProConfig(patch_size=16, fusion_hidden_size=16, intermediate_hook_ids=[1, 0], intermediate_feature_dims=[10, 8],
-                        scaled_images_ratios=[0.5, 1.0], scaled_images_overlap_ratios=[0.0, 0.2], scaled_images_feature_dims=[12, 12],
-                        use_fov_model=True, image_model_config=vit, patch_model_config=vit, fov_model_config=vit)
+    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14).save_pretrained(
+        paths["depth_anything"]
+    )
+    vit = dict(
+        model_type="dinov2",
+        image_size=16,
+        num_hidden_layers=2,
+        hidden_size=16,
+        num_attention_heads=1,
+        patch_size=4,
+        intermediate_size=32,
+    )
+    dp = DepthProConfig(
+        patch_size=16,
+        fusion_hidden_size=16,
+        intermediate_hook_ids=[1, 0],
+        intermediate_feature_dims=[10, 8],
+        scaled_images_ratios=[0.5, 1.0],
+        scaled_images_overlap_ratios=[0.0, 0.2],
+        scaled_images_feature_dims=[12, 12],
+        use_fov_model=True,
+        image_model_config=vit,
+        patch_model_config=vit,
+        fov_model_config=vit,
+    )
     paths["depth_pro"] = str(folder / "depth_pro")
     m = DepthProForDepthEstimation(dp)
     with torch.no_grad():                # random heads give FOV ≈ 0° and inverse depth ≈ 0: set a 60° FOV and depths ≈ 20 m
-        m.fov_model.head.layers[-1].weight.mul_(1e-3); m.fov_model.head.layers[-1].bias.fill_(60.0)
-        m.head.layers[-2].weight.mul_(1e-3); m.head.layers[-2].bias.fill_(0.5 / math.tan(math.radians(30)) / 20.0)
+        m.fov_model.head.layers[-1].weight.mul_(1e-3)
+        m.fov_model.head.layers[-1].bias.fill_(60.0)
+        m.head.layers[-2].weight.mul_(1e-3)
+        m.head.layers[-2].bias.fill_(0.5 / math.tan(math.radians(30)) / 20.0)
     m.save_pretrained(paths["depth_pro"])
     DepthProImageProcessor(size={"height": 32, "width": 32}).save_pretrained(paths["depth_pro"])
     return paths
@@ -330,20 +561,26 @@ def label_video(path:Path|str, # A video file
                 collection:str="pseudo", # the video collection's name: the source of its STKit records
                )->dict:
     "Pseudo-label one video into `Clip`s; returns its report (skipped if its clips file exists)."
-    path, out = Path(path), Path(out); name = path.stem
+    path, out = Path(path), Path(out)
+    name = path.stem
     cf, rf = out / "clips" / f"{name}.jsonl", out / "reports" / f"{name}.json"
-    if cf.exists() and rf.exists(): return dict(json.loads(rf.read_text()), resumed=True)
+    if cf.exists() and rf.exists():
+        return dict(json.loads(rf.read_text()), resumed=True)
     video = read_video(path, fps, long_side, max_seconds)
     seg = backends.seg.segment(video, params.classes)
     geo = backends.geometry.geometry(video, seg.ids > 0)
     met = backends.metric.metric_depth(video, geo.K)
     res = pseudo_tracks(video, geo, met, seg, params)
     n_grid = int(math.floor(video.times[-1] / params.step + 1e-9)) + 1
-    fdir = out / "frames" / name; fdir.mkdir(parents=True, exist_ok=True); paths = []
+    fdir = out / "frames" / name
+    fdir.mkdir(parents=True, exist_ok=True)
+    paths = []
     for k in range(n_grid):
-        i = int(np.argmin(np.abs(video.times - k * params.step))); p = fdir / f"{k:04d}.jpg"
+        i = int(np.argmin(np.abs(video.times - k * params.step)))
+        p = fdir / f"{k:04d}.jpg"
         if not p.exists():
-            ok, buf = cv2.imencode(".jpg", video.frames[i], [cv2.IMWRITE_JPEG_QUALITY, 90]); atomic_write(p, buf.tobytes())
+            ok, buf = cv2.imencode(".jpg", video.frames[i], [cv2.IMWRITE_JPEG_QUALITY, 90])
+            atomic_write(p, buf.tobytes())
         paths.append(str(p))
     clips = pseudo_clips(res, video, paths, split=split, domain=domain, collection=collection, p=params)
     rep = dict(res.report, clips=len(clips), tracks_in_clips=sum(len(c.tracks) for c in clips))
@@ -374,76 +611,134 @@ class BackendSpec:
         if self.backend == "oracle":
             from st_vlm_repro.mini_world import load_ground_truth
             from st_vlm_repro.pseudo_oracle import OracleBackend, NOISE_LEVELS
-            if not self.ground_truth: raise ValueError("--backend oracle needs --ground-truth <mini world folder>")
+            if not self.ground_truth:
+                raise ValueError("--backend oracle needs --ground-truth <mini world folder>")
             _, scenes = load_ground_truth(self.ground_truth)
             sid = Path(video_path).stem
-            if sid not in scenes: raise ValueError(f"{video_path}: no scene {sid!r} in {self.ground_truth}")
-            sc = scenes[sid]; cam = sc.cameras[self.camera]
-            cap = cv2.VideoCapture(str(video_path)); w_src = cap.get(cv2.CAP_PROP_FRAME_WIDTH); cap.release()
-            scale = (512 if w_src >= 512 else w_src) / cam.width if w_src else 1.0   # read_video's working width (long side 512)
+            if sid not in scenes:
+                raise ValueError(f"{video_path}: no scene {sid!r} in {self.ground_truth}")
+            sc = scenes[sid]
+            cam = sc.cameras[self.camera]
+            cap = cv2.VideoCapture(str(video_path))
+            w_src = cap.get(cv2.CAP_PROP_FRAME_WIDTH)
+            cap.release()
+            # read_video's working width (long side 512)
+            scale = (512 if w_src >= 512 else w_src) / cam.width if w_src else 1.0
             o = OracleBackend(sc, self.camera, scale, NOISE_LEVELS[self.corruption], 0.0, self.seed)
             return Backends(o, o, o)
         if self.backend in ("transformers", "classical"):
             for k in ("depth_model", "detector", "sam2"):
-                if not getattr(self, k): raise ValueError(f"--backend {self.backend} needs --{k.replace('_', '-')} <model folder>")
-            met = HFMetricDepth(self.depth_model, self.device); seg = GroundedSAM2(self.detector, self.sam2, self.device)
+                if not getattr(self, k):
+                    raise ValueError(f"--backend {self.backend} needs --{k.replace('_', '-')} <model folder>")
+            met = HFMetricDepth(self.depth_model, self.device)
+            seg = GroundedSAM2(self.detector, self.sam2, self.device)
             geo = MonST3RFolder(self.monst3r) if self.monst3r else ClassicalVO(met)
             return Backends(geo, met, seg)
         raise ValueError(f"unknown backend {self.backend!r}: oracle, classical or transformers")
 
 def _label_job(job:dict)->dict:
     spec = job["spec"]
-    try: return label_video(job["path"], job["out"], spec.build(Path(job["path"])), job["params"], job["fps"],
+    try:
+        return label_video(job["path"], job["out"], spec.build(Path(job["path"])), job["params"], job["fps"],
                             job["long_side"], job["max_seconds"], job["split"], job["domain"],
                             job.get("collection", "pseudo"))
     except Exception as e:
         rep = dict(video=Path(job["path"]).stem, error=f"{type(e).__name__}: {e}")
-        atomic_write(Path(job["out"]) / "reports" / f"{Path(job['path']).stem}.error.json", json.dumps(rep)); return rep
+        atomic_write(Path(job["out"]) / "reports" / f"{Path(job['path']).stem}.error.json", json.dumps(rep))
+        return rep
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
-def pseudo_label_folder(videos:Path|str, out:Path|str, spec:BackendSpec,
-                        params:PseudoParams|None=None, # default: `domain_params(domain)` (the domain's depth range)
-                        fps:float=10.0, long_side:int=512, max_seconds:float=20.0, split:str="train", domain:str="driving",
-                        n_workers:int=0, ray_address:str|None=None, gpus_per_task:float=0.0, progress:bool=True,
-                        overwrite:bool=False, # `out` labelled with other settings: label again (else refuse)
-                        collection:str|None=None, # the collection's name, its records' source (default: folder name)
-                       )->list[dict]:
+def pseudo_label_folder(
+    videos: Path | str,
+    out: Path | str,
+    spec: BackendSpec,
+    params: PseudoParams | None = None,  # default: `domain_params(domain)` (the domain's depth range)
+    fps: float = 10.0,
+    long_side: int = 512,
+    max_seconds: float = 20.0,
+    split: str = "train",
+    domain: str = "driving",
+    n_workers: int = 0,
+    ray_address: str | None = None,
+    gpus_per_task: float = 0.0,
+    progress: bool = True,
+    overwrite: bool = False,  # `out` labelled with other settings: label again (else refuse)
+    collection: str | None = None,  # the collection's name, its records' source (default: folder name)
+) -> list[dict]:
     "Pseudo-label every video of a folder in parallel (processes or Ray), resumably; returns the per-video reports."
     params = domain_params(domain) if params is None else params
     collection = collection or Path(videos).resolve().name
     vids = sorted(p for p in Path(videos).iterdir() if p.suffix.lower() in VIDEO_EXTS and not p.name.startswith("."))
-    if not vids: raise ValueError(f"{videos}: no video files ({', '.join(VIDEO_EXTS)})")
+    if not vids:
+        raise ValueError(f"{videos}: no video files ({', '.join(VIDEO_EXTS)})")
     check_label_manifest(out, spec, params, fps, long_side, max_seconds, split, domain, overwrite, collection)
-    jobs = [dict(path=str(p), out=str(out), spec=spec, params=params, fps=fps, long_side=long_side, max_seconds=max_seconds,
-                 split=split, domain=domain, collection=collection) for p in vids]
-    reps = parallel_map(_label_job, jobs, n_workers=n_workers, ray_address=ray_address, progress=progress, desc="pseudo-label",
-                        ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None)
+    jobs = [
+        dict(
+            path=str(p),
+            out=str(out),
+            spec=spec,
+            params=params,
+            fps=fps,
+            long_side=long_side,
+            max_seconds=max_seconds,
+            split=split,
+            domain=domain,
+            collection=collection,
+        )
+        for p in vids
+    ]
+    reps = parallel_map(
+        _label_job,
+        jobs,
+        n_workers=n_workers,
+        ray_address=ray_address,
+        progress=progress,
+        desc="pseudo-label",
+        ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None,
+    )
     atomic_write(Path(out) / "report.json", json.dumps(reps, indent=1, default=float))
     return reps
 
 # %% ../nbs/03b_pseudo_backends.ipynb #c13f0002
-def check_label_manifest(out:Path|str, spec:BackendSpec, params:PseudoParams, fps:float, long_side:int,
-                         max_seconds:float, split:str, domain:str, overwrite:bool=False, collection:str|None=None)->dict:
+def check_label_manifest(
+    out: Path | str,
+    spec: BackendSpec,
+    params: PseudoParams,
+    fps: float,
+    long_side: int,
+    max_seconds: float,
+    split: str,
+    domain: str,
+    overwrite: bool = False,
+    collection: str | None = None,
+) -> dict:
     "Refuse to resume `out` under other labelling settings (`overwrite`: clear it); write and return the manifest."
     import shutil
     from st_vlm_repro import __version__
     from st_vlm_repro.core import check_resume
-    out = Path(out); f = out / "manifest.json"
+    out = Path(out)
+    f = out / "manifest.json"
     m = dict(spec=asdict(spec), params=asdict(params), fps=fps, long_side=long_side, max_seconds=max_seconds,
              split=split, domain=domain, collection=collection, version=__version__)
     m = json.loads(json.dumps(m, default=str))
-    try: check_resume(json.loads(f.read_text()) if f.exists() else None, m, str(f),
+    try:
+        check_resume(json.loads(f.read_text()) if f.exists() else None, m, str(f),
                       hint="rerun with the same settings, or add --overwrite to label again from scratch")
     except ValueError:
-        if not overwrite: raise
-        for sub in ("clips", "reports", "frames", "stkit"): shutil.rmtree(out / sub, ignore_errors=True)
+        if not overwrite:
+            raise
+        for sub in ("clips", "reports", "frames", "stkit"):
+            shutil.rmtree(out / sub, ignore_errors=True)
     atomic_write(f, json.dumps(m, indent=1))
     return m
 
 # %% ../nbs/03b_pseudo_backends.ipynb #733b547c
 import typer
-pseudo_app = typer.Typer(help="Pseudo-label unlabeled videos (paper Sec. 3.3) into Clips and STKit.", no_args_is_help=True)
+pseudo_app = typer.Typer(
+    help="Pseudo-label unlabeled videos (paper Sec. 3.3) into Clips and STKit.", no_args_is_help=True
+)
+
 
 @pseudo_app.callback()
 def _pseudo_group():
@@ -472,32 +767,53 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
                      overwrite: bool = typer.Option(False, "--overwrite",
                                                     help="Label (and build STKit) again if made with other settings")):
     "Videos in, pseudo-labelled Clips (JSONL) and a per-video report out, then STKit; resumable."
-    spec = BackendSpec(backend, str(ground_truth) if ground_truth else None, corruption, "front", *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)), device)
-    try: params = domain_params(domain, smoother=smoother)
-    except ValueError as e: raise typer.BadParameter(str(e), param_hint="--domain")
+    spec = BackendSpec(
+        backend,
+        str(ground_truth) if ground_truth else None,
+        corruption,
+        "front",
+        *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)),
+        device,
+    )
+    try:
+        params = domain_params(domain, smoother=smoother)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--domain")
     reps = pseudo_label_folder(videos, out, spec, params, fps, long_side, max_seconds, split, domain,
                                workers, ray_address, gpus_per_task, overwrite=overwrite, collection=collection)
     for r in reps:
-        typer.echo(f"{r.get('video')}: " + (r["error"] if "error" in r else
-                   f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} ({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"))
+        typer.echo(
+            f"{r.get('video')}: "
+            + (
+                r["error"]
+                if "error" in r
+                else f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} ({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"
+            )
+        )
     if stkit:
         from st_vlm_repro.stkit import build_stkit
         s = build_stkit(load_pseudo_clips(out), out / "stkit", f"pseudo-{split}", render=render, n_workers=workers,
                         ray_address=ray_address, overwrite=overwrite)
         typer.echo(json.dumps({k: s[k] for k in ("name", "clips", "records", "videos")}))
-    if any("error" in r for r in reps): raise typer.Exit(1)
+    if any("error" in r for r in reps):
+        raise typer.Exit(1)
 
 # %% ../nbs/03b_pseudo_backends.ipynb #da3c5318
 def write_scene_video(scene, path:Path|str, cam:str="front", fps:float=10.0, duration:float|None=None, scale:float=0.5):
     "Render a mini-world scene's camera to an mp4 (mp4v) at `fps`, for the pseudo-labelling pipeline."
-    c = scene.cameras[cam]; size = (int(round(c.width * scale / 2)) * 2, int(round(c.height * scale / 2)) * 2)
+    c = scene.cameras[cam]
+    size = (int(round(c.width * scale / 2)) * 2, int(round(c.height * scale / 2)) * 2)
     from st_vlm_repro.mini_world import render
-    n = int(math.floor((duration or scene.duration) * fps + 1e-9)) + 1; step = int(round(scene.rate_hz / fps))
+    n = int(math.floor((duration or scene.duration) * fps + 1e-9)) + 1
+    step = int(round(scene.rate_hz / fps))
     import os
-    path = Path(path); tmp = path.with_name(f".{path.stem}.writing.mp4")        # hidden: never read as a video
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.writing.mp4")        # hidden: never read as a video
     wr = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for i in range(min(n, (len(scene.times) - 1) // step + 1)): wr.write(cv2.resize(render(scene, cam, i * step), size, interpolation=cv2.INTER_AREA))
-    wr.release(); os.replace(tmp, path)
+    for i in range(min(n, (len(scene.times) - 1) // step + 1)):
+        wr.write(cv2.resize(render(scene, cam, i * step), size, interpolation=cv2.INTER_AREA))
+    wr.release()
+    os.replace(tmp, path)
     return Path(path)
 
 # %% ../nbs/03b_pseudo_backends.ipynb #ff27ac64
@@ -515,7 +831,9 @@ def pseudo_collections(cfg)->list[tuple[str, str, Path]]:
 def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict:
     "Pseudo-label the profile's unlabeled videos (mini: rendered fresh scenes + oracle) and build their STKit."
     from st_vlm_repro.stkit import build_stkit
-    root = Path(cfg.pseudo_dir); n_workers = int(cfg.n_workers); ray = cfg.ray_address or None
+    root = Path(cfg.pseudo_dir)
+    n_workers = int(cfg.n_workers)
+    ray = cfg.ray_address or None
     if cfg.pseudo_backend == "oracle":
         from st_vlm_repro.mini_world import make_mini_world, load_ground_truth
         world, videos = root / "world", root / "videos"
@@ -524,21 +842,38 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
                                     or len(gt["scenes"]) != int(cfg.n_pseudo_videos))
         if stale:
             import shutil   # other settings: another world, so its videos and their labels go too
-            for sub in (world, videos, root / "out"): shutil.rmtree(sub, ignore_errors=True)
+            for sub in (world, videos, root / "out"):
+                shutil.rmtree(sub, ignore_errors=True)
         if not (world / "ground_truth.json").exists():
-            make_mini_world(world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[], n_sports=0)
-        _, scenes = load_ground_truth(world); videos.mkdir(parents=True, exist_ok=True)
+            make_mini_world(
+                world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[], n_sports=0
+            )
+        _, scenes = load_ground_truth(world)
+        videos.mkdir(parents=True, exist_ok=True)
         for sid, sc in scenes.items():
-            if not (videos / f"{sid}.mp4").exists(): write_scene_video(sc, videos / f"{sid}.mp4", scale=0.8)
+            if not (videos / f"{sid}.mp4").exists():
+                write_scene_video(sc, videos / f"{sid}.mp4", scale=0.8)
         spec = BackendSpec("oracle", str(world), cfg.get("pseudo_corruption", "moderate"), seed=int(cfg.seed))
         runs = [(cfg.get("pseudo_collection") or "pseudo", cfg.get("pseudo_domain") or "driving", videos, root / "out")]
     else:
         runs = [(name, dom, f, root / "out" / name) for name, dom, f in pseudo_collections(cfg)]
-        if not runs: raise ValueError("pseudo_videos: no folder of unlabeled videos given")
+        if not runs:
+            raise ValueError("pseudo_videos: no folder of unlabeled videos given")
         for _, _, f, _ in runs:
-            if not f.is_dir(): raise FileNotFoundError(f"pseudo_videos {f}: no such folder of unlabeled videos")
-        spec = BackendSpec(cfg.pseudo_backend, None, "ideal", "front", cfg.get("pseudo_depth_model") or None, cfg.get("pseudo_detector") or None,
-                           cfg.get("pseudo_sam2") or None, cfg.get("pseudo_monst3r") or None, cfg.get("device", "cpu"), int(cfg.seed))
+            if not f.is_dir():
+                raise FileNotFoundError(f"pseudo_videos {f}: no such folder of unlabeled videos")
+        spec = BackendSpec(
+            cfg.pseudo_backend,
+            None,
+            "ideal",
+            "front",
+            cfg.get("pseudo_depth_model") or None,
+            cfg.get("pseudo_detector") or None,
+            cfg.get("pseudo_sam2") or None,
+            cfg.get("pseudo_monst3r") or None,
+            cfg.get("device", "cpu"),
+            int(cfg.seed),
+        )
     reps, clips = [], []
     for name, dom, videos, out in runs:
         reps += pseudo_label_folder(videos, out, spec, n_workers=n_workers, ray_address=ray, progress=progress,
@@ -546,8 +881,18 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
                                     overwrite=True)   # other settings: label again
         clips += load_pseudo_clips(out)
     failed = [r for r in reps if "error" in r]
-    if not clips: raise ValueError(f"{root / 'out'}: pseudo-labelling produced no clips ({len(failed)} of {len(reps)} videos failed)")
+    if not clips:
+        raise ValueError(
+            f"{root / 'out'}: pseudo-labelling produced no clips ({len(failed)} of {len(reps)} videos failed)"
+        )
     s = build_stkit(clips, root / "stkit", "pseudo-train", seed=int(cfg.seed), render=render, n_workers=n_workers,
                     ray_address=ray, overwrite=True)
-    return dict(videos=len(reps), failed=len(failed), clips=len(clips), records=s["records"], stkit=str(root / "stkit"),
-                tracks_kept=sum(r.get("tracks_kept", 0) for r in reps), tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps))
+    return dict(
+        videos=len(reps),
+        failed=len(failed),
+        clips=len(clips),
+        records=s["records"],
+        stkit=str(root / "stkit"),
+        tracks_kept=sum(r.get("tracks_kept", 0) for r in reps),
+        tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps),
+    )

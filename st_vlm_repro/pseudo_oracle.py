@@ -5,7 +5,7 @@
 # %% ../nbs/03a_pseudo_validation.ipynb #1a9f68d9
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +24,8 @@ __all__ = ['NOISE_LEVELS', 'ABLATIONS', 'scaled_camera', 'render_depth_ids', 'Co
 # %% ../nbs/03a_pseudo_validation.ipynb #08a546b3
 def scaled_camera(cam:Camera, scale:float)->tuple[np.ndarray, tuple[int, int]]:
     "The intrinsics and (width, height) of `cam` resized by `scale`."
-    K = cam.K.copy(); K[:2] *= scale
+    K = cam.K.copy()
+    K[:2] *= scale
     return K, (int(round(cam.width * scale)), int(round(cam.height * scale)))
 
 def render_depth_ids(scene:Scene, cam:str, idx:int, # Camera name and tick index
@@ -32,9 +33,11 @@ def render_depth_ids(scene:Scene, cam:str, idx:int, # Camera name and tick index
                     )->tuple[np.ndarray, np.ndarray]:
     "True z-depth (H, W; inf = sky) and instance ids (H, W; agent index + 1, 0 = background) at tick `idx`."
     K, (W, H) = scaled_camera(scene.cameras[cam], scale)
-    wfc = scene.world_from_camera(cam, idx); R, c = wfc[:3, :3], wfc[:3, 3]
+    wfc = scene.world_from_camera(cam, idx)
+    R, c = wfc[:3, :3], wfc[:3, 3]
     u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
-    dc = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1)   # z = 1: ray parameter = z-depth
+    # z = 1: ray parameter = z-depth
+    dc = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1)
     dw = dc @ R.T
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.where(dw[..., 2] < -1e-9, -c[2] / dw[..., 2], np.inf)
@@ -42,18 +45,25 @@ def render_depth_ids(scene:Scene, cam:str, idx:int, # Camera name and tick index
     tick = scene.times[idx]
     for ai, a in enumerate(scene.agents):
         j = int(round((tick - a.times[0]) * scene.rate_hz))
-        if not 0 <= j < len(a.times): continue
+        if not 0 <= j < len(a.times):
+            continue
         corners = box_corners(a.centers[j:j+1], a.size[None], a.yaw[j:j+1])
         b = project_boxes(corners, wfc[None], K[None], (W, H), near=0.05)[0]
-        if not np.isfinite(b).all(): continue
+        if not np.isfinite(b).all():
+            continue
         x0, y0, x1, y1 = int(b[0]), int(b[1]), int(math.ceil(b[2])), int(math.ceil(b[3]))
-        Rb = yaw_matrix(a.yaw[j]); half = a.size / 2
-        o = Rb.T @ (c - a.centers[j]); d = dw[y0:y1, x0:x1] @ Rb
+        Rb = yaw_matrix(a.yaw[j])
+        half = a.size / 2
+        o = Rb.T @ (c - a.centers[j])
+        d = dw[y0:y1, x0:x1] @ Rb
         with np.errstate(divide="ignore", invalid="ignore"):
-            t1 = (-half - o) / d; t2 = (half - o) / d
-        tmin = np.nanmax(np.minimum(t1, t2), -1); tmax = np.nanmin(np.maximum(t1, t2), -1)
+            t1 = (-half - o) / d
+            t2 = (half - o) / d
+        tmin = np.nanmax(np.minimum(t1, t2), -1)
+        tmax = np.nanmin(np.maximum(t1, t2), -1)
         hit = (tmax >= np.maximum(tmin, 0)) & (tmin > 0) & (tmin < depth[y0:y1, x0:x1])
-        depth[y0:y1, x0:x1][hit] = tmin[hit]; ids[y0:y1, x0:x1][hit] = ai + 1
+        depth[y0:y1, x0:x1][hit] = tmin[hit]
+        ids[y0:y1, x0:x1][hit] = ai + 1
     return depth, ids
 
 # %% ../nbs/03a_pseudo_validation.ipynb #8a5636d8
@@ -91,15 +101,24 @@ class OracleBackend:
     def video(self, duration:float=10.0, fps:float=10.0, frames:bool=False, name:str|None=None)->Video:
         "A `Video` of this scene from `start`, at `fps` (which must divide the scene's rate); rendered frames if asked."
         ratio = self.scene.rate_hz / fps
-        if abs(ratio - round(ratio)) > 1e-9: raise ValueError(f"fps {fps} must divide the scene rate {self.scene.rate_hz}")
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ValueError(f"fps {fps} must divide the scene rate {self.scene.rate_hz}")
         n = int(math.floor(min(duration, self.scene.duration - self.start) * fps + 1e-9)) + 1
         times = np.round(np.arange(n) / fps, 9)
         _, size = scaled_camera(self.scene.cameras[self.cam], self.scale)
         imgs = None
         if frames:
             import cv2
-            imgs = np.stack([cv2.resize(render(self.scene, self.cam, i), size, interpolation=cv2.INTER_AREA) for i in self._ticks(times)])
-        return Video(name or self.scene.scene_id, imgs, times, size, meta=dict(scene_id=self.scene.scene_id, start=self.start))
+
+            imgs = np.stack(
+                [
+                    cv2.resize(render(self.scene, self.cam, i), size, interpolation=cv2.INTER_AREA)
+                    for i in self._ticks(times)
+                ]
+            )
+        return Video(
+            name or self.scene.scene_id, imgs, times, size, meta=dict(scene_id=self.scene.scene_id, start=self.start)
+        )
 
     def _ticks(self, times)->np.ndarray:
         return np.round((np.asarray(times) + self.start) * self.scene.rate_hz).astype(int)
@@ -111,55 +130,75 @@ class OracleBackend:
         if key not in _TRUTH:
             r = [render_depth_ids(self.scene, self.cam, int(i), self.scale) for i in ticks]
             K, _ = scaled_camera(self.scene.cameras[self.cam], self.scale)
-            if len(_TRUTH) >= 4: _TRUTH.pop(next(iter(_TRUTH)))
-            _TRUTH[key] = (np.stack([d for d, _ in r]), np.stack([i for _, i in r]), K, self.scene.world_from_camera(self.cam, ticks))
+            if len(_TRUTH) >= 4:
+                _TRUTH.pop(next(iter(_TRUTH)))
+            _TRUTH[key] = (
+                np.stack([d for d, _ in r]),
+                np.stack([i for _, i in r]),
+                K,
+                self.scene.world_from_camera(self.cam, ticks),
+            )
         return _TRUTH[key]
 
     def geometry(self, video:Video, exclude=None)->Geometry:
         "Depth in an unknown unit, noisy poses relative to the first camera, the (mis-)assumed focal; sky far away."
-        c = self.corruption; g = rng(self.seed, "oracle-geometry", video.name)
-        depth, ids, K, wfc = self.truth(video); T = len(depth)
+        c = self.corruption
+        g = rng(self.seed, "oracle-geometry", video.name)
+        depth, ids, K, wfc = self.truth(video)
+        T = len(depth)
         d = np.where(np.isfinite(depth), depth, 1000.0)
-        if c.rel_noise: d = d * np.exp(g.normal(0, c.rel_noise, d.shape))
+        if c.rel_noise:
+            d = d * np.exp(g.normal(0, c.rel_noise, d.shape))
         rel = (d / c.unknown_scale).astype(np.float32)
         poses = np.linalg.inv(wfc[0]) @ wfc                              # the first camera's frame is the world
         for t in range(T):
             poses[t, :3, :3] = poses[t, :3, :3] @ _rot(g, c.pose_r)
             poses[t, :3, 3] += g.normal(0, c.pose_t, 3) if c.pose_t else 0
         poses[:, :3, 3] /= c.unknown_scale
-        Kc = K.copy(); Kc[0, 0] *= 1 + c.focal_error; Kc[1, 1] *= 1 + c.focal_error
+        Kc = K.copy()
+        Kc[0, 0] *= 1 + c.focal_error
+        Kc[1, 1] *= 1 + c.focal_error
         conf = np.where(np.isfinite(depth), 1.0, 0.1).astype(np.float32)
         moving = np.zeros_like(ids, bool)
         for k in np.unique(ids[ids > 0]):
-            if self.scene.agents[k - 1].behaviour != "still": moving |= ids == k
+            if self.scene.agents[k - 1].behaviour != "still":
+                moving |= ids == k
         return Geometry(rel, np.tile(Kc, (T, 1, 1)), poses, conf, moving)
 
     def metric_depth(self, video:Video, K:np.ndarray)->np.ndarray:
         "True depth × per-frame wobble × per-pixel noise × (assumed focal / true focal); the sky at `sky_depth`."
-        c = self.corruption; g = rng(self.seed, "oracle-metric", video.name)
+        c = self.corruption
+        g = rng(self.seed, "oracle-metric", video.name)
         depth, _, K0, _ = self.truth(video)
         f = float(np.median(np.asarray(K)[..., 0, 0])) / K0[0, 0]
         m = np.minimum(np.where(np.isfinite(depth), depth, c.sky_depth), c.sky_depth) * f
-        if c.wobble: m = m * np.exp(g.normal(0, c.wobble, len(m)))[:, None, None]
-        if c.depth_noise: m = m * np.exp(g.normal(0, 1, m.shape) * c.depth_noise * (1 + m / 40))
+        if c.wobble:
+            m = m * np.exp(g.normal(0, c.wobble, len(m)))[:, None, None]
+        if c.depth_noise:
+            m = m * np.exp(g.normal(0, 1, m.shape) * c.depth_noise * (1 + m / 40))
         return np.minimum(np.where(np.isfinite(depth), m, c.sky_depth), c.sky_depth).astype(np.float32)
 
     def segment(self, video:Video, classes:Sequence[str]=())->SegTracks:
         "True instance ids (objects of `classes`) with bleed/erosion, dropped frames and id switches."
-        c = self.corruption; g = rng(self.seed, "oracle-seg", video.name)
-        _, ids, _, _ = self.truth(video); ids = ids.copy(); T = len(ids)
+        c = self.corruption
+        g = rng(self.seed, "oracle-seg", video.name)
+        _, ids, _, _ = self.truth(video)
+        ids = ids.copy()
+        T = len(ids)
         present = [k for k in np.unique(ids[ids > 0]) if not classes or self.scene.agents[k - 1].category in classes]
         ids[~np.isin(ids, present)] = 0
         if c.mask_px > 0:
             grown = ndimage.grey_dilation(ids, size=(1, 2 * c.mask_px + 1, 2 * c.mask_px + 1))
             ids = np.where(ids == 0, grown, ids)
         elif c.mask_px < 0:
-            r = -c.mask_px; sz = (1, 2 * r + 1, 2 * r + 1)
+            r = -c.mask_px
+            sz = (1, 2 * r + 1, 2 * r + 1)
             ids = np.where(ndimage.grey_erosion(ids, size=sz) == ndimage.grey_dilation(ids, size=sz), ids, 0)
         labels, cats, scores = {}, {}, {}
         nxt = len(self.scene.agents) + 1
         for k in present:
-            a = self.scene.agents[k - 1]; labels[k], cats[k] = a.agent_id, a.category
+            a = self.scene.agents[k - 1]
+            labels[k], cats[k] = a.agent_id, a.category
             on = (ids == k).any((1, 2))
             if c.drop_frac:
                 drop = on & (g.random(T) < c.drop_frac)
@@ -170,7 +209,8 @@ class OracleBackend:
                 cut = int(fr[len(fr) // 4 + g.integers(0, len(fr) // 2)])
                 ids[cut:][ids[cut:] == k] = nxt
                 labels[nxt], cats[nxt] = f"{a.agent_id}#2", a.category
-                scores[nxt] = np.where(np.arange(T) >= cut, scores[k], 0.0); scores[k] = np.where(np.arange(T) < cut, scores[k], 0.0)
+                scores[nxt] = np.where(np.arange(T) >= cut, scores[k], 0.0)
+                scores[k] = np.where(np.arange(T) < cut, scores[k], 0.0)
                 nxt += 1
         return SegTracks(ids, labels, cats, scores)
 
@@ -200,12 +240,16 @@ def score_tracks(res:PseudoResult, scene:Scene, start:float=0.0, min_true_distan
 
 def trackable(scene:Scene, oracle:OracleBackend, video:Video, min_duration:float=2.0)->set[str]:
     "Agent ids seen whole (not touching the border, ≥ 20 px) in frames spanning ≥ `min_duration` s."
-    _, ids, _, _ = oracle.truth(video); T, H, W = ids.shape; out = set()
+    _, ids, _, _ = oracle.truth(video)
+    T, H, W = ids.shape
+    out = set()
     for k in np.unique(ids[ids > 0]):
-        m = ids == k; area = m.sum((1, 2))
+        m = ids == k
+        area = m.sum((1, 2))
         border = m[:, 0].any(1) | m[:, -1].any(1) | m[:, :, 0].any(1) | m[:, :, -1].any(1)
         ok = np.flatnonzero((area >= max(20, 0.002 * H * W)) & ~border)
-        if len(ok) and video.times[ok[-1]] - video.times[ok[0]] >= min_duration: out.add(scene.agents[k - 1].agent_id)
+        if len(ok) and video.times[ok[-1]] - video.times[ok[0]] >= min_duration:
+            out.add(scene.agents[k - 1].agent_id)
     return out
 
 def validate(scene:Scene, corruption:Corruption=Corruption(), params:PseudoParams=PseudoParams(), duration:float=10.0,
@@ -213,12 +257,17 @@ def validate(scene:Scene, corruption:Corruption=Corruption(), params:PseudoParam
     "Run the oracle through the core on one scene and score it: per-track rows, retention and the video report."
     o = OracleBackend(scene, cam, scale, corruption, start, seed)
     v = o.video(duration, fps)
-    geo = o.geometry(v); met = o.metric_depth(v, geo.K); seg = o.segment(v, params.classes)
+    geo = o.geometry(v)
+    met = o.metric_depth(v, geo.K)
+    seg = o.segment(v, params.classes)
     res = pseudo_tracks(v, geo, met, seg, params)
     rows = score_tracks(res, scene, start)
     want = trackable(scene, o, v, params.min_duration)
     got = {r["track"].split("~")[0].split("#")[0] for r in rows}
-    return dict(rows=rows, retention=len(want & got) / max(len(want), 1), n_trackable=len(want), report=res.report, result=res)
+    return dict(
+        rows=rows, retention=len(want & got) / max(len(want), 1), n_trackable=len(want), report=res.report, result=res
+    )
+
 
 def summarize(runs:Sequence[dict])->dict:
     "Median |relative distance error|, mean clock accuracy, max phantom speed and mean retention over runs."
@@ -236,35 +285,85 @@ def summarize(runs:Sequence[dict])->dict:
 # %% ../nbs/03a_pseudo_validation.ipynb #94b5d2ce
 def highway_scene(seed:int=0, duration:float=12.0, rate_hz:float=20.0)->Scene:
     "A straight-road scene with constant viewpoints: ego 8 m/s; lead 10, neighbour 6, oncoming 9 m/s; a parked car; a walker."
-    g = rng(seed, "highway"); t = np.round(np.arange(0, duration + 1e-9, 1 / rate_hz), 9); n = len(t)
+    g = rng(seed, "highway")
+    t = np.round(np.arange(0, duration + 1e-9, 1 / rate_hz), 9)
+    n = len(t)
     def agent(aid, cat, beh, x0, y, v, yaw=0.0):
-        size = np.asarray(SIZES[cat], float); x = x0 + v * t * (1 if yaw == 0 else -1)
-        return Agent(aid, cat, beh, size, t.copy(), np.c_[x, np.full(n, y), np.full(n, size[2] / 2)], np.full(n, yaw), (200, 100, 50))
-    ego = agent("ego", "car", "straight", 0.0, 0.0, 8.0); ego.centers[:, 2] = 0
-    wfe = np.zeros((n, 4, 4)); wfe[:, :3, :3] = np.eye(3); wfe[:, :3, 3] = ego.centers; wfe[:, 3, 3] = 1
+        size = np.asarray(SIZES[cat], float)
+        x = x0 + v * t * (1 if yaw == 0 else -1)
+        return Agent(
+            aid,
+            cat,
+            beh,
+            size,
+            t.copy(),
+            np.c_[x, np.full(n, y), np.full(n, size[2] / 2)],
+            np.full(n, yaw),
+            (200, 100, 50),
+        )
+
+    ego = agent("ego", "car", "straight", 0.0, 0.0, 8.0)
+    ego.centers[:, 2] = 0
+    wfe = np.zeros((n, 4, 4))
+    wfe[:, :3, :3] = np.eye(3)
+    wfe[:, :3, 3] = ego.centers
+    wfe[:, 3, 3] = 1
     cams = {"front": make_camera("front", 640, 360, 506.0, [1.7, 0.0, 1.5], g)}
-    agents = [agent("lead", "car", "straight", 18.0, 0.0, 10.0), agent("neighbour", "car", "straight", 20.0, 3.5, 6.0),
-              agent("oncoming", "car", "straight", 90.0, -3.5, 5.0, yaw=np.pi), agent("parked", "car", "still", 40.0, -7.0, 0.0),
-              agent("walker", "pedestrian", "walk", 22.0, 5.5, 1.4)]
+    agents = [
+        agent("lead", "car", "straight", 18.0, 0.0, 10.0),
+        agent("neighbour", "car", "straight", 20.0, 3.5, 6.0),
+        agent("oncoming", "car", "straight", 90.0, -3.5, 5.0, yaw=np.pi),
+        agent("parked", "car", "still", 40.0, -7.0, 0.0),
+        agent("walker", "pedestrian", "walk", 22.0, 5.5, 1.4),
+    ]
     return Scene("highway", "train", "driving", 0, rate_hz, t, wfe, ego, cams, agents, "test-road", seed)
 
 # %% ../nbs/03a_pseudo_validation.ipynb #0b080aa2
 NOISE_LEVELS = {
     "ideal": Corruption(unknown_scale=7.3),
-    "mild": Corruption(unknown_scale=7.3, wobble=0.05, depth_noise=0.05, pose_t=0.05, pose_r=0.05, mask_px=1, drop_frac=0.02),
-    "moderate": Corruption(unknown_scale=7.3, wobble=0.10, depth_noise=0.10, pose_t=0.10, pose_r=0.10, mask_px=2, drop_frac=0.05, id_switch=0.2),
-    "strong": Corruption(unknown_scale=7.3, wobble=0.15, depth_noise=0.15, pose_t=0.20, pose_r=0.20, mask_px=3, drop_frac=0.10, id_switch=0.4),
+    "mild": Corruption(
+        unknown_scale=7.3, wobble=0.05, depth_noise=0.05, pose_t=0.05, pose_r=0.05, mask_px=1, drop_frac=0.02
+    ),
+    "moderate": Corruption(
+        unknown_scale=7.3,
+        wobble=0.10,
+        depth_noise=0.10,
+        pose_t=0.10,
+        pose_r=0.10,
+        mask_px=2,
+        drop_frac=0.05,
+        id_switch=0.2,
+    ),
+    "strong": Corruption(
+        unknown_scale=7.3,
+        wobble=0.15,
+        depth_noise=0.15,
+        pose_t=0.20,
+        pose_r=0.20,
+        mask_px=3,
+        drop_frac=0.10,
+        id_switch=0.4,
+    ),
 }
 ABLATIONS = {
     "full": PseudoParams(),
     "no erosion": PseudoParams(erode_px=0, erode_frac=0.0, depth_band=(0.0, 100.0)),
-    "no frame filters": PseudoParams(drop_border=False, occlusion=False, max_area_change=1e9, min_area_frac=0.0, min_area_px=1),
+    "no frame filters": PseudoParams(
+        drop_border=False, occlusion=False, max_area_change=1e9, min_area_frac=0.0, min_area_px=1
+    ),
     "no outlier test": PseudoParams(outliers=False),
     "no smoothing": PseudoParams(smoother="none", stationary_gate=False, min_moving_speed=0.0),
     "per-frame scale": PseudoParams(scale_mode="per_frame"),
 }
 
-def sweep(scenes:Sequence[Scene], levels:dict=NOISE_LEVELS, ablations:dict=ABLATIONS, duration:float=12.0, seeds=(0,), **kw)->"pd.DataFrame":
+def sweep(
+    scenes: Sequence[Scene],
+    levels: dict = NOISE_LEVELS,
+    ablations: dict = ABLATIONS,
+    duration: float = 12.0,
+    seeds=(0,),
+    **kw,
+) -> "pd.DataFrame":
     "`summarize` of every (ablation, level) over the scenes and seeds, as a long table."
     import pandas as pd
     rows = []
@@ -277,12 +376,21 @@ def sweep(scenes:Sequence[Scene], levels:dict=NOISE_LEVELS, ablations:dict=ABLAT
 def plot_sweep(tab:"pd.DataFrame", title:str=""):
     "Median |relative distance error|, clock accuracy and retention per noise level, one line per pipeline variant."
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 3, figsize=(15, 3.8)); levels = list(dict.fromkeys(tab.level))
+    fig, axs = plt.subplots(1, 3, figsize=(15, 3.8))
+    levels = list(dict.fromkeys(tab.level))
     for an, d in tab.groupby("pipeline", sort=False):
         d = d.set_index("level").loc[levels]
-        axs[0].plot(levels, 100 * d.med_abs_rel_err, "o-", label=an); axs[1].plot(levels, d.clock_acc, "o-"); axs[2].plot(levels, d.retention, "o-")
-    axs[0].set_ylabel("median |distance error| (%)"); axs[0].set_yscale("symlog", linthresh=1)
-    axs[1].set_ylabel("clock accuracy (per step)"); axs[2].set_ylabel("retention"); axs[0].legend(fontsize=8)
-    for a in axs: a.set_xlabel("noise level"); a.grid(alpha=.3)
-    fig.suptitle(title); fig.tight_layout()
+        axs[0].plot(levels, 100 * d.med_abs_rel_err, "o-", label=an)
+        axs[1].plot(levels, d.clock_acc, "o-")
+        axs[2].plot(levels, d.retention, "o-")
+    axs[0].set_ylabel("median |distance error| (%)")
+    axs[0].set_yscale("symlog", linthresh=1)
+    axs[1].set_ylabel("clock accuracy (per step)")
+    axs[2].set_ylabel("retention")
+    axs[0].legend(fontsize=8)
+    for a in axs:
+        a.set_xlabel("noise level")
+        a.grid(alpha=.3)
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig

@@ -20,7 +20,10 @@ TOOLING_FROM = 90  # notebooks numbered from here on are tooling, not paper sect
 def project_root()->Path:
     "The folder holding `settings.ini` and `nbs/` (from the current directory upwards)."
     f = find_settings_file()
-    if f is None: raise FileNotFoundError("no settings.ini with a pyproject.toml or nbs/ beside it in the current folder or its parents; run from a clone of st_vlm_repro")
+    if f is None:
+        raise FileNotFoundError(
+            "no settings.ini with a pyproject.toml or nbs/ beside it in the current folder or its parents; run from a clone of st_vlm_repro"
+        )
     return f.parent
 
 def section_notebooks(nbs_dir:Path|str)->list[Path]:
@@ -28,7 +31,8 @@ def section_notebooks(nbs_dir:Path|str)->list[Path]:
     out = []
     for p in sorted(Path(nbs_dir).glob("[0-9]*.ipynb")):
         num = "".join(c for c in p.stem.split("_")[0] if c.isdigit())
-        if num and int(num) < TOOLING_FROM: out.append(p)
+        if num and int(num) < TOOLING_FROM:
+            out.append(p)
     return out
 
 # %% ../nbs/90_reproduce.ipynb #bf04084d
@@ -52,9 +56,12 @@ _MUST_BE_SET = ("pseudo_videos", "model_path", "train_config")   # an empty valu
 def _needed(cfg, key:str)->bool:
     "Whether `key` must name an existing path on this profile (see the table above)."
     synthetic = "mini_world" in cfg and cfg.bool("mini_world")
-    if key.endswith("_root"): return not synthetic
-    if key.startswith("pseudo_"): return str(cfg.get("pseudo_backend", "oracle")) != "oracle"
-    if key == "model_path": return not cfg.get("model_size")
+    if key.endswith("_root"):
+        return not synthetic
+    if key.startswith("pseudo_"):
+        return str(cfg.get("pseudo_backend", "oracle")) != "oracle"
+    if key == "model_path":
+        return not cfg.get("model_size")
     return True
 
 def missing_paths(cfg, notebooks:list[Path])->list[tuple[str, str, str]]:
@@ -63,12 +70,15 @@ def missing_paths(cfg, notebooks:list[Path])->list[tuple[str, str, str]]:
     out, seen = [], set()
     for nb in notebooks:
         for key in NOTEBOOK_NEEDS.get(nb.stem.split("_")[0], ()):
-            if key in seen or not _needed(cfg, key): continue
+            if key in seen or not _needed(cfg, key):
+                continue
             seen.add(key)
             v = str(cfg.get(key) or "")
             if not v:
-                if key in _MUST_BE_SET: out.append((key, "(unset)", nb.stem))
-            elif not (base/v).exists(): out.append((key, v, nb.stem))   # base/v is v itself when v is absolute
+                if key in _MUST_BE_SET:
+                    out.append((key, "(unset)", nb.stem))
+            elif not (base/v).exists():
+                out.append((key, v, nb.stem))   # base/v is v itself when v is absolute
     return out
 
 def preflight(cfg, notebooks:list[Path])->None:
@@ -89,23 +99,38 @@ def _failure(e:Exception, executed:Path)->dict:
         nb = nbformat.read(executed, as_version=4)
         for i, c in enumerate(nb.cells):
             if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
-                res.update(cell=i, source=c.source.strip().splitlines()[0][:120] if c.source.strip() else ""); break
-    except Exception: pass
+                res.update(cell=i, source=c.source.strip().splitlines()[0][:120] if c.source.strip() else "")
+                break
+    except Exception:
+        pass
     return res
 
 def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_dir:Path|None=None):
     "Write the run's `summary.json` and an `index.md` linking its executed notebooks, tables and figures."
     atomic_write(run_dir/"summary.json", json.dumps(summary, indent=1))
-    lines = [f"# Reproduction run {run_dir.name}", "", f"Profile `{summary['profile']}`." +
-             (f" **`{summary['profile']}` numbers come from the synthetic mini world and small models, not from the paper's data.**" if summary.get("mini_world") else ""),
-             "", "| notebook | status | seconds |", "|---|---|---|"]
+    lines = [
+        f"# Reproduction run {run_dir.name}",
+        "",
+        f"Profile `{summary['profile']}`."
+        + (
+            f" **`{summary['profile']}` numbers come from the synthetic mini world and small models, not from the paper's data.**"
+            if summary.get("mini_world")
+            else ""
+        ),
+        "",
+        "| notebook | status | seconds |",
+        "|---|---|---|",
+    ]
     for r in summary["notebooks"]:
-        status = r["status"] + (f" (cell {r.get('cell')}: {r.get('error','')[:120]})" if r["status"] == "failed" else "")
+        status = r["status"] + (
+            f" (cell {r.get('cell')}: {r.get('error', '')[:120]})" if r["status"] == "failed" else ""
+        )
         lines.append(f"| [{r['notebook']}]({r['notebook']}.ipynb) | {status} | {r.get('seconds', '')} |")
     tables = sorted(p for p in run_dir.rglob("*") if p.suffix in (".md", ".csv") and p.name != "index.md")
     if tables_dir and Path(tables_dir).is_dir():
         tables += [t for t in sorted(Path(tables_dir).glob("*.md")) if t not in tables]
-    if tables: lines += ["", "## Tables", ""] + [f"- [{t.name}]({os.path.relpath(t, run_dir)})" for t in tables]
+    if tables:
+        lines += ["", "## Tables", ""] + [f"- [{t.name}]({os.path.relpath(t, run_dir)})" for t in tables]
     if figures_dir and Path(figures_dir).is_dir():
         figs = sorted(Path(figures_dir).glob("*.png"))
         lines += ["", "## Figures", ""] + [f"- [{f.name}]({os.path.relpath(f, run_dir)})" for f in figs]
@@ -126,25 +151,35 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
     "Execute the section notebooks with papermill into `run_dir`; stop at the first failure. Returns the run summary."
     nbs_dir = Path(nbs_dir) if nbs_dir else project_root()/"nbs"
     notebooks = section_notebooks(nbs_dir)
-    if not notebooks: raise FileNotFoundError(f"no section notebooks (NN_name.ipynb) in {nbs_dir}")
-    if only: notebooks = [notebooks[pick_notebook(notebooks, only)]]
-    elif start: notebooks = notebooks[pick_notebook(notebooks, start):]
-    for k, v in (overrides or {}).items(): os.environ[f"ST_VLM_{k.upper()}"] = str(v)
+    if not notebooks:
+        raise FileNotFoundError(f"no section notebooks (NN_name.ipynb) in {nbs_dir}")
+    if only:
+        notebooks = [notebooks[pick_notebook(notebooks, only)]]
+    elif start:
+        notebooks = notebooks[pick_notebook(notebooks, start):]
+    for k, v in (overrides or {}).items():
+        os.environ[f"ST_VLM_{k.upper()}"] = str(v)
     published = load_settings(profile)
-    if check_paths: preflight(published, notebooks)
+    if check_paths:
+        preflight(published, notebooks)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/stamp
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR", "ST_VLM_SETTINGS")}
     os.environ.update(ST_VLM_FIGURES_DIR=str(run_dir.resolve()/"figures"),
                       ST_VLM_TABLES_DIR=str(run_dir.resolve()/"tables"))
-    if published.settings_file: os.environ["ST_VLM_SETTINGS"] = published.settings_file   # kernels read the same file
-    try: summary = _run_sequence(profile, notebooks, run_dir, timeout, log_output)
+    if published.settings_file:
+        os.environ["ST_VLM_SETTINGS"] = published.settings_file   # kernels read the same file
+    try:
+        summary = _run_sequence(profile, notebooks, run_dir, timeout, log_output)
     finally:
         for k, v in saved.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
-    if publish and not summary.get("failed"): summary["published"] = publish_run(run_dir, published)
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if publish and not summary.get("failed"):
+        summary["published"] = publish_run(run_dir, published)
     return summary
 
 def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
@@ -153,25 +188,54 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
     cfg = load_settings(profile)
     old = json.loads((run_dir/"summary.json").read_text()) if (run_dir/"summary.json").exists() else {}
     done = {r["notebook"]: r for r in old.get("notebooks", [])}
-    summary = dict(profile=profile, mini_world="mini_world" in cfg and cfg.bool("mini_world"), run_dir=str(run_dir), started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")), notebooks=[])
-    for nb in notebooks: done.pop(nb.stem, None)
+    summary = dict(
+        profile=profile,
+        mini_world="mini_world" in cfg and cfg.bool("mini_world"),
+        run_dir=str(run_dir),
+        started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
+        notebooks=[],
+    )
+    for nb in notebooks:
+        done.pop(nb.stem, None)
     summary["notebooks"] = sorted(done.values(), key=lambda r: r["notebook"])
     for nb in notebooks:
         print(f"▶ {nb.stem} ...", flush=True)
         t0, rec = time.time(), dict(notebook=nb.stem)
         try:
-            pm.execute_notebook(str(nb), str(run_dir/nb.name), parameters=dict(profile=profile), kernel_name="python3", language="python",
-                                cwd=str(nb.parent), progress_bar=False, log_output=log_output, execution_timeout=timeout)
+            pm.execute_notebook(
+                str(nb),
+                str(run_dir / nb.name),
+                parameters=dict(profile=profile),
+                kernel_name="python3",
+                language="python",
+                cwd=str(nb.parent),
+                progress_bar=False,
+                log_output=log_output,
+                execution_timeout=timeout,
+            )
             rec.update(status="ok")
         except Exception as e:
             rec.update(status="failed", **_failure(e, run_dir/nb.name))
         rec["seconds"] = round(time.time() - t0, 1)
-        summary["notebooks"] = sorted([r for r in summary["notebooks"] if r["notebook"] != nb.stem] + [rec], key=lambda r: r["notebook"])
+        summary["notebooks"] = sorted(
+            [r for r in summary["notebooks"] if r["notebook"] != nb.stem] + [rec], key=lambda r: r["notebook"]
+        )
         write_index(run_dir, summary, cfg.path("figures_dir"), cfg.path("tables_dir"))
-        print(f"  {rec['status']} in {rec['seconds']} s" + (f" — cell {rec.get('cell')} ({rec.get('source')!r}): {rec.get('error')}" if rec["status"] == "failed" else ""), flush=True)
+        print(
+            f"  {rec['status']} in {rec['seconds']} s"
+            + (
+                f" — cell {rec.get('cell')} ({rec.get('source')!r}): {rec.get('error')}"
+                if rec["status"] == "failed"
+                else ""
+            ),
+            flush=True,
+        )
         if rec["status"] == "failed":
-            summary["failed"] = nb.stem; write_index(run_dir, summary, cfg.path("figures_dir"), cfg.path("tables_dir"))
-            print(f"Stopped at {nb.stem}. Fix it, then resume: st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}")
+            summary["failed"] = nb.stem
+            write_index(run_dir, summary, cfg.path("figures_dir"), cfg.path("tables_dir"))
+            print(
+                f"Stopped at {nb.stem}. Fix it, then resume: st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}"
+            )
             break
     return summary
 

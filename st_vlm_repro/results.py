@@ -4,11 +4,10 @@
 
 # %% ../nbs/07_results.ipynb #261d6c90
 from __future__ import annotations
-import io, json, math
+import math
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import pandas as pd
 import typer
 
@@ -22,7 +21,20 @@ __all__ = ['T3_COLUMNS', 'ACC_COLUMNS', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_T
            'plot_average_accuracy', 'runs_to_tables', 'tables_cmd']
 
 # %% ../nbs/07_results.ipynb #b23fe791
-T3_COLUMNS = ["TD_acc", "TD_mae", "TS_acc", "TS_mae", "MD_acc", "MD_mae", "DT_acc", "DT_iou", "TDC_acc", "TSC_acc", "MDC_acc", "avg"]
+T3_COLUMNS = [
+    "TD_acc",
+    "TD_mae",
+    "TS_acc",
+    "TS_mae",
+    "MD_acc",
+    "MD_mae",
+    "DT_acc",
+    "DT_iou",
+    "TDC_acc",
+    "TSC_acc",
+    "MDC_acc",
+    "avg",
+]
 ACC_COLUMNS = ["TD_acc", "TS_acc", "MD_acc", "DT_acc", "TDC_acc", "TSC_acc", "MDC_acc"]
 
 _PAPER_T3 = """\
@@ -59,7 +71,8 @@ def _parse(block:str, key_cols:list[str], num_cols:list[str])->pd.DataFrame:
     for line in block.splitlines():
         *keys, nums = [p.strip() for p in line.split("|")]
         vals = [float(v) for v in nums.split()]
-        if len(vals) != len(num_cols): raise ValueError(f"paper row {line!r}: {len(vals)} numbers, expected {len(num_cols)}")
+        if len(vals) != len(num_cols):
+            raise ValueError(f"paper row {line!r}: {len(vals)} numbers, expected {len(num_cols)}")
         rows.append(dict(zip(key_cols, keys)) | dict(zip(num_cols, vals)))
     return pd.DataFrame(rows)
 
@@ -74,28 +87,47 @@ def measured_row(summary:pd.DataFrame)->dict:
     for t in TASKS:
         a = TASK_ABBREV[t]
         have = t in summary.index
-        row[f"{a}_acc"] = (float(summary.loc[t, "accuracy"]), float(summary.loc[t, "acc_ci_low"]), float(summary.loc[t, "acc_ci_high"])) if have else None
+        row[f"{a}_acc"] = (
+            (
+                float(summary.loc[t, "accuracy"]),
+                float(summary.loc[t, "acc_ci_low"]),
+                float(summary.loc[t, "acc_ci_high"]),
+            )
+            if have
+            else None
+        )
         if t in ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp"):
             key = {"direction_timestamp": f"{a}_iou"}.get(t, f"{a}_mae")
             row[key] = float(summary.loc[t, "error"]) if have and pd.notna(summary.loc[t, "error"]) else None
-    if "average" not in summary.index: raise ValueError("summary has no 'average' row: pass summarize()'s output")
-    row["avg"] = (float(summary.loc["average", "accuracy"]), float(summary.loc["average", "acc_ci_low"]), float(summary.loc["average", "acc_ci_high"]))
+    if "average" not in summary.index:
+        raise ValueError("summary has no 'average' row: pass summarize()'s output")
+    row["avg"] = (
+        float(summary.loc["average", "accuracy"]),
+        float(summary.loc["average", "acc_ci_low"]),
+        float(summary.loc["average", "acc_ci_high"]),
+    )
     row["n_tasks"] = sum(t in summary.index for t in TASKS)
     return row
 
 def fmt_cell(v, digits:int=1)->str:
     "A table cell: a number, an accuracy with its interval `45.0 [38.0, 52.0]`, or – when missing."
-    if v is None or (isinstance(v, float) and math.isnan(v)): return "–"
-    if isinstance(v, tuple): return f"{v[0]:.{digits}f} [{v[1]:.{digits}f}, {v[2]:.{digits}f}]"
-    if isinstance(v, str): return v
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, tuple):
+        return f"{v[0]:.{digits}f} [{v[1]:.{digits}f}, {v[2]:.{digits}f}]"
+    if isinstance(v, str):
+        return v
     return f"{v:.{digits}f}"
 
 # %% ../nbs/07_results.ipynb #4ae084a8
-PROFILE_NOTES = {"mini": "Measured rows (profile mini) come from the synthetic mini world (STKit-Bench built from "
-                         "synthetic scenes, not the paper's data) and tiny/offline models (chance, blind prior, oracle, "
-                         "random-weight tiny LLaVA-OneVision): they check the pipeline and are not comparable with the paper's rows.",
-                 "small_gpu": "Measured rows (profile small_gpu) come from a bigger synthetic mini world (not the paper's data), "
-                              "offline baselines and a mid-sized LLaVA-OneVision trained on it: not comparable with the paper's rows."}
+PROFILE_NOTES = {
+    "mini": "Measured rows (profile mini) come from the synthetic mini world (STKit-Bench built from "
+    "synthetic scenes, not the paper's data) and tiny/offline models (chance, blind prior, oracle, "
+    "random-weight tiny LLaVA-OneVision): they check the pipeline and are not comparable with the paper's rows.",
+    "small_gpu": "Measured rows (profile small_gpu) come from a bigger synthetic mini world (not the paper's data), "
+    "offline baselines and a mid-sized LLaVA-OneVision trained on it: not comparable with the paper's rows.",
+}
+
 
 def profile_note(profile:str)->str:
     "What a measured row is, for the tables' caption."
@@ -111,9 +143,24 @@ def build_tables(measured:dict, # model name -> summary DataFrame (`summarize` /
                 )->dict[str, pd.DataFrame]:
     "Tables 3, 4 and 5 as DataFrames of formatted cells: the paper's rows then every measured row."
     src = f"measured ({profile})"
-    t3 = [dict(source="paper", model=r.model, group=r.group, **{c: getattr(r, c) for c in T3_COLUMNS}) for r in PAPER_TABLE3.itertuples()]
-    t4 = [dict(source="paper", model=r.model, n_shots=r.n_shots, geo=r.geo, **{c: getattr(r, c) for c in ACC_COLUMNS + ["avg"]}) for r in PAPER_TABLE4.itertuples()]
-    t5 = [dict(source="paper", model=r.model, **{c: getattr(r, c) for c in ACC_COLUMNS + ["avg"]}) for r in PAPER_TABLE5.itertuples()]
+    t3 = [
+        dict(source="paper", model=r.model, group=r.group, **{c: getattr(r, c) for c in T3_COLUMNS})
+        for r in PAPER_TABLE3.itertuples()
+    ]
+    t4 = [
+        dict(
+            source="paper",
+            model=r.model,
+            n_shots=r.n_shots,
+            geo=r.geo,
+            **{c: getattr(r, c) for c in ACC_COLUMNS + ["avg"]},
+        )
+        for r in PAPER_TABLE4.itertuples()
+    ]
+    t5 = [
+        dict(source="paper", model=r.model, **{c: getattr(r, c) for c in ACC_COLUMNS + ["avg"]})
+        for r in PAPER_TABLE5.itertuples()
+    ]
     for key, df in measured.items():
         m, row = _meta(key, df, meta), measured_row(df)
         name = m.get("display", key)
@@ -130,23 +177,42 @@ def build_tables(measured:dict, # model name -> summary DataFrame (`summarize` /
     return {"table3": fmt(t3), "table4": fmt(t4), "table5": fmt(t5)}
 
 # %% ../nbs/07_results.ipynb #899c5c26
-CAPTIONS = {"table3": "Table 3. Results on STKit-Bench. Accuracy (%) per task with 95 % bootstrap CI for measured rows; "
-                      "MAE in m, km/h and clock hours; DT IoU is the mean temporal IoU; the average accuracy is the last column.",
-            "table4": "Table 4. Comparison with improved baselines: N few-shot examples and geometric context (geo.: camera "
-                      "extrinsics and depth maps); accuracy (%) per task and the average.",
-            "table5": "Table 5. Results on paraphrased STKit-Bench; accuracy (%) per task and the average. The "
-                      "paraphrases are held-out question templates written by hand for this project (the paper "
-                      "paraphrased with GPT-4)."}
+CAPTIONS = {
+    "table3": "Table 3. Results on STKit-Bench. Accuracy (%) per task with 95 % bootstrap CI for measured rows; "
+    "MAE in m, km/h and clock hours; DT IoU is the mean temporal IoU; the average accuracy is the last column.",
+    "table4": "Table 4. Comparison with improved baselines: N few-shot examples and geometric context (geo.: camera "
+    "extrinsics and depth maps); accuracy (%) per task and the average.",
+    "table5": "Table 5. Results on paraphrased STKit-Bench; accuracy (%) per task and the average. The "
+    "paraphrases are held-out question templates written by hand for this project (the paper "
+    "paraphrased with GPT-4).",
+}
 CI_NOTE = "Paper rows give no interval. With 200 questions per task, an accuracy near 50 % has a 95 % interval of about ±7 points."
 
+
 def _latex(df:pd.DataFrame, caption:str)->str:
-    esc = lambda s: str(s).replace("\\", "\\textbackslash{}").replace("&", "\\&").replace("%", "\\%").replace("_", "\\_").replace("#", "\\#")
-    lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize", r"\begin{tabular}{" + "l" * 2 + "c" * (df.shape[1] - 2) + "}",
-             r"\toprule", " & ".join(esc(c) for c in df.columns) + r" \\", r"\midrule"]
+    esc = lambda s: (
+        str(s)
+        .replace("\\", "\\textbackslash{}")
+        .replace("&", "\\&")
+        .replace("%", "\\%")
+        .replace("_", "\\_")
+        .replace("#", "\\#")
+    )
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\scriptsize",
+        r"\begin{tabular}{" + "l" * 2 + "c" * (df.shape[1] - 2) + "}",
+        r"\toprule",
+        " & ".join(esc(c) for c in df.columns) + r" \\",
+        r"\midrule",
+    ]
     prev = None
     for r in df.itertuples(index=False):
-        if prev == "paper" and r[0] != "paper": lines.append(r"\midrule")
-        lines.append(" & ".join(esc(v) for v in r) + r" \\"); prev = r[0]
+        if prev == "paper" and r[0] != "paper":
+            lines.append(r"\midrule")
+        lines.append(" & ".join(esc(v) for v in r) + r" \\")
+        prev = r[0]
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + esc(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -157,11 +223,15 @@ def render_tables(measured:dict, # model name -> summary DataFrame
     "Tables 3, 4 and 5 with the paper's rows beside every measured row; written as Markdown, CSV and LaTeX when `out_dir` is given."
     tables = build_tables(measured, profile, meta)
     if out_dir is not None:
-        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
         note = profile_note(profile)
         for k, df in tables.items():
             cap = CAPTIONS[k]
-            atomic_write(out/f"{k}.md", f"{cap}\n\n> {note}\n>\n> {CI_NOTE}\n\n" + df.to_markdown(index=False, disable_numparse=True) + "\n")
+            atomic_write(
+                out / f"{k}.md",
+                f"{cap}\n\n> {note}\n>\n> {CI_NOTE}\n\n" + df.to_markdown(index=False, disable_numparse=True) + "\n",
+            )
             atomic_write(out/f"{k}.csv", df.to_csv(index=False))
             atomic_write(out/f"{k}.tex", _latex(df, f"{cap} {note} {CI_NOTE}"))
     return tables
@@ -178,17 +248,29 @@ def plot_average_accuracy(measured:dict, # model name -> summary DataFrame (non-
     n_p = len(PAPER_TABLE3)
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names) + 2), 4))
     ax.bar(range(n_p), vals[:n_p], color="0.6")
-    if rows: ax.bar(range(n_p, len(names)), vals[n_p:], color="tab:blue", yerr=err, capsize=3)
+    if rows:
+        ax.bar(range(n_p, len(names)), vals[n_p:], color="tab:blue", yerr=err, capsize=3)
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("average accuracy (%)"); ax.set_ylim(0, 100)
+    ax.set_ylabel("average accuracy (%)")
+    ax.set_ylim(0, 100)
     from matplotlib.patches import Patch
-    ax.legend(handles=[Patch(color="0.6", label="paper"), Patch(color="tab:blue", label=f"measured ({profile})")], loc="upper left")
-    ax.set_title(title + ("\nmeasured rows: synthetic mini world, tiny/offline models" if profile in PROFILE_NOTES else ""), fontsize=10)
+
+    ax.legend(
+        handles=[Patch(color="0.6", label="paper"), Patch(color="tab:blue", label=f"measured ({profile})")],
+        loc="upper left",
+    )
+    ax.set_title(
+        title + ("\nmeasured rows: synthetic mini world, tiny/offline models" if profile in PROFILE_NOTES else ""),
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07_results.ipynb #b7956781
-tables_app = typer.Typer(help="Render Tables 3-5 (paper vs measured).", invoke_without_command=True, add_completion=False)
+tables_app = typer.Typer(
+    help="Render Tables 3-5 (paper vs measured).", invoke_without_command=True, add_completion=False
+)
+
 
 def runs_to_tables(runs:Iterable[Path|str], out:Path|str, profile:str|None=None, figures_dir:Path|str|None=None)->dict:
     "Render Tables 3–5 from evaluation folders (and the average-accuracy figure); returns the tables."
@@ -199,23 +281,31 @@ def runs_to_tables(runs:Iterable[Path|str], out:Path|str, profile:str|None=None,
     for d in runs:
         df, m = load_run(d)
         name = key = m.get("model", Path(d).name)
-        if key in measured: key = f"{name} [{d}]"      # e.g. the same model on the paraphrased benchmark
+        if key in measured:
+            key = f"{name} [{d}]"      # e.g. the same model on the paraphrased benchmark
         measured[key], meta[key] = df, m | {"display": name}
-    if not measured: raise ValueError("no evaluation folders given (--runs)")
+    if not measured:
+        raise ValueError("no evaluation folders given (--runs)")
     tables = render_tables(measured, out, cfg["profile"], meta)
     plain = {}
     for k, v in measured.items():
-        if not meta[k].get("paraphrased"): plain[k if meta[k]["display"] in plain else meta[k]["display"]] = v
+        if not meta[k].get("paraphrased"):
+            plain[k if meta[k]["display"] in plain else meta[k]["display"]] = v
     if plain:
         import matplotlib.pyplot as plt
-        fd = Path(figures_dir) if figures_dir else cfg.path("figures_dir"); fd.mkdir(parents=True, exist_ok=True)
-        fig = plot_average_accuracy(plain, cfg["profile"]); fig.savefig(fd/"table3_average_accuracy.png", dpi=100); plt.close(fig)
+        fd = Path(figures_dir) if figures_dir else cfg.path("figures_dir")
+        fd.mkdir(parents=True, exist_ok=True)
+        fig = plot_average_accuracy(plain, cfg["profile"])
+        fig.savefig(fd/"table3_average_accuracy.png", dpi=100)
+        plt.close(fig)
     return tables
 
 @tables_app.callback()
-def tables_cmd(runs: list[Path] = typer.Option(..., help="Evaluation folders (repeat --runs)"),
-               out: Path = typer.Option(None, help="Where to write table{3,4,5}.{md,csv,tex} (default: the profile's tables_dir)"),
-               figures: Path = typer.Option(None, help="Figure folder (default: the profile's figures_dir)")):
+def tables_cmd(
+    runs: list[Path] = typer.Option(..., help="Evaluation folders (repeat --runs)"),
+    out: Path = typer.Option(None, help="Where to write table{3,4,5}.{md,csv,tex} (default: the profile's tables_dir)"),
+    figures: Path = typer.Option(None, help="Figure folder (default: the profile's figures_dir)"),
+):
     "Render Tables 3, 4 and 5: the paper's rows beside every measured run, with 95 % CIs."
     from st_vlm_repro.core import load_settings
     tables = runs_to_tables(runs, out or load_settings().path("tables_dir"), None, figures)

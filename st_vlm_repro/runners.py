@@ -4,7 +4,7 @@
 
 # %% ../nbs/05b_runners.ipynb #a580ecdc
 from __future__ import annotations
-import base64, hashlib, json, os, random, threading, time
+import base64, hashlib, json, os, random, time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -28,13 +28,20 @@ def say(task:str, # One of the seven task ids
         value, # metres, km/h, clock hour, (start, end) s, colour name, or bool (same direction?)
        )->str:
     "A natural-language answer stating `value` for `task`."
-    if task == "traveled_distance": return f"It traveled about {fmt_num(value)} meters."
-    if task == "traveling_speed": return f"Its average speed is about {fmt_num(value)} km/h."
-    if task == "movement_direction": return f"It is moving in the {int(value)} o'clock direction."
-    if task == "direction_timestamp": return f"From {fmt_num(value[0])} to {fmt_num(value[1])} seconds."
-    if task in ("distance_comparison", "speed_comparison"): return f"The {value} object."
+    if task == "traveled_distance":
+        return f"It traveled about {fmt_num(value)} meters."
+    if task == "traveling_speed":
+        return f"Its average speed is about {fmt_num(value)} km/h."
+    if task == "movement_direction":
+        return f"It is moving in the {int(value)} o'clock direction."
+    if task == "direction_timestamp":
+        return f"From {fmt_num(value[0])} to {fmt_num(value[1])} seconds."
+    if task in ("distance_comparison", "speed_comparison"):
+        return f"The {value} object."
     if task == "direction_comparison":
-        return "Yes, they are moving in the same direction." if value else "No, they are not moving in the same direction."
+        return (
+            "Yes, they are moving in the same direction." if value else "No, they are not moving in the same direction."
+        )
     raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
 
 # %% ../nbs/05b_runners.ipynb #238250f6
@@ -49,15 +56,20 @@ class ChanceRunner:
     def __init__(self, seed:int=0): self.seed, self.name = seed, "chance"
     def answer_value(self, r:dict):
         g, t = rng(self.seed, "chance", r["id"]), r["task"]
-        if t == "traveled_distance": return round(float(np.exp(g.uniform(*np.log(DISTANCE_RANGE)))), 1)
-        if t == "traveling_speed": return round(float(np.exp(g.uniform(*np.log(SPEED_RANGE)))), 1)
-        if t == "movement_direction": return int(g.integers(1, 13))
+        if t == "traveled_distance":
+            return round(float(np.exp(g.uniform(*np.log(DISTANCE_RANGE)))), 1)
+        if t == "traveling_speed":
+            return round(float(np.exp(g.uniform(*np.log(SPEED_RANGE)))), 1)
+        if t == "movement_direction":
+            return int(g.integers(1, 13))
         if t == "direction_timestamp":
             n = max(2, int(round(_duration(r) / 0.5)))
             a, b = sorted(g.choice(n + 1, 2, replace=False))
             return (0.5 * a, 0.5 * b)
-        if t in ("distance_comparison", "speed_comparison"): return str(g.choice([o["colour"] for o in r["objects"]]))
-        if t == "direction_comparison": return bool(g.integers(0, 2))
+        if t in ("distance_comparison", "speed_comparison"):
+            return str(g.choice([o["colour"] for o in r["objects"]]))
+        if t == "direction_comparison":
+            return bool(g.integers(0, 2))
         raise ValueError(f"record {r.get('id')!r}: unknown task {t!r}")
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
         "A random answer to each record."
@@ -70,16 +82,21 @@ def _slot(r:dict)->int:
 def task_priors(train_records:Iterable[dict])->dict:
     "Per task, the blind answer of the training records: a median or a majority label."
     by: dict[str, list] = {t: [] for t in TASKS}
-    for r in train_records: by[r["task"]].append(r)
+    for r in train_records:
+        by[r["task"]].append(r)
     out = {}
     for t, rs in by.items():
-        if not rs: continue
-        if t in ("traveled_distance", "traveling_speed"): out[t] = round(float(np.median([r["label"] for r in rs])), 1)
+        if not rs:
+            continue
+        if t in ("traveled_distance", "traveling_speed"):
+            out[t] = round(float(np.median([r["label"] for r in rs])), 1)
         elif t == "direction_timestamp":
             s, e = np.median([r["label"][0] for r in rs]), np.median([r["label"][1] for r in rs])
             out[t] = (float(s), float(max(e, s + 0.5)))
-        elif t in ("distance_comparison", "speed_comparison"): out[t] = Counter(_slot(r) for r in rs).most_common(1)[0][0]
-        else: out[t] = Counter(r["label"] for r in rs).most_common(1)[0][0]
+        elif t in ("distance_comparison", "speed_comparison"):
+            out[t] = Counter(_slot(r) for r in rs).most_common(1)[0][0]
+        else:
+            out[t] = Counter(r["label"] for r in rs).most_common(1)[0][0]
     return out
 
 class PriorRunner:
@@ -88,9 +105,11 @@ class PriorRunner:
         self.priors, self.name = task_priors(train_records), "prior"
     def answer_value(self, r:dict):
         t = r["task"]
-        if t not in self.priors: raise ValueError(f"PriorRunner has no training records of task {t!r} (record {r.get('id')!r})")
+        if t not in self.priors:
+            raise ValueError(f"PriorRunner has no training records of task {t!r} (record {r.get('id')!r})")
         v = self.priors[t]
-        if t in ("distance_comparison", "speed_comparison"): return r["objects"][min(v, len(r["objects"]) - 1)]["colour"]
+        if t in ("distance_comparison", "speed_comparison"):
+            return r["objects"][min(v, len(r["objects"]) - 1)]["colour"]
         return v
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
         "The blind prior's answer to each record."
@@ -116,15 +135,22 @@ def image_data_url(img:np.ndarray, # H×W×3 uint8 RGB frame, or H×W depth map 
         s = max_side / max(a.shape[:2])
         a = cv2.resize(a, (max(1, round(a.shape[1]*s)), max(1, round(a.shape[0]*s))), interpolation=cv2.INTER_AREA)
     if a.ndim == 3 and a.shape[2] == 3 and a.dtype == np.uint8:
-        ok, buf = cv2.imencode(".jpg", a[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)]); mime = "jpeg"
+        ok, buf = cv2.imencode(".jpg", a[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        mime = "jpeg"
     elif a.ndim == 2:
-        d = a.astype(float); fin = np.isfinite(d) & (d > 0)
+        d = a.astype(float)
+        fin = np.isfinite(d) & (d > 0)
         inv = np.where(fin, 1.0 / np.where(fin, d, 1.0), 0.0)
         lo, hi = (inv[fin].min(), inv[fin].max()) if fin.any() else (0.0, 1.0)
         g = np.where(fin, 55 + 200 * (inv - lo) / max(hi - lo, 1e-9), 0).astype(np.uint8)
-        ok, buf = cv2.imencode(".png", g); mime = "png"
-    else: raise ValueError(f"image must be H×W×3 uint8 (a frame) or H×W (a depth map), got shape {a.shape} dtype {a.dtype}")
-    if not ok: raise ValueError("image encoding failed")
+        ok, buf = cv2.imencode(".png", g)
+        mime = "png"
+    else:
+        raise ValueError(
+            f"image must be H×W×3 uint8 (a frame) or H×W (a depth map), got shape {a.shape} dtype {a.dtype}"
+        )
+    if not ok:
+        raise ValueError("image encoding failed")
     return f"data:image/{mime};base64," + base64.b64encode(buf.tobytes()).decode()
 
 # %% ../nbs/05b_runners.ipynb #6348f56e
@@ -133,7 +159,8 @@ TRANSIENT_STATUS = (408, 409, 429, 500, 502, 503, 504)
 def is_transient(e:Exception)->bool:
     "True for errors worth retrying: rate limits, server errors, timeouts, dropped connections."
     import openai
-    if isinstance(e, (openai.APIConnectionError, openai.APITimeoutError)): return True
+    if isinstance(e, (openai.APIConnectionError, openai.APITimeoutError)):
+        return True
     return isinstance(e, openai.APIStatusError) and e.status_code in TRANSIENT_STATUS
 
 def with_retries(fn:Callable, # Called with no arguments
@@ -143,7 +170,8 @@ def with_retries(fn:Callable, # Called with no arguments
                 ):
     "`fn()`, retried with exponential backoff on transient errors; other errors at once."
     for k in range(max_attempts):
-        try: return fn()
+        try:
+            return fn()
         except Exception as e:
             if not is_transient(e) or k == max_attempts - 1:
                 raise RuntimeError(f"{what} failed after {k + 1} attempt(s): {type(e).__name__}: {e}") from e
@@ -152,6 +180,7 @@ def with_retries(fn:Callable, # Called with no arguments
 # %% ../nbs/05b_runners.ipynb #c075dc3d
 class OpenAIRunner:
     "Answer benchmark records with an OpenAI-compatible chat model, frames as images; N-shot and geometric context optional."
+
     def __init__(self, model:str, # Chat model name, e.g. gpt-4o
                  video_root:Path|str, # Folder the records' `video` paths are relative to
                  base_url:str|None=None, # OpenAI-compatible server (default: OPENAI_BASE_URL or OpenAI)
@@ -183,11 +212,24 @@ class OpenAIRunner:
                              "build one with clip_geometric_context(clips, depth=...)")
         self.model, self.video_root, self.n_frames, self.n_shots = model, Path(video_root), n_frames, n_shots
         self.shots_by_task: dict[str, list[dict]] = {}
-        for r in shot_records or []: self.shots_by_task.setdefault(r["task"], []).append(r)
+        for r in shot_records or []:
+            self.shots_by_task.setdefault(r["task"], []).append(r)
         self.shot_video_root = Path(shot_video_root) if shot_video_root else self.video_root
         self.geometric_context, self.context = geometric_context, context
-        self.max_tokens, self.temperature, self.detail, self.max_side, self.jpeg_quality = max_tokens, temperature, detail, max_side, jpeg_quality
-        self.system_prompt, self.n_workers, self.max_attempts, self.backoff, self.seed = system_prompt, n_workers, max_attempts, backoff, seed
+        self.max_tokens, self.temperature, self.detail, self.max_side, self.jpeg_quality = (
+            max_tokens,
+            temperature,
+            detail,
+            max_side,
+            jpeg_quality,
+        )
+        self.system_prompt, self.n_workers, self.max_attempts, self.backoff, self.seed = (
+            system_prompt,
+            n_workers,
+            max_attempts,
+            backoff,
+            seed,
+        )
         if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
             raise ValueError(f"max_tokens_param: 'max_tokens' or 'max_completion_tokens', got {max_tokens_param!r}")
         self.max_tokens_param = max_tokens_param
@@ -203,10 +245,20 @@ class OpenAIRunner:
     @property
     def settings(self)->dict:
         "What changes an answer besides the model and the question: part of the cache key and of the run's metadata."
-        return dict(model=self.model, n_frames=self.n_frames, n_shots=self.n_shots, geometric_context=self.geometric_context,
-                    max_tokens=self.max_tokens, temperature=self.temperature, detail=self.detail, max_side=self.max_side,
-                    jpeg_quality=self.jpeg_quality, system_prompt=self.system_prompt, seed=self.seed,
-                    **({} if self.max_tokens_param == "max_tokens" else {"max_tokens_param": self.max_tokens_param}))
+        return dict(
+            model=self.model,
+            n_frames=self.n_frames,
+            n_shots=self.n_shots,
+            geometric_context=self.geometric_context,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            detail=self.detail,
+            max_side=self.max_side,
+            jpeg_quality=self.jpeg_quality,
+            system_prompt=self.system_prompt,
+            seed=self.seed,
+            **({} if self.max_tokens_param == "max_tokens" else {"max_tokens_param": self.max_tokens_param}),
+        )
 
     def request_options(self)->dict:
         "The sampling options sent with each request: the answer-length cap under its name, temperature unless None."
@@ -214,7 +266,9 @@ class OpenAIRunner:
         return {self.max_tokens_param: self.max_tokens, **temperature}
 
     def cache_key(self, r:dict)->str:
-        return hashlib.sha256(json.dumps([self.model, r["id"], r["question"], self.settings], sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps([self.model, r["id"], r["question"], self.settings], sort_keys=True).encode()
+        ).hexdigest()
 
     def _user_turn(self, r:dict, video_root:Path)->dict:
         from st_vlm_repro.visual_prompts import read_video_frames
@@ -230,11 +284,16 @@ class OpenAIRunner:
 
     def shots(self, r:dict)->list[dict]:
         "The training records shown before `r` as examples: `n_shots` of its task, fixed by the seed and r's id."
-        if not self.n_shots: return []
+        if not self.n_shots:
+            return []
         pool = [s for s in self.shots_by_task.get(r["task"], []) if s["id"] != r["id"]]
         if len(pool) < self.n_shots:
-            raise ValueError(f"{self.n_shots} shots asked for task {r['task']!r} but only {len(pool)} training records of it")
-        return [pool[i] for i in sorted(rng(self.seed, "shots", r["id"]).choice(len(pool), self.n_shots, replace=False))]
+            raise ValueError(
+                f"{self.n_shots} shots asked for task {r['task']!r} but only {len(pool)} training records of it"
+            )
+        return [
+            pool[i] for i in sorted(rng(self.seed, "shots", r["id"]).choice(len(pool), self.n_shots, replace=False))
+        ]
 
     def messages(self, r:dict)->list[dict]:
         "The chat messages for one record: system prompt, shots as user/assistant turns, then the question."
@@ -248,17 +307,20 @@ class OpenAIRunner:
         def call():
             out = self.client.chat.completions.create(model=self.model, messages=msgs, **self.request_options())
             content = out.choices[0].message.content
-            if content is None: raise ValueError("the model returned an empty message")
+            if content is None:
+                raise ValueError("the model returned an empty message")
             return content
         content = with_retries(call, self.max_attempts, self.backoff, what=f"{self.model} on record {r['id']}")
-        if self.cache is not None: self.cache.put(self.cache_key(r), content, model=self.model, id=r["id"])
+        if self.cache is not None:
+            self.cache.put(self.cache_key(r), content, model=self.model, id=r["id"])
         return content
 
     def respond(self, records:list[dict], progress:bool=True)->list[str]:
         "The model's answer to each record (cached first, the rest `n_workers` at a time); stops at the first error."
         out: list[str|None] = [self.cache.get(self.cache_key(r)) if self.cache is not None else None for r in records]
         todo = [i for i, a in enumerate(out) if a is None]
-        if not todo: return out
+        if not todo:
+            return out
         ex = ThreadPoolExecutor(max(1, self.n_workers))
         futures = {ex.submit(self._ask, records[i]): i for i in todo}
         try:
@@ -275,10 +337,13 @@ def extrinsics_text(poses:Sequence[np.ndarray], # 4×4 world-from-camera poses, 
                     times:Sequence[float], # The sampled frames' times (s)
                    )->str:
     "Camera extrinsics at the sampled frames as text: position (m) and rotation, world frame with z up."
-    lines = ["Camera extrinsics (world-from-camera; world frame in metres with z up; camera x right, y down, z forward):"]
+    lines = [
+        "Camera extrinsics (world-from-camera; world frame in metres with z up; camera x right, y down, z forward):"
+    ]
     for T, t in zip(poses, times):
         T = np.asarray(T, float)
-        if T.shape != (4, 4): raise ValueError(f"a camera pose must be 4×4, got shape {T.shape}")
+        if T.shape != (4, 4):
+            raise ValueError(f"a camera pose must be 4×4, got shape {T.shape}")
         R = "; ".join(" ".join(f"{v:.3f}" for v in row) for row in T[:3, :3])
         lines.append(f"t={fmt_num(t)} s: position ({T[0, 3]:.2f}, {T[1, 3]:.2f}, {T[2, 3]:.2f}) m, rotation [{R}]")
     return "\n".join(lines)
@@ -295,11 +360,13 @@ def clip_geometric_context(clips:dict, # clip_id -> `Clip` (from `st_vlm_repro.c
                                   "extrinsics_only=True to send the camera poses alone")
     from st_vlm_repro.visual_prompts import _pick
     def context(r:dict):
-        if r["clip_id"] not in clips: raise KeyError(f"record {r['id']!r}: clip {r['clip_id']!r} is not among the given clips")
+        if r["clip_id"] not in clips:
+            raise KeyError(f"record {r['id']!r}: clip {r['clip_id']!r} is not among the given clips")
         clip = clips[r["clip_id"]]
         idx = _pick(np.asarray(clip.frame_times, float), n_frames, None)
         text = extrinsics_text([clip.world_from_camera[i] for i in idx], [clip.frame_times[i] for i in idx])
         images = [] if depth is None else [np.asarray(depth(clip, int(i)), float) for i in idx]
-        if images: text += "\nThe last images are depth maps of the sampled frames, in the same order (brighter = nearer)."
+        if images:
+            text += "\nThe last images are depth maps of the sampled frames, in the same order (brighter = nearer)."
         return text, images
     return context

@@ -32,7 +32,8 @@ ERROR_METRIC = {"traveled_distance": ("abs_error", "MAE (m)"), "traveling_speed"
 
 def check_task(task:str)->str:
     "`task` if it is one of the seven STKit-Bench task ids, else a `ValueError` listing them."
-    if task not in TASKS: raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     return task
 
 # %% ../nbs/05a_scoring.ipynb #f78b74ef
@@ -48,7 +49,8 @@ def mean_relative_accuracy(y:float, # Gold value, ≥ 0
                            y_hat:float|None, # Prediction; `None` (not extracted) scores 0
                           )->float:
     "VSI-Bench's MRA: the share of tolerances 0.50, 0.45, ..., 0.05 that the relative error |ŷ − y|/y stays under."
-    if y_hat is None: return 0.0
+    if y_hat is None:
+        return 0.0
     rel = abs(y_hat - y) / y if y > 0 else abs(y_hat - y)
     return sum(rel < tol for tol in MRA_TOLERANCES) / len(MRA_TOLERANCES)
 
@@ -71,7 +73,8 @@ def temporal_iou(gold:tuple[float, float], # Gold (t_start, t_end) in seconds, t
     p0, p1 = sorted(map(float, pred))
     inter = max(0.0, min(g1, p1) - max(g0, p0))
     union = max(g1, p1) - min(g0, p0) if inter > 0 else (g1 - g0) + (p1 - p0)
-    if union <= 0: return 1.0 if (g0, g1) == (p0, p1) else 0.0
+    if union <= 0:
+        return 1.0 if (g0, g1) == (p0, p1) else 0.0
     return inter / union
 
 # %% ../nbs/05a_scoring.ipynb #f38b3462
@@ -99,7 +102,8 @@ def score(task:str, # One of `TASKS`
     out = {"task": task, "extracted": pred is not None, "correct": False}
     if task in NUMERIC_TASKS:
         y = _num(task, "gold", gold)
-        if y < 0: raise ValueError(f"{task}: gold must be >= 0, got {gold!r}")
+        if y < 0:
+            raise ValueError(f"{task}: gold must be >= 0, got {gold!r}")
         y_hat = None if pred is None else _num(task, "pred", pred)
         out.update(correct=y_hat is not None and within_25_percent(y, y_hat),
                    abs_error=None if y_hat is None else abs(y - y_hat), mra=mean_relative_accuracy(y, y_hat))
@@ -112,21 +116,28 @@ def score(task:str, # One of `TASKS`
         iou = None if pred is None else temporal_iou(y, _interval(task, "pred", pred))
         out.update(correct=iou is not None and iou >= 0.5, iou=iou)
     elif task in COMPARISON_TASKS:
-        if not isinstance(gold, str) or not gold.strip(): raise ValueError(f"{task}: gold must be a colour name, got {gold!r}")
-        if pred is not None and not isinstance(pred, str): raise ValueError(f"{task}: pred must be a colour name, got {pred!r}")
+        if not isinstance(gold, str) or not gold.strip():
+            raise ValueError(f"{task}: gold must be a colour name, got {gold!r}")
+        if pred is not None and not isinstance(pred, str):
+            raise ValueError(f"{task}: pred must be a colour name, got {pred!r}")
         out["correct"] = pred is not None and pred.strip().lower() == gold.strip().lower()
     else:
-        if not isinstance(gold, (bool, np.bool_)): raise ValueError(f"{task}: gold must be a bool (same direction?), got {gold!r}")
-        if pred is not None and not isinstance(pred, (bool, np.bool_)): raise ValueError(f"{task}: pred must be a bool, got {pred!r}")
+        if not isinstance(gold, (bool, np.bool_)):
+            raise ValueError(f"{task}: gold must be a bool (same direction?), got {gold!r}")
+        if pred is not None and not isinstance(pred, (bool, np.bool_)):
+            raise ValueError(f"{task}: pred must be a bool, got {pred!r}")
         out["correct"] = pred is not None and bool(pred) == bool(gold)
     return out
 
 # %% ../nbs/05a_scoring.ipynb #ae295bc4
 def _as_scored(r:Mapping)->dict:
-    if "correct" in r and "extracted" in r: return dict(r)
+    if "correct" in r and "extracted" in r:
+        return dict(r)
     missing = [k for k in ("task", "gold", "pred") if k not in r]
-    if missing: raise ValueError(f"record needs task, gold and pred (or score's fields); missing {missing} in {dict(r)!r}")
-    try: return score(r["task"], r["gold"], r["pred"])
+    if missing:
+        raise ValueError(f"record needs task, gold and pred (or score's fields); missing {missing} in {dict(r)!r}")
+    try:
+        return score(r["task"], r["gold"], r["pred"])
     except ValueError as e:
         raise ValueError(f"record {r.get('id', '(no id)')!r}: {e}") from None
 
@@ -138,7 +149,8 @@ def bootstrap_means(values:np.ndarray, # 1-D array of per-item values (0/1 for a
     "`n_boot` means of `values` resampled with replacement, from a generator fixed by `seed` and `keys`."
     from st_vlm_repro.core import rng
     v = np.asarray(values, dtype=float)
-    if v.size == 0: return np.full(n_boot, np.nan)
+    if v.size == 0:
+        return np.full(n_boot, np.nan)
     g = rng(seed, "bootstrap", *keys)
     if np.isin(v, (0.0, 1.0)).all():   # 0/1 items: the resampled count of ones is exactly Binomial(n, mean)
         return g.binomial(v.size, v.mean(), size=n_boot) / v.size
@@ -146,8 +158,11 @@ def bootstrap_means(values:np.ndarray, # 1-D array of per-item values (0/1 for a
 
 # %% ../nbs/05a_scoring.ipynb #b5940ec4
 SUMMARY_COLUMNS = ["n", "accuracy", "acc_ci_low", "acc_ci_high", "error_metric", "error", "mra", "n_unextracted"]
-UNREAD_RULE = ("An answer that cannot be read is wrong for every rate (accuracy, MRA, recall at an IoU) and is left out of "
-               "every mean of a magnitude (MAE, clock MAE, IoU); the number left out is reported beside each such mean.")
+UNREAD_RULE = (
+    "An answer that cannot be read is wrong for every rate (accuracy, MRA, recall at an IoU) and is left out of "
+    "every mean of a magnitude (MAE, clock MAE, IoU); the number left out is reported beside each such mean."
+)
+
 
 def mean_of_read(values:Iterable[float|None], # Per-item values; None where the answer could not be read
                 )->tuple[float, int]:
@@ -168,17 +183,21 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
               seed:int=0, # Bootstrap seed: same records and seed, same interval
              )->pd.DataFrame:
     "Per-task n, accuracy (%) with a bootstrap CI, the task's error metric, MRA (%), n_unextracted; plus an `average` row."
-    if isinstance(records, pd.DataFrame): records = records.to_dict("records")
+    if isinstance(records, pd.DataFrame):
+        records = records.to_dict("records")
     by_task: dict[str, list[dict]] = {}
     for r in records:
-        s = _as_scored(r); by_task.setdefault(check_task(s["task"]), []).append(s)
-    if not by_task: raise ValueError("summarize needs at least one record")
+        s = _as_scored(r)
+        by_task.setdefault(check_task(s["task"]), []).append(s)
+    if not by_task:
+        raise ValueError("summarize needs at least one record")
     lo_q, hi_q = 100 * (1 - ci) / 2, 100 * (1 + ci) / 2
     rows, boots = {}, []
     for task in (t for t in TASKS if t in by_task):
         items = by_task[task]
         correct = np.fromiter((bool(s["correct"]) for s in items), dtype=float, count=len(items))
-        b = 100 * bootstrap_means(correct, n_boot, seed, task); boots.append(b)
+        b = 100 * bootstrap_means(correct, n_boot, seed, task)
+        boots.append(b)
         key, label = ERROR_METRIC.get(task, (None, None))
         error, _ = mean_of_read(s.get(key) for s in items) if key else (np.nan, 0)
         rows[task] = dict(n=len(items), accuracy=100 * correct.mean(), acc_ci_low=np.percentile(b, lo_q),
@@ -187,9 +206,16 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
                           mra=100 * float(np.mean([s["mra"] for s in items])) if task in NUMERIC_TASKS else np.nan,
                           n_unextracted=sum(not s["extracted"] for s in items))
     avg = np.mean(boots, axis=0)
-    rows["average"] = dict(n=sum(r["n"] for r in rows.values()), accuracy=float(np.mean([r["accuracy"] for r in rows.values()])),
-                           acc_ci_low=np.percentile(avg, lo_q), acc_ci_high=np.percentile(avg, hi_q), error_metric=None,
-                           error=np.nan, mra=np.nan, n_unextracted=sum(r["n_unextracted"] for r in rows.values()))
+    rows["average"] = dict(
+        n=sum(r["n"] for r in rows.values()),
+        accuracy=float(np.mean([r["accuracy"] for r in rows.values()])),
+        acc_ci_low=np.percentile(avg, lo_q),
+        acc_ci_high=np.percentile(avg, hi_q),
+        error_metric=None,
+        error=np.nan,
+        mra=np.nan,
+        n_unextracted=sum(r["n_unextracted"] for r in rows.values()),
+    )
     df = pd.DataFrame.from_dict(rows, orient="index", columns=SUMMARY_COLUMNS)
     df.index.name = "task"
     df.attrs["n_tasks"] = len(rows) - 1
@@ -214,13 +240,16 @@ _FRACTION = re.compile(r"(?<![\d./])(\d+)/(\d+)(?![\d/])")
 def _fmt(v:float)->str: return str(int(v)) if v == int(v) else repr(v)
 
 def _scientific(m):
-    mant, exp = (m.group(4), m.group(5)) if m.group(4) else (m.group(1), m.group(2) or m.group(3).translate(_SUPERSCRIPT))
+    mant, exp = (
+        (m.group(4), m.group(5)) if m.group(4) else (m.group(1), m.group(2) or m.group(3).translate(_SUPERSCRIPT))
+    )
     v = float(f"{mant}e{int(exp)}")
     return _fmt(v) if math.isfinite(v) and v < 1e15 else m.group(0)   # an absurd power stays as written
 
 def _fraction(m, whole=0):
     n, d = int(m.group(m.re.groups - 1)), int(m.group(m.re.groups))
-    if not 2 <= d <= 16: return m.group(0)
+    if not 2 <= d <= 16:
+        return m.group(0)
     return _fmt(round(whole + n / d, 6))
 
 def normalize_text(text:str)->str:
@@ -228,12 +257,14 @@ def normalize_text(text:str)->str:
     t = text.lower().translate(_TRANS)
     if "\\" in t or "$" in t:
         t = _LATEX_WRAP.sub(r" \1", _LATEX_WRAP.sub(r" \1", t))
-        for k, v in _LATEX_OPS.items(): t = t.replace(k, v)
+        for k, v in _LATEX_OPS.items():
+            t = t.replace(k, v)
         t = _LATEX_SPACE.sub(" ", t)
     if "," in t:
         t = _THOUSANDS.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), t)
         t = _DECIMAL_COMMA.sub(r"\1.\2", t)
-    if _SCI_GUARD.search(t): t = _SCIENTIFIC.sub(_scientific, t)
+    if _SCI_GUARD.search(t):
+        t = _SCIENTIFIC.sub(_scientific, t)
     if "/" in t and _FRACTION.search(t):
         t = _MIXED_NUMBER.sub(lambda m: _fraction(m, int(m.group(1))), t)
         t = _FRACTION.sub(_fraction, t)
@@ -246,10 +277,14 @@ _TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty 
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _NUMWORD = "|".join(sorted([*_SMALL, *_TENS, *_SCALES, "dozen"], key=len, reverse=True))
 _NUMWORD_GUARD = re.compile(rf"\b(?:{_NUMWORD}|half|third|quarter)")
-_NUMWORD_RUN = re.compile(rf"\b(?:{_NUMWORD})(?:(?:\s+|-|\s+and\s+)(?:{_NUMWORD}|point|a\s+half|a\s+quarter)\b|\s+point(?=\s)"
-                          rf"|\s+and\s+a\s+(?:half|quarter)\b)*")
+_NUMWORD_RUN = re.compile(
+    rf"\b(?:{_NUMWORD})(?:(?:\s+|-|\s+and\s+)(?:{_NUMWORD}|point|a\s+half|a\s+quarter)\b|\s+point(?=\s)"
+    rf"|\s+and\s+a\s+(?:half|quarter)\b)*"
+)
 _PARTS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4}
-_FRACTION_WORDS = re.compile(rf"\b(?:(?P<n>{_NUMWORD}|a|an|one)[\s-]+)?(?P<f>{'|'.join(_PARTS)})\s+of\s+(?:a|an|the)\s+")
+_FRACTION_WORDS = re.compile(
+    rf"\b(?:(?P<n>{_NUMWORD}|a|an|one)[\s-]+)?(?P<f>{'|'.join(_PARTS)})\s+of\s+(?:a|an|the)\s+"
+)
 _N_OF_A = re.compile(r"(\d)\s+of\s+(?:a|an|the)\s+(?=[a-z])")
 _A_SCALE = re.compile(r"\b(?:a|one)\s+(hundred|thousand|dozen)\b")
 _HALF_A = re.compile(r"\b(?:a\s+)?half\s+(?:a|an)\s+(?=[a-z])")
@@ -259,20 +294,35 @@ def _words_value(run:str)->float|None:
     toks = re.findall(r"[a-z]+", run)
     total, cur, dec, frac, seen = 0.0, 0.0, None, 0.0, False
     for i, w in enumerate(toks):
-        if w == "point": dec = ""; continue
-        if w in ("and", "a"): continue
-        if w == "half": frac += 0.5; continue
-        if w == "quarter": frac += 0.25; continue
+        if w == "point":
+            dec = ""
+            continue
+        if w in ("and", "a"):
+            continue
+        if w == "half":
+            frac += 0.5
+            continue
+        if w == "quarter":
+            frac += 0.25
+            continue
         if dec is not None:
-            if w in _SMALL and _SMALL[w] < 10: dec += str(_SMALL[w])
+            if w in _SMALL and _SMALL[w] < 10:
+                dec += str(_SMALL[w])
             continue
         seen = True
-        if w in _SMALL: cur += _SMALL[w]
-        elif w in _TENS: cur += _TENS[w]
-        elif w == "dozen": cur = max(cur, 1) * 12
-        elif w == "hundred": cur = max(cur, 1) * 100
-        else: total += max(cur, 1) * _SCALES[w]; cur = 0.0
-    if not seen: return None
+        if w in _SMALL:
+            cur += _SMALL[w]
+        elif w in _TENS:
+            cur += _TENS[w]
+        elif w == "dozen":
+            cur = max(cur, 1) * 12
+        elif w == "hundred":
+            cur = max(cur, 1) * 100
+        else:
+            total += max(cur, 1) * _SCALES[w]
+            cur = 0.0
+    if not seen:
+        return None
     v = total + cur + frac + (float("0." + dec) if dec else 0.0)
     return v
 
@@ -280,10 +330,14 @@ def words_to_digits(text:str, # Normalised (lower-case) text
                    )->str:
     "`text` with number words written as digits: 'about twenty-five meters' → 'about 25 meters'."
     if " of " in text:
-        text = _FRACTION_WORDS.sub(lambda m: _fmt(round(_SMALL.get(m.group("n"), 1) / _PARTS[m.group("f")], 6)) + " ", text)
+        text = _FRACTION_WORDS.sub(
+            lambda m: _fmt(round(_SMALL.get(m.group("n"), 1) / _PARTS[m.group("f")], 6)) + " ", text
+        )
         text = _N_OF_A.sub(r"\1 ", text)
-    if " a" in text: text = _A_UNIT.sub("1 ", text)
-    if not _NUMWORD_GUARD.search(text): return text
+    if " a" in text:
+        text = _A_UNIT.sub("1 ", text)
+    if not _NUMWORD_GUARD.search(text):
+        return text
     text = _A_SCALE.sub(r"one \1", text)
     text = _HALF_A.sub("0.5 ", text)
     def rep(m):
@@ -292,11 +346,24 @@ def words_to_digits(text:str, # Normalised (lower-case) text
     return _NUMWORD_RUN.sub(rep, text)
 
 # %% ../nbs/05a_scoring.ipynb #db61bb2b
-DISTANCE_UNITS = {"m": 1.0, "km": 1000.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "in": 0.0254,
-                  "nmi": 1852.0}
+DISTANCE_UNITS = {
+    "m": 1.0,
+    "km": 1000.0,
+    "cm": 0.01,
+    "mm": 0.001,
+    "ft": 0.3048,
+    "yd": 0.9144,
+    "mi": 1609.344,
+    "in": 0.0254,
+    "nmi": 1852.0,
+}
 SPEED_UNITS = {"km/h": 1.0, "m/s": 3.6, "mph": 1.609344, "ft/s": 1.09728, "kn": 1.852}  # factors to km/h
 TIME_UNITS = {"s": 1.0, "min": 60.0, "ms": 0.001, "h": 3600.0}
-_UNIT_KIND = {**{u: "distance" for u in DISTANCE_UNITS}, **{u: "speed" for u in SPEED_UNITS}, **{u: "time" for u in TIME_UNITS}}
+_UNIT_KIND = {
+    **{u: "distance" for u in DISTANCE_UNITS},
+    **{u: "speed" for u in SPEED_UNITS},
+    **{u: "time" for u in TIME_UNITS},
+}
 
 _UNIT_ALIASES = [  # (regex, canonical unit); order matters: speed before distance, long before short
     (r"k(?:ilo)?m(?:et(?:er|re)s?)?\s*(?:/|per|an|a)\s*h(?:ou)?r?|km/hr|kmh|kph|kmph|km\s*h-1|km\s*h\^-1", "km/h"),
@@ -325,7 +392,8 @@ def canonical_unit(name:str)->str|None:
     "The canonical unit ('m', 'km/h', 's', ...) for a unit as written ('metres', 'kph', 'miles per hour'), or None."
     n = re.sub(r"\s+", " ", normalize_text(name).strip().rstrip("."))
     for rx, u in _UNIT_FULL:
-        if rx.match(n): return u
+        if rx.match(n):
+            return u
     return None
 
 def unit_kind(unit:str)->str:
@@ -335,24 +403,29 @@ def unit_kind(unit:str)->str:
 def to_metres(value:float, unit:str)->float:
     "A distance in `unit` (as written or canonical) in metres."
     u = canonical_unit(unit)
-    if u not in DISTANCE_UNITS: raise ValueError(f"{unit!r} is not a distance unit; known: {sorted(DISTANCE_UNITS)}")
+    if u not in DISTANCE_UNITS:
+        raise ValueError(f"{unit!r} is not a distance unit; known: {sorted(DISTANCE_UNITS)}")
     return value * DISTANCE_UNITS[u]
 
 def to_kmh(value:float, unit:str)->float:
     "A speed in `unit` (as written or canonical) in km/h."
     u = canonical_unit(unit)
-    if u not in SPEED_UNITS: raise ValueError(f"{unit!r} is not a speed unit; known: {sorted(SPEED_UNITS)}")
+    if u not in SPEED_UNITS:
+        raise ValueError(f"{unit!r} is not a speed unit; known: {sorted(SPEED_UNITS)}")
     return value * SPEED_UNITS[u]
 
 # %% ../nbs/05a_scoring.ipynb #515df32b
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
-_QTY = re.compile(rf"(?:\b(?P<between>between|from)\s+)?(?<![\d.:])(?P<a>{_NUM})(?:[\s-]*(?P<ua>{_UNIT_RE})(?![a-z]))?"
-                  rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!\s*:\s*\d)")
+_QTY = re.compile(
+    rf"(?:\b(?P<between>between|from)\s+)?(?<![\d.:])(?P<a>{_NUM})(?:[\s-]*(?P<ua>{_UNIT_RE})(?![a-z]))?"
+    rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!\s*:\s*\d)"
+)
 _PER_FRAME = re.compile(r"\s*(?:per|/|a|each|every)\s+(?:frame|step|interval|time\s*step|timestep)\b")
 _UNIT_CACHE: dict[str, str | None] = {}
 
 def _unit(name):
-    if name not in _UNIT_CACHE: _UNIT_CACHE[name] = canonical_unit(name)
+    if name not in _UNIT_CACHE:
+        _UNIT_CACHE[name] = canonical_unit(name)
     return _UNIT_CACHE[name]
 
 def _in_canonical(v, u):
@@ -364,15 +437,19 @@ def _quantities(text):
     out = []
     for m in _QTY.finditer(text):
         u = _unit(m.group("u"))
-        if u is None: continue
+        if u is None:
+            continue
         a, b, ua, sep = float(m.group("a")), m.group("b"), m.group("ua"), m.group("sep")
         ua = _unit(ua) if ua else None
-        if _UNIT_KIND[u] == "distance" and _PER_FRAME.match(text, m.end()): continue
+        if _UNIT_KIND[u] == "distance" and _PER_FRAME.match(text, m.end()):
+            continue
         if b is None:
-            out.append((_UNIT_KIND[u], _in_canonical(a, ua or u), m.start(), m.end(), False)); continue
+            out.append((_UNIT_KIND[u], _in_canonical(a, ua or u), m.start(), m.end(), False))
+            continue
         b = float(b)
         joined = sep not in ("and", "or") or m.group("between")
-        if ua and _UNIT_KIND[ua] != _UNIT_KIND[u]: joined = False
+        if ua and _UNIT_KIND[ua] != _UNIT_KIND[u]:
+            joined = False
         if joined:
             out.append((_UNIT_KIND[u], (_in_canonical(a, ua or u) + _in_canonical(b, u)) / 2, m.start(), m.end(), True))
         else:
@@ -395,10 +472,13 @@ _REFUSAL = re.compile(
     r"|\b(?:not enough|insufficient|lack of|lacks?|without (?:any|more|additional))\s+(?:\w+\s+){0,2}?(?:information|data|context|details|reference)"
     r"|\bi(?:'m| am) (?:sorry|not sure|unsure)|\bi don't know\b|\bnot (?:determinable|possible to determine)\b"
     r"|\b(?:it is|it's|it remains|remains)\s+(?:unclear|uncertain|not clear)\b|\bno clear\b"
-    r"|\btoo\s+\w+\s+to\s+(?:tell|say|determine|judge)\b")
-_HEDGE = re.compile(r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
-                    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|maybe|might|perhaps|possibly|"
-                    r"seems to|appears to)\b")
+    r"|\btoo\s+\w+\s+to\s+(?:tell|say|determine|judge)\b"
+)
+_HEDGE = re.compile(
+    r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
+    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|maybe|might|perhaps|possibly|"
+    r"seems to|appears to)\b"
+)
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
 _MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "?",
                 "no that", "no, that", "revis", "too ")   # cheap guards: most answers skip _CORRECTION
@@ -419,21 +499,27 @@ def answer_span(text:str)->tuple[str, str|None]:
         h = _HEDGE.search(text, m.end())
         return (text[h.start():] if h else ""), None
     last = None
-    for last in _MARKER.finditer(text): pass
+    for last in _MARKER.finditer(text):
+        pass
     return text, (text[last.end():] if last else None)
 
 # %% ../nbs/05a_scoring.ipynb #236d1cf9
-_CUE = re.compile(r"\b(?:so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
-                  r"comes to|equals|answer|conclusion|summary|final|i\.e\.)\b|=|≈")
+_CUE = re.compile(
+    r"\b(?:so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
+    r"comes to|equals|answer|conclusion|summary|final|i\.e\.)\b|=|≈"
+)
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
 _CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|then)\b)")
 _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+"
                       r"(?:(?:about|around|approximately|roughly|the|a|at|"
                       r"toward|towards|moving|heading|exactly)\s+)*$")
-_EARLIER = re.compile(r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
-                      r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b")
+_EARLIER = re.compile(
+    r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
+    r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b"
+)
 _NEXT_PHRASE = re.compile(r"\b(?:from|to|and|while|but|then|whereas|than|compared)\b")
-_BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")   # a bound, not the estimate
+# a bound, not the estimate
+_BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")
 _OTHER_BEFORE = re.compile(r"\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
                            r"(?:(?:about|around|approximately|roughly|~)\s*)?$")   # "lane widths of 3.5 m"
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
@@ -442,7 +528,9 @@ _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|ev
 _LABEL_END = r"[^.\n:=]{0,20}?(?:[:=]|\b(?:of|is|was|equals)\b)"
 _ASKED_LABEL = {"distance": re.compile(rf"\b(?:distance|displacement)\b{_LABEL_END}"),
                 "speed": re.compile(rf"\b(?:speed|velocity)\b{_LABEL_END}")}
-_ALTERNATIVE = re.compile(r"\W*(?:o\s*'?\s*clock\W*)?or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$")
+_ALTERNATIVE = re.compile(
+    r"\W*(?:o\s*'?\s*clock\W*)?or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$"
+)
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
 _ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
@@ -454,17 +542,24 @@ _HOURS = re.compile(r"(?<![\d.:])(1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock")
 @functools.lru_cache(maxsize=4096)
 def question_aspect(question:str|None)->tuple|None:
     "What the question asks beyond the kind: ('average',), ('end',), ('time', t) or ('hour', h); None if nothing."
-    if not question: return None
+    if not question:
+        return None
     q = normalize_text(question)
-    if (m := _ASKS_TIME.search(q)): return ("time", float(m.group(1)))
-    if _ASKS_END.search(q): return ("end",)
-    if _ASKS_AVERAGE.search(q): return ("average",)
-    if (m := _ASKS_HOUR.search(q)): return ("hour", int(m.group(1)))
+    if (m := _ASKS_TIME.search(q)):
+        return ("time", float(m.group(1)))
+    if _ASKS_END.search(q):
+        return ("end",)
+    if _ASKS_AVERAGE.search(q):
+        return ("average",)
+    if (m := _ASKS_HOUR.search(q)):
+        return ("hour", int(m.group(1)))
     return None
 
 def _aspect_rank(aspect, ctx):
-    if aspect is None: return 0
-    if aspect[0] in _ASPECTS: return 2 if _ASPECTS[aspect[0]].search(ctx) else 0
+    if aspect is None:
+        return 0
+    if aspect[0] in _ASPECTS:
+        return 2 if _ASPECTS[aspect[0]].search(ctx) else 0
     if aspect[0] == "time":
         times = {float(x) for x in re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", ctx)}
         return 0 if not times else 2 if aspect[1] in times else -1
@@ -480,14 +575,16 @@ def _hours_owned(text, spans):
     for m in _HOURS.finditer(text):
         near = [(max(spans[j][0] - m.end(), m.start() - spans[j][1]), j) for j in range(len(spans))
                 if clause(spans[j][0]) == clause(m.start())]
-        if near: owned.setdefault(min(near)[1], set()).add(int(m.group(1)))
+        if near:
+            owned.setdefault(min(near)[1], set()).add(int(m.group(1)))
     return owned
 
 def _hour_rank(hour, hours):
     return 0 if not hours else 2 if hours == {hour} else -1
 
 def _differ(a, b):
-    if isinstance(a, tuple): return a != b
+    if isinstance(a, tuple):
+        return a != b
     return abs(a - b) > 0.1 * max(abs(a), abs(b), 1e-9)
 
 def choose_candidate(text:str, # The text the candidates were found in
@@ -498,10 +595,14 @@ def choose_candidate(text:str, # The text the candidates were found in
                     )->tuple[int|None, str]:
     "Index of the candidate that answers (None: alternatives, no single answer) and the cue that decided it."
     n = len(spans)
-    if n == 1: return 0, "only candidate"
+    if n == 1:
+        return 0, "only candidate"
     bounds = [(m.start(), m.end()) for m in _CLAUSE_END.finditer(text)]
-    conc = [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)] if ("though" in text or "despite" in text
-                                                                            or "while" in text or "even if" in text) else []
+    conc = (
+        [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)]
+        if ("though" in text or "despite" in text or "while" in text or "even if" in text)
+        else []
+    )
     ranks, asked, cued = [], [], []
     owned = _hours_owned(text, spans) if aspect and aspect[0] == "hour" else {}
     for i, (s, e) in enumerate(spans):
@@ -511,17 +612,25 @@ def choose_candidate(text:str, # The text the candidates were found in
         pre = text[max(cs, spans[i - 1][1] if i else 0):s]
         post = text[e:min(ce, spans[i + 1][0] if i + 1 < n else len(text))]
         r = 0
-        if _NEGATED.search(pre): r -= 3
+        if _NEGATED.search(pre):
+            r -= 3
         if kind != "time":
             own_post = _NEXT_PHRASE.split(post, 1)[0]   # "5 km/h from an initial 15 km/h": "initial" is the 15's
-            if _EARLIER.search(pre) or _EARLIER.search(own_post) or _BOUND.search(pre): r -= 1
-            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)): r -= 1
-        if any(c0 <= s < c1 for c0, c1 in conc): r -= 1
-        if aspect and aspect[0] == "hour": a = _hour_rank(aspect[1], owned.get(i, ()))
-        else: a = _aspect_rank(aspect, pre + " " + post)
+            if _EARLIER.search(pre) or _EARLIER.search(own_post) or _BOUND.search(pre):
+                r -= 1
+            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)):
+                r -= 1
+        if any(c0 <= s < c1 for c0, c1 in conc):
+            r -= 1
+        if aspect and aspect[0] == "hour":
+            a = _hour_rank(aspect[1], owned.get(i, ()))
+        else:
+            a = _aspect_rank(aspect, pre + " " + post)
         c = bool(_CUE.search(text, max(ss, spans[i - 1][1] if i else 0), s) or _CUE.search(post)
                  or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)))
-        ranks.append(r + a + c); asked.append(a > 0); cued.append(c)
+        ranks.append(r + a + c)
+        asked.append(a > 0)
+        cued.append(c)
     best = max(ranks)
     top = [i for i, r in enumerate(ranks) if r == best]
     i = top[-1] if best >= 1 or (aspect and aspect[0] == "end") else top[0]   # asked for the end: the last one told
@@ -533,10 +642,14 @@ def choose_candidate(text:str, # The text the candidates were found in
                 either = "either" in text[max(0, spans[lo][0] - 20):spans[lo][0]]
                 if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and either):
                     return None, "alternatives"
-    if asked[i]: return i, f"asked {aspect[0]}"
-    if cued[i]: return i, "concluding cue"
-    if len(top) == 1 and best > min(ranks): return i, "others negated or superseded"
-    if aspect and aspect[0] == "end": return i, "last told (asked end)"
+    if asked[i]:
+        return i, f"asked {aspect[0]}"
+    if cued[i]:
+        return i, "concluding cue"
+    if len(top) == 1 and best > min(ranks):
+        return i, "others negated or superseded"
+    if aspect and aspect[0] == "end":
+        return i, "last told (asked end)"
     return i, "first of several"
 
 def pick_candidate(text:str, # The text the candidates were found in
@@ -546,26 +659,32 @@ def pick_candidate(text:str, # The text the candidates were found in
     return choose_candidate(text, [(p, p + 1) for p in positions])[0] or 0
 
 # %% ../nbs/05a_scoring.ipynb #918591cb
-_BARE_NUM = re.compile(rf"(?<![\d.:/])(?P<n>{_NUM})(?![\d:/])(?!\s*(?:%|percent|o'?\s?clock|frames?\b|objects?\b|cars?\b|times?\b|th\b|st\b|nd\b|rd\b))")
+_BARE_NUM = re.compile(
+    rf"(?<![\d.:/])(?P<n>{_NUM})(?![\d:/])(?!\s*(?:%|percent|o'?\s?clock|frames?\b|objects?\b|cars?\b|times?\b|th\b|st\b|nd\b|rd\b))"
+)
 _NOT_ANSWERS = re.compile(r"[\[(]\s*[\d.\s]+(?:,\s*[\d.\s]+)+[\])]"                        # coordinates (0.5, 0.7)
                           r"|(?:^|(?<=[\n.:;]\s)|(?<=\n))\s*\d+[.)](?=\s)|\[\d+\]|#\s*\d+"  # list numbers, [0], #2
                           r"|\b(?:region|object|obj|step|frame|id|person|item|box|car|vehicle|number|no\.)"
                           r"\s*[\[#(]?\s*\d+\s*[\])]?")
 _STATIONARY = re.compile(r"\b(?:stationary|motionless|(?:is|was|remains|stays|stayed) (?:still|parked|stopped)|"
                          r"(?:is|was) not moving|(?:does|did)(?: not|n't) move)\b")
-_UNFINISHED = re.compile(r"\b(?:is|it|the|a|an|to|of|at|and|was|be|are|about|approximately|around|by|from|in|with|its|has|"
-                         r"will|would|which|that|then)\s*$")
+_UNFINISHED = re.compile(
+    r"\b(?:is|it|the|a|an|to|of|at|and|was|be|are|about|approximately|around|by|from|in|with|its|has|"
+    r"will|would|which|that|then)\s*$"
+)
 
 @functools.lru_cache(maxsize=4096)
 def _question_numbers(question:str|None)->frozenset[float]:
     "The times (s) a question states — its time window, the video length — not its list of frame times."
-    if not question: return frozenset()
+    if not question:
+        return frozenset()
     q = words_to_digits(normalize_text(question))
     return frozenset(float(x) for m in _QTY.finditer(q) if _unit(m.group("u")) in TIME_UNITS
                      for x in (m.group("a"), m.group("b")) if x)
 
 def _note(why, cue):
-    if why is not None: why.append(cue)
+    if why is not None:
+        why.append(cue)
 
 def is_unfinished(text:str)->bool:
     "True when a longer answer stops mid-sentence ('... At 7.0 s it is'): a cut-off chain of thought."
@@ -582,10 +701,12 @@ def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits
     if qs:
         i, cue = choose_candidate(text, [q[2:4] for q in qs], question_aspect(question) if len(qs) > 1 else None,
                                   [q[1] for q in qs], kind)
-        if unfinished and cue in ("first of several", "only candidate"): i, cue = None, "unfinished answer"
+        if unfinished and cue in ("first of several", "only candidate"):
+            i, cue = None, "unfinished answer"
         _note(why, cue)
         return None if i is None else qs[i][1]
-    if unfinished: return None
+    if unfinished:
+        return None
     if kind != "time" and _STATIONARY.search(text):
         _note(why, "stated stationary")
         return 0.0
@@ -594,7 +715,8 @@ def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits
     qn = _question_numbers(question) if bare else frozenset()
     fresh = [v for v in bare if v not in qn]
     v = fresh[0] if fresh else bare[0] if len(bare) == 1 else None
-    if v is not None: _note(why, "bare number")
+    if v is not None:
+        _note(why, "bare number")
     return v
 
 # %% ../nbs/05a_scoring.ipynb #82756a02
@@ -604,15 +726,22 @@ _CLOCK = re.compile(
     rf"|(?<![\d.:])(?P<h2>{_HOUR})\s*:\s*00(?![\d:])"
     rf"|(?:clock(?:wise)?(?:\s+(?:direction|position|hour|face|heading))?|direction|toward|towards|heading|facing|pointing|"
     rf"hour\s+hand\s+at)\s*(?:of|is|was|:|=|at|to|toward|towards|about|around|approximately|roughly|the|number|\s)*"
-    rf"(?P<h3>{_HOUR})(?![\d:]|\.\d)(?!\s*(?:-|to)\s*\d)(?!\s*(?:m|km|s|sec|secs|seconds?|meters?|metres?|%|times?|frames?)\b)")
-_CLOCK_REF = re.compile(r"(?:relative to|compared to|compared with|with respect to|from|initial|initially|reference|original|"
-                        r"originally|starting|start|began|begins|instead of|rather than|not|n't|no longer|previous|previously|"
-                        r"was facing|used to)\W+(?:\w+\W+){0,3}$")
-_CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")   # "taking forward as 12 o'clock": the frame, not the answer
+    rf"(?P<h3>{_HOUR})(?![\d:]|\.\d)(?!\s*(?:-|to)\s*\d)(?!\s*(?:m|km|s|sec|secs|seconds?|meters?|metres?|%|times?|frames?)\b)"
+)
+_CLOCK_REF = re.compile(
+    r"(?:relative to|compared to|compared with|with respect to|from|initial|initially|reference|original|"
+    r"originally|starting|start|began|begins|instead of|rather than|not|n't|no longer|previous|previously|"
+    r"was facing|used to)\W+(?:\w+\W+){0,3}$"
+)
+# "taking forward as 12 o'clock": the frame, not the answer
+_CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")
 _CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=|is)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b")
 _ONLY_HOUR = re.compile(rf"\W*(?:answer\W*)?(?P<h>{_HOUR})\W*$")
 
-_CLOCK_ALT = re.compile(rf"(?<![\d.:])(?P<a>{_HOUR})\s*(?:or|and|to|-)\s*(?P<b>{_HOUR})\s*-?\s*(?:o\s*'?\s*clock|oclock)")
+_CLOCK_ALT = re.compile(
+    rf"(?<![\d.:])(?P<a>{_HOUR})\s*(?:or|and|to|-)\s*(?P<b>{_HOUR})\s*-?\s*(?:o\s*'?\s*clock|oclock)"
+)
+
 
 def parse_clock(text:str, # Normalised text with digits
                 question:str|None=None, # The question: "at 5.0 seconds", "at the end" pick among several hours
@@ -622,7 +751,8 @@ def parse_clock(text:str, # Normalised text with digits
     found = [(int(m.group("h1") or m.group("h2") or m.group("h3")), m.start(), m.end()) for m in _CLOCK.finditer(text)]
     if not found:
         m = _ONLY_HOUR.match(text)
-        if m: _note(why, "bare hour")
+        if m:
+            _note(why, "bare hour")
         return int(m.group("h")) if m else None
     for m in _CLOCK_ALT.finditer(text):   # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
         if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b"):
@@ -646,8 +776,11 @@ _TRANGE = re.compile(
     rf"|start\w*\s+(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?(?P<s0>{_NUM}){_TU}"
     rf"[^.;]{{0,40}}?\bend\w*\s+(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?(?P<s1>{_NUM}){_TU}"
     rf"|(?<![\d.:])(?P<e0>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.]{{0,60}}?\b(?:until|till|end\w*|stop\w*|finish\w*)\b"
-    rf"[^.\d]{{0,30}}?(?P<e1>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])")
-_BETWEEN_BEFORE = re.compile(r"\b(?:between|from)\s+(?:(?:about|around|approximately|roughly|approx\.?|~)\s*)?(?:t\s*=\s*)?$")
+    rf"[^.\d]{{0,30}}?(?P<e1>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])"
+)
+_BETWEEN_BEFORE = re.compile(
+    r"\b(?:between|from)\s+(?:(?:about|around|approximately|roughly|approx\.?|~)\s*)?(?:t\s*=\s*)?$"
+)
 _CLOCK_BLANK = re.compile(rf"{_HOUR}\s*-?\s*(?:o\s*'?\s*clock|oclock|o\s+clock)|{_HOUR}\s*:\s*00\s+direction")
 
 def mmss_to_seconds(s:str)->float:
@@ -663,22 +796,32 @@ _TIME_PHRASES = [  # the many ways of writing one time, as "N s"
     (re.compile(r"\bseconds\s+(\d+(?:\.\d+)?)\s+(and|to|-|through)\s+(\d+(?:\.\d+)?)\b"), r"\1 s \2 \3 s"),
     (re.compile(r"\bsecond\s+(\d+(?:\.\d+)?)\b"), r"\1 s")]
 _MMSS_ONE = re.compile(r"(?<![\d:.])(\d{1,2}):(\d{2}(?:\.\d+)?)(?![\d:])(?!\s*(?:direction|o'?\s?clock))")
-_FRAMES = re.compile(r"\bframes?\s+#?\s*\d+(?:\.\d+)?(?:\s*(?:-|to|and|through|until)\s*(?:frames?\s+)?#?\s*\d+(?:\.\d+)?)?")
+_FRAMES = re.compile(
+    r"\bframes?\s+#?\s*\d+(?:\.\d+)?(?:\s*(?:-|to|and|through|until)\s*(?:frames?\s+)?#?\s*\d+(?:\.\d+)?)?"
+)
 
 _PAREN_TIME = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\s*\)")
-_VIDEO_START = re.compile(r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
-                          r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)")
+_VIDEO_START = re.compile(
+    r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
+    r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)"
+)
 
-_SEVERAL = re.compile(r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|several (?:intervals|periods|times)|"
-                      r"multiple (?:intervals|periods|times))\b")
+_SEVERAL = re.compile(
+    r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|several (?:intervals|periods|times)|"
+    r"multiple (?:intervals|periods|times))\b"
+)
 
 def _time_text(text):
     "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
-    if "(" in text: text = _PAREN_TIME.sub(r"\1 s", text)
-    if "beginning" in text or "start" in text: text = _VIDEO_START.sub(lambda m: "" if m.group(0).endswith(" ") else "0 s", text)
+    if "(" in text:
+        text = _PAREN_TIME.sub(r"\1 s", text)
+    if "beginning" in text or "start" in text:
+        text = _VIDEO_START.sub(lambda m: "" if m.group(0).endswith(" ") else "0 s", text)
     if "second" in text:
-        for rx, sub in _TIME_PHRASES: text = rx.sub(sub, text)
-    if ":" in text: text = _MMSS_ONE.sub(lambda m: _fmt(60 * int(m.group(1)) + float(m.group(2))) + " s", text)
+        for rx, sub in _TIME_PHRASES:
+            text = rx.sub(sub, text)
+    if ":" in text:
+        text = _MMSS_ONE.sub(lambda m: _fmt(60 * int(m.group(1)) + float(m.group(2))) + " s", text)
     return text
 
 def _blank(rx, text): return rx.sub(lambda m: " " * len(m.group(0)), text)
@@ -688,16 +831,23 @@ def _time_ranges(text):
     out, weak = [], []   # weak: a bare "4 to 7.5", taken only when nothing better is written
     for m in _TRANGE.finditer(text):
         g = m.groupdict()
-        if g["m0"]: out.append((mmss_to_seconds(g["m0"]), mmss_to_seconds(g["m1"]), m.start(), m.end()))
-        elif g["k0"]: out.append((float(g["k0"]), float(g["k1"]), m.start(), m.end()))
+        if g["m0"]:
+            out.append((mmss_to_seconds(g["m0"]), mmss_to_seconds(g["m1"]), m.start(), m.end()))
+        elif g["k0"]:
+            out.append((float(g["k0"]), float(g["k1"]), m.start(), m.end()))
         elif g["a"]:
             sep = text[m.end("ua"):m.start("b")]
             has_unit = bool(g["ua"].strip() or g["ub"].strip())
             between = _BETWEEN_BEFORE.search(text, max(0, m.start() - 30), m.start())
-            if "and" in sep and not between: continue
-            (out if has_unit or between or "-" in sep else weak).append((float(g["a"]), float(g["b"]), m.start(), m.end()))
-        elif g["s0"]: out.append((float(g["s0"]), float(g["s1"]), m.start(), m.end()))
-        else: out.append((float(g["e0"]), float(g["e1"]), m.start(), m.end()))
+            if "and" in sep and not between:
+                continue
+            (out if has_unit or between or "-" in sep else weak).append(
+                (float(g["a"]), float(g["b"]), m.start(), m.end())
+            )
+        elif g["s0"]:
+            out.append((float(g["s0"]), float(g["s1"]), m.start(), m.end()))
+        else:
+            out.append((float(g["e0"]), float(g["e1"]), m.start(), m.end()))
     return out or weak
 
 def _prepared(text):
@@ -716,12 +866,17 @@ def parse_time_range(text:str, # Normalised text with digits
     "The (t_start, t_end) interval in seconds the text answers with, or None."
     t, tb = _prepared(text)
     found = _time_ranges(tb)
-    if not found: return None
+    if not found:
+        return None
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
         found = [f for f in found if (f[0], f[1]) not in qr] or found
     aspect = question_aspect(question) if len(found) > 1 else None
-    several = aspect and aspect[0] == "hour" and sum(h == {aspect[1]} for h in _hours_owned(t, [f[2:] for f in found]).values()) > 1
+    several = (
+        aspect
+        and aspect[0] == "hour"
+        and sum(h == {aspect[1]} for h in _hours_owned(t, [f[2:] for f in found]).values()) > 1
+    )
     if len(found) > 1 and (several or _SEVERAL.search(t)):   # "twice: 1-2 s and 7-8 s": no single interval answers
         _note(why, "alternatives")
         return None
@@ -730,35 +885,70 @@ def parse_time_range(text:str, # Normalised text with digits
     return None if i is None else (found[i][0], found[i][1])
 
 # %% ../nbs/05a_scoring.ipynb #a267105c
-COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "pink", "cyan", "magenta", "white", "black", "brown",
-           "gray", "grey", "violet", "lime", "teal", "navy", "gold", "silver", "maroon", "olive", "turquoise", "indigo", "beige")
+COLOURS = (
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "orange",
+    "purple",
+    "pink",
+    "cyan",
+    "magenta",
+    "white",
+    "black",
+    "brown",
+    "gray",
+    "grey",
+    "violet",
+    "lime",
+    "teal",
+    "navy",
+    "gold",
+    "silver",
+    "maroon",
+    "olive",
+    "turquoise",
+    "indigo",
+    "beige",
+)
 _COLOUR_RE = re.compile(rf"\b(?:{'|'.join(COLOURS)})\b")
 _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
     **{w: (1, "speed") for w in ("faster", "quicker", "speedier", "fastest", "quickest", "speediest")},
     **{w: (-1, "speed") for w in ("slower", "slowest")},
     **{w: (1, "distance") for w in ("farther", "further", "longer", "farthest", "furthest", "longest")},
     **{w: (-1, "distance") for w in ("shorter", "shortest", "nearer", "closer")},
-    **{w: (1, None) for w in ("more", "greater", "larger", "bigger", "higher", "most", "greatest", "largest", "biggest", "highest")},
-    **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")}}
+    **{
+        w: (1, None)
+        for w in ("more", "greater", "larger", "bigger", "higher", "most", "greatest", "largest", "biggest", "highest")
+    },
+    **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")},
+}
 _COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground|time)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
-_THAN = re.compile(rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b")
+_THAN = re.compile(
+    rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b"
+)
 _NEG = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b")
-_CLAUSE_SPLIT = re.compile(r"[.!?;\n]|,\s*(?=so\b|therefore\b|thus\b|hence\b|while\b|whereas\b|but\b|which means\b)|\s(?=while\b|whereas\b|but\b)")
+_CLAUSE_SPLIT = re.compile(
+    r"[.!?;\n]|,\s*(?=so\b|therefore\b|thus\b|hence\b|while\b|whereas\b|but\b|which means\b)|\s(?=while\b|whereas\b|but\b)"
+)
 _SAME_AS = re.compile(r"\b(?:both|same|equal(?:ly)?|similar|identical|neither)\b")
 _QUANTITY_OF_TASK = {"distance_comparison": "distance", "speed_comparison": "speed"}
 
 def colour_set(question:str|None=None, choices:Iterable[str]|None=None)->tuple[str, ...]:
     "The colours an answer may name: the `choices`, else the colours the question names, else all of `COLOURS`."
-    if choices: return tuple(dict.fromkeys(str(c).strip().lower() for c in choices))
+    if choices:
+        return tuple(dict.fromkeys(str(c).strip().lower() for c in choices))
     return _question_colours(question)
 
 @functools.lru_cache(maxsize=4096)
 def _question_colours(question):
     if question:
         named = tuple(dict.fromkeys(_COLOUR_RE.findall(normalize_text(question))))
-        if named: return named
+        if named:
+            return named
     return COLOURS
 
 @functools.lru_cache(maxsize=4096)
@@ -770,16 +960,20 @@ def question_polarity(question:str|None)->tuple[int, str|None]:
     return 1, None
 
 def _comparative(m):
-    if m.group("w"): return _COMPARATIVES[m.group("w")]
-    if m.group("as"): return 1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")  # "as far as": negated only
+    if m.group("w"):
+        return _COMPARATIVES[m.group("w")]
+    if m.group("as"):
+        return 1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")  # "as far as": negated only
     pol = 1 if m.group("ml") == "more" else -1
     adv = m.group("adv")
-    if adv in ("slowly", "time"): return -pol, "speed"   # "in less time": faster
+    if adv in ("slowly", "time"):
+        return -pol, "speed"   # "in less time": faster
     return pol, ("speed" if adv in ("quickly", "rapidly", "fast") else "distance")
 
 # %% ../nbs/05a_scoring.ipynb #35c290b7
 def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
-    if c in allowed: return c
+    if c in allowed:
+        return c
     alt = {"grey": "gray", "gray": "grey"}.get(c)
     return alt if alt in allowed else None
 
@@ -788,7 +982,8 @@ _EITHER_COLOURS = re.compile(rf"\beither\b[^.;]{{0,30}}?\b(?:{'|'.join(COLOURS)}
 
 def _in_concessive(text):
     "Spans of concessive clauses ('although the red car starts faster,'): what they grant is not the answer."
-    if not ("though" in text or "despite" in text or "while" in text or "even if" in text): return []
+    if not ("though" in text or "despite" in text or "while" in text or "even if" in text):
+        return []
     return [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)]
 
 def parse_choice(text:str, # Normalised response
@@ -807,23 +1002,32 @@ def parse_choice(text:str, # Normalised response
     for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
         cols = [(m.start(), _norm_colour(m.group(0), allowed)) for m in _COLOUR_RE.finditer(text, c0, c1)]
         cols = [(p, c) for p, c in cols if c]
-        if not cols: continue
+        if not cols:
+            continue
         for m in _COMP_RE.finditer(text, c0, c1):
             pol, qty = _comparative(m)
             before = [c for p, c in cols if p < m.start()]
             t = _THAN.match(text, m.end(), c1)
             other = _norm_colour(t.group("c"), allowed) if t else None
             subj = before[-1] if before else None
-            if subj is None and other and len(allowed) == 2: subj = next(c for c in allowed if c != other)
-            if subj is None or subj == other: continue
+            if subj is None and other and len(allowed) == 2:
+                subj = next(c for c in allowed if c != other)
+            if subj is None or subj == other:
+                continue
             subj_pos = max(p for p, c in cols if c == subj and p < m.start()) if before else m.start()
             negated = bool(_NEG.search(text, subj_pos, m.start()))
-            if m.group("as") and not negated: continue   # "as fast as": a tie, no claim
-            if negated: pol = -pol
-            if pol == polarity: ans = subj
-            elif other: ans = other
-            elif len(allowed) == 2: ans = next(c for c in allowed if c != subj)
-            else: continue
+            if m.group("as") and not negated:
+                continue   # "as fast as": a tie, no claim
+            if negated:
+                pol = -pol
+            if pol == polarity:
+                ans = subj
+            elif other:
+                ans = other
+            elif len(allowed) == 2:
+                ans = next(c for c in allowed if c != subj)
+            else:
+                continue
             claims.append((quantity is None or qty in (None, quantity), not any(a <= m.start() < b for a, b in conc),
                            bool(_CUE.search(text, c0, m.start())), ans))
     if claims:
@@ -848,23 +1052,33 @@ def parse_choice(text:str, # Normalised response
 def _choice_by_values(text, allowed, polarity, quantity):
     t = words_to_digits(text)
     qs = [q for q in find_quantities(t) if q[0] == quantity]
-    if len(qs) < 2: return None
+    if len(qs) < 2:
+        return None
     cols = [(m.start(), c) for m in _COLOUR_RE.finditer(t) if (c := _norm_colour(m.group(0), allowed))]
     values = {}
     for _, v, pos, _ in qs:
         owner = [c for p, c in cols if p < pos]
-        if owner: values.setdefault(owner[-1], v)
-    if len(values) < 2: return None
-    if len(set(values.values())) < len(values): return ""   # a tie: the response answers "neither"
+        if owner:
+            values.setdefault(owner[-1], v)
+    if len(values) < 2:
+        return None
+    if len(set(values.values())) < len(values):
+        return ""   # a tie: the response answers "neither"
     return (max if polarity > 0 else min)(values, key=values.get)
 
 # %% ../nbs/05a_scoring.ipynb #57e8dcc9
-_NEG_SAME = re.compile(r"(?:\b(?:not|never|no longer|neither)\b|n't\b)[^.?!,]{0,30}?\b(?:same|similar|identical|parallel|together)\b")
+_NEG_SAME = re.compile(
+    r"(?:\b(?:not|never|no longer|neither)\b|n't\b)[^.?!,]{0,30}?\b(?:same|similar|identical|parallel|together)\b"
+)
 _NEG_DIFF = re.compile(r"(?:\b(?:not|never|no)\b|n't\b)[^.?!,]{0,30}?\b(?:opposite|different|differ|diverg\w*)\b")
-_DIFF = re.compile(r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
-                   r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b")
-_SAME = re.compile(r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,6}?(?:ahead|forward|straight|left|"
-                   r"right|north|south|east|west|toward|towards|heading|heads?|away))\b")
+_DIFF = re.compile(
+    r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
+    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b"
+)
+_SAME = re.compile(
+    r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,6}?(?:ahead|forward|straight|left|"
+    r"right|north|south|east|west|toward|towards|heading|heads?|away))\b"
+)
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
@@ -872,28 +1086,41 @@ _ASKS_DIFF = re.compile(r"\b(?:opposite|different|differ)")
 
 @functools.lru_cache(maxsize=4096)
 def _asks_different(question):
-    if not question: return False
+    if not question:
+        return False
     q = normalize_text(question)
     return bool(_ASKS_DIFF.search(q)) and not re.search(r"\bsame\b", q)
 
 _STATED_DIRECTION = re.compile(
     r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
     r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|toward(?:s)? the camera|away(?: from the camera)?)\b"
-    r"|\b(?:go(?:es|ing)?|mov(?:es|ing)|head(?:s|ing)?)\s+(?P<v>up|down)(?:wards?)?\b")   # up / down in the frame
-_CANON_DIRECTION = {"ahead": "straight", "forward": "straight", "backwards": "backward", "reversing": "backward",
-                    "towards the camera": "toward the camera", "away": "away from the camera", "northeast": "north-east", "northwest": "north-west",
-                    "southeast": "south-east", "southwest": "south-west"}
+    r"|\b(?:go(?:es|ing)?|mov(?:es|ing)|head(?:s|ing)?)\s+(?P<v>up|down)(?:wards?)?\b"
+)   # up / down in the frame
+_CANON_DIRECTION = {
+    "ahead": "straight",
+    "forward": "straight",
+    "backwards": "backward",
+    "reversing": "backward",
+    "towards the camera": "toward the camera",
+    "away": "away from the camera",
+    "northeast": "north-east",
+    "northwest": "north-west",
+    "southeast": "south-east",
+    "southwest": "south-west",
+}
 _LIKEWISE = re.compile(r"\b(?:also|too|as well|so is|so does|likewise)\b")
 
 def _stated_same(text, question):
     "Same direction by what the response says of each object ('red: 12 o'clock, blue: 6 o'clock'), or None."
     allowed = colour_set(question)
-    if len(allowed) != 2 or len(allowed) == len(COLOURS): return None
+    if len(allowed) != 2 or len(allowed) == len(COLOURS):
+        return None
     marks = [(m.start(), c) for m in _COLOUR_RE.finditer(text) if (c := _norm_colour(m.group(0), allowed))]
     stated = {}
     for k, (p, c) in enumerate(marks):
         end = marks[k + 1][0] if k + 1 < len(marks) else len(text)
-        if c in stated: continue
+        if c in stated:
+            continue
         if (d := _STATED_DIRECTION.search(text, p, end)):
             w = d.group("w")
             w = w or d.group("v")
@@ -901,7 +1128,11 @@ def _stated_same(text, question):
     if len(stated) == 2:
         (a, _), (b, _) = stated.values()
         return a == b
-    if len(stated) == 1 and len(set(c for _, c in marks)) == 2 and _LIKEWISE.search(text, next(iter(stated.values()))[1]):
+    if (
+        len(stated) == 1
+        and len(set(c for _, c in marks)) == 2
+        and _LIKEWISE.search(text, next(iter(stated.values()))[1])
+    ):
         return True
     return None
 
@@ -911,17 +1142,26 @@ def parse_same_direction(text:str, # Normalised response
                         )->bool|None:
     "True if the response says the two objects move in the same direction, False if not, None if it does not say."
     flip = _asks_different(question)
-    if _NEG_SAME.search(text): return _noted(why, "negated 'same'", False)
-    if _NEG_DIFF.search(text): return _noted(why, "negated 'different'", True)
-    if _YES.match(text): return _noted(why, "yes/no", not flip)
-    if _NO.match(text): return _noted(why, "yes/no", flip)
-    if (m := _CONCLUDED.search(text)): return _noted(why, "concluding cue", (m.group("a") == "yes") != flip)
+    if _NEG_SAME.search(text):
+        return _noted(why, "negated 'same'", False)
+    if _NEG_DIFF.search(text):
+        return _noted(why, "negated 'different'", True)
+    if _YES.match(text):
+        return _noted(why, "yes/no", not flip)
+    if _NO.match(text):
+        return _noted(why, "yes/no", flip)
+    if (m := _CONCLUDED.search(text)):
+        return _noted(why, "concluding cue", (m.group("a") == "yes") != flip)
     last = None
-    for m in _DIFF.finditer(text): last = (m.start(), False)
+    for m in _DIFF.finditer(text):
+        last = (m.start(), False)
     for m in _SAME.finditer(text):
-        if last is None or m.start() > last[0]: last = (m.start(), True)
-    if last is not None: return _noted(why, "same/different words", last[1])
-    if (same := _stated_same(text, question)) is not None: return _noted(why, "both objects' stated directions", same)
+        if last is None or m.start() > last[0]:
+            last = (m.start(), True)
+    if last is not None:
+        return _noted(why, "same/different words", last[1])
+    if (same := _stated_same(text, question)) is not None:
+        return _noted(why, "both objects' stated directions", same)
     return None
 
 def _noted(why, cue, value):
@@ -935,14 +1175,27 @@ class Extraction(NamedTuple):
     cue: str
     confident: bool
 
-UNSURE_CUES = frozenset({"first of several", "last told (asked end)", "bare number", "bare hour", "first named colour", "no answer found",
-                         "unfinished answer"})
+UNSURE_CUES = frozenset(
+    {
+        "first of several",
+        "last told (asked end)",
+        "bare number",
+        "bare hour",
+        "first named colour",
+        "no answer found",
+        "unfinished answer",
+    }
+)
 
 def _extract(task, text, question, choices, why=None):
     if task in NUMERIC_TASKS:
-        return parse_quantity(words_to_digits(text), "distance" if task == "traveled_distance" else "speed", question, why)
-    if task == "movement_direction": return parse_clock(words_to_digits(text), question, why)
-    if task == "direction_timestamp": return parse_time_range(words_to_digits(text), question, why)
+        return parse_quantity(
+            words_to_digits(text), "distance" if task == "traveled_distance" else "speed", question, why
+        )
+    if task == "movement_direction":
+        return parse_clock(words_to_digits(text), question, why)
+    if task == "direction_timestamp":
+        return parse_time_range(words_to_digits(text), question, why)
     if task in COMPARISON_TASKS:
         pol, qty = question_polarity(question)
         return parse_choice(text, colour_set(question, choices), pol, qty or _QUANTITY_OF_TASK[task], why)
@@ -952,10 +1205,12 @@ def _extraction(task, response, question, choices, why):
     text, marked = answer_span(normalize_text(response))
     if marked is not None and (v := _extract(task, marked, question, choices, why)) is not None:
         return v, "final-answer marker"
-    if not text: return None, "refusal"
+    if not text:
+        return None, "refusal"
     last = None
     if any(w in text for w in _MAY_CORRECT):
-        for last in _CORRECTION.finditer(text): pass
+        for last in _CORRECTION.finditer(text):
+            pass
     if last is not None and (v := _extract(task, text[last.end():], question, choices, why)) is not None:
         return v, "correction"
     return _extract(task, text, question, choices, why), None
@@ -968,31 +1223,39 @@ def extract_answer(task:str, # One of `TASKS`
                   ):
     "The typed prediction in `response` for `task` (m, km/h, clock hour, (t0, t1), colour, bool), or None."
     check_task(task)
-    if response is None: return Extraction(None, "no response", True) if explain else None
-    if not isinstance(response, str): raise ValueError(f"{task}: response must be a string, got {type(response).__name__}")
-    if not explain: return _extraction(task, response, question, choices, None)[0]
+    if response is None:
+        return Extraction(None, "no response", True) if explain else None
+    if not isinstance(response, str):
+        raise ValueError(f"{task}: response must be a string, got {type(response).__name__}")
+    if not explain:
+        return _extraction(task, response, question, choices, None)[0]
     why = []
     v, where = _extraction(task, response, question, choices, why)
     cue = why[-1] if why else "no answer found"
-    if v is None and cue not in ("alternatives", "unfinished answer", "refusal"): cue = where or "no answer found"
-    elif where: cue = f"{where}: {cue}" if why else where
+    if v is None and cue not in ("alternatives", "unfinished answer", "refusal"):
+        cue = where or "no answer found"
+    elif where:
+        cue = f"{where}: {cue}" if why else where
     return Extraction(v, cue, cue.split(": ")[-1] not in UNSURE_CUES)
 
 # %% ../nbs/05a_scoring.ipynb #1cfbe11f
 JUDGE_FORMATS = {
-    "traveled_distance": 'the traveled distance the response gives, in metres, as a number (convert feet, km, miles, ... '
-                         'to metres; a range becomes its midpoint), e.g. {"answer": 12.5}',
-    "traveling_speed": 'the speed the response gives, in km/h, as a number (convert m/s, mph, ... to km/h; a range '
-                       'becomes its midpoint), e.g. {"answer": 30}',
+    "traveled_distance": "the traveled distance the response gives, in metres, as a number (convert feet, km, miles, ... "
+    'to metres; a range becomes its midpoint), e.g. {"answer": 12.5}',
+    "traveling_speed": "the speed the response gives, in km/h, as a number (convert m/s, mph, ... to km/h; a range "
+    'becomes its midpoint), e.g. {"answer": 30}',
     "movement_direction": 'the clock direction the response gives, as an integer from 1 to 12, e.g. {"answer": 3}',
     "direction_timestamp": 'the time interval the response gives, in seconds, as [start, end], e.g. {"answer": [2.5, 6.0]}',
     "distance_comparison": 'the bounding-box colour of the object the response chooses, as a lowercase word, e.g. {"answer": "red"}',
     "speed_comparison": 'the bounding-box colour of the object the response chooses, as a lowercase word, e.g. {"answer": "red"}',
     "direction_comparison": 'true if the response says the objects move in the same direction, false if not, e.g. {"answer": true}',
 }
-JUDGE_SYSTEM = ("You extract the final answer from a model's response to a question about a video. You do not solve the "
-                "question yourself and you do not judge whether the answer is right. Reply with one JSON object and "
-                'nothing else: {"answer": ...}. If the response refuses, gives no answer, or is ambiguous, reply {"answer": null}.')
+JUDGE_SYSTEM = (
+    "You extract the final answer from a model's response to a question about a video. You do not solve the "
+    "question yourself and you do not judge whether the answer is right. Reply with one JSON object and "
+    'nothing else: {"answer": ...}. If the response refuses, gives no answer, or is ambiguous, reply {"answer": null}.'
+)
+
 
 def judge_messages(task:str, response:str, question:str|None)->list[dict]:
     "The chat messages that ask a judge for `task`'s answer in `response`, as strict JSON."
@@ -1009,17 +1272,23 @@ def parse_judge_reply(task:str, # One of `TASKS`
                      ):
     "The typed prediction in a judge reply `{\"answer\": ...}` (None for null); a `ValueError` when it cannot be read."
     m = _JSON_OBJ.search(content or "")
-    if not m: raise ValueError(f"judge reply has no JSON object: {content!r}")
-    try: obj = json.loads(m.group(0))
-    except json.JSONDecodeError as e: raise ValueError(f"judge reply is not valid JSON ({e}): {content!r}") from None
-    if not isinstance(obj, dict) or "answer" not in obj: raise ValueError(f"judge reply lacks an 'answer' field: {content!r}")
+    if not m:
+        raise ValueError(f"judge reply has no JSON object: {content!r}")
+    try:
+        obj = json.loads(m.group(0))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"judge reply is not valid JSON ({e}): {content!r}") from None
+    if not isinstance(obj, dict) or "answer" not in obj:
+        raise ValueError(f"judge reply lacks an 'answer' field: {content!r}")
     v = obj["answer"]
-    if v is None: return None
+    if v is None:
+        return None
     text = (("true" if v else "false") if isinstance(v, bool) else
             f"[{', '.join(map(str, v))}]" if isinstance(v, list) else str(v))
     # the judge's true/false already means "same direction" (JUDGE_FORMATS): the question must not flip it again
     pred = extract_answer(task, text, None if task == "direction_comparison" else question, choices)
-    if pred is None: raise ValueError(f"judge answer {v!r} does not parse as a {task} prediction")
+    if pred is None:
+        raise ValueError(f"judge answer {v!r} does not parse as a {task} prediction")
     return pred
 
 # %% ../nbs/05a_scoring.ipynb #2d2ac72b
@@ -1036,11 +1305,13 @@ class JudgeCache:
             self._mem = {}
             if self.path.exists():
                 for i, line in enumerate(self.path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-                    try: r = json.loads(line)
+                    try:
+                        r = json.loads(line)
                     except json.JSONDecodeError:   # a line cut by a crash: skipped, that call is made again
                         warnings.warn(f"{self.path}:{i}: torn cache line skipped")
                         continue
-                    if isinstance(r, dict) and "key" in r: self._mem[r["key"]] = r["content"]
+                    if isinstance(r, dict) and "key" in r:
+                        self._mem[r["key"]] = r["content"]
         return self._mem
     def get(self, key:str)->str|None: return self._load().get(key)
     def put(self, key:str, content:str, **meta):
@@ -1051,15 +1322,18 @@ class JudgeCache:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 end = os.lseek(fd, 0, os.SEEK_END)
-                if end and os.pread(fd, 1, end - 1) != b"\n": line = b"\n" + line   # close a line torn by a crash first
+                if end and os.pread(fd, 1, end - 1) != b"\n":
+                    line = b"\n" + line   # close a line torn by a crash first
                 os.write(fd, line)   # one append of a whole line
-            finally: os.close(fd)
+            finally:
+                os.close(fd)
 
 _CACHES: dict[str, JudgeCache] = {}
 _CLIENTS: dict[tuple, Any] = {}
 
 def _cache_for(cache_path):
-    if cache_path is None: return None
+    if cache_path is None:
+        return None
     if cache_path == "auto":
         from st_vlm_repro.core import load_settings
         cache_path = load_settings().path("data_dir") / "judge_cache.jsonl"
@@ -1105,19 +1379,25 @@ def judge_extract(task:str, # One of `TASKS`
         try:
             cl = client or _client_for(base_url, api_key, timeout, max_retries)
             kw = dict(model=model, messages=messages, temperature=0, max_tokens=100)
-            try: out = cl.chat.completions.create(**kw, response_format={"type": "json_object"})
+            try:
+                out = cl.chat.completions.create(**kw, response_format={"type": "json_object"})
             except Exception as e:   # servers without JSON mode answer 400/422: ask again without it
-                if getattr(e, "status_code", None) not in (400, 422): raise
+                if getattr(e, "status_code", None) not in (400, 422):
+                    raise
                 out = cl.chat.completions.create(**kw)
             content = out.choices[0].message.content
-            if content is None: raise ValueError("judge returned an empty message")
-            if cache: cache.put(key, content, model=model, task=task)
+            if content is None:
+                raise ValueError("judge returned an empty message")
+            if cache:
+                cache.put(key, content, model=model, task=task)
         except Exception as e:   # any failure of the judge falls back to the rules
             content, error = None, f"{type(e).__name__}: {e}"
     pred = None
     if content is not None:
-        try: pred = parse_judge_reply(task, content, question, choices)
-        except ValueError as e: error = str(e)
+        try:
+            pred = parse_judge_reply(task, content, question, choices)
+        except ValueError as e:
+            error = str(e)
     cue = "judge"
     if error is not None:
         x = extract_answer(task, response, question, choices, explain=True)
@@ -1127,8 +1407,10 @@ def judge_extract(task:str, # One of `TASKS`
 # %% ../nbs/05a_scoring.ipynb #2d248a33
 def same_answer(a, b)->bool:
     "Do two typed predictions say the same (numbers within 2 %, intervals to 1e-6, colours and booleans exactly)?"
-    if a is None or b is None: return a is None and b is None
-    if isinstance(b, (bool, str)) or isinstance(a, (bool, str)): return a == b
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(b, (bool, str)) or isinstance(a, (bool, str)):
+        return a == b
     if isinstance(b, (tuple, list)):
         return isinstance(a, (tuple, list)) and len(a) == len(b) and all(abs(x - y) <= 1e-6 for x, y in zip(a, b))
     return abs(a - b) <= max(0.02 * abs(b), 1e-6)
@@ -1149,6 +1431,7 @@ def rules_judge_agreement(items:Iterable[Mapping], # Dicts with task, response, 
             labelled += 1
             for k, v in (("rules", x.value), ("judge", j), ("on_disagreement", x.value if x.confident else j)):
                 right[k] += same_answer(v, it["expected"])
-    if not n: raise ValueError("rules_judge_agreement needs at least one item")
+    if not n:
+        raise ValueError("rules_judge_agreement needs at least one item")
     return dict(n=n, agreement=100 * agree / n, judge_calls_on_disagreement=unsure,
                 **{f"accuracy_{k}": 100 * v / labelled if labelled else None for k, v in right.items()})

@@ -5,16 +5,15 @@
 # %% ../nbs/04_stkit.ipynb #757cf2f0
 from __future__ import annotations
 import functools, hashlib, json, os
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Any, Iterable, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .core import rng, write_jsonl, iter_jsonl, atomic_write, parallel_map, safe_join
-from .kinematics import (traveled_distance, traveling_speed, movement_direction, direction_intervals,
-                                     video_duration,
+from .core import rng, iter_jsonl, atomic_write, parallel_map, safe_join
+from .kinematics import (video_duration,
                                      ground_heading, heading_difference, path_deviation, Trajectory)
 from .clips import Clip, Track, STEP
 
@@ -34,7 +33,8 @@ TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "directio
          "distance_comparison", "speed_comparison", "direction_comparison")
 TASK_ABBREV = dict(zip(TASKS, ("TD", "TS", "MD", "DT", "TDC", "TSC", "MDC")))  # the paper's column names
 DIRECTION_TASKS = ("movement_direction", "direction_timestamp", "direction_comparison")
-COLOUR_NAMES = ("red", "blue", "green", "yellow", "purple", "orange", "cyan", "magenta")  # = visual_prompts.COLOURS order
+# = visual_prompts.COLOURS order
+COLOUR_NAMES = ("red", "blue", "green", "yellow", "purple", "orange", "cyan", "magenta")
 Task = Literal["traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
                "distance_comparison", "speed_comparison", "direction_comparison"]
 
@@ -59,7 +59,8 @@ class QARecord(BaseModel):
     frame_times: list[float]                 # seconds of the video's frames
     objects: list[PromptObject]              # the boxed objects, in colour order
     question: str                            # common prompt + task question
-    task_question: str                       # the task question alone (runners with other frame counts rebuild the prompt)
+    # the task question alone (runners with other frame counts rebuild the prompt)
+    task_question: str
     answer: str                              # natural language, with the number and unit
     label: Union[bool, int, float, str, list[float]]  # typed gold value (see the table above)
     template_id: str
@@ -82,7 +83,8 @@ class QARecord(BaseModel):
               "distance_comparison": lambda: isinstance(l, str) and l in {o.colour for o in self.objects},
               "speed_comparison": lambda: isinstance(l, str) and l in {o.colour for o in self.objects},
               "direction_comparison": lambda: isinstance(l, bool)}[t]()
-        if not ok: raise ValueError(f"label {l!r} is not a valid gold value for task {t!r}")
+        if not ok:
+            raise ValueError(f"label {l!r} is not a valid gold value for task {t!r}")
         return self
 
 # %% ../nbs/04_stkit.ipynb #c27268e1
@@ -90,14 +92,18 @@ class QARecord(BaseModel):
 class LabelRules:
     "Thresholds that decide which questions are asked; defaults reasoned in the comments."
     min_interval: float = 2.0        # s; shortest [START, END] asked about: 4 steps, long enough to see motion
-    p_whole_video: float = 0.5       # chance a distance/speed question is about the whole video (when the object spans it)
-    min_distance: float = 1.0        # m; below this the object is standing still: no distance, speed or direction question
-    min_ratio: float = 1.25          # comparisons: the larger value must be ≥ 1.25× the smaller (the accuracy band of TD/TS)
+    # chance a distance/speed question is about the whole video (when the object spans it)
+    p_whole_video: float = 0.5
+    # m; below this the object is standing still: no distance, speed or direction question
+    min_distance: float = 1.0
+    # comparisons: the larger value must be ≥ 1.25× the smaller (the accuracy band of TD/TS)
+    min_ratio: float = 1.25
     min_comparison_distance: float = 2.0  # m; the farther object in a comparison must move at least this much
     same_max_deg: float = 30.0       # "same direction": net headings within one clock hour
     different_min_deg: float = 60.0  # "different direction": headings at least two clock hours apart
     max_path_deviation: float = 45.0 # direction comparison: each path stays within this of its own net heading
-    min_run: float = 1.0             # s; a direction-timestamp run lasts at least 2 steps and is the only run of its hour
+    # s; a direction-timestamp run lasts at least 2 steps and is the only run of its hour
+    min_run: float = 1.0
     min_step: float = 0.1            # m; shorter steps are standing still (kinematics.clock_directions)
     end_slack: float = 0.5           # s; "at the end of the video" only for objects seen this near the last frame
     ask_last_seen: bool = True       # objects gone earlier: movement direction "when last seen" (False: not asked)
@@ -111,8 +117,10 @@ def object_trajectory(clip:Clip, track:Track)->tuple[np.ndarray, np.ndarray]:
     t, p = np.asarray(track.times, float), np.asarray(track.centers, float)
     if track.boxes_2d:
         lo, hi = clip.frame_times[min(track.boxes_2d)], clip.frame_times[max(track.boxes_2d)]
-        keep = (t >= lo - 1e-9) & (t <= hi + 1e-9); t, p = t[keep], p[keep]
-    if len(t) < 2: return t, p
+        keep = (t >= lo - 1e-9) & (t <= hi + 1e-9)
+        t, p = t[keep], p[keep]
+    if len(t) < 2:
+        return t, p
     bounds = np.r_[0, np.flatnonzero(np.diff(t) > STEP + 1e-6) + 1, len(t)]
     k = int(np.argmax(np.diff(bounds)))              # the first longest run
     return t[bounds[k]:bounds[k + 1]], p[bounds[k]:bounds[k + 1]]
@@ -133,42 +141,93 @@ def common_prompt(frame_times, # the times (s) of the frames the model sees
 def _common_prompt(ft:tuple, colours:tuple, duration:float|None)->str:
     duration = duration if duration is not None else video_duration(ft)
     cols = "" if not colours else colours[0] if len(colours) == 1 else ", ".join(colours[:-1]) + " and " + colours[-1]
-    objs = "" if not colours else f" There is 1 object annotated with a {cols} bounding box in the video." if len(colours) == 1 else \
-           f" There are {len(colours)} objects annotated with {cols} bounding boxes in the video."
+    objs = (
+        ""
+        if not colours
+        else f" There is 1 object annotated with a {cols} bounding box in the video."
+        if len(colours) == 1
+        else f" There are {len(colours)} objects annotated with {cols} bounding boxes in the video."
+    )
     return (f"The video lasts for {fmt_num(duration)} seconds, and {len(ft)} frames are uniformly sampled from it. "
             f"These frames are located at {', '.join(fmt_num(t) for t in ft)} seconds.{objs}")
 
 # %% ../nbs/04_stkit.ipynb #2b60d99b
 TEMPLATES = {
- "traveled_distance": [
-   ("Can you calculate the total distance {obj} traveled {span}?", "{Obj} traveled {value} meters {span}."),
-   ("How far did {obj} travel {span}?", "{Obj} traveled about {value} meters {span}."),
-   ("What is the total distance covered by {obj} {span}?", "The total distance covered by {obj} {span} is {value} meters."),
-   ("Measure the distance {obj} moved {span}.", "{Obj} moved {value} meters {span}.")],
- "traveling_speed": [
-   ("Tell me {obj}'s average speed {span}.", "{Obj}'s average speed {span} is {value} km/h."),
-   ("How fast was {obj} moving on average {span}?", "{Obj} was moving at an average speed of {value} km/h {span}."),
-   ("What is the average traveling speed of {obj} {span}?", "The average traveling speed of {obj} {span} is {value} km/h.")],
- "movement_direction": [
-   ("What direction does {obj} travel at the end of the video?", "{Obj} travels in the {value} o'clock direction at the end of the video."),
-   ("At the end of the video, in which clock direction is {obj} moving?", "At the end of the video, {obj} is moving in the {value} o'clock direction."),
-   ("Which way is {obj} heading at the end of the video, as a clock direction?", "{Obj} is heading toward {value} o'clock at the end of the video.")],
- "direction_timestamp": [
-   ("Describe the timestamp when {obj} moves in the {hour} o'clock direction.", "{Obj} moves in the {hour} o'clock direction from {start} to {end} seconds."),
-   ("When does {obj} move toward {hour} o'clock?", "{Obj} moves toward {hour} o'clock between {start} and {end} seconds."),
-   ("During which time span is {obj} heading in the {hour} o'clock direction?", "{Obj} heads in the {hour} o'clock direction from {start} seconds to {end} seconds.")],
- "distance_comparison": [
-   ("Which object travels a {greater} distance in the video?", "The {value} object travels a {greater} distance."),
-   ("Which of the two objects covers {more} ground in the video?", "The {value} object covers {more} ground."),
-   ("Between {obj_a} and {obj_b}, which one traveled {farther}?", "The {value} object traveled {farther}.")],
- "speed_comparison": [
-   ("Which object moves {faster} throughout the video?", "The {value} object moves {faster}."),
-   ("Which of the two objects is {faster} on average in the video?", "The {value} object is {faster} on average."),
-   ("Between {obj_a} and {obj_b}, which one travels at a {higher} average speed?", "The {value} object travels at a {higher} average speed.")],
- "direction_comparison": [
-   ("Is {obj_a} moving in the same direction as {obj_b} in the video?", "{yes_no}, {obj_a} {is_isnt} moving in the same direction as {obj_b}."),
-   ("Do {obj_a} and {obj_b} travel in the same direction in the video?", "{yes_no}, they {do_dont} travel in the same direction."),
-   ("Are the two objects heading the same way in the video?", "{yes_no}, the two objects {are_arent} heading the same way.")],
+    "traveled_distance": [
+        ("Can you calculate the total distance {obj} traveled {span}?", "{Obj} traveled {value} meters {span}."),
+        ("How far did {obj} travel {span}?", "{Obj} traveled about {value} meters {span}."),
+        (
+            "What is the total distance covered by {obj} {span}?",
+            "The total distance covered by {obj} {span} is {value} meters.",
+        ),
+        ("Measure the distance {obj} moved {span}.", "{Obj} moved {value} meters {span}."),
+    ],
+    "traveling_speed": [
+        ("Tell me {obj}'s average speed {span}.", "{Obj}'s average speed {span} is {value} km/h."),
+        (
+            "How fast was {obj} moving on average {span}?",
+            "{Obj} was moving at an average speed of {value} km/h {span}.",
+        ),
+        (
+            "What is the average traveling speed of {obj} {span}?",
+            "The average traveling speed of {obj} {span} is {value} km/h.",
+        ),
+    ],
+    "movement_direction": [
+        (
+            "What direction does {obj} travel at the end of the video?",
+            "{Obj} travels in the {value} o'clock direction at the end of the video.",
+        ),
+        (
+            "At the end of the video, in which clock direction is {obj} moving?",
+            "At the end of the video, {obj} is moving in the {value} o'clock direction.",
+        ),
+        (
+            "Which way is {obj} heading at the end of the video, as a clock direction?",
+            "{Obj} is heading toward {value} o'clock at the end of the video.",
+        ),
+    ],
+    "direction_timestamp": [
+        (
+            "Describe the timestamp when {obj} moves in the {hour} o'clock direction.",
+            "{Obj} moves in the {hour} o'clock direction from {start} to {end} seconds.",
+        ),
+        (
+            "When does {obj} move toward {hour} o'clock?",
+            "{Obj} moves toward {hour} o'clock between {start} and {end} seconds.",
+        ),
+        (
+            "During which time span is {obj} heading in the {hour} o'clock direction?",
+            "{Obj} heads in the {hour} o'clock direction from {start} seconds to {end} seconds.",
+        ),
+    ],
+    "distance_comparison": [
+        ("Which object travels a {greater} distance in the video?", "The {value} object travels a {greater} distance."),
+        ("Which of the two objects covers {more} ground in the video?", "The {value} object covers {more} ground."),
+        ("Between {obj_a} and {obj_b}, which one traveled {farther}?", "The {value} object traveled {farther}."),
+    ],
+    "speed_comparison": [
+        ("Which object moves {faster} throughout the video?", "The {value} object moves {faster}."),
+        ("Which of the two objects is {faster} on average in the video?", "The {value} object is {faster} on average."),
+        (
+            "Between {obj_a} and {obj_b}, which one travels at a {higher} average speed?",
+            "The {value} object travels at a {higher} average speed.",
+        ),
+    ],
+    "direction_comparison": [
+        (
+            "Is {obj_a} moving in the same direction as {obj_b} in the video?",
+            "{yes_no}, {obj_a} {is_isnt} moving in the same direction as {obj_b}.",
+        ),
+        (
+            "Do {obj_a} and {obj_b} travel in the same direction in the video?",
+            "{yes_no}, they {do_dont} travel in the same direction.",
+        ),
+        (
+            "Are the two objects heading the same way in the video?",
+            "{yes_no}, the two objects {are_arent} heading the same way.",
+        ),
+    ],
 }
 
 LAST_SEEN_TEMPLATES = {  # movement direction of an object that leaves the view before the end (our wording)
@@ -183,25 +242,66 @@ LAST_SEEN_PARAPHRASES = {  # held out, as PARAPHRASES
     "In the last frame it appears in, {obj} is going toward {value} o'clock.")]}
 
 PARAPHRASES = {  # held out: the paraphrased benchmark (Table 5) only; hand-written (the paper used GPT-4)
- "traveled_distance": [("Roughly how many meters does {obj} cover {span}?", "{Obj} covers {value} meters {span}."),
-                       ("Estimate the length of the path taken by {obj} {span}.", "The path of {obj} {span} is {value} meters long.")],
- "traveling_speed": [("Estimate the mean velocity of {obj} {span}, in km/h.", "The mean velocity of {obj} {span} is {value} km/h."),
-                     ("At what average pace does {obj} go {span}?", "{Obj} goes at an average of {value} km/h {span}.")],
- "movement_direction": [("By the final frames, toward which hour on a clock face is {obj} moving?", "By the final frames, {obj} moves toward {value} o'clock."),
-                        ("Using clock directions, where is {obj} going as the video ends?", "As the video ends, {obj} is going toward {value} o'clock.")],
- "direction_timestamp": [("In what time window does {obj} travel in the {hour} o'clock direction?", "{Obj} travels in the {hour} o'clock direction from {start} to {end} seconds."),
-                         ("Give the start and end times of {obj}'s movement toward {hour} o'clock.", "It moves toward {hour} o'clock from {start} to {end} seconds.")],
- "distance_comparison": [("Looking at both boxed objects, which one moves over a {greater} distance?", "The {value} object moves over a {greater} distance."),
-                         ("Which boxed object's path is {longer}?", "The {value} object's path is {longer}.")],
- "speed_comparison": [("Comparing the boxed objects, which one is {faster}?", "The {value} object is {faster}."),
-                      ("Which boxed object has the {higher} average speed over the video?", "The {value} object has the {higher} average speed.")],
- "direction_comparison": [("Are {obj_a} and {obj_b} going the same way in the video?", "{yes_no}, {obj_a} and {obj_b} {are_arent} going the same way."),
-                          ("Do the two boxed objects share the same direction of travel?", "{yes_no}, they {do_dont} share the same direction of travel.")],
+    "traveled_distance": [
+        ("Roughly how many meters does {obj} cover {span}?", "{Obj} covers {value} meters {span}."),
+        ("Estimate the length of the path taken by {obj} {span}.", "The path of {obj} {span} is {value} meters long."),
+    ],
+    "traveling_speed": [
+        ("Estimate the mean velocity of {obj} {span}, in km/h.", "The mean velocity of {obj} {span} is {value} km/h."),
+        ("At what average pace does {obj} go {span}?", "{Obj} goes at an average of {value} km/h {span}."),
+    ],
+    "movement_direction": [
+        (
+            "By the final frames, toward which hour on a clock face is {obj} moving?",
+            "By the final frames, {obj} moves toward {value} o'clock.",
+        ),
+        (
+            "Using clock directions, where is {obj} going as the video ends?",
+            "As the video ends, {obj} is going toward {value} o'clock.",
+        ),
+    ],
+    "direction_timestamp": [
+        (
+            "In what time window does {obj} travel in the {hour} o'clock direction?",
+            "{Obj} travels in the {hour} o'clock direction from {start} to {end} seconds.",
+        ),
+        (
+            "Give the start and end times of {obj}'s movement toward {hour} o'clock.",
+            "It moves toward {hour} o'clock from {start} to {end} seconds.",
+        ),
+    ],
+    "distance_comparison": [
+        (
+            "Looking at both boxed objects, which one moves over a {greater} distance?",
+            "The {value} object moves over a {greater} distance.",
+        ),
+        ("Which boxed object's path is {longer}?", "The {value} object's path is {longer}."),
+    ],
+    "speed_comparison": [
+        ("Comparing the boxed objects, which one is {faster}?", "The {value} object is {faster}."),
+        (
+            "Which boxed object has the {higher} average speed over the video?",
+            "The {value} object has the {higher} average speed.",
+        ),
+    ],
+    "direction_comparison": [
+        (
+            "Are {obj_a} and {obj_b} going the same way in the video?",
+            "{yes_no}, {obj_a} and {obj_b} {are_arent} going the same way.",
+        ),
+        (
+            "Do the two boxed objects share the same direction of travel?",
+            "{yes_no}, they {do_dont} share the same direction of travel.",
+        ),
+    ],
 }
 
 # %% ../nbs/04_stkit.ipynb #f1044732
-COMPARATIVES = {True: dict(greater="greater", more="more", farther="farther", longer="longer", faster="faster", higher="higher"),
-                False: dict(greater="smaller", more="less", farther="less far", longer="shorter", faster="slower", higher="lower")}
+COMPARATIVES = {
+    True: dict(greater="greater", more="more", farther="farther", longer="longer", faster="faster", higher="higher"),
+    False: dict(greater="smaller", more="less", farther="less far", longer="shorter", faster="slower", higher="lower"),
+}
+
 
 def object_name(colour:str)->str:
     "How a question names an object: by its box colour, or, with no box (an Ego-Exo4D wearer's own trajectory), as the camera wearer."
@@ -209,7 +309,8 @@ def object_name(colour:str)->str:
 
 def fill_template(text:str, **kw)->str:
     "Fill `{name}` blanks (unused ones ignored); `{Obj}` is `{obj}` capitalised."
-    if "obj" in kw: kw["Obj"] = kw["obj"][0].upper() + kw["obj"][1:]
+    if "obj" in kw:
+        kw["Obj"] = kw["obj"][0].upper() + kw["obj"][1:]
     out = text.format_map(_Blank(kw))
     return out[0].upper() + out[1:]
 
@@ -220,9 +321,11 @@ class _Blank(dict):
 def pick_span(t:np.ndarray, clip:Clip, r:np.random.Generator, rules:LabelRules)->tuple[float, float, bool]:
     "A random [start, end] on the grid inside `t` lasting ≥ `min_interval`, or the whole video; (start, end, whole?)."
     whole = abs(t[0] - clip.frame_times[0]) < 1e-6 and abs(t[-1] - clip.frame_times[-1]) < 1e-6
-    if whole and r.random() < rules.p_whole_video: return float(t[0]), float(t[-1]), True
+    if whole and r.random() < rules.p_whole_video:
+        return float(t[0]), float(t[-1]), True
     k = int(round(rules.min_interval / STEP))
-    i = int(r.integers(0, len(t) - k)); j = int(r.integers(i + k, len(t)))
+    i = int(r.integers(0, len(t) - k))
+    j = int(r.integers(i + k, len(t)))
     return float(t[i]), float(t[j]), False
 
 def span_text(start:float, end:float, whole:bool)->str:
@@ -237,14 +340,26 @@ def single_object_labels(t:np.ndarray, # the object's times on the grid
                         )->list[dict]:
     "Gold labels of the four single-object tasks for one object (those that may be asked)."
     out, k = [], int(round(rules.min_interval / STEP))
-    if len(t) < k + 1: return out
+    if len(t) < k + 1:
+        return out
     tr = traj if traj is not None else Trajectory(p, t)   # = traveled_distance etc., each step measured once
-    if tr.traveled_distance() < rules.min_distance: return out
+    if tr.traveled_distance() < rules.min_distance:
+        return out
     for task in ("traveled_distance", "traveling_speed"):
         s, e, whole = pick_span(t, clip, r, rules)
-        if (d := tr.traveled_distance(s, e)) < rules.min_distance: continue
-        out.append(dict(task=task, label=round(d if task == "traveled_distance" else tr.traveling_speed(s, e), 2), start=s, end=e, whole=whole))
-    if not directions: return out
+        if (d := tr.traveled_distance(s, e)) < rules.min_distance:
+            continue
+        out.append(
+            dict(
+                task=task,
+                label=round(d if task == "traveled_distance" else tr.traveling_speed(s, e), 2),
+                start=s,
+                end=e,
+                whole=whole,
+            )
+        )
+    if not directions:
+        return out
     at_end = t[-1] >= clip.frame_times[-1] - rules.end_slack - 1e-6   # "at the end of the video": seen until then
     if (at_end or rules.ask_last_seen) and (h := tr.movement_direction(rules.min_step)):
         out.append(dict(task="movement_direction", label=int(h), **({} if at_end else dict(last_seen=float(t[-1])))))
@@ -262,9 +377,11 @@ def common_span(ta, pa, tb, pb)->tuple[np.ndarray, np.ndarray, np.ndarray]:
     ka, kb = np.round(ta / STEP).astype(int), np.round(tb / STEP).astype(int)
     if len(ka) and len(kb) and (np.diff(ka) == 1).all() and (np.diff(kb) == 1).all():   # two unbroken runs: a slice of each
         lo, hi = max(ka[0], kb[0]), min(ka[-1], kb[-1])
-        if lo <= hi: return np.arange(lo, hi + 1) * STEP, pa[lo - ka[0]:hi - ka[0] + 1], pb[lo - kb[0]:hi - kb[0] + 1]
+        if lo <= hi:
+            return np.arange(lo, hi + 1) * STEP, pa[lo - ka[0]:hi - ka[0] + 1], pb[lo - kb[0]:hi - kb[0] + 1]
     both = np.intersect1d(ka, kb)
-    if len(both) and (np.diff(both) != 1).any(): both = max(np.split(both, np.flatnonzero(np.diff(both) != 1) + 1), key=len)
+    if len(both) and (np.diff(both) != 1).any():
+        both = max(np.split(both, np.flatnonzero(np.diff(both) != 1) + 1), key=len)
     return both * STEP, pa[np.isin(ka, both)], pb[np.isin(kb, both)]
 
 def pair_labels(a:tuple, b:tuple, # (colour, times, centres) of each object
@@ -273,7 +390,8 @@ def pair_labels(a:tuple, b:tuple, # (colour, times, centres) of each object
     (ca, ta, pa), (cb, tb, pb) = a, b
     t, qa, qb = common_span(ta, pa, tb, pb)
     out = []
-    if len(t) < int(round(rules.min_interval / STEP)) + 1: return out
+    if len(t) < int(round(rules.min_interval / STEP)) + 1:
+        return out
     A, B = Trajectory(qa, t), Trajectory(qb, t)
     da, db = A.traveled_distance(), B.traveled_distance()
     hi, lo = max(da, db), min(da, db)
@@ -303,12 +421,15 @@ def _object_groups(clip, r, rules)->list[list[tuple[Track, np.ndarray, np.ndarra
     cands = [(tr, t, p, Trajectory(p, t)) for tr, t, p in cands if len(t) >= k + 1]
     dist = [c[3].traveled_distance() for c in cands]
     order = r.permutation(len(cands))
-    pool = [cands[i] for i in order if dist[i] >= rules.min_distance] + [cands[i] for i in order if dist[i] < rules.min_distance]
+    pool = [cands[i] for i in order if dist[i] >= rules.min_distance] + [
+        cands[i] for i in order if dist[i] < rules.min_distance
+    ]
     groups = [pool[i:i + rules.max_objects] for i in range(0, len(pool), rules.max_objects)]
     return [g for g in groups if g][:rules.max_videos_per_clip]
 
 _ID_JSON = json.JSONEncoder(sort_keys=True, default=str)   # = json.dumps(..., sort_keys=True, default=str), made once
-_LINE_JSON = json.JSONEncoder(ensure_ascii=False)           # = json.dumps(..., ensure_ascii=False): `write_jsonl`'s lines
+# = json.dumps(..., ensure_ascii=False): `write_jsonl`'s lines
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False)
 
 def record_id(*parts)->str:
     "A short stable id from the parts that make a question unique."
@@ -325,10 +446,13 @@ def _answer_fields(lab:dict, objs:list[PromptObject])->dict:
     t = lab["task"]
     if t in ("traveled_distance", "traveling_speed"):
         return dict(value=fmt_num(lab["label"]), span=span_text(lab["start"], lab["end"], lab["whole"]))
-    if t == "movement_direction": return dict(value=str(lab["label"]))
-    if t == "direction_timestamp": return dict(hour=str(lab["hour"]), start=fmt_num(lab["label"][0]), end=fmt_num(lab["label"][1]))
+    if t == "movement_direction":
+        return dict(value=str(lab["label"]))
+    if t == "direction_timestamp":
+        return dict(hour=str(lab["hour"]), start=fmt_num(lab["label"][0]), end=fmt_num(lab["label"][1]))
     both = dict(obj_a=object_name(objs[0].colour), obj_b=object_name(objs[1].colour))
-    if t in ("distance_comparison", "speed_comparison"): return dict(value=lab["label"], **COMPARATIVES[lab["more"]], **both)
+    if t in ("distance_comparison", "speed_comparison"):
+        return dict(value=lab["label"], **COMPARATIVES[lab["more"]], **both)
     same = lab["label"]
     return dict(yes_no="Yes" if same else "No", is_isnt="is" if same else "is not", do_dont="do" if same else "do not",
                 are_arent="are" if same else "are not", **both)
@@ -340,7 +464,10 @@ def record_source(clip:Clip)->str:
 def make_record(clip:Clip, group:int, objs:list[PromptObject], lab:dict, obj:PromptObject|None,
                 r:np.random.Generator, paraphrase:bool=False, video_fmt:str="mp4", label_source:str="")->QARecord:
     "The QA record for one gold label: a template filled in, with the common prompt in front."
-    return _make_record(_video_context(clip, group, objs, video_fmt), clip, group, objs, lab, obj, r, paraphrase, label_source)
+    return _make_record(
+        _video_context(clip, group, objs, video_fmt), clip, group, objs, lab, obj, r, paraphrase, label_source
+    )
+
 
 def _video_context(clip:Clip, group:int, objs:list[PromptObject], video_fmt:str)->dict:
     "What every record of one video shares: its name, frame times and common prompt (made once per video)."
@@ -349,15 +476,19 @@ def _video_context(clip:Clip, group:int, objs:list[PromptObject], video_fmt:str)
 
 def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:dict, obj:PromptObject|None,
                  r:np.random.Generator, paraphrase:bool, label_source:str)->QARecord:
-    t = lab["task"]; last = "last_seen" in lab
+    t = lab["task"]
+    last = "last_seen" in lab
     pool = ((LAST_SEEN_PARAPHRASES if paraphrase else LAST_SEEN_TEMPLATES) if last else
             (PARAPHRASES if paraphrase else TEMPLATES))[t]
-    ti = int(r.integers(len(pool))); q_t, a_t = pool[ti]
+    ti = int(r.integers(len(pool)))
+    q_t, a_t = pool[ti]
     f = _answer_fields(lab, objs)
-    if obj is not None: f["obj"] = object_name(obj.colour)
+    if obj is not None:
+        f["obj"] = object_name(obj.colour)
     q, a = fill_template(q_t, **f), fill_template(a_t, **f)
     info = {k: v for k, v in lab.items() if k not in ("task", "label")}
-    if obj is not None: info["object"] = obj.colour
+    if obj is not None:
+        info["object"] = obj.colour
     return QARecord(id=record_id(clip.clip_id, group, t, obj.colour if obj else "", lab, paraphrase), task=t,
                     clip_id=clip.clip_id, source=record_source(clip), split=clip.split, scene_id=clip.scene_id,
                     domain=clip.domain,
@@ -379,12 +510,17 @@ def clip_records(clip:Clip, # The clip to ask about
     records, videos = [], []
     for g, group in enumerate(_object_groups(clip, r, rules)):
         boxed = [bool(tr.boxes_2d) for tr, *_ in group]
-        objs = [PromptObject(track_id=tr.track_id, category=tr.category, colour=COLOUR_NAMES[sum(boxed[:i])] if boxed[i] else "")
-                for i, (tr, *_) in enumerate(group)]
+        objs = [
+            PromptObject(
+                track_id=tr.track_id, category=tr.category, colour=COLOUR_NAMES[sum(boxed[:i])] if boxed[i] else ""
+            )
+            for i, (tr, *_) in enumerate(group)
+        ]
         src = group[0][0].label_source
         by_task: dict[str, list] = {}
         for o, (tr, t, p, traj) in zip(objs, group):
-            for lab in single_object_labels(t, p, clip, r, rules, directions, traj): by_task.setdefault(lab["task"], []).append((lab, o))
+            for lab in single_object_labels(t, p, clip, r, rules, directions, traj):
+                by_task.setdefault(lab["task"], []).append((lab, o))
         if len(group) == 2:
             (ta, tt_a, pa, _), (tb, tt_b, pb, _) = group
             for lab in pair_labels((objs[0].colour, tt_a, pa), (objs[1].colour, tt_b, pb), r, rules, directions):
@@ -395,7 +531,9 @@ def clip_records(clip:Clip, # The clip to ask about
             for i in sorted(r.permutation(len(cands))[:rules.max_per_task]):
                 lab, o = cands[i]
                 recs.append(_make_record(ctx, clip, g, objs, lab, o, r, paraphrase, src))
-        if recs: records += recs; videos.append((video_name(clip, g, video_fmt), objs))
+        if recs:
+            records += recs
+            videos.append((video_name(clip, g, video_fmt), objs))
     return records, videos
 
 # %% ../nbs/04_stkit.ipynb #c13d0001
@@ -411,7 +549,8 @@ def build_manifest(clips:list[Clip], name:str, seed:int, rules:LabelRules, rende
     from st_vlm_repro import __version__
     ids = hashlib.sha256(json.dumps([c.clip_id for c in clips]).encode()).hexdigest()
     content = hashlib.sha256()   # same ids, other tracks (a reader fix, pseudo-labels made again): other records
-    for c in clips: content.update(c.model_dump_json().encode())
+    for c in clips:
+        content.update(c.model_dump_json().encode())
     m = dict(name=name, **(origin or {}), seed=seed, shard_size=shard_size, rules=asdict(rules), render=render,
              video_fmt=video_fmt, paraphrase=paraphrase, n_clips=len(clips), clip_ids_sha256=ids,
              clips_sha256=content.hexdigest(), version=__version__)
@@ -425,7 +564,8 @@ def build_lock(folder:Path):
     import fcntl
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder/".lock", "a+") as f:
-        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
             pid = f.read().strip() or "?"
@@ -435,7 +575,8 @@ def build_lock(folder:Path):
         f.truncate()
         f.write(str(os.getpid()))
         f.flush()
-        try: yield
+        try:
+            yield
         finally:
             f.truncate(0)
             fcntl.flock(f, fcntl.LOCK_UN)
@@ -443,8 +584,10 @@ def build_lock(folder:Path):
 def _clear_part(out:Path, shard_dir:Path, name:str):
     "Remove a part's shards, records and summary (not its videos, which other parts may share), keeping the lock."
     for f in shard_dir.iterdir():
-        if f.name != ".lock": shutil.rmtree(f) if f.is_dir() else f.unlink()
-    for f in (out/f"{name}.jsonl", out/f"{name}.summary.json"): f.unlink(missing_ok=True)
+        if f.name != ".lock":
+            shutil.rmtree(f) if f.is_dir() else f.unlink()
+    for f in (out/f"{name}.jsonl", out/f"{name}.summary.json"):
+        f.unlink(missing_ok=True)
 
 def check_manifest(out:Path, shard_dir:Path, name:str, manifest:dict, overwrite:bool=False)->None:
     "Resume only under the same manifest: refuse another (or, with `overwrite`, clear the part); then write it."
@@ -471,14 +614,16 @@ _FORKED_CLIPS: dict[str, list] = {}   # clips of the build in progress, inherite
 
 def _job_clips(job:dict)->list[Clip]:
     "A shard's clips: sent with the job, or (local forked workers) looked up in the clips the worker inherited."
-    if "clips" in job: return job["clips"]
+    if "clips" in job:
+        return job["clips"]
     key, a, b = job["clip_slice"]
     return _FORKED_CLIPS[key][a:b]
 
 def _build_shard(job:dict)->dict:
     "Records (and visual prompts) of one shard of clips, written to `job['path']`; returns the shard's skips."
     out, path = Path(job["out"]), Path(job["path"])
-    for f in (path, path.with_suffix(".skips.json"), path.with_suffix(".stats.json")): _drop_temporaries(f)
+    for f in (path, path.with_suffix(".skips.json"), path.with_suffix(".stats.json")):
+        _drop_temporaries(f)
     skips, records, failed = [], [], 0
     for clip in _job_clips(job):
         try:
@@ -488,8 +633,11 @@ def _build_shard(job:dict)->dict:
                 for name, objs in videos:
                     if not (out/name).exists():
                         _drop_temporaries(out/name)
-                        render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs if o.colour], out/name, fmt=job["video_fmt"])
-            if not recs: skips.append(dict(clip_id=clip.clip_id, reason="no askable object"))
+                        render_visual_prompt(
+                            clip, [(o.track_id, o.colour) for o in objs if o.colour], out / name, fmt=job["video_fmt"]
+                        )
+            if not recs:
+                skips.append(dict(clip_id=clip.clip_id, reason="no askable object"))
             records += recs
         except Exception as e:
             skips.append(dict(clip_id=clip.clip_id, reason=f"{type(e).__name__}", detail=str(e)[:300]))
@@ -498,16 +646,19 @@ def _build_shard(job:dict)->dict:
     dicts = [r.model_dump(mode="json") for r in records]
     atomic_write(path.with_suffix(".stats.json"), json.dumps(record_stats(dicts)))
     atomic_write(path, "".join(_LINE_JSON.encode(d) + "\n" for d in dicts))  # = write_jsonl's bytes
-    if not failed: atomic_write(path.with_suffix(".done"), job["digest"])   # written last, and only if no clip failed
+    if not failed:
+        atomic_write(path.with_suffix(".done"), job["digest"])   # written last, and only if no clip failed
     return dict(shard=path.name, skips=skips, failed=failed)
 
 def _shard_done(job:dict)->bool:
     "A shard is finished: its `.done` marker carries this manifest's digest and (rendering) its videos exist."
     path, out = Path(job["path"]), Path(job["out"])
     done = path.with_suffix(".done")
-    if not path.exists() or not done.exists() or done.read_text() != job["digest"]: return False
+    if not path.exists() or not done.exists() or done.read_text() != job["digest"]:
+        return False
     stats = path.with_suffix(".stats.json")
-    if job["render"] and stats.exists(): return all((out/v).exists() for v in json.loads(stats.read_text())["videos"])
+    if job["render"] and stats.exists():
+        return all((out/v).exists() for v in json.loads(stats.read_text())["videos"])
     return True
 
 # %% ../nbs/04_stkit.ipynb #786a5edc
@@ -524,10 +675,12 @@ def build_stkit(clips:Iterable[Clip], # Clips to turn into STKit (e.g. `load_cli
                 origin:dict|None=None, # Where the clips come from (source, root, split), recorded in the manifest
                )->dict:
     "Build STKit records from `clips` into `out`, resumably; returns the summary (also written as `<name>.summary.json`)."
-    if video_fmt not in VIDEO_FMTS: raise ValueError(f"video_fmt must be one of {VIDEO_FMTS}, not {video_fmt!r}")
+    if video_fmt not in VIDEO_FMTS:
+        raise ValueError(f"video_fmt must be one of {VIDEO_FMTS}, not {video_fmt!r}")
     if not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a whole number >= 1, not {shard_size!r}")
-    out = Path(out); shard_dir = out/"shards"/name
+    out = Path(out)
+    shard_dir = out/"shards"/name
     with build_lock(shard_dir):
         return _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, paraphrase, shard_size,
                              n_workers, ray_address, progress, overwrite, origin)
@@ -535,12 +688,25 @@ def build_stkit(clips:Iterable[Clip], # Clips to turn into STKit (e.g. `load_cli
 def _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, paraphrase, shard_size,
                   n_workers, ray_address, progress, overwrite, origin)->dict:
     "`build_stkit` once the part's lock is held."
-    stream = clips; clips = list(stream); report = getattr(stream, "report", None)
+    stream = clips
+    clips = list(stream)
+    report = getattr(stream, "report", None)
     manifest = build_manifest(clips, name, seed, rules, render, video_fmt, paraphrase, shard_size, origin)
     check_manifest(out, shard_dir, name, manifest, overwrite)
     digest = manifest_digest(manifest)
-    jobs = [dict(path=str(shard_dir/f"{i // shard_size:05d}.jsonl"), out=str(out), seed=seed, digest=digest,
-                 rules=rules, render=render, video_fmt=video_fmt, paraphrase=paraphrase) for i in range(0, len(clips), shard_size)]
+    jobs = [
+        dict(
+            path=str(shard_dir / f"{i // shard_size:05d}.jsonl"),
+            out=str(out),
+            seed=seed,
+            digest=digest,
+            rules=rules,
+            render=render,
+            video_fmt=video_fmt,
+            paraphrase=paraphrase,
+        )
+        for i in range(0, len(clips), shard_size)
+    ]
     todo = [j for j in jobs if not _shard_done(j)]
     # Local processes are forked after this point and inherit the clips: a job then names its slice instead of carrying
     # (pickling) the clips. Ray, or processes that are not forked, get the clips in the job.
@@ -549,18 +715,23 @@ def _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, p
     key = uuid.uuid4().hex
     for j in todo:
         a = int(Path(j["path"]).stem) * shard_size
-        if forked: j["clip_slice"] = (key, a, a + shard_size)
-        else: j["clips"] = clips[a:a + shard_size]
-    if forked: _FORKED_CLIPS[key] = clips
+        if forked:
+            j["clip_slice"] = (key, a, a + shard_size)
+        else:
+            j["clips"] = clips[a:a + shard_size]
+    if forked:
+        _FORKED_CLIPS[key] = clips
     try:
         res = parallel_map(_build_shard, todo, n_workers=n_workers, ray_address=ray_address, progress=progress,
                            desc=f"STKit {name}") if todo else []
-    finally: _FORKED_CLIPS.pop(key, None)
+    finally:
+        _FORKED_CLIPS.pop(key, None)
     if unfinished := [r["shard"] for r in res if r["failed"]]:
         print(f"{name}: {len(unfinished)} shard(s) with failed clips are not marked done; "
               f"the next run redoes them: {unfinished[:5]}")
     lines = []
-    for j in jobs: lines += Path(j["path"]).read_text(encoding="utf-8").splitlines(keepends=True)
+    for j in jobs:
+        lines += Path(j["path"]).read_text(encoding="utf-8").splitlines(keepends=True)
     atomic_write(out/f"{name}.jsonl", "".join(lines))
     skips = [s for j in jobs for s in json.loads(Path(j["path"]).with_suffix(".skips.json").read_text())]
     stats = [json.loads(f.read_text()) if (f := Path(j["path"]).with_suffix(".stats.json")).exists()
@@ -570,25 +741,44 @@ def _build_locked(clips, out, shard_dir, name, seed, rules, render, video_fmt, p
 # %% ../nbs/04_stkit.ipynb #6858c4d7
 def record_stats(records:Iterable[dict])->dict:
     "What the summary counts in some records: (source, task, count) in order of first appearance, videos and scenes."
-    counts: dict[tuple, int] = {}; videos: dict[str, None] = {}; scenes: dict[str, None] = {}
+    counts: dict[tuple, int] = {}
+    videos: dict[str, None] = {}
+    scenes: dict[str, None] = {}
     for r in records:
-        k = (r["source"], r["task"]); counts[k] = counts.get(k, 0) + 1; videos[r["video"]] = None; scenes[r["scene_id"]] = None
+        k = (r["source"], r["task"])
+        counts[k] = counts.get(k, 0) + 1
+        videos[r["video"]] = None
+        scenes[r["scene_id"]] = None
     return dict(counts=[[*k, n] for k, n in counts.items()], videos=list(videos), scenes=list(scenes))
 
 def write_summary(out:Path, name:str, n_clips:int, skips:list[dict], read_report:dict|None=None,
                   stats:list[dict]|None=None, # `record_stats` of the parts of `<name>.jsonl`, in order (default: count the file)
                  )->dict:
     "Count the records of `<out>/<name>.jsonl` per source and task, with the skipped clips; write and return it."
-    if stats is None: stats = [record_stats(iter_jsonl(out/f"{name}.jsonl"))]   # validated when made; counted from the dicts
-    counts: dict[str, dict[str, int]] = {}; videos, scenes = set(), set()
+    if stats is None:
+        stats = [record_stats(iter_jsonl(out/f"{name}.jsonl"))]   # validated when made; counted from the dicts
+    counts: dict[str, dict[str, int]] = {}
+    videos, scenes = set(), set()
     for st in stats:
-        for src, task, n in st["counts"]: counts.setdefault(src, {}).setdefault(task, 0); counts[src][task] += n
-        videos.update(st["videos"]); scenes.update(st["scenes"])
+        for src, task, n in st["counts"]:
+            counts.setdefault(src, {}).setdefault(task, 0)
+            counts[src][task] += n
+        videos.update(st["videos"])
+        scenes.update(st["scenes"])
     reasons: dict[str, int] = {}
-    for s in skips: reasons[s["reason"]] = reasons.get(s["reason"], 0) + 1
-    summary = dict(name=name, clips=n_clips, records=sum(n for st in stats for *_, n in st["counts"]), videos=len(videos),
-                   scenes=len(scenes), per_source_task=counts, skipped=reasons, skipped_clips=skips[:50],
-                   read=read_report or {})
+    for s in skips:
+        reasons[s["reason"]] = reasons.get(s["reason"], 0) + 1
+    summary = dict(
+        name=name,
+        clips=n_clips,
+        records=sum(n for st in stats for *_, n in st["counts"]),
+        videos=len(videos),
+        scenes=len(scenes),
+        per_source_task=counts,
+        skipped=reasons,
+        skipped_clips=skips[:50],
+        read=read_report or {},
+    )
     atomic_write(out/f"{name}.summary.json", json.dumps(summary, indent=1))
     return summary
 
@@ -597,13 +787,15 @@ def check_split_separation(out:Path|str)->dict:
     "Raise if any (source, scene) has records in more than one split among `<out>/*.jsonl`; else the scene counts."
     seen: dict[tuple[str, str], set] = {}
     for f in sorted(Path(out).glob("*.jsonl")):
-        for r in iter_jsonl(f): seen.setdefault((r["source"], r["scene_id"]), set()).add(r["split"])
+        for r in iter_jsonl(f):
+            seen.setdefault((r["source"], r["scene_id"]), set()).add(r["split"])
     leaks = {k: sorted(v) for k, v in seen.items() if len(v) > 1}
     if leaks:
         ex = "; ".join(f"{s}/{sc} in {' and '.join(sp)}" for (s, sc), sp in list(leaks.items())[:5])
         raise ValueError(f"{len(leaks)} scene(s) appear in more than one split: {ex}")
     per_split: dict[str, int] = {}
-    for v in seen.values(): per_split[next(iter(v))] = per_split.get(next(iter(v)), 0) + 1
+    for v in seen.values():
+        per_split[next(iter(v))] = per_split.get(next(iter(v)), 0) + 1
     return per_split
 
 # %% ../nbs/04_stkit.ipynb #7428cc4c
@@ -621,39 +813,70 @@ ANNOTATION = {"lidar": "LiDAR", "slam": "VIO/SLAM", "pseudo": "-"}
 DATASET_NAMES = {"nuscenes": "NuScenes", "argoverse2": "Argoverse2", "egoexo4d": "Ego-Exo4D", "nuplan": "NuPlan",
                  "synthetic": "mini world", "pseudo": "pseudo-labelled",
                  "bdd100k": "BDD100K", "llava_video": "LLaVA-Video", "multisports": "MultiSports"}   # collections
-PAPER_TABLE2 = [("NuScenes", "13K", "4K", "autonomous driving", "LiDAR"), ("Argoverse2", "8K", "0.6K", "autonomous driving", "LiDAR"),
-                ("Ego-Exo4D", "6K", "0.8K", "sports", "VIO/SLAM"), ("BDD100K", "86K", "15K", "autonomous driving", "-"),
-                ("LLaVA-Video", "2K", "0.3K", "general", "-"), ("MultiSports", "1K", "0.2K", "sports", "-")]
+PAPER_TABLE2 = [
+    ("NuScenes", "13K", "4K", "autonomous driving", "LiDAR"),
+    ("Argoverse2", "8K", "0.6K", "autonomous driving", "LiDAR"),
+    ("Ego-Exo4D", "6K", "0.8K", "sports", "VIO/SLAM"),
+    ("BDD100K", "86K", "15K", "autonomous driving", "-"),
+    ("LLaVA-Video", "2K", "0.3K", "general", "-"),
+    ("MultiSports", "1K", "0.2K", "sports", "-"),
+]
 
 def table2(records:Iterable[dict])->"pd.DataFrame":
     "Table 2 from STKit records: QA pairs, videos, domain and 3D annotation per dataset."
     import pandas as pd
     rows = {}
     for r in records:
-        if r["source"] in BENCH_ONLY_SOURCES: continue   # nuPlan: the unseen, bench-only dataset (Sec. 4)
-        k = r["source"]; row = rows.setdefault(k, dict(qa=0, videos=set(), domain=set(), ann=set()))
-        row["qa"] += 1; row["videos"].add(r["video"]); row["domain"].add(r["domain"]); row["ann"].add(r["info"].get("label_source", ""))
+        if r["source"] in BENCH_ONLY_SOURCES:
+            continue   # nuPlan: the unseen, bench-only dataset (Sec. 4)
+        k = r["source"]
+        row = rows.setdefault(k, dict(qa=0, videos=set(), domain=set(), ann=set()))
+        row["qa"] += 1
+        row["videos"].add(r["video"])
+        row["domain"].add(r["domain"])
+        row["ann"].add(r["info"].get("label_source", ""))
     dom = {"driving": "autonomous driving", "sports": "sports", "general": "general"}
-    return pd.DataFrame([{"Dataset": DATASET_NAMES.get(k, k), "# QA pairs": v["qa"], "# Videos": len(v["videos"]),
-                          "Domain": ", ".join(sorted(dom.get(d, d) for d in v["domain"])),
-                          "3D annotation": ", ".join(sorted(ANNOTATION.get(a, a) for a in v["ann"]))} for k, v in sorted(rows.items())])
+    return pd.DataFrame(
+        [
+            {
+                "Dataset": DATASET_NAMES.get(k, k),
+                "# QA pairs": v["qa"],
+                "# Videos": len(v["videos"]),
+                "Domain": ", ".join(sorted(dom.get(d, d) for d in v["domain"])),
+                "3D annotation": ", ".join(sorted(ANNOTATION.get(a, a) for a in v["ann"])),
+            }
+            for k, v in sorted(rows.items())
+        ]
+    )
 
 # %% ../nbs/04_stkit.ipynb #62badc15
 def plot_label_distributions(records:Iterable[dict], title:str="STKit label distributions"):
     "One small histogram or bar chart of gold labels per task."
     import matplotlib.pyplot as plt
     by: dict[str, list] = {t: [] for t in TASKS}
-    for r in records: by[r["task"]].append(r["label"])
+    for r in records:
+        by[r["task"]].append(r["label"])
     fig, axs = plt.subplots(1, 7, figsize=(21, 2.8))
     for ax, t in zip(axs, TASKS):
-        v = by[t]; ax.set_title(f"{TASK_ABBREV[t]} (n={len(v)})", fontsize=10)
-        if not v: ax.axis("off"); continue
-        if t in ("traveled_distance", "traveling_speed"): ax.hist(v, bins=20, color="tab:blue"); ax.set_xlabel("m" if t == "traveled_distance" else "km/h")
-        elif t == "movement_direction": ax.bar(range(1, 13), [v.count(h) for h in range(1, 13)], color="tab:blue"); ax.set_xticks(range(1, 13))
-        elif t == "direction_timestamp": ax.hist([b - a for a, b in v], bins=15, color="tab:blue"); ax.set_xlabel("run length (s)")
+        v = by[t]
+        ax.set_title(f"{TASK_ABBREV[t]} (n={len(v)})", fontsize=10)
+        if not v:
+            ax.axis("off")
+            continue
+        if t in ("traveled_distance", "traveling_speed"):
+            ax.hist(v, bins=20, color="tab:blue")
+            ax.set_xlabel("m" if t == "traveled_distance" else "km/h")
+        elif t == "movement_direction":
+            ax.bar(range(1, 13), [v.count(h) for h in range(1, 13)], color="tab:blue")
+            ax.set_xticks(range(1, 13))
+        elif t == "direction_timestamp":
+            ax.hist([b - a for a, b in v], bins=15, color="tab:blue")
+            ax.set_xlabel("run length (s)")
         else:
-            keys = sorted(set(map(str, v))); ax.bar(keys, [list(map(str, v)).count(k) for k in keys], color="tab:blue")
-    fig.suptitle(title); fig.tight_layout()
+            keys = sorted(set(map(str, v)))
+            ax.bar(keys, [list(map(str, v)).count(k) for k in keys], color="tab:blue")
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/04_stkit.ipynb #e615915c
@@ -678,11 +901,27 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
                                  param_hint="--video-fmt")
     check_trainable(source, split)
     clips = load_clips(source, root, split, verbose=False)
-    s = build_stkit(clips, out, f"{source}-{split}" + ("-para" if paraphrase else ""), seed=seed, render=render, video_fmt=video_fmt,
-                    paraphrase=paraphrase, shard_size=shard_size, n_workers=workers, ray_address=ray_address,
-                    overwrite=overwrite, origin=dict(source=source, root=str(Path(root).resolve()), split=split))
+    s = build_stkit(
+        clips,
+        out,
+        f"{source}-{split}" + ("-para" if paraphrase else ""),
+        seed=seed,
+        render=render,
+        video_fmt=video_fmt,
+        paraphrase=paraphrase,
+        shard_size=shard_size,
+        n_workers=workers,
+        ray_address=ray_address,
+        overwrite=overwrite,
+        origin=dict(source=source, root=str(Path(root).resolve()), split=split),
+    )
     check_split_separation(out)
-    typer.echo(json.dumps({k: s[k] for k in ("name", "clips", "records", "videos", "scenes", "per_source_task", "skipped", "read")}, indent=1))
+    typer.echo(
+        json.dumps(
+            {k: s[k] for k in ("name", "clips", "records", "videos", "scenes", "per_source_task", "skipped", "read")},
+            indent=1,
+        )
+    )
 
 # %% ../nbs/04_stkit.ipynb #6f227744
 def ensure_mini_world(cfg)->Path:
@@ -693,7 +932,8 @@ def ensure_mini_world(cfg)->Path:
     n_driving = sum(s["domain"] == "driving" for s in gt["scenes"])
     complete = (n_driving == int(cfg.n_scenes) and gt.get("seed") == int(cfg.seed)   # another seed: another world
                 and all((root/f/"mini_world_ids.json").exists() for f in LABELLED_SOURCES))
-    if not complete: make_mini_world(root, int(cfg.n_scenes), seed=int(cfg.seed), n_workers=int(cfg.n_workers))
+    if not complete:
+        make_mini_world(root, int(cfg.n_scenes), seed=int(cfg.seed), n_workers=int(cfg.n_workers))
     return root
 
 def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[dict]:
@@ -702,11 +942,17 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
     out, summaries = Path(cfg.data_dir)/"stkit", []
     for src in LABELLED_SOURCES:
         root = cfg.get(f"{src}_root")
-        if not root or not Path(root).exists(): print(f"{src}: no data at {root!r}, skipped"); continue
+        if not root or not Path(root).exists():
+            print(f"{src}: no data at {root!r}, skipped")
+            continue
         for split in splits:
-            if src in BENCH_ONLY_SOURCES and split == "train": continue   # the unseen dataset: bench only
-            try: clips = load_clips(src, root, split, verbose=False)
-            except (DatasetRootError, ValueError) as e: print(f"{src} {split}: {e}"); continue
+            if src in BENCH_ONLY_SOURCES and split == "train":
+                continue   # the unseen dataset: bench only
+            try:
+                clips = load_clips(src, root, split, verbose=False)
+            except (DatasetRootError, ValueError) as e:
+                print(f"{src} {split}: {e}")
+                continue
             origin = dict(source=src, root=str(Path(root).resolve()), split=split)
             summaries.append(build_stkit(clips, out, f"{src}-{split}", seed=int(cfg.seed), render=render,
                                          n_workers=int(cfg.n_workers), ray_address=cfg.ray_address or None,

@@ -35,17 +35,33 @@ def tokenizer_corpus(n:int=400, seed:int=0)->list[str]:
     "Sentences in STKit's vocabulary: its templates filled with random numbers, colours and hours."
     import numpy as np
     from st_vlm_repro.stkit import TEMPLATES, PARAPHRASES, COLOUR_NAMES, common_prompt, fill_template, object_name
-    g = np.random.default_rng(seed); out = []
+    g = np.random.default_rng(seed)
+    out = []
     for i in range(n):
         for pool in (TEMPLATES, PARAPHRASES):
             for task, ts in pool.items():
                 q, a = ts[i % len(ts)]
                 c1, c2 = g.choice(COLOUR_NAMES, 2, replace=False)
-                f = dict(obj=object_name(c1), obj_a=object_name(c1), obj_b=object_name(c2), value=f"{g.uniform(0, 90):.1f}",
-                         span=f"between {g.integers(0, 10)}.{g.integers(0, 10)} and {g.integers(10, 20)}.5 seconds",
-                         hour=str(g.integers(1, 13)), start=f"{g.integers(0, 10)}.0", end=f"{g.integers(10, 20)}.5",
-                         greater="greater", more="more", farther="farther", longer="longer", faster="faster", higher="higher",
-                         yes_no="Yes", is_isnt="is", do_dont="do", are_arent="are")
+                f = dict(
+                    obj=object_name(c1),
+                    obj_a=object_name(c1),
+                    obj_b=object_name(c2),
+                    value=f"{g.uniform(0, 90):.1f}",
+                    span=f"between {g.integers(0, 10)}.{g.integers(0, 10)} and {g.integers(10, 20)}.5 seconds",
+                    hour=str(g.integers(1, 13)),
+                    start=f"{g.integers(0, 10)}.0",
+                    end=f"{g.integers(10, 20)}.5",
+                    greater="greater",
+                    more="more",
+                    farther="farther",
+                    longer="longer",
+                    faster="faster",
+                    higher="higher",
+                    yes_no="Yes",
+                    is_isnt="is",
+                    do_dont="do",
+                    are_arent="are",
+                )
                 out += [fill_template(q, **f), fill_template(a, **f)]
         out.append(common_prompt(np.arange(0, 8) * 0.5, [str(c) for c in g.choice(COLOUR_NAMES, 2, replace=False)]))
     return out + ["user assistant system You are a helpful assistant. yes no I cannot tell."] * 20
@@ -57,7 +73,9 @@ def train_tokenizer(corpus:list[str], vocab_size:int=1024,
     "A Qwen2 tokenizer with a byte-level BPE trained on `corpus` and the chat/vision special tokens."
     from tokenizers import Tokenizer, AddedToken, decoders, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
-    bpe = Tokenizer(models.BPE()); bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); bpe.decoder = decoders.ByteLevel()
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special_tokens,
                                                          show_progress=False,
                                                          initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
@@ -76,27 +94,57 @@ def _write_llava_onevision(out:Path, seed:int, image_size:int, patch_size:int, v
                            vocab_rows:int|None=None, tokenizer_vocab:int=1024)->Path:
     "A random-init LLaVA-OneVision of the given SigLIP / Qwen2 shapes with the offline tokenizer and processors."
     import torch
-    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, LlavaOnevisionImageProcessor,
-                              LlavaOnevisionProcessor, LlavaOnevisionVideoProcessor, Qwen2Config, SiglipVisionConfig)
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+        Qwen2Config,
+        SiglipVisionConfig,
+    )
     torch.manual_seed(seed)
     tok = train_tokenizer(tokenizer_corpus(seed=seed), tokenizer_vocab)
     size = {"height": image_size, "width": image_size}
     proc = LlavaOnevisionProcessor(
-        image_processor=LlavaOnevisionImageProcessor(size=size, crop_size=size, image_grid_pinpoints=[[image_size, image_size]]),
-        video_processor=LlavaOnevisionVideoProcessor(size=size), tokenizer=tok, chat_template=CHAT_TEMPLATE,
-        num_image_tokens=(image_size // patch_size) ** 2, vision_feature_select_strategy="full", vision_aspect_ratio="anyres_max_1")
-    if vocab_rows is not None and vocab_rows < len(tok): raise ValueError(f"vocab_rows {vocab_rows} < the tokenizer's {len(tok)} tokens")
+        image_processor=LlavaOnevisionImageProcessor(
+            size=size, crop_size=size, image_grid_pinpoints=[[image_size, image_size]]
+        ),
+        video_processor=LlavaOnevisionVideoProcessor(size=size),
+        tokenizer=tok,
+        chat_template=CHAT_TEMPLATE,
+        num_image_tokens=(image_size // patch_size) ** 2,
+        vision_feature_select_strategy="full",
+        vision_aspect_ratio="anyres_max_1",
+    )
+    if vocab_rows is not None and vocab_rows < len(tok):
+        raise ValueError(f"vocab_rows {vocab_rows} < the tokenizer's {len(tok)} tokens")
     cfg = LlavaOnevisionConfig(
         vision_config=SiglipVisionConfig(**vision, image_size=image_size, patch_size=patch_size),
-        text_config=Qwen2Config(vocab_size=vocab_rows or len(tok), **text, max_position_embeddings=32768, tie_word_embeddings=True,
-                                eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id),
-        image_token_index=tok.convert_tokens_to_ids("<image>"), video_token_index=tok.convert_tokens_to_ids("<video>"),
-        image_grid_pinpoints=[[image_size, image_size]], vision_aspect_ratio="anyres_max_1", vision_feature_select_strategy="full")
+        text_config=Qwen2Config(
+            vocab_size=vocab_rows or len(tok),
+            **text,
+            max_position_embeddings=32768,
+            tie_word_embeddings=True,
+            eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+            pad_token_id=tok.pad_token_id,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        video_token_index=tok.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=[[image_size, image_size]],
+        vision_aspect_ratio="anyres_max_1",
+        vision_feature_select_strategy="full",
+    )
     model = LlavaOnevisionForConditionalGeneration(cfg)
     model.generation_config.eos_token_id = cfg.text_config.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
-    out = Path(out); model.save_pretrained(out); proc.save_pretrained(out)
-    atomic_write(out/RANDOM_INIT_MARK, json.dumps(dict(seed=seed, image_size=image_size, patch_size=patch_size, vision=vision, text=text)))
+    out = Path(out)
+    model.save_pretrained(out)
+    proc.save_pretrained(out)
+    atomic_write(
+        out / RANDOM_INIT_MARK,
+        json.dumps(dict(seed=seed, image_size=image_size, patch_size=patch_size, vision=vision, text=text)),
+    )
     return out
 
 def is_random_init(path:Path|str)->bool:
@@ -108,41 +156,79 @@ def make_tiny_llava_onevision(out:Path|str, # Folder to write the model into
                               vision_hidden:int=32, text_hidden:int=64, layers:int=2, vocab_size:int=1024,
                              )->Path:
     "Write a tiny random-init LLaVA-OneVision (real classes, offline tokenizer) to `out`; return the folder."
-    return _write_llava_onevision(Path(out), seed, image_size, patch_size,
-                                  dict(hidden_size=vision_hidden, intermediate_size=2*vision_hidden, num_hidden_layers=layers, num_attention_heads=2),
-                                  dict(hidden_size=text_hidden, intermediate_size=2*text_hidden, num_hidden_layers=layers,
-                                       num_attention_heads=2, num_key_value_heads=1), tokenizer_vocab=vocab_size)
+    return _write_llava_onevision(
+        Path(out),
+        seed,
+        image_size,
+        patch_size,
+        dict(
+            hidden_size=vision_hidden,
+            intermediate_size=2 * vision_hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=2,
+        ),
+        dict(
+            hidden_size=text_hidden,
+            intermediate_size=2 * text_hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        ),
+        tokenizer_vocab=vocab_size,
+    )
 
 def load_vlm(path:Path|str, device:str="cpu", dtype=None):
     "Processor and model from a local folder (a tiny one from here or a real checkpoint), in eval mode."
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
     path = Path(path)
-    if not (path/"config.json").is_file(): raise FileNotFoundError(f"{path} is not a model folder (no config.json)")
+    if not (path/"config.json").is_file():
+        raise FileNotFoundError(f"{path} is not a model folder (no config.json)")
     proc = AutoProcessor.from_pretrained(path)
-    model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32))
+    model = AutoModelForImageTextToText.from_pretrained(
+        path, dtype=dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    )
     return proc, model.to(device).eval()
 
 # %% ../nbs/06a_tiny_model.ipynb #5e7ebf3e
 QWEN2_VOCAB = 151_936   # embedding rows of Qwen2 (LLaVA-OneVision's language model)
 
 MODEL_SIZES = {  # image size, patch, SigLIP and Qwen2 shapes, embedding rows (None: the tokenizer's)
-    "tiny": dict(image_size=64, patch_size=16, vocab_rows=None,
-                 vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
-                 text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)),
-    "small": dict(image_size=64, patch_size=8, vocab_rows=QWEN2_VOCAB,
-                  vision=dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
-                  text=dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2)),
-    "mid": dict(image_size=384, patch_size=14, vocab_rows=QWEN2_VOCAB,
-                vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16),
-                text=dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2)),
+    "tiny": dict(
+        image_size=64,
+        patch_size=16,
+        vocab_rows=None,
+        vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
+        text=dict(
+            hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1
+        ),
+    ),
+    "small": dict(
+        image_size=64,
+        patch_size=8,
+        vocab_rows=QWEN2_VOCAB,
+        vision=dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
+        text=dict(
+            hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2
+        ),
+    ),
+    "mid": dict(
+        image_size=384,
+        patch_size=14,
+        vocab_rows=QWEN2_VOCAB,
+        vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16),
+        text=dict(
+            hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2
+        ),
+    ),
 }
 
 def make_llava_onevision(out:Path|str, # Folder to write the model into
                          size:str="tiny", # A key of `MODEL_SIZES`
                          seed:int=0)->Path:
     "Write a random-init LLaVA-OneVision of a named size (`MODEL_SIZES`) to `out`; return the folder."
-    if size not in MODEL_SIZES: raise ValueError(f"model size {size!r}: one of {', '.join(MODEL_SIZES)}")
+    if size not in MODEL_SIZES:
+        raise ValueError(f"model size {size!r}: one of {', '.join(MODEL_SIZES)}")
     return _write_llava_onevision(Path(out), seed, **MODEL_SIZES[size])
 
 # %% ../nbs/06a_tiny_model.ipynb #76fcfb7a
@@ -267,7 +353,8 @@ def make_tiny_vlm(out:Path|str, # Folder to write the model into
                   seed:int=0, image_size:int=64, vocab_size:int=600)->Path:
     "Write a tiny random-init model of a video-VLM family (real classes, offline tokenizer) to `out`; return it."
     import torch
-    if family not in TINY_FAMILIES: raise ValueError(f"model family {family!r}: one of {', '.join(TINY_FAMILIES)}")
+    if family not in TINY_FAMILIES:
+        raise ValueError(f"model family {family!r}: one of {', '.join(TINY_FAMILIES)}")
     if family == "llava_video":
         return make_tiny_llava_onevision(out, seed=seed, image_size=image_size, vocab_size=vocab_size)
     torch.manual_seed(seed)

@@ -4,10 +4,9 @@
 
 # %% ../nbs/06_training.ipynb #f4ebfd98
 from __future__ import annotations
-import contextlib, functools, hashlib, json, math, os, re, shutil, time, warnings
-from dataclasses import dataclass
+import contextlib, functools, hashlib, json, math, re, shutil, time, warnings
 from pathlib import Path
-from typing import Any, Iterator, Literal, Optional, Sequence
+from typing import Iterator, Literal, Optional, Sequence
 
 import numpy as np
 import typer
@@ -37,8 +36,10 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model_path: str                                   # local model folder (a real checkpoint or a tiny one)
     output_dir: str                                   # checkpoints, log.jsonl, the final model
-    make_model: Literal["tiny", "small", "mid"] | None = None   # write a random-init model of this size at model_path if missing
-    chat_template: str | None = "project"             # "project": the template whose training/generation prompts match; None: the checkpoint's
+    # write a random-init model of this size at model_path if missing
+    make_model: Literal["tiny", "small", "mid"] | None = None
+    # "project": the template whose training/generation prompts match; None: the checkpoint's
+    chat_template: str | None = "project"
     # data
     stkit_dirs: list[str] = []                        # built STKit folders (`<source>-<split>.jsonl` + videos/)
     stkit_sources: list[str] | None = None            # these sources (None: all but nuPlan; "pseudo": pseudo-labelled)
@@ -78,7 +79,8 @@ class TrainConfig(BaseModel):
     seed: int = 0
     save_steps: int | None = None                     # checkpoint every N optimizer steps (and at the end)
     save_total_limit: int | None = 2
-    stop_after_steps: int | None = None               # stop (with a checkpoint) after this many steps in this invocation: time-limited jobs
+    # stop (with a checkpoint) after this many steps in this invocation: time-limited jobs
+    stop_after_steps: int | None = None
     log_steps: int = 1
 
     @field_validator("tunable_parts")
@@ -86,7 +88,8 @@ class TrainConfig(BaseModel):
     def _parts(cls, v):
         parts = [p.strip() for p in v.split(",") if p.strip()]
         bad = [p for p in parts if p not in TUNABLE_PARTS]
-        if bad or not parts: raise ValueError(f"tunable_parts {v!r}: each must be one of {TUNABLE_PARTS}")
+        if bad or not parts:
+            raise ValueError(f"tunable_parts {v!r}: each must be one of {TUNABLE_PARTS}")
         return ",".join(parts)
 
     @field_validator("stkit_sources")
@@ -106,21 +109,27 @@ class TrainConfig(BaseModel):
         def r(v): return v if v is None or Path(v).is_absolute() else str(b/v)
         up = {k: r(getattr(self, k)) for k in PATH_FIELDS}
         up |= {k: [r(v) for v in getattr(self, k)] for k in PATH_LIST_FIELDS}
-        if self.chat_template not in (None, "project"): up["chat_template"] = r(self.chat_template)
+        if self.chat_template not in (None, "project"):
+            up["chat_template"] = r(self.chat_template)
         return self.model_copy(update=up)
 
     @classmethod
     def load(cls, path:Path|str, base_dir:Path|str|None=None, **overrides)->"TrainConfig":
         "A config from a YAML or JSON file, with keyword overrides; relative paths from `base_dir` (default: the current directory)."
         p = Path(path)
-        if not p.is_file(): raise FileNotFoundError(f"train config {p} does not exist")
+        if not p.is_file():
+            raise FileNotFoundError(f"train config {p} does not exist")
         if p.suffix in (".yaml", ".yml"):
             import yaml
             data = yaml.safe_load(p.read_text()) or {}
-        else: data = json.loads(p.read_text())
-        if not isinstance(data, dict): raise ValueError(f"{p}: a train config is a mapping of keys to values")
-        try: c = cls(**{**data, **overrides})
-        except Exception as e: raise ValueError(f"{p}: {e}") from None
+        else:
+            data = json.loads(p.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{p}: a train config is a mapping of keys to values")
+        try:
+            c = cls(**{**data, **overrides})
+        except Exception as e:
+            raise ValueError(f"{p}: {e}") from None
         return c.resolved(base_dir) if base_dir is not None else c
 
 PATH_FIELDS = ("model_path", "output_dir", "llava_video_root", "open_spatial_root", "cache_dir")
@@ -135,10 +144,12 @@ def read_stkit_records(folders:Sequence[Path|str], # built STKit folders
     out = []
     for f in folders:
         for r in read_stkit(f):
-            if r["source"] in BENCH_ONLY_SOURCES: continue   # nuPlan: the unseen dataset, bench only (Sec. 4)
+            if r["source"] in BENCH_ONLY_SOURCES:
+                continue   # nuPlan: the unseen dataset, bench only (Sec. 4)
             pseudo = r["info"].get("label_source") == "pseudo"   # a pseudo-labelled collection (bdd100k, ...)
             wanted = sources is None or r["source"] in sources or (pseudo and "pseudo" in sources)
-            if r["split"] == split and wanted: out.append({**r, "_root": str(Path(f).resolve())})
+            if r["split"] == split and wanted:
+                out.append({**r, "_root": str(Path(f).resolve())})
     return out
 
 def training_items(config:TrainConfig)->tuple[list[dict], dict]:
@@ -148,11 +159,25 @@ def training_items(config:TrainConfig)->tuple[list[dict], dict]:
     lv = read_llava_video(config.llava_video, config.llava_video_root) if config.llava_video else []
     osd = read_open_spatial(config.open_spatial, config.open_spatial_root) if config.open_spatial else []
     by_id = {r["id"]: r for r in recs}
-    if len(by_id) != len(recs): raise ValueError("STKit record ids repeat across the folders in stkit_dirs")
-    mix, summary = blend([{k: v for k, v in r.items() if k != "_root"} for r in recs], lv, osd, counts=tuple(config.blend_counts), seed=config.seed)
-    items = [{"kind": "stkit", "record": by_id[s["id"]]} if s["source"] == "stkit" else {"kind": "sft", "sample": s} for s in mix]
-    if config.max_samples is not None: items = items[:config.max_samples]
-    if not items: raise ValueError("the training blend is empty: give stkit_dirs (with records of the split/sources) or general data")
+    if len(by_id) != len(recs):
+        raise ValueError("STKit record ids repeat across the folders in stkit_dirs")
+    mix, summary = blend(
+        [{k: v for k, v in r.items() if k != "_root"} for r in recs],
+        lv,
+        osd,
+        counts=tuple(config.blend_counts),
+        seed=config.seed,
+    )
+    items = [
+        {"kind": "stkit", "record": by_id[s["id"]]} if s["source"] == "stkit" else {"kind": "sft", "sample": s}
+        for s in mix
+    ]
+    if config.max_samples is not None:
+        items = items[:config.max_samples]
+    if not items:
+        raise ValueError(
+            "the training blend is empty: give stkit_dirs (with records of the split/sources) or general data"
+        )
     return items, summary
 
 # %% ../nbs/06_training.ipynb #ebedc98e
@@ -167,7 +192,8 @@ class FrameCache:
 
     def path(self, video:Path|str)->Path:
         p = Path(video).resolve()
-        if not p.exists(): raise FileNotFoundError(f"video {p} does not exist")
+        if not p.exists():
+            raise FileNotFoundError(f"video {p} does not exist")
         st = p.stat() if p.is_file() else max((f.stat() for f in p.iterdir()), key=lambda s: s.st_mtime_ns)
         return self.folder/f"{_key(str(p), st.st_size, st.st_mtime_ns, self.n, self.size, 'exactly-n')}.npz"
 
@@ -176,15 +202,23 @@ class FrameCache:
         f = self.path(video)
         if f.exists():
             try:
-                with np.load(f) as z: self.hits += 1; return z["frames"], z["times"]
-            except Exception: pass                       # a torn file from a killed writer: decode again
+                with np.load(f) as z:
+                    self.hits += 1
+                    return z["frames"], z["times"]
+            except Exception:
+                pass                       # a torn file from a killed writer: decode again
         frames, times = read_video_frames(video, n=self.n, repeat=True)   # exactly n: fixed frame count per batch
         if self.vp is not None:
-            r = self.vp(videos=[frames], return_tensors="pt", do_rescale=False, do_normalize=False)["pixel_values_videos"][0]
-            frames = r.round().clamp(0, 255).to(dtype=__import__("torch").uint8).permute(0, 2, 3, 1).contiguous().numpy()
+            r = self.vp(videos=[frames], return_tensors="pt", do_rescale=False, do_normalize=False)[
+                "pixel_values_videos"
+            ][0]
+            frames = (
+                r.round().clamp(0, 255).to(dtype=__import__("torch").uint8).permute(0, 2, 3, 1).contiguous().numpy()
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(f) as tmp:
-            with open(tmp, "wb") as fh: np.savez(fh, frames=frames, times=times)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, frames=frames, times=times)
         self.misses += 1
         return frames, times
 
@@ -197,15 +231,18 @@ def item_messages(item:dict, frames:Optional[np.ndarray]=None, times:Optional[np
     msgs = to_chat_messages(item["sample"])
     for m in msgs:
         for i, c in enumerate(m["content"]):
-            if c["type"] == "video": m["content"][i] = {"type": "video", "video": frames}
+            if c["type"] == "video":
+                m["content"][i] = {"type": "video", "video": frames}
             elif c["type"] == "image" and "path" in c:
                 from PIL import Image
-                with Image.open(c["path"]) as im: m["content"][i] = {"type": "image", "image": im.convert("RGB")}
+                with Image.open(c["path"]) as im:
+                    m["content"][i] = {"type": "image", "image": im.convert("RGB")}
     return msgs
 
 def item_video(item:dict)->Optional[Path]:
     "The video file (or frame folder) of a training item, None for an image sample."
-    if item["kind"] == "stkit": return safe_join(item["record"]["_root"], item["record"]["video"])
+    if item["kind"] == "stkit":
+        return safe_join(item["record"]["_root"], item["record"]["video"])
     v = item["sample"].get("video")
     return Path(v) if v else None
 
@@ -216,12 +253,15 @@ def check_label_mask(input_ids, labels, eos_id:int, where:str=""):
     "Raise unless some tokens are trained and every trained span ends with the stop token."
     import torch
     m = labels != -100
-    if not bool(m.any()): raise TemplateError(f"{where}: the chat template marks no assistant tokens ({{% generation %}} missing?); "
+    if not bool(m.any()):
+        raise TemplateError(f"{where}: the chat template marks no assistant tokens ({{% generation %}} missing?); "
                                             "use chat_template: project")
     ends = m & ~torch.nn.functional.pad(m[1:], (0, 1), value=False)
     if not bool((input_ids[ends] == eos_id).all()):
-        raise TemplateError(f"{where}: a trained answer does not end with the stop token; the template leaves it outside "
-                         "{% generation %} (use chat_template: project)")
+        raise TemplateError(
+            f"{where}: a trained answer does not end with the stop token; the template leaves it outside "
+            "{% generation %} (use chat_template: project)"
+        )
 
 # %% ../nbs/06_training.ipynb #0b892996
 def processor_fingerprint(proc)->str:
@@ -234,6 +274,7 @@ DATA_ERRORS = (OSError, ValueError, EOFError, RuntimeError)   # a missing, trunc
 
 class STKitTrainDataset:
     "Training items as model inputs: frames (cached), chat template, assistant-only labels (cached); broken items skipped."
+
     def __init__(self, items:list[dict], processor, n_frames:int, cache_dir:Path|str,
                  skip_log:Path|str|None=None, # JSON Lines of the items skipped because their video/image did not load
                  max_substitutes:int=16): # consecutive broken items tolerated before giving up
@@ -249,56 +290,75 @@ class STKitTrainDataset:
 
     def __len__(self): return len(self.items)
 
-    def item_id(self, i:int)->str: it = self.items[i]; return (it.get("record") or it.get("sample"))["id"]
+    def item_id(self, i:int)->str:
+        it = self.items[i]
+        return (it.get("record") or it.get("sample"))["id"]
 
     def _skip(self, i:int, e:Exception):
-        msg = f"{type(e).__name__}: {e}"; self.skipped[self.item_id(i)] = msg
+        msg = f"{type(e).__name__}: {e}"
+        self.skipped[self.item_id(i)] = msg
         warnings.warn(f"training item {i} ({self.item_id(i)}) skipped: {msg}")
         if self.skip_log:
             self.skip_log.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.skip_log, "a") as fh: fh.write(json.dumps(dict(index=i, id=self.item_id(i), error=msg)) + "\n")
+            with open(self.skip_log, "a") as fh:
+                fh.write(json.dumps(dict(index=i, id=self.item_id(i), error=msg)) + "\n")
 
     def __getitem__(self, i:int)->dict:
         "Item `i`; if its video or image does not load, it is logged and the next loadable item stands in (same batch size)."
         for k in range(self.max_substitutes + 1):
             j = (i + k) % len(self)
-            if self.item_id(j) in self.skipped: continue
-            try: return self._load(j)
+            if self.item_id(j) in self.skipped:
+                continue
+            try:
+                return self._load(j)
             except DATA_ERRORS as e:
-                if isinstance(e, TemplateError): raise      # a config error, not a broken item
+                if isinstance(e, TemplateError):
+                    raise      # a config error, not a broken item
                 self._skip(j, e)
         raise RuntimeError(f"training items {i}..{(i + self.max_substitutes) % len(self)}: none loads "
                            f"(last: {self.skipped.get(self.item_id(j))}); see {self.skip_log or 'the warnings'}")
 
     def token_path(self, i:int)->Path:
-        it = self.items[i]; body = it["record"] if it["kind"] == "stkit" else it["sample"]
+        it = self.items[i]
+        body = it["record"] if it["kind"] == "stkit" else it["sample"]
         return self.cache/"tokens"/f"{_key({k: v for k, v in body.items() if k != '_root'}, self.n, self.fp)}.npz"
 
     def _load(self, i:int)->dict:
         import torch
-        it = self.items[i]; video = item_video(it)
+        it = self.items[i]
+        video = item_video(it)
         frames, times = self.frames.get(video) if video is not None else (None, None)
         tp = self.token_path(i)
         msgs = item_messages(it, frames, times)
         if tp.exists():                                    # cached tokens: only pixels to make
-            with np.load(tp) as z: ids, labels = torch.from_numpy(z["input_ids"].astype(np.int64)), torch.from_numpy(z["labels"].astype(np.int64))
+            with np.load(tp) as z:
+                ids, labels = (
+                    torch.from_numpy(z["input_ids"].astype(np.int64)),
+                    torch.from_numpy(z["labels"].astype(np.int64)),
+                )
             out = dict(input_ids=ids, labels=labels)
-            if video is not None: out |= self.proc.video_processor(videos=[frames], return_tensors="pt")
+            if video is not None:
+                out |= self.proc.video_processor(videos=[frames], return_tensors="pt")
             images = [c["image"] for m in msgs for c in m["content"] if c["type"] == "image"]
-            if images: out |= self.proc.image_processor(images=images, return_tensors="pt")
+            if images:
+                out |= self.proc.image_processor(images=images, return_tensors="pt")
             return dict(out)
         enc = self.proc.apply_chat_template(msgs, tokenize=True, return_dict=True,
                                             return_assistant_tokens_mask=True, return_tensors="pt")
         ids = enc["input_ids"][0]
         labels = torch.where(enc["assistant_masks"][0].bool(), ids, torch.full_like(ids, -100))
-        check_label_mask(ids, labels, self.eos_id, where=f"training item {i} ({(it.get('record') or it.get('sample'))['id']})")
+        check_label_mask(
+            ids, labels, self.eos_id, where=f"training item {i} ({(it.get('record') or it.get('sample'))['id']})"
+        )
         if not tp.exists():
             tp.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(tp) as tmp:
-                with open(tmp, "wb") as fh: np.savez(fh, input_ids=ids.numpy().astype(np.int32), labels=labels.numpy().astype(np.int32))
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, input_ids=ids.numpy().astype(np.int32), labels=labels.numpy().astype(np.int32))
         out = dict(input_ids=ids, labels=labels)
         for k in ("pixel_values_videos", "pixel_values", "image_sizes", "batch_num_images"):
-            if k in enc: out[k] = enc[k]
+            if k in enc:
+                out[k] = enc[k]
         return out
 
 # %% ../nbs/06_training.ipynb #56c87bdd
@@ -314,12 +374,18 @@ def collate(samples:list[dict], pad_id:int, padding_side:str="right")->dict:
                attention_mask=torch.stack([pad(torch.ones_like(s["input_ids"]), 0) for s in samples]))
     vids = [s["pixel_values_videos"] for s in samples if "pixel_values_videos" in s]
     if vids:
-        if len({tuple(v.shape[1:]) for v in vids}) > 1: raise ValueError(f"videos of different shapes in one batch: {[tuple(v.shape) for v in vids]}")
+        if len({tuple(v.shape[1:]) for v in vids}) > 1:
+            raise ValueError(f"videos of different shapes in one batch: {[tuple(v.shape) for v in vids]}")
         out["pixel_values_videos"] = torch.cat(vids)
     imgs = [s for s in samples if "pixel_values" in s]
     if imgs:
         P = max(s["pixel_values"].shape[1] for s in imgs)
-        out["pixel_values"] = torch.cat([torch.nn.functional.pad(s["pixel_values"], (0, 0, 0, 0, 0, 0, 0, P - s["pixel_values"].shape[1])) for s in imgs])
+        out["pixel_values"] = torch.cat(
+            [
+                torch.nn.functional.pad(s["pixel_values"], (0, 0, 0, 0, 0, 0, 0, P - s["pixel_values"].shape[1]))
+                for s in imgs
+            ]
+        )
         out["image_sizes"] = torch.cat([s["image_sizes"] for s in imgs])
         out["batch_num_images"] = torch.cat([s.get("batch_num_images", torch.ones(1, dtype=torch.long)) for s in imgs])
     return out
@@ -334,7 +400,8 @@ def make_toy_stkit(folder:Path|str, n_clips:int=2, n_frames:int=16)->Path:
     for k in range(n_clips):
         clip = make_test_clip(folder/"src"/str(k), n_frames=n_frames, seed=k, clip_id=f"synthetic/test/{k}")
         rs, vids = clip_records(clip, seed=0)
-        for name, objs in vids: render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], folder/name)
+        for name, objs in vids:
+            render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], folder/name)
         recs += [r.model_dump(mode="json") for r in rs]
     write_jsonl(folder/"synthetic-train.jsonl", recs)
     return folder
@@ -345,19 +412,33 @@ def answer_token_loss(model, batch:dict, num_items)->"torch.Tensor":
     import torch
     target = batch["labels"][:, 1:]
     keep = torch.nn.functional.pad(target != -100, (0, 1), value=False)     # position p is scored on token p+1
-    logits = model(**{k: v for k, v in batch.items() if k != "labels"}, logits_to_keep=keep).logits   # (labelled, vocab)
+    # (labelled, vocab)
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}, logits_to_keep=keep).logits
     return torch.nn.functional.cross_entropy(logits.float(), target[target != -100], reduction="sum") / num_items
 
 # %% ../nbs/06_training.ipynb #a9555224
 class StepSampler:
     "Micro-batch indices for one process, from a given optimizer step on (resumable, seed-determined order)."
-    def __init__(self, n:int, global_batch:int, micro_batch:int, world:int=1, rank:int=0, seed:int=0, start_step:int=0, max_steps:int|None=None):
-        if global_batch % (micro_batch * world): raise ValueError(f"global batch {global_batch} is not a multiple of micro batch "
+
+    def __init__(
+        self,
+        n: int,
+        global_batch: int,
+        micro_batch: int,
+        world: int = 1,
+        rank: int = 0,
+        seed: int = 0,
+        start_step: int = 0,
+        max_steps: int | None = None,
+    ):
+        if global_batch % (micro_batch * world):
+            raise ValueError(f"global batch {global_batch} is not a multiple of micro batch "
                                                                   f"{micro_batch} × {world} processes")
         self.n, self.G, self.mb, self.world, self.rank, self.seed = n, global_batch, micro_batch, world, rank, seed
         self.accum = global_batch // (micro_batch * world)
         self.steps_per_epoch = n // global_batch
-        if self.steps_per_epoch == 0: raise ValueError(f"{n} training samples are fewer than one global batch of {global_batch}")
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{n} training samples are fewer than one global batch of {global_batch}")
         self.start_step, self.max_steps = start_step, max_steps
 
     def order(self, epoch:int)->np.ndarray: return rng(self.seed, "train-order", epoch).permutation(self.n)
@@ -373,16 +454,20 @@ class StepSampler:
         for step in range(self.start_step, end):
             yield from self.step_indices(step)
 
-    def __len__(self): return (((self.max_steps if self.max_steps is not None else self.steps_per_epoch)) - self.start_step) * self.accum
+    def __len__(self):
+        return ((self.max_steps if self.max_steps is not None else self.steps_per_epoch) - self.start_step) * self.accum
 
 # %% ../nbs/06_training.ipynb #d83bf55f
 UNUSED_VISION = re.compile(r"vision_tower\.(.*\.)?(post_layernorm|head)\.")
 
 def part_of(name:str)->str|None:
     "The tunable part a parameter name belongs to."
-    if "vision_tower" in name: return "mm_vision_tower"
-    if "multi_modal_projector" in name or "image_newline" in name: return "mm_mlp_adapter"
-    if "language_model" in name or name.startswith("lm_head") or ".lm_head" in name: return "mm_language_model"
+    if "vision_tower" in name:
+        return "mm_vision_tower"
+    if "multi_modal_projector" in name or "image_newline" in name:
+        return "mm_mlp_adapter"
+    if "language_model" in name or name.startswith("lm_head") or ".lm_head" in name:
+        return "mm_language_model"
     return None
 
 def set_tunable_parts(model, parts:Sequence[str])->dict:
@@ -391,7 +476,8 @@ def set_tunable_parts(model, parts:Sequence[str])->dict:
     for n, p in model.named_parameters():
         part = part_of(n)
         p.requires_grad_(part in parts and not UNUSED_VISION.search(n))
-        if p.requires_grad: counts[part] += p.numel()
+        if p.requires_grad:
+            counts[part] += p.numel()
     return counts
 
 def apply_lora(model, config:TrainConfig):
@@ -399,15 +485,23 @@ def apply_lora(model, config:TrainConfig):
     from peft import LoraConfig, get_peft_model
     regex = "|".join(([LM_LORA_REGEX] if "mm_language_model" in config.parts else []) +
                      ([VISION_LORA_REGEX] if "mm_vision_tower" in config.parts else []))
-    if not regex: raise ValueError("lora needs mm_language_model or mm_vision_tower in tunable_parts")
-    lc = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, target_modules=f"({regex})",
-                    modules_to_save=["multi_modal_projector"] if "mm_mlp_adapter" in config.parts else None, task_type="CAUSAL_LM")
+    if not regex:
+        raise ValueError("lora needs mm_language_model or mm_vision_tower in tunable_parts")
+    lc = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=f"({regex})",
+        modules_to_save=["multi_modal_projector"] if "mm_mlp_adapter" in config.parts else None,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lc)
 
 # %% ../nbs/06_training.ipynb #9a938a12
 def _mixed_precision(config:TrainConfig)->str:
     import torch
-    if config.mixed_precision != "auto": return config.mixed_precision
+    if config.mixed_precision != "auto":
+        return config.mixed_precision
     return "bf16" if torch.cuda.is_available() else "no"
 
 def load_for_training(config:TrainConfig):
@@ -419,16 +513,19 @@ def load_for_training(config:TrainConfig):
     if config.chat_template == "project":
         from st_vlm_repro.tiny_model import CHAT_TEMPLATE
         proc.chat_template = CHAT_TEMPLATE
-    elif config.chat_template: proc.chat_template = Path(config.chat_template).read_text()
+    elif config.chat_template:
+        proc.chat_template = Path(config.chat_template).read_text()
     model = AutoModelForImageTextToText.from_pretrained(mp, dtype=torch.float32)
     model.config.use_cache = False
     if config.lora:
         set_tunable_parts(model, [])
         model = apply_lora(model, config)
-    else: set_tunable_parts(model, config.parts)
+    else:
+        set_tunable_parts(model, config.parts)
     if config.activation_checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        if config.lora: model.enable_input_require_grads()
+        if config.lora:
+            model.enable_input_require_grads()
     return proc, model
 
 def ensure_model(config:TrainConfig)->Path:
@@ -437,13 +534,15 @@ def ensure_model(config:TrainConfig)->Path:
     if config.make_model and not (mp/"config.json").exists():
         from st_vlm_repro.tiny_model import make_llava_onevision
         make_llava_onevision(mp, config.make_model, seed=config.seed)
-    if not (mp/"config.json").exists(): raise FileNotFoundError(f"model_path {mp} is not a model folder (no config.json)")
+    if not (mp/"config.json").exists():
+        raise FileNotFoundError(f"model_path {mp} is not a model folder (no config.json)")
     return mp
 
 def _param_groups(model, weight_decay:float)->list[dict]:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        if p.requires_grad: (no_decay if p.ndim < 2 or "norm" in n.lower() else decay).append(p)
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "norm" in n.lower() else decay).append(p)
     return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
 
 def make_optimizer(model, config:TrainConfig):
@@ -452,8 +551,10 @@ def make_optimizer(model, config:TrainConfig):
     groups = _param_groups(model, config.weight_decay)
     kw = dict(lr=config.learning_rate, betas=tuple(config.adam_betas))
     if config.fused_adamw:
-        try: return torch.optim.AdamW(groups, fused=True, **kw)
-        except (RuntimeError, TypeError) as e: warnings.warn(f"fused AdamW unavailable ({e}); using the foreach kernel")
+        try:
+            return torch.optim.AdamW(groups, fused=True, **kw)
+        except (RuntimeError, TypeError) as e:
+            warnings.warn(f"fused AdamW unavailable ({e}); using the foreach kernel")
     return torch.optim.AdamW(groups, **kw)
 
 def _latest_checkpoint(out:Path)->Path|None:
@@ -464,8 +565,10 @@ def _latest_checkpoint(out:Path)->Path|None:
 # %% ../nbs/06_training.ipynb #d8de1305
 def save_checkpoint(accelerator, model, proc, config:TrainConfig, state:dict, folder:Path):
     "Accelerate state (model, optimizer, scheduler, RNG) + trainer_state.json + the HF model/adapter, atomically."
-    folder = Path(folder); tmp = folder.with_name(folder.name + ".tmp")
-    if accelerator.is_main_process and tmp.exists(): shutil.rmtree(tmp)
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp/"state"))
     sd = accelerator.get_state_dict(model)
@@ -473,12 +576,16 @@ def save_checkpoint(accelerator, model, proc, config:TrainConfig, state:dict, fo
     if accelerator.is_main_process:
         unwrapped.save_pretrained(tmp/("adapter" if config.lora else "model"), state_dict=sd)
         proc.save_pretrained(tmp/("adapter" if config.lora else "model"))
-        atomic_write(tmp/"trainer_state.json", json.dumps(to_jsonable(dict(state, config=config.model_dump())), indent=1))
-        if folder.exists(): shutil.rmtree(folder)
+        atomic_write(
+            tmp / "trainer_state.json", json.dumps(to_jsonable(dict(state, config=config.model_dump())), indent=1)
+        )
+        if folder.exists():
+            shutil.rmtree(folder)
         tmp.rename(folder)
         if config.save_total_limit:
             cks = sorted(folder.parent.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1].split(".")[0]))
-            for old in [c for c in cks if not c.name.endswith(".tmp")][:-config.save_total_limit]: shutil.rmtree(old, ignore_errors=True)
+            for old in [c for c in cks if not c.name.endswith(".tmp")][:-config.save_total_limit]:
+                shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
 
 def save_final(accelerator, model, proc, config:TrainConfig, out:Path)->Path:
@@ -492,7 +599,8 @@ def save_final(accelerator, model, proc, config:TrainConfig, out:Path)->Path:
             unwrapped.save_pretrained(final/"adapter", state_dict=sd)
             merged = copy.deepcopy(unwrapped).merge_and_unload()
             merged.save_pretrained(final)
-        else: unwrapped.save_pretrained(final, state_dict=sd)
+        else:
+            unwrapped.save_pretrained(final, state_dict=sd)
         proc.save_pretrained(final)
     accelerator.wait_for_everyone()
     return Path(out)/"final"
@@ -500,7 +608,8 @@ def save_final(accelerator, model, proc, config:TrainConfig, out:Path)->Path:
 # %% ../nbs/06_training.ipynb #51eec03e
 def _peak_memory_gb(device)->float:
     import torch, resource
-    if device.type == "cuda": return torch.cuda.max_memory_allocated(device) / 2**30
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB on Linux → GiB
 
 def _fresh_accelerator_state(mixed_precision:str):
@@ -522,12 +631,17 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     from accelerate.utils import DistributedDataParallelKwargs
     from transformers import get_scheduler
     from st_vlm_repro.core import check_resume
-    if not isinstance(config, TrainConfig): config = TrainConfig.load(config)
+    if not isinstance(config, TrainConfig):
+        config = TrainConfig.load(config)
     out = Path(config.output_dir)
     _fresh_accelerator_state(_mixed_precision(config))
-    acc = Accelerator(mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available(),   # cpu: torchrun → gloo
-                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)])
-    seed_everything(config.seed); torch.manual_seed(config.seed)
+    acc = Accelerator(
+        mixed_precision=_mixed_precision(config),
+        cpu=not torch.cuda.is_available(),  # cpu: torchrun → gloo
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
+    )
+    seed_everything(config.seed)
+    torch.manual_seed(config.seed)
     proc, model = load_for_training(config)
     items, blend_summary = training_items(config)
     ds = STKitTrainDataset(items, proc, config.n_frames, config.cache_dir or out/"cache",
@@ -536,12 +650,15 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     probe = StepSampler(len(ds), config.global_batch_size, config.micro_batch_size, W, acc.process_index, config.seed)
     total = config.max_steps if config.max_steps is not None else max(1, int(config.epochs * probe.steps_per_epoch))
     opt = make_optimizer(model, config)
-    sched = get_scheduler(config.lr_scheduler, opt, num_warmup_steps=int(round(config.warmup_ratio * total)), num_training_steps=total)
+    sched = get_scheduler(
+        config.lr_scheduler, opt, num_warmup_steps=int(round(config.warmup_ratio * total)), num_training_steps=total
+    )
     model, opt, sched = acc.prepare(model, opt, sched)
     state = dict(step=0, samples=0, tokens=0, total_steps=total, blend=blend_summary)
     if resume_from:
         ck = _latest_checkpoint(out) if str(resume_from) == "latest" else Path(resume_from)
-        if ck is None or not (ck/"trainer_state.json").exists(): raise FileNotFoundError(f"no checkpoint to resume from at {resume_from} (in {out})")
+        if ck is None or not (ck/"trainer_state.json").exists():
+            raise FileNotFoundError(f"no checkpoint to resume from at {resume_from} (in {out})")
         saved = json.loads((ck/"trainer_state.json").read_text())
         check_resume(saved.get("config"), config.model_dump(), str(ck/"trainer_state.json"), ignore=RESUME_FREE,
                      hint="resume with the checkpoint's config, or train into a new output_dir")
@@ -555,11 +672,18 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     log_path = out/"log.jsonl"
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        kept = [r for r in iter_jsonl(log_path) if r["step"] <= state["step"]] if (resume_from and log_path.exists()) else []
+        kept = (
+            [r for r in iter_jsonl(log_path) if r["step"] <= state["step"]]
+            if (resume_from and log_path.exists())
+            else []
+        )
         atomic_write(log_path, "".join(json.dumps(r) + "\n" for r in kept))
     device, it = acc.device, iter(loader)
     bar = tqdm(total=total, initial=state["step"], desc="train", disable=not (progress and acc.is_main_process))
-    model.train(); t0 = time.perf_counter(); done_here = dict(samples=0, tokens=0); last = {}
+    model.train()
+    t0 = time.perf_counter()
+    done_here = dict(samples=0, tokens=0)
+    last = {}
     stop_at = min(total, state["step"] + config.stop_after_steps) if config.stop_after_steps else total
     while state["step"] < stop_at:
         micro = [next(it) for _ in range(sampler.accum)]
@@ -576,10 +700,15 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
                 acc.backward(loss)
             loss_sum += loss.detach().float()
         gn = acc.clip_grad_norm_(model.parameters(), config.max_grad_norm) if config.max_grad_norm else None
-        opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
         step_loss = float(acc.reduce(loss_sum, "sum")) / W
-        state["step"] += 1; state["samples"] += config.global_batch_size; state["tokens"] += int(n_tok_all)
-        done_here["samples"] += config.global_batch_size; done_here["tokens"] += int(n_tok_all)
+        state["step"] += 1
+        state["samples"] += config.global_batch_size
+        state["tokens"] += int(n_tok_all)
+        done_here["samples"] += config.global_batch_size
+        done_here["tokens"] += int(n_tok_all)
         el = time.perf_counter() - t0
         last = dict(step=state["step"], epoch=round(state["step"] / probe.steps_per_epoch, 4), loss=step_loss,
                     lr=sched.get_last_lr()[0], grad_norm=float(gn) if gn is not None else None,
@@ -587,17 +716,29 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
                     peak_mem_gb=_peak_memory_gb(device))
         if acc.is_main_process:
             if state["step"] % config.log_steps == 0 or state["step"] == total:
-                with open(log_path, "a") as fh: fh.write(json.dumps(last) + "\n")
-            bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{last['lr']:.2e}", sps=f"{last['samples_per_s']:.1f}"); bar.update(1)
+                with open(log_path, "a") as fh:
+                    fh.write(json.dumps(last) + "\n")
+            bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{last['lr']:.2e}", sps=f"{last['samples_per_s']:.1f}")
+            bar.update(1)
         if config.save_steps and state["step"] % config.save_steps == 0 and state["step"] < total:
             save_checkpoint(acc, model, proc, config, state, out/f"checkpoint-{state['step']}")
     bar.close()
-    if config.save_steps or stop_at < total: save_checkpoint(acc, model, proc, config, state, out/f"checkpoint-{state['step']}")
+    if config.save_steps or stop_at < total:
+        save_checkpoint(acc, model, proc, config, state, out/f"checkpoint-{state['step']}")
     final = save_final(acc, model, proc, config, out) if state["step"] >= total else None
-    summary = dict(last, final_model=str(final) if final else None, stopped_early=stop_at < total, log=str(log_path), n_items=len(ds), blend=blend_summary, world=W,
-                   frame_cache=dict(hits=ds.frames.hits, misses=ds.frames.misses),
-                   skipped_items=len({r["id"] for f in out.glob("skipped_items.rank*.jsonl") for r in iter_jsonl(f)}))
-    if acc.is_main_process: atomic_write(out/"train_summary.json", json.dumps(to_jsonable(summary), indent=1))
+    summary = dict(
+        last,
+        final_model=str(final) if final else None,
+        stopped_early=stop_at < total,
+        log=str(log_path),
+        n_items=len(ds),
+        blend=blend_summary,
+        world=W,
+        frame_cache=dict(hits=ds.frames.hits, misses=ds.frames.misses),
+        skipped_items=len({r["id"] for f in out.glob("skipped_items.rank*.jsonl") for r in iter_jsonl(f)}),
+    )
+    if acc.is_main_process:
+        atomic_write(out/"train_summary.json", json.dumps(to_jsonable(summary), indent=1))
     return summary
 
 def read_log(output_dir:Path|str)->list[dict]:
@@ -610,9 +751,13 @@ def plot_loss(logs:dict[str, list[dict]], # run name -> `read_log` rows
     "Loss per optimizer step of one or more runs (and a horizontal line at the answer-prior loss)."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, rows in logs.items(): ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=name)
-    if prior_loss is not None: ax.axhline(prior_loss, ls="--", c="gray", label="template answer entropy")
-    ax.set(xlabel="optimizer step", ylabel="loss per answer token", title=title, yscale="log"); ax.legend(); fig.tight_layout()
+    for name, rows in logs.items():
+        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=name)
+    if prior_loss is not None:
+        ax.axhline(prior_loss, ls="--", c="gray", label="template answer entropy")
+    ax.set(xlabel="optimizer step", ylabel="loss per answer token", title=title, yscale="log")
+    ax.legend()
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/06_training.ipynb #ade0fe42
@@ -622,10 +767,13 @@ def answer_prior_loss(items:list[dict], tokenizer)->float:
     groups: dict[str, Counter] = {}
     n_tok = 0
     for it in items:
-        if it["kind"] != "stkit": continue
-        r = it["record"]; groups.setdefault(r["template_id"], Counter())[r["answer"]] += 1
+        if it["kind"] != "stkit":
+            continue
+        r = it["record"]
+        groups.setdefault(r["template_id"], Counter())[r["answer"]] += 1
         n_tok += len(tokenizer(r["answer"] + "<|im_end|>")["input_ids"])
-    if not n_tok: raise ValueError("no STKit items to measure the answer prior on")
+    if not n_tok:
+        raise ValueError("no STKit items to measure the answer prior on")
     nats = 0.0
     for c in groups.values():
         tot = sum(c.values())
@@ -633,30 +781,42 @@ def answer_prior_loss(items:list[dict], tokenizer)->float:
     return nats / n_tok
 
 # %% ../nbs/06_training.ipynb #39c33359
-train_app = typer.Typer(help="Kinematic instruction tuning (paper Sec. 3.4, 5.1).", invoke_without_command=True, add_completion=False)
+train_app = typer.Typer(
+    help="Kinematic instruction tuning (paper Sec. 3.4, 5.1).", invoke_without_command=True, add_completion=False
+)
+
 
 def _parse_sets(pairs)->dict:
     import yaml
     out = {}
     for p in pairs or []:
         k, sep, v = p.partition("=")
-        if not sep: raise typer.BadParameter(f"--set expects key=value, got {p!r}")
+        if not sep:
+            raise typer.BadParameter(f"--set expects key=value, got {p!r}")
         out[k.strip()] = yaml.safe_load(v)
     return out
 
 @train_app.callback()
-def train_cmd(config: Path = typer.Option(..., "--config", "-c", help="Train config (YAML/JSON), e.g. configs/train_mini.yaml"),
-              resume_from: str = typer.Option(None, "--resume-from", help="A checkpoint folder, or 'latest'"),
-              set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key: key=value (YAML value)"),
-              progress: bool = typer.Option(True, help="Show the progress bar")):
+def train_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="Train config (YAML/JSON), e.g. configs/train_mini.yaml"),
+    resume_from: str = typer.Option(None, "--resume-from", help="A checkpoint folder, or 'latest'"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key: key=value (YAML value)"),
+    progress: bool = typer.Option(True, help="Show the progress bar"),
+):
     "Fine-tune a LLaVA-OneVision model on STKit (+ blend) from a config; resumable."
     cfg = TrainConfig.load(config, **_parse_sets(set_))
     s = train(cfg, resume_from=resume_from, progress=progress)
-    typer.echo(json.dumps({k: s.get(k) for k in ("step", "loss", "samples_per_s", "tokens_per_s", "final_model", "log")}, indent=1))
+    typer.echo(
+        json.dumps(
+            {k: s.get(k) for k in ("step", "loss", "samples_per_s", "tokens_per_s", "final_model", "log")}, indent=1
+        )
+    )
+
 
 def main(): train_app()
 
-if __name__ == "__main__" and str(globals().get("__file__", "")).endswith("train.py"): main()   # python -m st_vlm_repro.train / torchrun
+if __name__ == "__main__" and str(globals().get("__file__", "")).endswith("train.py"):
+    main()   # python -m st_vlm_repro.train / torchrun
 
 # %% ../nbs/06_training.ipynb #70d5c476
 PAPER_TABLE6 = [  # Table 6 of the paper, transcribed: accuracy (%) per task
@@ -676,7 +836,10 @@ def ablation_configs(base:TrainConfig, out_dir:Path|str)->dict[str, TrainConfig|
 def accuracy_row(summary)->dict:
     "A summary DataFrame (`evaluate`) as Table 6's accuracy columns."
     from st_vlm_repro.stkit import TASK_ABBREV
-    row = {TASK_ABBREV[t]: float(summary.loc[t, "accuracy"]) if t in summary.index else float("nan") for t in TASK_ABBREV}
+
+    row = {
+        TASK_ABBREV[t]: float(summary.loc[t, "accuracy"]) if t in summary.index else float("nan") for t in TASK_ABBREV
+    }
     row["Avg"] = float(summary.loc["average", "accuracy"])
     return row
 
@@ -691,28 +854,45 @@ def run_table6(base:TrainConfig, # The training config each row varies (data, st
     from st_vlm_repro.evaluate import evaluate
     from st_vlm_repro.hf_runner import HFVideoRunner
     from st_vlm_repro.runners import PriorRunner
-    out = Path(out_dir); rows = []
+    out = Path(out_dir)
+    rows = []
     marks = {"base": ("-", "-"), "label": ("✓", "-"), "label+pseudo": ("✓", "✓")}
     nf = n_frames or base.n_frames
     for name, cfg in ablation_configs(base, out).items():
         row = dict(source="measured", label=marks[name][0], pseudo_label=marks[name][1])
-        if cfg is None: model = ensure_model(base)
+        if cfg is None:
+            model = ensure_model(base)
         else:
-            try: items, _ = training_items(cfg)
-            except ValueError: items = []
+            try:
+                items, _ = training_items(cfg)
+            except ValueError:
+                items = []
             has_pseudo = any(it["kind"] == "stkit" and it["record"]["info"].get("label_source") == "pseudo"
                              for it in items)
             if name == "label+pseudo" and not has_pseudo:
-                rows.append(dict(row, note="not run: no pseudo-labelled STKit")); continue
-            if not items: rows.append(dict(row, note="not run: no labelled STKit")); continue
+                rows.append(dict(row, note="not run: no pseudo-labelled STKit"))
+                continue
+            if not items:
+                rows.append(dict(row, note="not run: no labelled STKit"))
+                continue
             done = Path(cfg.output_dir)/"final"/"config.json"   # a row trained by an earlier run is not retrained
             model = str(done.parent) if done.exists() else train(cfg, progress=progress)["final_model"]
-        runner = HFVideoRunner(model, videos, n_frames=nf, device=device, max_new_tokens=max_new_tokens, name=f"table6-{name}")
+        runner = HFVideoRunner(
+            model, videos, n_frames=nf, device=device, max_new_tokens=max_new_tokens, name=f"table6-{name}"
+        )
         df = evaluate(runner, bench_records, out/"eval"/name, progress=progress)
         rows.append(dict(row, **accuracy_row(df), note=""))
     if prior_records:
         df = evaluate(PriorRunner(prior_records), bench_records, out/"eval"/"prior", progress=False)
-        rows.append(dict(source="measured", label="blind prior", pseudo_label="", **accuracy_row(df), note="answers the training median/majority, no video"))
+        rows.append(
+            dict(
+                source="measured",
+                label="blind prior",
+                pseudo_label="",
+                **accuracy_row(df),
+                note="answers the training median/majority, no video",
+            )
+        )
     paper = [dict(source="paper", **r, note="") for r in PAPER_TABLE6]
     return pd.DataFrame(paper + rows)
 
@@ -724,7 +904,8 @@ TABLE6_BASE_NOTE = ("The paper's first row (average 27.9 %) is not its Table 3 L
 
 def write_table6(df, tables_dir:Path|str, note:str="")->Path:
     "Table 6 (paper and measured rows) as Markdown and CSV under `tables_dir`."
-    t = Path(tables_dir); t.mkdir(parents=True, exist_ok=True)
+    t = Path(tables_dir)
+    t.mkdir(parents=True, exist_ok=True)
     atomic_write(t/"table6_data_composition.csv", df.to_csv(index=False))
     md = "Table 6. Ablation on data composition (accuracy %).\n\n" + TABLE6_BASE_NOTE + "\n" + \
          (f"\n{note}\n" if note else "") + "\n" + \

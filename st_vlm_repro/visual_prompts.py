@@ -26,8 +26,10 @@ COLOUR_NAMES: tuple[str, ...] = tuple(COLOURS)
 
 def colour_rgb(name:str)->tuple[int, int, int]:
     "The RGB triple of a palette colour, or a `ValueError` listing the palette."
-    try: return COLOURS[name]
-    except KeyError: raise ValueError(f"unknown box colour {name!r}; the palette is {list(COLOURS)}") from None
+    try:
+        return COLOURS[name]
+    except KeyError:
+        raise ValueError(f"unknown box colour {name!r}; the palette is {list(COLOURS)}") from None
 
 # %% ../nbs/04a_visual_prompts.ipynb #9fdf1ba5
 def box_thickness(width:int, height:int)->int:
@@ -55,27 +57,39 @@ def draw_boxes(image_rgb:np.ndarray, # H×W×3 uint8 RGB image
     return _draw_inplace(img.copy(), [(b, colour_rgb(c)) for b, c in boxes], t)
 
 # %% ../nbs/04a_visual_prompts.ipynb #74e6e663
-_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+_REDUCED = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
 
 def _reduction(src:tuple[int, int], out:tuple[int, int])->int:
     "Largest JPEG DCT scale-down factor k (1, 2, 4, 8) with ceil(src/k) ≥ out in both dimensions."
     for k in (8, 4, 2):
-        if math.ceil(src[0] / k) >= out[0] and math.ceil(src[1] / k) >= out[1]: return k
+        if math.ceil(src[0] / k) >= out[0] and math.ceil(src[1] / k) >= out[1]:
+            return k
     return 1
 
 def _read_frame(path:str|Path, k:int=1, expect:tuple[int, int]|None=None, where:str="")->np.ndarray:
     "Decode one frame file to BGR at 1/k scale, checking it exists, is complete and has size `expect` (w, h) at full scale."
-    p = Path(path); where = f"{where}: " if where else ""
-    try: data = np.fromfile(p, np.uint8)
-    except FileNotFoundError: raise FileNotFoundError(f"{where}frame file {p} does not exist") from None
-    except IsADirectoryError: raise ValueError(f"{where}frame file {p} is a directory") from None
+    p = Path(path)
+    where = f"{where}: " if where else ""
+    try:
+        data = np.fromfile(p, np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}frame file {p} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"{where}frame file {p} is a directory") from None
     is_jpeg = p.suffix.lower() in (".jpg", ".jpeg")
     if is_jpeg and (data.size < 4 or data[0] != 0xFF or data[1] != 0xD8):
         raise ValueError(f"{where}frame file {p} is not a JPEG (no start-of-image marker; {data.size} bytes)")
     if is_jpeg and b"\xff\xd9" not in data[-1024:].tobytes():
         raise ValueError(f"{where}frame file {p} is truncated (no JPEG end-of-image marker; {data.size} bytes)")
     img = cv2.imdecode(data, _REDUCED[k])
-    if img is None: raise ValueError(f"{where}frame file {p} cannot be decoded as an image ({data.size} bytes)")
+    if img is None:
+        raise ValueError(f"{where}frame file {p} cannot be decoded as an image ({data.size} bytes)")
     if expect is not None:
         want = (math.ceil(expect[0] / k), math.ceil(expect[1] / k))
         if (img.shape[1], img.shape[0]) != want:
@@ -93,8 +107,10 @@ def make_test_clip(folder:Path|str, # Where to write the JPEG frames
                    quality:int=90, # JPEG quality of the frames
                   )->Clip:
     "A `Clip` of `n_frames` textured JPEG frames with `n_objects` moving boxes and their tracks, for tests and benchmarks."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    r = np.random.default_rng(seed); W, H = size
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    r = np.random.default_rng(seed)
+    W, H = size
     yy, xx = np.mgrid[:H, :W].astype(np.float32)
     fx, fy, ph = r.uniform(0.5, 3, 3), r.uniform(0.5, 3, 3), r.uniform(0, 2*np.pi, 3)
     start = np.stack([r.uniform(0, W*0.6, n_objects), r.uniform(H*0.2, H*0.6, n_objects)], 1)
@@ -108,21 +124,36 @@ def make_test_clip(folder:Path|str, # Where to write the JPEG frames
         img += r.normal(0, 3, img.shape).astype(np.float32)
         img = np.clip(img, 0, 255).astype(np.uint8)
         for j in range(n_objects):
-            x0, y0 = start[j] + vel[j] * i; x1, y1 = x0 + wh[j, 0], y0 + wh[j, 1]
+            x0, y0 = start[j] + vel[j] * i
+            x1, y1 = x0 + wh[j, 0], y0 + wh[j, 1]
             bx = (max(x0, 0.0), max(y0, 0.0), min(x1, W), min(y1, H))
-            if bx[2] - bx[0] < 4 or bx[3] - bx[1] < 4: continue     # out of the image: not visible in this frame
-            cv2.rectangle(img, (int(bx[0]), int(bx[1])), (int(bx[2]) - 1, int(bx[3]) - 1), tuple(int(v) for v in fill[j]), -1)
+            if bx[2] - bx[0] < 4 or bx[3] - bx[1] < 4:
+                continue  # out of the image: not visible in this frame
+            cv2.rectangle(
+                img, (int(bx[0]), int(bx[1])), (int(bx[2]) - 1, int(bx[3]) - 1), tuple(int(v) for v in fill[j]), -1
+            )
             boxes[j][i] = tuple(float(v) for v in bx)
         p = folder / f"{clip_id.replace('/', '_')}_{i:02d}.jpg"
-        cv2.imwrite(str(p), img, [cv2.IMWRITE_JPEG_QUALITY, quality]); paths.append(str(p))
+        cv2.imwrite(str(p), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        paths.append(str(p))
     t = 0.5 * np.arange(n_frames)
     tracks = [Track(track_id=f"obj-{j}", category="car", times=t, label_source="lidar", boxes_2d=boxes[j],
                     centers=np.stack([t * vel[j, 0] / 50, np.full(n_frames, 10.0 + j), np.zeros(n_frames)], 1))
               for j in range(n_objects)]
     K = np.array([[W, 0, W/2], [0, W, H/2], [0, 0, 1.0]])
-    return Clip(clip_id=clip_id, source="synthetic", split="train", scene_id=clip_id.split("/")[1] if "/" in clip_id else "test",
-                domain="driving", frame_times=t, frames=paths, intrinsics=np.repeat(K[None], n_frames, 0),
-                world_from_camera=np.repeat(np.eye(4)[None], n_frames, 0), image_size=(W, H), tracks=tracks)
+    return Clip(
+        clip_id=clip_id,
+        source="synthetic",
+        split="train",
+        scene_id=clip_id.split("/")[1] if "/" in clip_id else "test",
+        domain="driving",
+        frame_times=t,
+        frames=paths,
+        intrinsics=np.repeat(K[None], n_frames, 0),
+        world_from_camera=np.repeat(np.eye(4)[None], n_frames, 0),
+        image_size=(W, H),
+        tracks=tracks,
+    )
 
 # %% ../nbs/04a_visual_prompts.ipynb #b86fcb00
 def frame_name(t:float)->str:
@@ -132,17 +163,22 @@ def frame_name(t:float)->str:
 def _out_size(src:tuple[int, int], size, even:bool)->tuple[int, int]:
     "Output (w, h): `size` (w, h), or int = longer side keeping the aspect ratio; even numbers when `even`."
     W, H = src
-    if size is None: w, h = W, H
+    if size is None:
+        w, h = W, H
     elif isinstance(size, (int, np.integer)):
-        s = int(size) / max(W, H); w, h = max(1, round(W * s)), max(1, round(H * s))
-    else: w, h = int(size[0]), int(size[1])
-    if w < 2 or h < 2: raise ValueError(f"size {size!r} gives a {w}×{h} image")
+        s = int(size) / max(W, H)
+        w, h = max(1, round(W * s)), max(1, round(H * s))
+    else:
+        w, h = int(size[0]), int(size[1])
+    if w < 2 or h < 2:
+        raise ValueError(f"size {size!r} gives a {w}×{h} image")
     return (w - w % 2, h - h % 2) if even else (w, h)
 
 def _check_objects(clip:Clip, objects)->list[tuple[Track, tuple[int, int, int]]]:
     "Tracks and BGR colours of `objects` [(track_id, colour)], checking ids exist and colours are known and distinct."
     names = [c for _, c in objects]
-    if len(set(names)) != len(names): raise ValueError(f"objects share a box colour: {names}; each object needs its own")
+    if len(set(names)) != len(names):
+        raise ValueError(f"objects share a box colour: {names}; each object needs its own")
     return [(clip.track(tid), colour_rgb(c)[::-1]) for tid, c in objects]
 
 class _Mp4Writer:
@@ -152,16 +188,20 @@ class _Mp4Writer:
         self.av = av
         self.c = av.open(str(path), "w", format="mp4")
         s = self.s = self.c.add_stream("libx264", rate=2)
-        s.width, s.height = size; s.pix_fmt = "yuv420p"
+        s.width, s.height = size
+        s.pix_fmt = "yuv420p"
         s.time_base = s.codec_context.time_base = fractions.Fraction(1, 1000)
         s.options = {"preset": preset, "crf": str(quality if quality is not None else 23)}
         s.codec_context.thread_count = threads
     def write(self, bgr, t):
-        f = self.av.VideoFrame.from_ndarray(bgr, format="bgr24"); f.pts = int(round(t * 1000))
+        f = self.av.VideoFrame.from_ndarray(bgr, format="bgr24")
+        f.pts = int(round(t * 1000))
         f.time_base = fractions.Fraction(1, 1000)
-        for p in self.s.encode(f): self.c.mux(p)
+        for p in self.s.encode(f):
+            self.c.mux(p)
     def close(self):
-        for p in self.s.encode(): self.c.mux(p)
+        for p in self.s.encode():
+            self.c.mux(p)
         self.c.close()
 
 # %% ../nbs/04a_visual_prompts.ipynb #ee2cabe5
@@ -176,8 +216,10 @@ def render_visual_prompt(clip:Clip, # The clip whose frames are drawn on
                          thickness:int|None=None, # Box outline width in output px (default `box_thickness`)
                         )->Path:
     "Draw each object's box on the frames where it is visible and write them as an mp4 or a frame folder, atomically."
-    if fmt not in ("mp4", "frames"): raise ValueError(f"fmt must be 'mp4' or 'frames', got {fmt!r}")
-    out = Path(out); objs = _check_objects(clip, objects)
+    if fmt not in ("mp4", "frames"):
+        raise ValueError(f"fmt must be 'mp4' or 'frames', got {fmt!r}")
+    out = Path(out)
+    objs = _check_objects(clip, objects)
     W0, H0 = clip.image_size
     w, h = _out_size((W0, H0), size, even=(fmt == "mp4"))
     k = _reduction((W0, H0), (w, h)) if (w, h) != (W0, H0) else 1
@@ -188,7 +230,8 @@ def render_visual_prompt(clip:Clip, # The clip whose frames are drawn on
     def frames():
         for i, (path, t) in enumerate(zip(clip.frames, times)):
             img = _read_frame(path, k, (W0, H0), where=f"clip {clip.clip_id} frame {i} ({t:g} s)")
-            if img.shape[1] != w or img.shape[0] != h: img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+            if img.shape[1] != w or img.shape[0] != h:
+                img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
             bx = [((b[0]*sx, b[1]*sy, b[2]*sx, b[3]*sy), c) for tr, c in objs if (b := tr.boxes_2d.get(i)) is not None]
             yield _draw_inplace(img, bx, t_px), t
 
@@ -196,34 +239,45 @@ def render_visual_prompt(clip:Clip, # The clip whose frames are drawn on
         with atomic_path(out) as tmp:
             wr = _Mp4Writer(tmp, (w, h), quality, preset, threads)
             try:
-                for img, t in frames(): wr.write(img, t)
-            finally: wr.close()
+                for img, t in frames():
+                    wr.write(img, t)
+            finally:
+                wr.close()
         return out
     q = [cv2.IMWRITE_JPEG_QUALITY, int(quality if quality is not None else 90)]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
         for img, t in frames():
-            if not cv2.imwrite(str(tmp / frame_name(t)), img, q): raise OSError(f"could not write {tmp / frame_name(t)}")
+            if not cv2.imwrite(str(tmp / frame_name(t)), img, q):
+                raise OSError(f"could not write {tmp / frame_name(t)}")
         if out.exists():   # replace a previous render: move it aside first, so `out` is never half-written
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old")); os.replace(out, old / "x")
-            os.replace(tmp, out); shutil.rmtree(old, ignore_errors=True)
-        else: os.replace(tmp, out)
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            os.replace(out, old / "x")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
     finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 # %% ../nbs/04a_visual_prompts.ipynb #61278520
 def _pick(all_times:np.ndarray, n:int|None, times, repeat:bool=False)->np.ndarray:
     "Indices of the frames to return: all, `n` uniform (exactly `n` if `repeat`), or nearest to each of `times`."
     T = len(all_times)
-    if n is not None and times is not None: raise ValueError("give n or times, not both")
-    if T == 0: raise ValueError("the visual prompt has no frames")
+    if n is not None and times is not None:
+        raise ValueError("give n or times, not both")
+    if T == 0:
+        raise ValueError("the visual prompt has no frames")
     if times is not None:
         want = np.asarray(times, float).reshape(-1)
         return np.abs(all_times[None, :] - want[:, None]).argmin(1)
-    if n is None or (n >= T and not repeat): return np.arange(T)
-    if n < 1: raise ValueError(f"n must be ≥ 1, got {n}")
+    if n is None or (n >= T and not repeat):
+        return np.arange(T)
+    if n < 1:
+        raise ValueError(f"n must be ≥ 1, got {n}")
     return np.linspace(0, T - 1, n).astype(int)     # as LLaVA-NeXT's loader: np.linspace(..., dtype=int)
 
 def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
@@ -235,18 +289,23 @@ def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
     p = Path(path)
     if p.is_dir():
         files = sorted(p.glob("*.jpg"))
-        try: ts = np.array([float(f.stem) for f in files])
-        except ValueError as e: raise ValueError(f"{p}: frame files must be named by their time (e.g. 0000.500.jpg): {e}") from None
-        order = np.argsort(ts, kind="stable"); files, ts = [files[i] for i in order], ts[order]
+        try:
+            ts = np.array([float(f.stem) for f in files])
+        except ValueError as e:
+            raise ValueError(f"{p}: frame files must be named by their time (e.g. 0000.500.jpg): {e}") from None
+        order = np.argsort(ts, kind="stable")
+        files, ts = [files[i] for i in order], ts[order]
         idx = _pick(ts, n, times, repeat)
         frames = [cv2.cvtColor(_read_frame(files[i], where=str(p)), cv2.COLOR_BGR2RGB) for i in idx]
         return np.stack(frames), ts[idx]
-    if not p.exists(): raise FileNotFoundError(f"visual prompt {p} does not exist")
+    if not p.exists():
+        raise FileNotFoundError(f"visual prompt {p} does not exist")
     import av
     try:
         with av.open(str(p)) as c:
             fr = list(c.decode(video=0))
-    except av.error.FFmpegError as e: raise ValueError(f"visual prompt {p} cannot be decoded: {e}") from None
+    except av.error.FFmpegError as e:
+        raise ValueError(f"visual prompt {p} cannot be decoded: {e}") from None
     ts = np.array([float(f.time) for f in fr])
     idx = _pick(ts, n, times, repeat)
     return np.stack([fr[i].to_ndarray(format="rgb24") for i in idx]), ts[idx]

@@ -1,6 +1,6 @@
 "Sec. 6 readers (Charades-STA, TVQA+) on small files in each dataset's real annotation format, the metrics, and Fig. 6's chain end to end on a mini world."
+
 import csv, json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,39 +20,77 @@ def test_charades_sta_and_lengths(tmp_path):
         "3MSZA 24.3 30.4##person turn a light on.\n3MSZA 24.3 30.4##person flipped the light switch near the door.\n"
         "AO8RW 0.0 6.9##a person is putting a book on a shelf.\n\n")
     with open(tmp_path/"Charades_v1_test.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, CHARADES_CSV_COLUMNS); w.writeheader()
-        w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": "3MSZA", "subject": "HR43", "scene": "Bedroom", "quality": "6",
-                    "script": "A person turns on the light.", "actions": "c059 24.30 30.40", "length": "31.17"})
+        w = csv.DictWriter(f, CHARADES_CSV_COLUMNS)
+        w.writeheader()
+        w.writerow(
+            {
+                **{c: "" for c in CHARADES_CSV_COLUMNS},
+                "id": "3MSZA",
+                "subject": "HR43",
+                "scene": "Bedroom",
+                "quality": "6",
+                "script": "A person turns on the light.",
+                "actions": "c059 24.30 30.40",
+                "length": "31.17",
+            }
+        )
         w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": "AO8RW", "length": "32.83"})
     lens = read_charades_lengths(tmp_path/"Charades_v1_test.csv")
     assert lens == {"3MSZA": 31.17, "AO8RW": 32.83}
     items = read_charades_sta(tmp_path/"charades_sta_test.txt", lens)
-    assert [(i["video"], i["gold"], i["duration"]) for i in items] == [("3MSZA.mp4", [24.3, 30.4], 31.17)] * 2 + [("AO8RW.mp4", [0.0, 6.9], 32.83)]
+    assert [(i["video"], i["gold"], i["duration"]) for i in items] == [("3MSZA.mp4", [24.3, 30.4], 31.17)] * 2 + [
+        ("AO8RW.mp4", [0.0, 6.9], 32.83)
+    ]
     assert items[2]["query"] == "a person is putting a book on a shelf"
     assert len({i["id"] for i in items}) == 3                     # same video and span twice: still two items
     (tmp_path/"bad.csv").write_text("vid,len\nx,3\n")
-    with pytest.raises(ValueError, match="bad.csv: needs columns 'id' and 'length'"): read_charades_lengths(tmp_path/"bad.csv")
+    with pytest.raises(ValueError, match="bad.csv: needs columns 'id' and 'length'"):
+        read_charades_lengths(tmp_path/"bad.csv")
 
 
 # ---- TVQA+: `tvqa_plus_val.json` ----
-TVQA_Q = {"answer_idx": "2", "qid": 7, "ts": "9.36-13.6", "q": "What is Sheldon holding when he talks to Leonard?",
-          "vid_name": "s01e02_seg02_clip_10", "a0": "A cup", "a1": "A book", "a2": "A laptop", "a3": "A phone", "a4": "Nothing",
-          "show_name": "The Big Bang Theory",
-          "bbox": {"31": [{"img_id": 31, "top": 40, "left": 100, "width": 50, "height": 80, "label": "Sheldon"},
-                          {"img_id": 31, "top": 90, "left": 120, "width": 20, "height": 15, "label": "laptop"}],
-                   "28": [{"img_id": 28, "top": 42, "left": 98, "width": 50, "height": 80, "label": "Sheldon"}]}}
+TVQA_Q = {
+    "answer_idx": "2",
+    "qid": 7,
+    "ts": "9.36-13.6",
+    "q": "What is Sheldon holding when he talks to Leonard?",
+    "vid_name": "s01e02_seg02_clip_10",
+    "a0": "A cup",
+    "a1": "A book",
+    "a2": "A laptop",
+    "a3": "A phone",
+    "a4": "Nothing",
+    "show_name": "The Big Bang Theory",
+    "bbox": {
+        "31": [
+            {"img_id": 31, "top": 40, "left": 100, "width": 50, "height": 80, "label": "Sheldon"},
+            {"img_id": 31, "top": 90, "left": 120, "width": 20, "height": 15, "label": "laptop"},
+        ],
+        "28": [{"img_id": 28, "top": 42, "left": 98, "width": 50, "height": 80, "label": "Sheldon"}],
+    },
+}
 
 def test_tvqa_plus(tmp_path):
     (tmp_path/"tvqa_plus_val.json").write_text(json.dumps([TVQA_Q]))
     it = read_tvqa_plus(tmp_path/"tvqa_plus_val.json")[0]
-    assert (it["answer_idx"], it["ts"], it["region_label"], it["video"]) == (2, [9.36, 13.6], "Sheldon", "s01e02_seg02_clip_10")
-    assert it["region"] == {28 / TVQA_FPS: (98, 42, 148, 122), 31 / TVQA_FPS: (100, 40, 150, 120)}   # boxes of the first label only
+    assert (it["answer_idx"], it["ts"], it["region_label"], it["video"]) == (
+        2,
+        [9.36, 13.6],
+        "Sheldon",
+        "s01e02_seg02_clip_10",
+    )
+    # boxes of the first label only
+    assert it["region"] == {28 / TVQA_FPS: (98, 42, 148, 122), 31 / TVQA_FPS: (100, 40, 150, 120)}
     assert mc_question(it).startswith("Focus on the Sheldon in the red box. What is Sheldon holding")
     assert "(C) A laptop" in mc_question(it)
-    assert [extract_choice(r, it["choices"]) for r in ("C", "(c)", "The answer is C.", "He holds a laptop.", "no idea")] == [2, 2, 2, 2, None]
-    bad = dict(TVQA_Q); del bad["a3"]
+    assert [
+        extract_choice(r, it["choices"]) for r in ("C", "(c)", "The answer is C.", "He holds a laptop.", "no idea")
+    ] == [2, 2, 2, 2, None]
+    bad = dict(TVQA_Q)
+    del bad["a3"]
     (tmp_path/"bad.json").write_text(json.dumps([bad]))
-    with pytest.raises(ValueError, match="question #0 \\(qid 7\\).*'a3'"): read_tvqa_plus(tmp_path/"bad.json")
+    with pytest.raises(ValueError, match="question #0 \\(qid 7\\).*'a3'"):
+        read_tvqa_plus(tmp_path/"bad.json")
 
 
 # ---- metrics ----
@@ -61,9 +99,23 @@ def test_grounding_metrics_by_definition():
     resp = ["From 5 to 10 seconds.", "between 2.0 and 4.0 seconds", "It happens from 0 to 1 seconds.", "no idea"]
     m = grounding_metrics(items, resp)   # IoUs 0.5, 1.0, 0.25 and one unread: out of the mean, a miss for R@k
     assert m == {"n": 4, "mIoU": 58.3, "R@0.3": 50.0, "R@0.5": 50.0, "R@0.7": 25.0, "unread": 1}
-    ms = multistep_questions([dict(id="r", task="traveling_speed", label=45.0, video="v", frame_times=[0, .5], objects=[], info={"object": "red"})])
+    ms = multistep_questions(
+        [
+            dict(
+                id="r",
+                task="traveling_speed",
+                label=45.0,
+                video="v",
+                frame_times=[0, 0.5],
+                objects=[],
+                info={"object": "red"},
+            )
+        ]
+    )
     assert [m["label"] for m in ms] == [20.0, 13.333, 0.938]
-    assert score_multistep(ms, ["20 times", "about 16 minutes", "2 hours"]) == dict(n=3, accuracy=66.7, median_rel_error=0.2, unread=0)  # errors 0, 0.2, 1.13
+    assert score_multistep(ms, ["20 times", "about 16 minutes", "2 hours"]) == dict(
+        n=3, accuracy=66.7, median_rel_error=0.2, unread=0
+    )  # errors 0, 0.2, 1.13
 
 
 # ---- Fig. 6 chain on a mini world: STKit val → Charades-STA / TVQA+ files → real readers → runners → metrics ----
@@ -73,13 +125,15 @@ def stkit(tmp_path_factory):
     from st_vlm_repro.mini_world import make_mini_world
     from st_vlm_repro.stkit import build_stkit
     from st_vlm_repro.bench import read_stkit
-    root = tmp_path_factory.mktemp("world"); out = tmp_path_factory.mktemp("stkit")
+    root = tmp_path_factory.mktemp("world")
+    out = tmp_path_factory.mktemp("stkit")
     make_mini_world(root, 4, seed=1, formats=["nuscenes"])
     clips = {}
     for split in ("train", "val"):
         cl = list(load_clips("nuscenes", root/"nuscenes", split, verbose=False))
         build_stkit(cl, out, f"nuscenes-{split}", n_workers=1, progress=False, render=(split == "val"))
-        if split == "val": clips = {c.clip_id: c for c in cl}
+        if split == "val":
+            clips = {c.clip_id: c for c in cl}
     recs = read_stkit(out)
     return out, clips, [r for r in recs if r["split"] == "val"], [r for r in recs if r["split"] == "train"]
 
@@ -93,7 +147,8 @@ def test_fig6_chain_on_mini_world(stkit, tmp_path):
     dts = [r for r in val if r["task"] == "direction_timestamp"]
     assert len(items) == len(dts) > 0
     recs = [grounding_record(i, frame_times=list(np.arange(0, i["duration"] - 1e-6, 0.5))) for i in items]
-    for r in recs: assert (out/r["video"]).exists()                        # the video is the record's visual prompt
+    for r in recs:
+        assert (out/r["video"]).exists()                        # the video is the record's visual prompt
     assert grounding_metrics(items, OracleRunner().respond(recs))["mIoU"] == 100.0
     ch = grounding_metrics(items, ItemChanceRunner(0).respond(recs))
     assert ch["unread"] == 0 and ch["mIoU"] < 100
@@ -111,16 +166,22 @@ def test_fig6_chain_on_mini_world(stkit, tmp_path):
         for t, box in it["region"].items():                                 # boxes are the track's own, at 3-fps frame numbers
             k = int(np.argmin(np.abs(np.asarray(clip.frame_times) - t)))
             np.testing.assert_allclose(box, tr.boxes_2d[k], atol=0.11)   # left, top, width, height each to 0.1 px
-            assert it["ts"][0] - 1 / 6 - 1e-6 <= t <= it["ts"][1] + 1 / 6 + 1e-6   # 3-fps frame numbers are within 1/6 s
-        rp = render_region_prompt(resolve_video(tv_path.parent/"videos", it["video"]), it["region"], tmp_path/"rp"/str(q["qid"]))
+            assert it["ts"][0] - 1 / 6 - 1e-6 <= t <= it["ts"][1] + 1 / 6 + 1e-6  # 3-fps frame numbers are within 1/6 s
+        rp = render_region_prompt(
+            resolve_video(tv_path.parent / "videos", it["video"]), it["region"], tmp_path / "rp" / str(q["qid"])
+        )
         frames, times = read_video_frames(rp)
         raw, _ = read_video_frames(resolve_video(tv_path.parent/"videos", it["video"]))
-        t0 = min(it["region"]); k = int(np.argmin(np.abs(times - t0))); x0, y0, x1, y1 = it["region"][t0]
+        t0 = min(it["region"])
+        k = int(np.argmin(np.abs(times - t0)))
+        x0, y0, x1, y1 = it["region"][t0]
         edge = frames[k][int((y0 + y1) / 2), int(np.clip(round(x0), 0, frames.shape[2] - 1))].astype(int)
         assert np.abs(edge - COLOURS["red"]).max() < 70, edge               # the region is drawn in red on its frame
         mc_recs.append(mc_record(it, str(rp.relative_to(tmp_path)), list(times)))
     assert mc_accuracy(tv_items, OracleRunner().respond(mc_recs))["accuracy"] == 100.0
-    tv_train = [dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"]) for r in train if (q := region_mc_question(r))]
+    tv_train = [
+        dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"]) for r in train if (q := region_mc_question(r))
+    ]
     pr = mc_accuracy(tv_items, ItemPriorRunner(tv_train).respond(mc_recs))
     assert pr["unread"] == 0 and 0 <= pr["accuracy"] <= 100
     assert mc_accuracy(tv_items, ItemChanceRunner(0).respond(mc_recs))["unread"] == 0

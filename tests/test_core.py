@@ -1,6 +1,5 @@
 "Core tools on their real back ends: Ray (a local instance), process pools, atomic writes under a killed writer."
-import os, signal, subprocess, sys, textwrap
-from pathlib import Path
+import signal, subprocess, sys, textwrap
 
 import pytest
 
@@ -9,7 +8,8 @@ from st_vlm_repro.core import Failed, load_settings, parallel_map, read_jsonl, w
 
 def _collatz_steps(n):
     k = 0
-    while n != 1: n, k = (n // 2 if n % 2 == 0 else 3*n + 1), k + 1
+    while n != 1:
+        n, k = (n // 2 if n % 2 == 0 else 3*n + 1), k + 1
     return k
 
 
@@ -44,9 +44,12 @@ def test_atomic_write_survives_a_killed_writer(tmp_path):
     """)
     p = subprocess.Popen([sys.executable, "-c", code])
     for _ in range(600):
-        if (tmp_path/"started").exists(): break
-        import time; time.sleep(0.05)
-    p.send_signal(signal.SIGKILL); p.wait()
+        if (tmp_path/"started").exists():
+            break
+        import time
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
     assert read_jsonl(dest) == [{"i": 0}]
 
 
@@ -56,4 +59,5 @@ def test_settings_file_from_env(tmp_path, monkeypatch):
     cfg = load_settings("mine")
     assert cfg.n_scenes == 3 and cfg.data_dir == str(tmp_path/"d") and cfg.step == 0.5
     monkeypatch.setenv("ST_VLM_SETTINGS", str(tmp_path/"missing.ini"))
-    with pytest.raises(FileNotFoundError, match="missing.ini"): load_settings("mine")
+    with pytest.raises(FileNotFoundError, match="missing.ini"):
+        load_settings("mine")

@@ -16,7 +16,8 @@ class Hanging(ChatHandler):
     calls, lock = 0, threading.Lock()
 
     def do_POST(self):
-        with Hanging.lock: Hanging.calls += 1
+        with Hanging.lock:
+            Hanging.calls += 1
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         time.sleep(3)
         self._reply("m", "The red object traveled 10 meters.")
@@ -41,7 +42,8 @@ class Counting(ChatHandler):
     calls, lock = 0, threading.Lock()
 
     def do_POST(self):
-        with Counting.lock: Counting.calls += 1
+        with Counting.lock:
+            Counting.calls += 1
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self._reply("judge", "not sure")
 

@@ -24,12 +24,19 @@ def processor(tmp_path_factory):
                               LlavaOnevisionVideoProcessor, Qwen2TokenizerFast)
     d = tmp_path_factory.mktemp("proc")
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
-    tok = Tokenizer(models.BPE()); tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(["The video lasts for 3.5 seconds, and 8 frames are uniformly sampled. How far did the car "
-                             "in the red box travel? It traveled 12.3 meters. Is Region [0] left of Region [1]? Yes."] * 5,
-                            trainers.BpeTrainer(vocab_size=300, special_tokens=specials,
-                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        [
+            "The video lasts for 3.5 seconds, and 8 frames are uniformly sampled. How far did the car "
+            "in the red box travel? It traveled 12.3 meters. Is Region [0] left of Region [1]? Yes."
+        ]
+        * 5,
+        trainers.BpeTrainer(
+            vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     tok.save(str(d / "tokenizer.json"))
     qt = Qwen2TokenizerFast(tokenizer_file=str(d / "tokenizer.json"), eos_token="<|im_end|>", pad_token="<|endoftext|>",
                             extra_special_tokens={"image_token": "<image>", "video_token": "<video>"})
@@ -42,12 +49,24 @@ def processor(tmp_path_factory):
 
 
 def _record(video):
-    return dict(id="r1", task="traveled_distance", clip_id="synthetic/test/0", source="synthetic", split="train",
-                scene_id="test", domain="driving", video=video, frame_times=[0.5 * i for i in range(8)],
-                objects=[dict(track_id="obj-0", category="car", colour="red")],
-                question="The video lasts for 3.5 seconds, and 8 frames are uniformly sampled. How far did the car in the red box travel?",
-                task_question="How far did the car in the red box travel?", answer="It traveled 12.3 meters.",
-                label=12.3, template_id="tpl:TD0", info={})
+    return dict(
+        id="r1",
+        task="traveled_distance",
+        clip_id="synthetic/test/0",
+        source="synthetic",
+        split="train",
+        scene_id="test",
+        domain="driving",
+        video=video,
+        frame_times=[0.5 * i for i in range(8)],
+        objects=[dict(track_id="obj-0", category="car", colour="red")],
+        question="The video lasts for 3.5 seconds, and 8 frames are uniformly sampled. How far did the car in the red box travel?",
+        task_question="How far did the car in the red box travel?",
+        answer="It traveled 12.3 meters.",
+        label=12.3,
+        template_id="tpl:TD0",
+        info={},
+    )
 
 
 def test_stkit_record_through_processor(tmp_path, processor):

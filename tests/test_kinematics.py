@@ -13,9 +13,11 @@ angles = st.floats(0, 2*np.pi, allow_nan=False)
 
 def _clock_angles(p, min_step=0.1):
     "Clockwise angles (hours) of each step from the reference, and step lengths: to avoid exact rounding ties."
-    d = np.diff(p[:, :2], axis=0); L = np.hypot(*d.T)
+    d = np.diff(p[:, :2], axis=0)
+    L = np.hypot(*d.T)
     mv = L >= min_step
-    if not mv.any(): return np.zeros(0), L
+    if not mv.any():
+        return np.zeros(0), L
     r = d[mv.argmax()]
     a = -np.degrees(np.arctan2(r[0]*d[:, 1] - r[1]*d[:, 0], d @ r)) / 30
     return a[mv], L
@@ -54,7 +56,9 @@ def test_any_3d_rotation_keeps_distance(p, a, b):
 def test_distance_is_additive(p, data):
     "Distance over [s, m] plus distance over [m, e] is the distance over [s, e]."
     t = 0.5*np.arange(len(p))
-    i = data.draw(st.integers(0, len(p) - 3)); k = data.draw(st.integers(i + 2, len(p) - 1)); j = data.draw(st.integers(i + 1, k - 1))
+    i = data.draw(st.integers(0, len(p) - 3))
+    k = data.draw(st.integers(i + 2, len(p) - 1))
+    j = data.draw(st.integers(i + 1, k - 1))
     whole = traveled_distance(p, t, t[i], t[k])
     parts = traveled_distance(p, t, t[i], t[j]) + traveled_distance(p, t, t[j], t[k])
     assert parts == pytest.approx(whole, rel=1e-9, abs=1e-9)
@@ -84,7 +88,8 @@ def test_batched_equals_per_track(p):
 def test_intervals_cover_the_moving_steps(p):
     "Direction intervals are disjoint, in order, one hour each, and cover exactly the moving steps' time."
     t = 0.5*np.arange(len(p))
-    iv = direction_intervals(p, t); c = clock_directions(p)
+    iv = direction_intervals(p, t)
+    c = clock_directions(p)
     assert sum(e - s for _, s, e in iv) == pytest.approx(0.5*(c > 0).sum())
     assert all(a[2] <= b[1] for a, b in zip(iv, iv[1:]))
     assert movement_direction(p) == (iv[-1][0] if iv else 0)
@@ -102,7 +107,8 @@ def test_known_tracks():
 @given(st.floats(0.5, 5), st.integers(20, 200), st.floats(0, 0.49))
 def test_resample_any_rate_straight_line(v, hz, t0):
     "A constant-velocity track sampled at any rate lands on the 0.5 s grid exactly, never past its data."
-    t = t0 + np.arange(0, 10, 1 / hz); p = np.c_[v*t, np.zeros_like(t), np.zeros_like(t)]
+    t = t0 + np.arange(0, 10, 1 / hz)
+    p = np.c_[v*t, np.zeros_like(t), np.zeros_like(t)]
     g, q = resample_track(t, p, max_gap=None)
     assert g[0] >= t[0] - 1e-6 and g[-1] <= t[-1] + 1e-6
     np.testing.assert_allclose(np.diff(g), 0.5)

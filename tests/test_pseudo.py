@@ -1,6 +1,6 @@
 "Pseudo-labelling (Sec. 3.3): error bounds against the mini world's truth, MonST3R folder round trip, the CLI on a mini-world video."
-import json, math
-from pathlib import Path
+
+import json
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -37,7 +37,8 @@ def test_cli_mini_world(tmp_path):
     from st_vlm_repro.mini_world import make_mini_world, make_world
     make_mini_world(tmp_path / "mw", 2, seed=0, formats=[], n_sports=0)
     (tmp_path / "videos").mkdir()
-    for sc in make_world(2, seed=0, n_sports=0): write_scene_video(sc, tmp_path / "videos" / f"{sc.scene_id}.mp4", duration=10.0, scale=0.8)
+    for sc in make_world(2, seed=0, n_sports=0):
+        write_scene_video(sc, tmp_path / "videos" / f"{sc.scene_id}.mp4", duration=10.0, scale=0.8)
     args = ["pseudo-label", "--videos", str(tmp_path / "videos"), "--out", str(tmp_path / "out"), "--backend", "oracle",
             "--ground-truth", str(tmp_path / "mw"), "--corruption", "mild", "--workers", "1", "--no-render",
             "--collection", "bdd100k"]
@@ -50,7 +51,8 @@ def test_cli_mini_world(tmp_path):
     assert {r["info"]["label_source"] for r in recs} == {"pseudo"}
     rep = json.loads((tmp_path / "out" / "reports" / "mw0-0000.json").read_text())
     assert "scale_consistent" in rep and "tracks_dropped" in rep
-    r2 = CliRunner().invoke(pseudo_app, args); assert r2.exit_code == 0          # resumes
+    r2 = CliRunner().invoke(pseudo_app, args)
+    assert r2.exit_code == 0          # resumes
 
 
 def test_domain_sets_depth_range(tmp_path):
@@ -83,9 +85,12 @@ def test_transformers_backends_label_video(tmp_path, tiny_models, depth):
     from st_vlm_repro.pseudo_backends import BackendSpec, label_video, read_video
     sc = make_world(1, seed=0, n_sports=0)[0]
     vid = write_scene_video(sc, tmp_path / f"{sc.scene_id}.mp4", duration=2.0, scale=0.25)
-    spec = BackendSpec("transformers", depth_model=tiny_models[depth], detector=tiny_models["detector"], sam2=tiny_models["sam2"])
+    spec = BackendSpec(
+        "transformers", depth_model=tiny_models[depth], detector=tiny_models["detector"], sam2=tiny_models["sam2"]
+    )
     b = spec.build(vid)
-    b.seg.box_threshold = b.seg.text_threshold = b.seg.min_box_frac = 0.0; b.seg.max_objects = 3   # random weights: force detections
+    b.seg.box_threshold = b.seg.text_threshold = b.seg.min_box_frac = 0.0
+    b.seg.max_objects = 3   # random weights: force detections
     v = read_video(vid, 10.0, 160)
     seg = b.seg.segment(v, PseudoParams().classes)
     assert seg.ids.shape == (len(v.times), v.size[1], v.size[0]) and 0 < len(seg.labels) <= 3

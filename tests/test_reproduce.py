@@ -3,7 +3,6 @@ import json, os, subprocess, sys
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from st_vlm_repro.reproduce import run_notebooks
 
@@ -25,7 +24,11 @@ def test_run_stops_at_failure_and_resumes(tmp_path, monkeypatch):
     _nb(nbs/"00a_figure.ipynb", "from st_vlm_repro.core import load_settings",
         "d = load_settings(profile).path('figures_dir')\nd.mkdir(parents=True, exist_ok=True)",
         "(d/'fig.png').write_bytes(b'png')")
-    _nb(nbs/"01_broken.ipynb", "x = 1", "import os\nif not os.path.exists(%r): raise RuntimeError('not fixed yet')" % str(tmp_path/"fixed"))
+    _nb(
+        nbs / "01_broken.ipynb",
+        "x = 1",
+        "import os\nif not os.path.exists(%r): raise RuntimeError('not fixed yet')" % str(tmp_path / "fixed"),
+    )
     _nb(nbs/"02_last.ipynb", f"open({str(marker)!r}, 'a').write('last\\n')")
     _nb(nbs/"90_tooling.ipynb", "raise SystemExit('tooling notebooks are not run')")
     s = run_notebooks("mini", nbs_dir=nbs, run_dir=out)
@@ -73,8 +76,13 @@ def test_cli_console_script():
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and "reproduce" in r.stdout
     env = {k: v for k, v in os.environ.items() if not k.startswith("ST_VLM_")}
-    r = subprocess.run([str(exe), "--profile", "mini", "--set", "n_scenes=2", "settings"], capture_output=True, text=True,
-                       cwd=ROOT, env=env)
+    r = subprocess.run(
+        [str(exe), "--profile", "mini", "--set", "n_scenes=2", "settings"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["profile"] == "mini" and s["n_scenes"] == 2 and Path(s["figures_dir"]) == ROOT/"figures"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 from transformers import AutoConfig
 from typer.testing import CliRunner
@@ -17,24 +16,36 @@ from openai_server import ChatHandler, serve
 from st_vlm_repro.bench import build_bench, paraphrase_record
 from st_vlm_repro.core import read_jsonl, write_jsonl
 from st_vlm_repro.evaluate import eval_app, evaluate, load_run
-from st_vlm_repro.results import render_tables, runs_to_tables
+from st_vlm_repro.results import runs_to_tables
 from st_vlm_repro.runners import ChanceRunner, OpenAIRunner, OracleRunner, PriorRunner, clip_geometric_context
 from st_vlm_repro.scoring import TASKS, extract_answer
 from st_vlm_repro.stkit import clip_records
 from st_vlm_repro.visual_prompts import make_test_clip, render_visual_prompt
 
 # ------------------------------------------------------------------------------------------------------------ the server
-EXPECTED = {"traveled_distance": 12.0, "traveling_speed": 30.0, "movement_direction": 2, "direction_timestamp": (1.0, 3.0),
-            "distance_comparison": "blue", "speed_comparison": "blue", "direction_comparison": True}
+EXPECTED = {
+    "traveled_distance": 12.0,
+    "traveling_speed": 30.0,
+    "movement_direction": 2,
+    "direction_timestamp": (1.0, 3.0),
+    "distance_comparison": "blue",
+    "speed_comparison": "blue",
+    "direction_comparison": True,
+}
 
 def answer_for(question: str) -> str:
     "What the fake model says: a fixed answer per kind of question, so that the test can tell questions apart."
     q = question.rsplit("in the video.", 1)[-1].lower()
-    if "same direction" in q or "same way" in q: return "Yes, they are moving in the same direction."
-    if "o'clock" in q: return "It moves that way from 1.0 to 3.0 seconds."
-    if "direction" in q or "clock" in q or "heading" in q: return "At the end it is moving toward 2 o'clock."
-    if "which" in q: return "The blue object."
-    if "speed" in q or "fast" in q or "pace" in q or "velocity" in q: return "Its average speed is about 30 km/h."
+    if "same direction" in q or "same way" in q:
+        return "Yes, they are moving in the same direction."
+    if "o'clock" in q:
+        return "It moves that way from 1.0 to 3.0 seconds."
+    if "direction" in q or "clock" in q or "heading" in q:
+        return "At the end it is moving toward 2 o'clock."
+    if "which" in q:
+        return "The blue object."
+    if "speed" in q or "fast" in q or "pace" in q or "velocity" in q:
+        return "Its average speed is about 30 km/h."
     return "It traveled about 12 meters."
 
 
@@ -46,34 +57,49 @@ class _Chat(ChatHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path != "/v1/chat/completions": return self._send(404, {"error": {"message": f"no route {self.path}"}})
-        if self.headers.get("Authorization") != "Bearer test-key": return self._send(401, {"error": {"message": "bad key"}})
+        if self.path != "/v1/chat/completions":
+            return self._send(404, {"error": {"message": f"no route {self.path}"}})
+        if self.headers.get("Authorization") != "Bearer test-key":
+            return self._send(401, {"error": {"message": "bad key"}})
         turns = [m for m in body["messages"] if m["role"] == "user"]
         n_images = []
         for m in turns:
-            if not isinstance(m["content"], list): return self._send(400, {"error": {"message": "user content must be parts"}})
+            if not isinstance(m["content"], list):
+                return self._send(400, {"error": {"message": "user content must be parts"}})
             imgs = [p for p in m["content"] if p["type"] == "image_url"]
             for p in imgs:
                 url = p["image_url"]["url"]
                 if not url.startswith(("data:image/jpeg;base64,", "data:image/png;base64,")):
                     return self._send(400, {"error": {"message": f"image is not a data URL: {url[:40]}"}})
-                img = cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_UNCHANGED)
-                if img is None: return self._send(400, {"error": {"message": "image does not decode"}})
+                img = cv2.imdecode(
+                    np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_UNCHANGED
+                )
+                if img is None:
+                    return self._send(400, {"error": {"message": "image does not decode"}})
             n_images.append(len(imgs))
         question = next(p["text"] for p in turns[-1]["content"] if p["type"] == "text")
         with self.lock:
-            type(self).calls.append(dict(model=body["model"], n_images=n_images, n_turns=len(body["messages"]), question=question))
-            k = (body["model"], question); type(self).attempts[k] = type(self).attempts.get(k, 0) + 1; attempt = type(self).attempts[k]
-        if body["model"] == "flaky" and attempt <= 2: return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}})
-        if body["model"] == "broken": return self._send(500, {"error": {"message": "boom"}})
-        if body["model"] == "bad-request": return self._send(400, {"error": {"message": "invalid"}})
-        if body["model"] == "slow" and attempt == 1: time.sleep(1.5)
+            type(self).calls.append(
+                dict(model=body["model"], n_images=n_images, n_turns=len(body["messages"]), question=question)
+            )
+            k = (body["model"], question)
+            type(self).attempts[k] = type(self).attempts.get(k, 0) + 1
+            attempt = type(self).attempts[k]
+        if body["model"] == "flaky" and attempt <= 2:
+            return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+        if body["model"] == "broken":
+            return self._send(500, {"error": {"message": "boom"}})
+        if body["model"] == "bad-request":
+            return self._send(400, {"error": {"message": "invalid"}})
+        if body["model"] == "slow" and attempt == 1:
+            time.sleep(1.5)
         self._reply(body["model"], answer_for(question))
 
 
 @pytest.fixture(scope="module")
 def server():
-    with serve(_Chat) as url: yield url
+    with serve(_Chat) as url:
+        yield url
 
 
 # ----------------------------------------------------------------------------------------------------------- the data
@@ -85,8 +111,10 @@ def stkit(tmp_path_factory):
     for s in range(3):
         clip = make_test_clip(root / f"frames{s}", n_frames=40, seed=s, clip_id=f"synthetic/t{s}/0")
         recs, vids = clip_records(clip, seed=0)
-        for name, objs in vids: render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], root / name, size=160)
-        records += [r.model_dump(mode="json") for r in recs]; clips[clip.clip_id] = clip
+        for name, objs in vids:
+            render_visual_prompt(clip, [(o.track_id, o.colour) for o in objs], root / name, size=160)
+        records += [r.model_dump(mode="json") for r in recs]
+        clips[clip.clip_id] = clip
     assert {r["task"] for r in records} == set(TASKS)
     return root, records, clips
 
@@ -118,7 +146,9 @@ def test_cache_prevents_requery_and_keys_on_settings(server, stkit, tmp_path):
     assert again == first and len(_Chat.calls) == 5
     _runner(server, root, tmp_path, n_workers=1).respond(recs[:1], progress=False)   # not a setting of the answer
     assert len(_Chat.calls) == 5
-    r8 = OpenAIRunner("gpt-4o", root, base_url=server, api_key="test-key", n_frames=8, cache_path=tmp_path / "cache.jsonl")
+    r8 = OpenAIRunner(
+        "gpt-4o", root, base_url=server, api_key="test-key", n_frames=8, cache_path=tmp_path / "cache.jsonl"
+    )
     r8.respond(recs[:2], progress=False)                                        # other frame count: asked again
     assert len(_Chat.calls) == 7 and _Chat.calls[-1]["n_images"] == [8]
     para = [paraphrase_record(r) for r in recs[:1]]                             # same id, other question: asked again
@@ -171,7 +201,9 @@ def test_end_to_end_bench_evaluate_tables(server, stkit, tmp_path):
     t3 = tables["table3"]
     assert list(t3.model[-4:]) == ["oracle", "chance", "prior", "fake-gpt"]
     assert t3.set_index("model").loc["oracle", "avg"].startswith("100.0 [")
-    assert (tmp_path / "tables" / "table3.tex").exists() and (tmp_path / "figs" / "table3_average_accuracy.png").exists()
+    assert (tmp_path / "tables" / "table3.tex").exists() and (
+        tmp_path / "figs" / "table3_average_accuracy.png"
+    ).exists()
     assert "synthetic mini world" in (tmp_path / "tables" / "table4.md").read_text()
 
 
@@ -182,14 +214,32 @@ def test_eval_cli_openai_and_paraphrased(server, stkit, tmp_path, monkeypatch):
     write_jsonl(tmp_path / "para.jsonl", [paraphrase_record(r) for r in bench])
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     for b, out in (("bench.jsonl", "gpt"), ("para.jsonl", "gpt-para")):
-        r = CliRunner().invoke(eval_app, ["--model", "openai:gpt-4o", "--bench", str(tmp_path / b), "--videos", str(root),
-                                          "--out", str(tmp_path / out), "--base-url", server, "--n-frames", "2"])
+        r = CliRunner().invoke(
+            eval_app,
+            [
+                "--model",
+                "openai:gpt-4o",
+                "--bench",
+                str(tmp_path / b),
+                "--videos",
+                str(root),
+                "--out",
+                str(tmp_path / out),
+                "--base-url",
+                server,
+                "--n-frames",
+                "2",
+            ],
+        )
         assert r.exit_code == 0, (r.output, r.exception)
     df, meta = load_run(tmp_path / "gpt-para")
     assert meta["paraphrased"] and meta["model"] == "gpt-4o" and meta["settings"]["n_frames"] == 2
     assert (tmp_path / "gpt" / "api_cache.jsonl").exists()
     tables = runs_to_tables([tmp_path / "gpt", tmp_path / "gpt-para"], tmp_path / "t", "mini", tmp_path / "f")
-    assert tables["table5"].model.iloc[-1] == "gpt-4o" and tables["table4"].iloc[-1][["n_shots", "geo"]].tolist() == ["0", "no"]
+    assert tables["table5"].model.iloc[-1] == "gpt-4o" and tables["table4"].iloc[-1][["n_shots", "geo"]].tolist() == [
+        "0",
+        "no",
+    ]
 
 
 def test_eval_cli_tiny_hf_model(stkit, tmp_path):
@@ -197,8 +247,21 @@ def test_eval_cli_tiny_hf_model(stkit, tmp_path):
     root, records, _ = stkit
     write_jsonl(tmp_path / "bench.jsonl", records[:3])
     tiny = make_tiny_llava_onevision(tmp_path / "tiny")
-    r = CliRunner().invoke(eval_app, ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--videos", str(root),
-                                      "--out", str(tmp_path / "hf"), "--n-frames", "4"])
+    r = CliRunner().invoke(
+        eval_app,
+        [
+            "--model",
+            f"hf:{tiny}",
+            "--bench",
+            str(tmp_path / "bench.jsonl"),
+            "--videos",
+            str(root),
+            "--out",
+            str(tmp_path / "hf"),
+            "--n-frames",
+            "4",
+        ],
+    )
     assert r.exit_code == 0, (r.output, r.exception)
     assert len(read_jsonl(tmp_path / "hf" / "scores.jsonl")) == 3
 
@@ -233,21 +296,26 @@ class _Reasoner(ChatHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         cls = type(self)
-        with cls.lock: cls.requests += 1
+        with cls.lock:
+            cls.requests += 1
         for p in ("max_tokens", "temperature"):
             if p in body and body["model"].startswith("o"):
                 msg = f"Unsupported parameter: '{p}' is not supported with this model."
                 return self._send(400, {"error": {"message": msg, "type": "invalid_request_error", "param": p}})
-        with cls.lock: cls.in_flight += 1; cls.peak = max(cls.peak, cls.in_flight)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.peak = max(cls.peak, cls.in_flight)
         time.sleep(0.1)
-        with cls.lock: cls.in_flight -= 1
+        with cls.lock:
+            cls.in_flight -= 1
         q = next(p["text"] for p in body["messages"][-1]["content"] if p["type"] == "text")
         self._reply(body["model"], f"{answer_for(q)} [{hashlib.sha256(q.encode()).hexdigest()[:8]}]")
 
 
 @pytest.fixture(scope="module")
 def reasoner():
-    with serve(_Reasoner) as url: yield url
+    with serve(_Reasoner) as url:
+        yield url
 
 
 def test_concurrent_answers_equal_sequential(reasoner, stkit, tmp_path):

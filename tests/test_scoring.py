@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from st_vlm_repro.scoring import (TASKS, extract_answer, find_time_ranges, judge_extract, JudgeCache, mmss_to_seconds,
-                                  normalize_text, parse_clock, parse_quantity, parse_time_range, score, summarize,
-                                  temporal_iou, to_kmh, to_metres, words_to_digits, canonical_unit, same_answer,
+from st_vlm_repro.scoring import (TASKS, extract_answer, judge_extract, JudgeCache, normalize_text, parse_quantity, parse_time_range, score, summarize,
+                                  temporal_iou, to_kmh, to_metres, words_to_digits, same_answer,
                                   rules_judge_agreement, JUDGE_FORMATS)
 
 # ---------------------------------------------------------------------------------------------------------------- questions
 Q_TD = ("The video spans 0.0 to 10.0 seconds. The car is annotated with a red bounding box. "
         "How far did the car travel between 2.0 and 8.5 seconds?")
-Q_TS = "The pedestrian is annotated with a green bounding box. How fast is the pedestrian moving from 1.5 to 6.0 seconds?"
+Q_TS = (
+    "The pedestrian is annotated with a green bounding box. How fast is the pedestrian moving from 1.5 to 6.0 seconds?"
+)
 Q_MD = "The truck is annotated with a red bounding box. At 5.0 seconds, in which clock direction is the truck moving?"
 Q_DT = ("The video spans 0.0 to 20.0 seconds. The car is annotated with a blue bounding box. "
         "During which time interval does the car move toward the 3 o'clock direction?")
@@ -89,8 +90,10 @@ DISTANCE_CASES = [
 @pytest.mark.parametrize("response,expected", DISTANCE_CASES)
 def test_extract_distance(response, expected):
     got = extract_answer("traveled_distance", response, Q_TD)
-    if expected is None: assert got is None, got
-    else: assert got == pytest.approx(expected, rel=1e-9), (response, got)
+    if expected is None:
+        assert got is None, got
+    else:
+        assert got == pytest.approx(expected, rel=1e-9), (response, got)
 
 # --------------------------------------------------------------------------------------------------------- traveling speed
 SPEED_CASES = [
@@ -132,8 +135,10 @@ SPEED_CASES = [
 @pytest.mark.parametrize("response,expected", SPEED_CASES)
 def test_extract_speed(response, expected):
     got = extract_answer("traveling_speed", response, Q_TS)
-    if expected is None: assert got is None, got
-    else: assert got == pytest.approx(expected, rel=1e-9), (response, got)
+    if expected is None:
+        assert got is None, got
+    else:
+        assert got == pytest.approx(expected, rel=1e-9), (response, got)
 
 # ------------------------------------------------------------------------------------------------------ movement direction
 CLOCK_CASES = [
@@ -251,7 +256,12 @@ COMPARISON_CASES = [
     ("speed_comparison", Q_SC_FAST, "The green car has a higher speed than the yellow car.", "green"),
     ("distance_comparison", Q_DC_LESS, "The red object travels less than the blue object.", "red"),
     ("distance_comparison", Q_DC_LESS, "The blue car traveled a shorter distance.", "blue"),
-    ("distance_comparison", Q_DC_LESS, "The red car travels farther than the blue car, so the blue car travels less.", "blue"),
+    (
+        "distance_comparison",
+        Q_DC_LESS,
+        "The red car travels farther than the blue car, so the blue car travels less.",
+        "blue",
+    ),
     ("distance_comparison", Q_DC_LESS, "The red car covers more distance.", "blue"),
     ("distance_comparison", Q_DC_LESS, "The red car is faster, and it also travels farther than the blue car.", "blue"),
     ("distance_comparison", Q_DC_LESS, "Blue", "blue"),
@@ -274,7 +284,9 @@ def test_extract_comparison(task, question, response, expected):
     assert extract_answer(task, response, question) == expected
 
 def test_comparison_choices_and_synonyms():
-    assert extract_answer("speed_comparison", "The grey car.", "Which is faster, the gray or the pink object?") == "gray"
+    assert (
+        extract_answer("speed_comparison", "The grey car.", "Which is faster, the gray or the pink object?") == "gray"
+    )
     assert extract_answer("speed_comparison", "Purple.", Q_SC_SLOW, choices=["purple", "orange"]) == "purple"
     # a colour that is not one of the question's objects is never the answer
     assert extract_answer("speed_comparison", "The green car.", Q_SC_SLOW) is None
@@ -319,8 +331,10 @@ def test_extract_direction_comparison(question, response, expected):
 def test_extract_none_and_bad_input():
     assert all(extract_answer(t, None) is None for t in TASKS)
     assert all(extract_answer(t, "") is None for t in TASKS)
-    with pytest.raises(ValueError, match="response must be a string"): extract_answer("traveled_distance", 12.0)
-    with pytest.raises(ValueError, match="unknown task"): extract_answer("distance", "12 m")
+    with pytest.raises(ValueError, match="response must be a string"):
+        extract_answer("traveled_distance", 12.0)
+    with pytest.raises(ValueError, match="unknown task"):
+        extract_answer("distance", "12 m")
 
 # ------------------------------------------------------------------------------------------------- hypothesis properties
 units_d = st.sampled_from(["m", "meters", "metres", "km", "kilometers", "ft", "feet", "yd", "yards", "mi", "miles"])
@@ -337,8 +351,13 @@ def test_speed_conversion_round_trips(v, u):
     assert to_kmh(v, u) / to_kmh(1.0, u) == pytest.approx(v, rel=1e-12)
     assert to_kmh(v, "m/s") == pytest.approx(3.6 * v)
 
-@given(st.decimals(min_value=0, max_value=99999, places=2, allow_nan=False, allow_infinity=False), units_d,
-       st.sampled_from(["{v} {u}", "about {v} {u}", "It traveled approximately {v} {u}.", "{v}{u}", "The answer is {v} {u}."]))
+@given(
+    st.decimals(min_value=0, max_value=99999, places=2, allow_nan=False, allow_infinity=False),
+    units_d,
+    st.sampled_from(
+        ["{v} {u}", "about {v} {u}", "It traveled approximately {v} {u}.", "{v}{u}", "The answer is {v} {u}."]
+    ),
+)
 def test_extract_formatted_distance(v, u, template):
     text = template.format(v=str(v), u=u)
     assert extract_answer("traveled_distance", text) == pytest.approx(to_metres(float(v), u), rel=1e-12)
@@ -356,8 +375,11 @@ def test_number_words_round_trip(n):
 def test_clock_formats(h, template):
     assert extract_answer("movement_direction", template.format(h=h, w=_spell(h))) == h
 
-@given(st.decimals(min_value=0, max_value=59, places=1), st.decimals(min_value=0, max_value=59, places=1),
-       st.sampled_from(["{a}-{b} s", "from {a} to {b} seconds", "[{a}, {b}]", "between {a}s and {b}s", "{a} s - {b} s"]))
+@given(
+    st.decimals(min_value=0, max_value=59, places=1),
+    st.decimals(min_value=0, max_value=59, places=1),
+    st.sampled_from(["{a}-{b} s", "from {a} to {b} seconds", "[{a}, {b}]", "between {a}s and {b}s", "{a} s - {b} s"]),
+)
 def test_time_range_formats(a, b, template):
     assert parse_time_range(template.format(a=a, b=b)) == (float(a), float(b))
 
@@ -371,15 +393,19 @@ def test_iou_properties(g, p):
     iou = temporal_iou(g, p)
     assert 0.0 <= iou <= 1.0
     assert iou == pytest.approx(temporal_iou(g, p[::-1]))
-    if g[1] > g[0] and sorted(p)[1] > sorted(p)[0]: assert iou == pytest.approx(temporal_iou(sorted(p), g))
+    if g[1] > g[0] and sorted(p)[1] > sorted(p)[0]:
+        assert iou == pytest.approx(temporal_iou(sorted(p), g))
 
 def _spell(n):
     small = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
             "seventeen eighteen nineteen".split()
     tens = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-    if n < 20: return small[n]
-    if n < 100: return tens[n // 10] + ("" if n % 10 == 0 else "-" + small[n % 10])
-    if n < 1000: return small[n // 100] + " hundred" + ("" if n % 100 == 0 else " and " + _spell(n % 100))
+    if n < 20:
+        return small[n]
+    if n < 100:
+        return tens[n // 10] + ("" if n % 10 == 0 else "-" + small[n % 10])
+    if n < 1000:
+        return small[n // 100] + " hundred" + ("" if n % 100 == 0 else " and " + _spell(n % 100))
     return _spell(n // 1000) + " thousand" + ("" if n % 1000 == 0 else " " + _spell(n % 1000))
 
 # ------------------------------------------------------------------------------------------------------------ summarize
@@ -389,12 +415,21 @@ def test_summarize_benchmark_sized():
     for task in TASKS:
         for i in range(200):
             if task in ("traveled_distance", "traveling_speed"):
-                g = float(r.uniform(1, 80)); p = None if i % 20 == 0 else float(g * r.uniform(0.5, 1.5))
-            elif task == "movement_direction": g = int(r.integers(1, 13)); p = int(r.integers(1, 13))
+                g = float(r.uniform(1, 80))
+                p = None if i % 20 == 0 else float(g * r.uniform(0.5, 1.5))
+            elif task == "movement_direction":
+                g = int(r.integers(1, 13))
+                p = int(r.integers(1, 13))
             elif task == "direction_timestamp":
-                a = float(r.uniform(0, 15)); g = (a, a + 3); p = (a + float(r.uniform(-2, 2)), a + 3)
-            elif task == "direction_comparison": g = bool(r.random() < .5); p = bool(r.random() < .5)
-            else: g = str(r.choice(["red", "blue"])); p = str(r.choice(["red", "blue"]))
+                a = float(r.uniform(0, 15))
+                g = (a, a + 3)
+                p = (a + float(r.uniform(-2, 2)), a + 3)
+            elif task == "direction_comparison":
+                g = bool(r.random() < .5)
+                p = bool(r.random() < .5)
+            else:
+                g = str(r.choice(["red", "blue"]))
+                p = str(r.choice(["red", "blue"]))
             recs.append(dict(task=task, gold=g, pred=p))
     df = summarize(recs)
     assert list(df.index) == [*TASKS, "average"]
@@ -433,15 +468,19 @@ class _Judge(ChatHandler):
             return self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
         resp = user.split("Response: ", 1)[1].split("\n\nExtract ", 1)[0]
-        if resp == "server error": return self._send(500, {"error": {"message": "boom"}})
+        if resp == "server error":
+            return self._send(500, {"error": {"message": "boom"}})
         if body["model"] == "no-json-mode" and "response_format" in body:
-            return self._send(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
+            return self._send(
+                400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}}
+            )
         content = "not json at all" if resp == "garbage" else json.dumps(self.answers.get(resp, {"answer": None}))
         self._reply(body["model"], content)
 
 @pytest.fixture(scope="module")
 def judge_server():
-    with serve(_Judge) as url: yield url
+    with serve(_Judge) as url:
+        yield url
 
 def _judge(task, response, question, url, cache, **kw):
     return judge_extract(task, response, question, base_url=url, api_key="test-key", cache_path=cache, timeout=10,
@@ -450,15 +489,25 @@ def _judge(task, response, question, url, cache, **kw):
 def test_judge_reads_answers_over_http(judge_server, tmp_path):
     cache = tmp_path / "judge.jsonl"
     _Judge.calls.clear()
-    assert _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, cache) == (12.0, {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": 12.0}'})
+    assert _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, cache) == (
+        12.0,
+        {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": 12.0}'},
+    )
     # a response the rules read differently: the judge's reading wins
-    assert _judge("movement_direction", "Four o'clock-ish, maybe a bit right of that", Q_MD, judge_server, cache)[0] == 4
+    assert (
+        _judge("movement_direction", "Four o'clock-ish, maybe a bit right of that", Q_MD, judge_server, cache)[0] == 4
+    )
     assert _judge("direction_timestamp", "between 2 and 6", Q_DT, judge_server, cache)[0] == (2.0, 6.0)
     assert _judge("direction_comparison", "They go the same way.", Q_MC, judge_server, cache)[0] is True
     # null means "no prediction" and is not a failure
-    assert _judge("direction_comparison", "Nope.", Q_MC, judge_server, cache) == (None, {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": null}'})
+    assert _judge("direction_comparison", "Nope.", Q_MC, judge_server, cache) == (
+        None,
+        {"source": "judge", "cue": "judge", "error": None, "raw": '{"answer": null}'},
+    )
     req = _Judge.calls[0]
-    assert req["model"] == "gpt-4o-mini" and req["temperature"] == 0 and req["response_format"] == {"type": "json_object"}
+    assert (
+        req["model"] == "gpt-4o-mini" and req["temperature"] == 0 and req["response_format"] == {"type": "json_object"}
+    )
     assert "in metres" in req["messages"][1]["content"] and Q_TD in req["messages"][1]["content"]
 
 def test_judge_cache_prevents_requery(judge_server, tmp_path):
@@ -492,7 +541,9 @@ def test_judge_failures_fall_back_to_rules(judge_server, tmp_path):
 
 def test_judge_without_json_mode(judge_server, tmp_path):
     _Judge.calls.clear()
-    pred, info = _judge("traveled_distance", "About 12 m.", Q_TD, judge_server, tmp_path / "c.jsonl", model="no-json-mode")
+    pred, info = _judge(
+        "traveled_distance", "About 12 m.", Q_TD, judge_server, tmp_path / "c.jsonl", model="no-json-mode"
+    )
     assert pred == 12.0 and info["source"] == "judge" and info["error"] is None
     assert ["response_format" in c for c in _Judge.calls] == [True, False]
 
@@ -502,14 +553,23 @@ def test_judge_with_given_client(judge_server, tmp_path):
     assert judge_extract("traveled_distance", "About 12 m.", Q_TD, client=client, cache_path=None) == 12.0
 
 def test_score_end_to_end_with_extraction():
-    recs = [dict(task=t, gold=g, pred=extract_answer(t, r, q)) for t, g, r, q in [
-        ("traveled_distance", 30.0, "It moved around 100 ft (about 30 m).", Q_TD),
-        ("traveling_speed", 36.0, "About 10 m/s.", Q_TS),
-        ("movement_direction", 1, "toward 11 o'clock", Q_MD),
-        ("direction_timestamp", (2.0, 6.0), "00:03-00:06", Q_DT),
-        ("distance_comparison", "blue", "The red car travels farther than the blue car, so the blue car travels less.", Q_DC_LESS),
-        ("speed_comparison", "red", "I can't tell.", Q_SC_SLOW),
-        ("direction_comparison", False, "They are moving in opposite directions.", Q_MC)]]
+    recs = [
+        dict(task=t, gold=g, pred=extract_answer(t, r, q))
+        for t, g, r, q in [
+            ("traveled_distance", 30.0, "It moved around 100 ft (about 30 m).", Q_TD),
+            ("traveling_speed", 36.0, "About 10 m/s.", Q_TS),
+            ("movement_direction", 1, "toward 11 o'clock", Q_MD),
+            ("direction_timestamp", (2.0, 6.0), "00:03-00:06", Q_DT),
+            (
+                "distance_comparison",
+                "blue",
+                "The red car travels farther than the blue car, so the blue car travels less.",
+                Q_DC_LESS,
+            ),
+            ("speed_comparison", "red", "I can't tell.", Q_SC_SLOW),
+            ("direction_comparison", False, "They are moving in opposite directions.", Q_MC),
+        ]
+    ]
     df = summarize(recs)
     assert df["accuracy"].tolist()[:7] == [100.0, 100.0, 0.0, 100.0, 100.0, 0.0, 100.0]
     assert df.loc["movement_direction", "error"] == 2 and df.loc["direction_timestamp", "error"] == pytest.approx(0.75)
@@ -521,21 +581,32 @@ def _stkit_cases():
     from types import SimpleNamespace as NS
     prompt = stkit.common_prompt([0.5 * i for i in range(40)], ["red", "blue"])
     one = stkit.common_prompt([0.5 * i for i in range(40)], ["green"])
-    labels = [dict(task="traveled_distance", label=12.0, start=2.0, end=8.5, whole=False),
-              dict(task="traveled_distance", label=19.5, start=0.0, end=19.5, whole=True),
-              dict(task="traveling_speed", label=8.5, start=2.0, end=8.5, whole=False),
-              dict(task="movement_direction", label=11), dict(task="movement_direction", label=3),
-              dict(task="direction_timestamp", label=(2.5, 6.0), hour=3),
-              dict(task="distance_comparison", label="blue", more=True), dict(task="distance_comparison", label="red", more=False),
-              dict(task="speed_comparison", label="red", more=True), dict(task="speed_comparison", label="blue", more=False),
-              dict(task="direction_comparison", label=True), dict(task="direction_comparison", label=False)]
+    labels = [
+        dict(task="traveled_distance", label=12.0, start=2.0, end=8.5, whole=False),
+        dict(task="traveled_distance", label=19.5, start=0.0, end=19.5, whole=True),
+        dict(task="traveling_speed", label=8.5, start=2.0, end=8.5, whole=False),
+        dict(task="movement_direction", label=11),
+        dict(task="movement_direction", label=3),
+        dict(task="direction_timestamp", label=(2.5, 6.0), hour=3),
+        dict(task="distance_comparison", label="blue", more=True),
+        dict(task="distance_comparison", label="red", more=False),
+        dict(task="speed_comparison", label="red", more=True),
+        dict(task="speed_comparison", label="blue", more=False),
+        dict(task="direction_comparison", label=True),
+        dict(task="direction_comparison", label=False),
+    ]
     objs = [NS(colour="red"), NS(colour="blue")]
     for lab in labels:
         f = stkit._answer_fields(lab, objs)
         single = lab["task"] in ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp")
         for q_t, a_t in stkit.TEMPLATES[lab["task"]] + stkit.PARAPHRASES[lab["task"]]:
             kw = dict(f, obj=stkit.object_name("green")) if single else f
-            yield lab, (one if single else prompt) + " " + stkit.fill_template(q_t, **kw), stkit.fill_template(a_t, **kw)
+            yield (
+                lab,
+                (one if single else prompt) + " " + stkit.fill_template(q_t, **kw),
+                stkit.fill_template(a_t, **kw),
+            )
+
 
 def test_stkit_answers_read_back_to_their_labels():
     n = 0
@@ -607,7 +678,8 @@ def test_rules_judge_agreement_and_on_disagreement_mode():
         _LabelJudge.calls.clear()
         a = rules_judge_agreement(rows, **opts)
         assert a["n"] == len(rows) == len(_LabelJudge.calls) and a["accuracy_judge"] == 100.0
-        assert a["agreement"] == a["accuracy_rules"] >= 97             # an always-right judge agrees as often as rules are right
+        # an always-right judge agrees as often as rules are right
+        assert a["agreement"] == a["accuracy_rules"] >= 97
         assert a["accuracy_on_disagreement"] >= a["accuracy_rules"]
         assert 0 < a["judge_calls_on_disagreement"] < 0.15 * len(rows)  # the judge is asked on few answers
         # on-disagreement mode: a confident rule reading makes no call, an unsure one asks the judge
@@ -616,15 +688,22 @@ def test_rules_judge_agreement_and_on_disagreement_mode():
         pred, info = judge_extract(sure["task"], sure["response"], sure["question"], return_info=True,
                                    on_disagreement=True, **opts)
         assert not _LabelJudge.calls and info["source"] == "rules" and same_answer(pred, sure["expected"])
-        unsure = next(r for r in rows if not extract_answer(r["task"], r["response"], r["question"], explain=True).confident)
+        unsure = next(
+            r for r in rows if not extract_answer(r["task"], r["response"], r["question"], explain=True).confident
+        )
         pred, info = judge_extract(unsure["task"], unsure["response"], unsure["question"], return_info=True,
                                    on_disagreement=True, **opts)
         assert len(_LabelJudge.calls) == 1 and info["source"] == "judge" and same_answer(pred, unsure["expected"])
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 99), st.integers(-2, 3), st.sampled_from(["{m} × 10^{e} m", "{m} x 10^{e} meters", "{m}e{e} m",
-                                                                   "$d \\approx {m} \\times 10^{{{e}}}\\,\\text{{m}}$"]))
+@given(
+    st.integers(1, 99),
+    st.integers(-2, 3),
+    st.sampled_from(
+        ["{m} × 10^{e} m", "{m} x 10^{e} meters", "{m}e{e} m", "$d \\approx {m} \\times 10^{{{e}}}\\,\\text{{m}}$"]
+    ),
+)
 def test_scientific_notation(m, e, template):
     v = m / 10 * 10 ** e
     assert same_answer(parse_quantity(words_to_digits(normalize_text(template.format(m=m / 10, e=e))), "distance"), v)
@@ -643,15 +722,66 @@ def test_mixed_numbers_and_fractions(whole, d, data):
     ["Start time: {a}, end time: {b}", "From {a} to {b}.", "Start: {a}; End: {b}", "between {a} and {b}"]))
 def test_single_mmss_times_make_an_interval(a, span, template):
     b = min(a + span, 59)
-    if b == a: return
+    if b == a:
+        return
     text = template.format(a=f"00:{a:02d}", b=f"00:{b:02d}")
     assert extract_answer("direction_timestamp", text) == (float(a), float(b))
 
 
-_TOKENS = ["1", "2.5", "10", "1/2", "3 1/4", "0/0", "1e999", "× 10^", "²", "m", "km/h", "m/s", "o'clock", "12", "to", "or",
-           "either", "and", "between", "from", "until", "frames", "s", "00:07", "wait, no", "actually", "not", "red", "blue",
-           "faster", "as far as", "same", "left", "north", "yes", "no", "?", ",", ".", ";", "(", ")", "$", "\\text{m}",
-           "the end", "average", "although", "cannot determine", "about", "Answer:", "twice", "\n"]
+_TOKENS = [
+    "1",
+    "2.5",
+    "10",
+    "1/2",
+    "3 1/4",
+    "0/0",
+    "1e999",
+    "× 10^",
+    "²",
+    "m",
+    "km/h",
+    "m/s",
+    "o'clock",
+    "12",
+    "to",
+    "or",
+    "either",
+    "and",
+    "between",
+    "from",
+    "until",
+    "frames",
+    "s",
+    "00:07",
+    "wait, no",
+    "actually",
+    "not",
+    "red",
+    "blue",
+    "faster",
+    "as far as",
+    "same",
+    "left",
+    "north",
+    "yes",
+    "no",
+    "?",
+    ",",
+    ".",
+    ";",
+    "(",
+    ")",
+    "$",
+    "\\text{m}",
+    "the end",
+    "average",
+    "although",
+    "cannot determine",
+    "about",
+    "Answer:",
+    "twice",
+    "\n",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -661,6 +791,18 @@ def test_any_token_soup_reads_without_error(tokens, task):
     q = "There are 2 objects annotated with red and blue bounding boxes. When does it move toward the 3 o'clock direction?"
     x = extract_answer(task, text, q, explain=True)
     assert same_answer(x.value, extract_answer(task, text, q)) and isinstance(x.cue, str)
-    if x.value is not None and task in ("traveled_distance", "traveling_speed"): assert math.isfinite(x.value)
-    score(task, {"traveled_distance": 1.0, "traveling_speed": 1.0, "movement_direction": 3, "direction_timestamp": (0.0, 1.0),
-                 "distance_comparison": "red", "speed_comparison": "red", "direction_comparison": True}[task], x.value)
+    if x.value is not None and task in ("traveled_distance", "traveling_speed"):
+        assert math.isfinite(x.value)
+    score(
+        task,
+        {
+            "traveled_distance": 1.0,
+            "traveling_speed": 1.0,
+            "movement_direction": 3,
+            "direction_timestamp": (0.0, 1.0),
+            "distance_comparison": "red",
+            "speed_comparison": "red",
+            "direction_comparison": True,
+        }[task],
+        x.value,
+    )

@@ -36,12 +36,14 @@ def make_take(root:Path, size:int=1408, trimmed:bool=True)->dict:
     tdir = root / "takes" / TAKE
     traj_dir = tdir / "trajectory" if trimmed else root / "captures" / CAPTURE / "trajectory"
     traj_dir.mkdir(parents=True)
-    for f in ("closed_loop_trajectory.csv", "online_calibration.jsonl"): shutil.copy(SAMPLE / f, traj_dir / f)
+    for f in ("closed_loop_trajectory.csv", "online_calibration.jsonl"):
+        shutil.copy(SAMPLE / f, traj_dir / f)
     cals = mps.read_online_calibration(str(SAMPLE / "online_calibration.jsonl"))
     cal = cals[int(np.argmin([abs(c.tracking_timestamp.total_seconds() - (frame_t[0] + TASK_START)) for c in cals]))]
     sensor = cal.get_camera_calib("camera-rgb")
     rgb = sensor.rescale(np.array([1408, 1408]), 0.5, np.array([32.0, 32.0]))
-    if size != 1408: rgb = rgb.rescale(np.array([size, size]), size / 1408)
+    if size != 1408:
+        rgb = rgb.rescale(np.array([size, size]), size / 1408)
     P = _marker_world(t, T, frame_t[0] + TASK_START, rgb)
     (tdir / "frame_aligned_videos").mkdir(parents=True)
     vw = cv2.VideoWriter(str(tdir / "frame_aligned_videos" / "aria02_214-1.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), FPS,
@@ -112,9 +114,11 @@ def test_real_take(tmp_path, size):
     for k in range(len(c.frames)):
         Tcw = np.linalg.inv(c.world_from_camera[k])
         p = Tcw[:3, :3] @ P + Tcw[:3, 3]
-        if p[2] < 0.5: continue
+        if p[2] < 0.5:
+            continue
         u, v = (K @ p)[:2] / p[2]
-        if not (0.1 * size < u < 0.9 * size and 0.1 * size < v < 0.9 * size): continue
+        if not (0.1 * size < u < 0.9 * size and 0.1 * size < v < 0.9 * size):
+            continue
         im = cv2.imread(c.frames[k], cv2.IMREAD_GRAYSCALE)
         ys, xs = np.nonzero(im > 128)
         assert len(xs) > 0, f"frame {k}: no disc"
@@ -146,7 +150,9 @@ def test_hostile_and_malformed_takes(tmp_path):
     evil = dict(takes[0], take_uid="../../..")
     (root / "annotations" / "splits.json").write_text(json.dumps(splits))
     bad_capture = dict(takes[0], capture=dict(takes[0]["capture"], capture_name="../x"))
-    (root / "takes.json").write_text(json.dumps([evil, {"take_name": "no uid"}, dict(takes[0], root_dir="/etc"), bad_capture]))
+    (root / "takes.json").write_text(
+        json.dumps([evil, {"take_name": "no uid"}, dict(takes[0], root_dir="/etc"), bad_capture])
+    )
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     cs = load_clips("egoexo4d", root, "val", frames_dir=cache, verbose=False)
     assert list(cs) == []

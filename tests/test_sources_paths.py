@@ -1,6 +1,5 @@
 """Paths named by data files stay under their base folder: `safe_join`, bench records' `video` in exports and eval."""
 import json
-from pathlib import Path
 
 import pytest
 

@@ -37,8 +37,10 @@ def test_build_renders_valid_records(world, tmp_path):
         r = next(r for r in recs if r.video == v)
         assert len(frames) == len(r.frame_times)
         np.testing.assert_allclose(times, r.frame_times, atol=0.02)
-    for r in recs:   # the question carries the paper's common prompt for this video's frames and colours
-        assert r.question.startswith(f"The video lasts for {r.frame_times[-1] - r.frame_times[0]:.1f} seconds, and {len(r.frame_times)} frames")
+    for r in recs:  # the question carries the paper's common prompt for this video's frames and colours
+        assert r.question.startswith(
+            f"The video lasts for {r.frame_times[-1] - r.frame_times[0]:.1f} seconds, and {len(r.frame_times)} frames"
+        )
         assert all(o.colour in r.question for o in r.objects)
 
 
@@ -50,11 +52,14 @@ def test_interrupted_build_resumes_byte_identical(world, tmp_path):
     p = subprocess.Popen(_cli_build(world, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shards = out/"shards"/"nuscenes-train"
     for _ in range(6000):
-        if p.poll() is not None or (shards.exists() and any(shards.glob("*.jsonl"))): break
+        if p.poll() is not None or (shards.exists() and any(shards.glob("*.jsonl"))):
+            break
         time.sleep(0.01)
-    p.send_signal(signal.SIGKILL); p.wait()
+    p.send_signal(signal.SIGKILL)
+    p.wait()
     done_at_kill = len(list(shards.glob("*.jsonl")))
-    if done_at_kill < n_shards: assert not (out/"nuscenes-train.jsonl").exists()   # killed mid-way: no final file
+    if done_at_kill < n_shards:
+        assert not (out/"nuscenes-train.jsonl").exists()   # killed mid-way: no final file
     r = subprocess.run(_cli_build(world, out), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (out/"nuscenes-train.jsonl").read_bytes() == (ref/"nuscenes-train.jsonl").read_bytes()
@@ -156,12 +161,14 @@ def test_nuplan_is_bench_only(tmp_path):
     assert "nuplan" in {r["source"] for r in recs}
     assert "NuPlan" not in set(table2(recs)["Dataset"])
     from st_vlm_repro.bench import write_bench
-    summary = write_bench(recs, tmp_path/"bench", 200, figures_dir=tmp_path/"fig")   # the bench: nuPlan's val split in it
+    # the bench: nuPlan's val split in it
+    summary = write_bench(recs, tmp_path/"bench", 200, figures_dir=tmp_path/"fig")
     bench = list(iter_jsonl(tmp_path/"bench"/"stkit_bench.jsonl"))
     assert "nuplan" in {r["source"] for r in bench} and (tmp_path/"fig"/"fig5_bench_balance.png").exists()
     on_disk = json.loads((tmp_path/"bench"/"stkit_bench.summary.json").read_text())
     asked = [t for t in TASKS if on_disk[t]["questions"]]
-    assert asked and all({"prior", "chance", "class_cap"} <= set(on_disk[t]) for t in asked)   # the bias check, per task
+    # the bias check, per task
+    assert asked and all({"prior", "chance", "class_cap"} <= set(on_disk[t]) for t in asked)
     assert all(on_disk[t]["questions"] <= on_disk[t]["pool"] for t in TASKS) and summary["average"]
     r = subprocess.run([CLI, "stkit", "build", "--source", "nuplan", "--root", str(root/"nuplan"), "--split", "train",
                         "--out", str(tmp_path/"cli"), "--workers", "1"], capture_output=True, text=True)

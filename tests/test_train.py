@@ -1,6 +1,6 @@
 """Training (st_vlm_repro.train): CLI smoke run, resume equality, LoRA round trip, label masking, train/generate prompt
 equality, and a real 2-process (torchrun, gloo) run against the 1-process losses. CPU only, tiny model."""
-import json, os, shutil, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +11,17 @@ from typer.testing import CliRunner
 
 from st_vlm_repro.hf_runner import HFVideoRunner
 from st_vlm_repro.tiny_model import CHAT_TEMPLATE, load_vlm, make_tiny_llava_onevision
-from st_vlm_repro.train import (STKitTrainDataset, TrainConfig, collate, make_toy_stkit, read_log, read_stkit_records, train,
-                                train_app, training_items)
+from st_vlm_repro.train import (
+    STKitTrainDataset,
+    TrainConfig,
+    collate,
+    make_toy_stkit,
+    read_log,
+    read_stkit_records,
+    train,
+    train_app,
+    training_items,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +52,8 @@ def test_cli_smoke(world):
     assert {"loss", "lr", "grad_norm", "samples_per_s", "tokens_per_s", "peak_mem_gb"} <= set(log[0])
     proc, model = load_vlm(out["final_model"])                      # the final folder is a loadable model
     assert type(model).__name__ == "LlavaOnevisionForConditionalGeneration"
-    bad = world["d"] / "bad.yaml"; bad.write_text("model_path: x\noutput_dir: y\nlr: 1\n")
+    bad = world["d"] / "bad.yaml"
+    bad.write_text("model_path: x\noutput_dir: y\nlr: 1\n")
     r = CliRunner().invoke(train_app, ["--config", str(bad)])
     assert r.exit_code != 0 and "lr" in str(r.exception)
 
@@ -59,7 +69,8 @@ def test_resume_same_losses(world):
     assert len(l33) == 6
     np.testing.assert_allclose(l33, l6, atol=1e-5, rtol=0)
     # same final weights too
-    a = load_vlm(full["final_model"])[1].state_dict(); b = load_vlm(world["d"] / "r33" / "final")[1].state_dict()
+    a = load_vlm(full["final_model"])[1].state_dict()
+    b = load_vlm(world["d"] / "r33" / "final")[1].state_dict()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(_cfg(world, "nothing_here", max_steps=2), resume_from="latest", progress=False)
@@ -99,7 +110,8 @@ def test_label_mask_assistant_and_stop_token_only(world):
         trained = s["labels"] != -100
         assert proc.tokenizer.decode(s["input_ids"][trained]) == r["answer"] + "<|im_end|>"
         idx = trained.nonzero().flatten()
-        assert bool((idx == torch.arange(idx[0], idx[-1] + 1)).all()) and idx[-1] == len(s["input_ids"]) - 1   # one span at the end
+        # one span at the end
+        assert bool((idx == torch.arange(idx[0], idx[-1] + 1)).all()) and idx[-1] == len(s["input_ids"]) - 1
         assert torch.equal(s["labels"][trained], s["input_ids"][trained])
     # a template that leaves the stop token outside {% generation %} (the stock llava-hf layout) is refused
     stock = CHAT_TEMPLATE.replace("<|im_end|>{% endgeneration %}", "{% endgeneration %}<|im_end|>")
@@ -128,10 +140,14 @@ def test_train_prefix_equals_generation_prompt(world):
 
 def test_torchrun_two_processes_match_one(world, tmp_path):
     "2 CPU processes (gloo, DDP, vision tower tuned) give the 1-process losses: same order, exact token-mean loss."
-    one = train(_cfg(world, "one", max_steps=2, tunable_parts="mm_vision_tower,mm_mlp_adapter,mm_language_model"), progress=False)
+    one = train(
+        _cfg(world, "one", max_steps=2, tunable_parts="mm_vision_tower,mm_mlp_adapter,mm_language_model"),
+        progress=False,
+    )
     cfg = _cfg(world, "two", max_steps=2, micro_batch_size=1,
                tunable_parts="mm_vision_tower,mm_mlp_adapter,mm_language_model")
-    path = tmp_path / "two.yaml"; path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     torchrun = Path(sys.executable).parent / "torchrun"
     r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29531", "-m", "st_vlm_repro.train",
@@ -151,22 +167,31 @@ def test_shipped_configs_load(name):
     assert Path(cfg.model_path).is_absolute() and cfg.answer_logits_only
     if name == "train_full":   # the paper's recipe (Sec. 5.1)
         assert (cfg.global_batch_size, cfg.learning_rate, cfg.lr_scheduler, cfg.epochs) == (128, 1e-5, "cosine", 1.0)
-    if name == "train_mini": assert cfg.make_model == "tiny"
+    if name == "train_mini":
+        assert cfg.make_model == "tiny"
 
 
 def test_broken_video_is_skipped_and_the_run_goes_on(world, tmp_path):
     stkit = make_toy_stkit(tmp_path / "stkit", n_clips=2)
     recs = read_stkit_records([stkit])
     assert len({r["video"] for r in recs}) == 2
-    recs = sorted(recs, key=lambda r: sum(x["video"] == r["video"] for x in recs))   # break the video with fewer records
+    # break the video with fewer records
+    recs = sorted(recs, key=lambda r: sum(x["video"] == r["video"] for x in recs))
     victim = Path(recs[0]["_root"], recs[0]["video"])
-    victim.write_bytes(victim.read_bytes()[:2000])                    # truncated mid-download
-    cfg = _cfg(world, "broken", stkit_dirs=[str(stkit)], cache_dir=str(tmp_path / "cache"), output_dir=str(tmp_path / "run"),
-               max_steps=3)
+    victim.write_bytes(victim.read_bytes()[:2000])  # truncated mid-download
+    cfg = _cfg(
+        world,
+        "broken",
+        stkit_dirs=[str(stkit)],
+        cache_dir=str(tmp_path / "cache"),
+        output_dir=str(tmp_path / "run"),
+        max_steps=3,
+    )
     with pytest.warns(UserWarning, match="skipped"):
         s = train(cfg, progress=False)
     assert s["step"] == 3 and s["final_model"] and np.isfinite(s["loss"])
-    assert 1 <= s["skipped_items"] <= sum(1 for r in recs if r["video"] == recs[0]["video"])   # the ones drawn in 3 steps
+    # the ones drawn in 3 steps
+    assert 1 <= s["skipped_items"] <= sum(1 for r in recs if r["video"] == recs[0]["video"])
     logged = [json.loads(l) for l in (tmp_path / "run" / "skipped_items.rank0.jsonl").read_text().splitlines()]
     assert {r["id"] for r in logged} <= {r["id"] for r in recs if r["video"] == recs[0]["video"]}
     assert all("cannot be decoded" in r["error"] or "Error" in r["error"] for r in logged)

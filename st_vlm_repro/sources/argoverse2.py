@@ -8,7 +8,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as pf
 
@@ -26,13 +25,29 @@ AV2_CATEGORY = {"car": "REGULAR_VEHICLE", "bus": "BUS", "truck": "BOX_TRUCK", "m
                 "bicycle": "BICYCLIST", "pedestrian": "PEDESTRIAN"}
 AV2_RIDDEN = {"BICYCLIST": "BICYCLE", "MOTORCYCLIST": "MOTORCYCLE"}
 _f64 = pa.float64()
-ANNOTATION_SCHEMA = pa.schema([("timestamp_ns", pa.int64()), ("track_uuid", pa.string()), ("category", pa.string()),
-                               *[(c, _f64) for c in ("length_m", "width_m", "height_m", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")],
-                               ("num_interior_pts", pa.int64())])
-POSE_SCHEMA = pa.schema([("timestamp_ns", pa.int64()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]])
-SENSOR_POSE_SCHEMA = pa.schema([("sensor_name", pa.string()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]])
-INTRINSICS_SCHEMA = pa.schema([("sensor_name", pa.string()), *[(c, _f64) for c in ("fx_px", "fy_px", "cx_px", "cy_px", "k1", "k2", "k3")],
-                               ("height_px", pa.uint16()), ("width_px", pa.uint16())])
+ANNOTATION_SCHEMA = pa.schema(
+    [
+        ("timestamp_ns", pa.int64()),
+        ("track_uuid", pa.string()),
+        ("category", pa.string()),
+        *[(c, _f64) for c in ("length_m", "width_m", "height_m", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")],
+        ("num_interior_pts", pa.int64()),
+    ]
+)
+POSE_SCHEMA = pa.schema(
+    [("timestamp_ns", pa.int64()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]]
+)
+SENSOR_POSE_SCHEMA = pa.schema(
+    [("sensor_name", pa.string()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]]
+)
+INTRINSICS_SCHEMA = pa.schema(
+    [
+        ("sensor_name", pa.string()),
+        *[(c, _f64) for c in ("fx_px", "fy_px", "cx_px", "cy_px", "k1", "k2", "k3")],
+        ("height_px", pa.uint16()),
+        ("width_px", pa.uint16()),
+    ]
+)
 
 def _write_feather(path:Path, rows:dict, schema:pa.Schema):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,13 +57,16 @@ def _quats(R:np.ndarray)->np.ndarray:
     "(N, 4) w, x, y, z quaternions of (N, 3, 3) rotations."
     from scipy.spatial.transform import Rotation
     q = Rotation.from_matrix(R).as_quat()          # x, y, z, w
-    q = q[:, [3, 0, 1, 2]]; return q * np.where(q[:, :1] < 0, -1, 1)
+    q = q[:, [3, 0, 1, 2]]
+    return q * np.where(q[:, :1] < 0, -1, 1)
 
 def _render_frames(args):
     scene, cam, jobs, quality = args
     for idx, path in jobs:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(cv2.imencode(".jpg", render(scene, cam, idx), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes())
+        Path(path).write_bytes(
+            cv2.imencode(".jpg", render(scene, cam, idx), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+        )
 
 # %% ../../nbs/02c_argoverse2.ipynb #5ee33d7b
 @register_writer("argoverse2")
@@ -59,17 +77,35 @@ def write_argoverse2(scenes:list[Scene], # Ground-truth scenes (sports scenes ar
                      camera_hz:float=2.0, # ring_front_center rate (real: 20)
                      quality:int=90, n_workers:int=1, **_)->dict[str, str]:
     "Write the driving scenes in the AV2 sensor-dataset layout; returns {scene_id: log_id}."
-    root = Path(root); out, jobs = {}, []
+    root = Path(root)
+    out, jobs = {}, []
     for sc in (s for s in scenes if s.domain == "driving"):
-        log_id = uuid_for("av2", sc.scene_id); out[sc.scene_id] = log_id; d = root / sc.split / log_id
+        log_id = uuid_for("av2", sc.scene_id)
+        out[sc.scene_id] = log_id
+        d = root / sc.split / log_id
         ns = lambda i: int(sc.t0_us * 1000 + round(sc.times[i] * 1e9))
         sweeps = np.arange(0, len(sc.times), int(round(sc.rate_hz / lidar_hz)))
         cams = np.arange(0, len(sc.times), int(round(sc.rate_hz / camera_hz)))
         ticks = np.union1d(sweeps, cams)
-        q = _quats(sc.world_from_ego[ticks, :3, :3]); t = sc.world_from_ego[ticks, :3, 3]
-        _write_feather(d / "city_SE3_egovehicle.feather", dict(timestamp_ns=[ns(i) for i in ticks], qw=q[:, 0], qx=q[:, 1],
-                       qy=q[:, 2], qz=q[:, 3], tx_m=t[:, 0], ty_m=t[:, 1], tz_m=t[:, 2]), POSE_SCHEMA)
-        c = sc.cameras[camera]; qc = _quats(c.ego_from_camera[None, :3, :3])[0]; tc = c.ego_from_camera[:3, 3]
+        q = _quats(sc.world_from_ego[ticks, :3, :3])
+        t = sc.world_from_ego[ticks, :3, 3]
+        _write_feather(
+            d / "city_SE3_egovehicle.feather",
+            dict(
+                timestamp_ns=[ns(i) for i in ticks],
+                qw=q[:, 0],
+                qx=q[:, 1],
+                qy=q[:, 2],
+                qz=q[:, 3],
+                tx_m=t[:, 0],
+                ty_m=t[:, 1],
+                tz_m=t[:, 2],
+            ),
+            POSE_SCHEMA,
+        )
+        c = sc.cameras[camera]
+        qc = _quats(c.ego_from_camera[None, :3, :3])[0]
+        tc = c.ego_from_camera[:3, 3]
         names = ["ring_front_center", "up_lidar", "down_lidar"]
         _write_feather(d / "calibration/egovehicle_SE3_sensor.feather",
                        dict(sensor_name=names, qw=[qc[0], 1, 1], qx=[qc[1], 0, 0], qy=[qc[2], 0, 0], qz=[qc[3], 0, 0],
@@ -81,23 +117,40 @@ def write_argoverse2(scenes:list[Scene], # Ground-truth scenes (sports scenes ar
         rows = {k: [] for k in ANNOTATION_SCHEMA.names}
         for a in sc.agents:
             r = np.round((sc.times[sweeps] - a.times[0]) * sc.rate_hz).astype(int)
-            ok = (r >= 0) & (r < len(a.times)); r, sw = r[ok], sweeps[ok]
-            if not len(r): continue
-            E = sc.world_from_ego[sw]; R, tt = E[:, :3, :3], E[:, :3, 3]
+            ok = (r >= 0) & (r < len(a.times))
+            r, sw = r[ok], sweeps[ok]
+            if not len(r):
+                continue
+            E = sc.world_from_ego[sw]
+            R, tt = E[:, :3, :3], E[:, :3, 3]
             p = np.einsum("nji,nj->ni", R, a.centers[r] - tt)                # ego = R^T (world - t)
-            ego_yaw = np.arctan2(R[:, 1, 0], R[:, 0, 0]); yaw = a.yaw[r] - ego_yaw
+            ego_yaw = np.arctan2(R[:, 1, 0], R[:, 0, 0])
+            yaw = a.yaw[r] - ego_yaw
             dist = np.linalg.norm(p[:, :2], axis=1)
-            cats = [AV2_CATEGORY[a.category]] + ([AV2_RIDDEN[AV2_CATEGORY[a.category]]] if AV2_CATEGORY[a.category] in AV2_RIDDEN else [])
+            cats = [AV2_CATEGORY[a.category]] + (
+                [AV2_RIDDEN[AV2_CATEGORY[a.category]]] if AV2_CATEGORY[a.category] in AV2_RIDDEN else []
+            )
             for cat in cats:
-                rows["timestamp_ns"] += [ns(i) for i in sw]; rows["track_uuid"] += [uuid_for("av2", sc.scene_id, a.agent_id, cat)] * len(sw)
+                rows["timestamp_ns"] += [ns(i) for i in sw]
+                rows["track_uuid"] += [uuid_for("av2", sc.scene_id, a.agent_id, cat)] * len(sw)
                 rows["category"] += [cat] * len(sw)
-                for k, v in zip(("length_m", "width_m", "height_m"), a.size): rows[k] += [float(v)] * len(sw)
-                rows["qw"] += list(np.cos(yaw / 2)); rows["qx"] += [0.0] * len(sw); rows["qy"] += [0.0] * len(sw); rows["qz"] += list(np.sin(yaw / 2))
-                rows["tx_m"] += list(p[:, 0]); rows["ty_m"] += list(p[:, 1]); rows["tz_m"] += list(p[:, 2])
+                for k, v in zip(("length_m", "width_m", "height_m"), a.size):
+                    rows[k] += [float(v)] * len(sw)
+                rows["qw"] += list(np.cos(yaw / 2))
+                rows["qx"] += [0.0] * len(sw)
+                rows["qy"] += [0.0] * len(sw)
+                rows["qz"] += list(np.sin(yaw / 2))
+                rows["tx_m"] += list(p[:, 0])
+                rows["ty_m"] += list(p[:, 1])
+                rows["tz_m"] += list(p[:, 2])
                 rows["num_interior_pts"] += [int(max(1, 3000 / max(x, 1) ** 1.5)) for x in dist]
         order = np.lexsort((rows["track_uuid"], rows["timestamp_ns"]))
-        _write_feather(d / "annotations.feather", {k: [v[i] for i in order] for k, v in rows.items()}, ANNOTATION_SCHEMA)
-        jobs.append((sc, camera, [(i, str(d / "sensors/cameras/ring_front_center" / f"{ns(i)}.jpg")) for i in cams], quality))
+        _write_feather(
+            d / "annotations.feather", {k: [v[i] for i in order] for k, v in rows.items()}, ANNOTATION_SCHEMA
+        )
+        jobs.append(
+            (sc, camera, [(i, str(d / "sensors/cameras/ring_front_center" / f"{ns(i)}.jpg")) for i in cams], quality)
+        )
     parallel_map(_render_frames, jobs, n_workers=n_workers, progress=len(jobs) > 8, desc="AV2 ring_front_center frames")
     return out
 
@@ -109,9 +162,12 @@ AV2_LAYOUT = """  <root>/<split>/<log_id>/annotations.feather
 
 def read_table(path:Path, columns:tuple[str, ...])->pa.Table:
     "The `columns` of a feather file as an Arrow table (what av2's `read_feather` reads, without the pandas step)."
-    try: t = pf.read_table(str(path), memory_map=True)
-    except Exception as e: raise ClipSkip("corrupt table", f"{path}: {type(e).__name__}: {e}") from None
-    if missing := [c for c in columns if c not in t.column_names]: raise ClipSkip("corrupt table", f"{path}: no column {missing[0]!r}")
+    try:
+        t = pf.read_table(str(path), memory_map=True)
+    except Exception as e:
+        raise ClipSkip("corrupt table", f"{path}: {type(e).__name__}: {e}") from None
+    if missing := [c for c in columns if c not in t.column_names]:
+        raise ClipSkip("corrupt table", f"{path}: no column {missing[0]!r}")
     return t
 
 def _yaw_of(qw, qx, qy, qz): return np.arctan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz))
@@ -132,16 +188,23 @@ class _Log:
         self._poses = self._camera = None
     def _load_poses(self):
         p = self.dir / "city_SE3_egovehicle.feather"
-        if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
+        if not p.is_file():
+            raise ClipSkip("missing file", f"{p} does not exist")
         t = read_table(p, ("timestamp_ns", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m"))
         col = lambda c: t.column(c).to_numpy()
-        ts = col("timestamp_ns").astype(np.int64); o = np.argsort(ts, kind="stable")
-        T = se3_wxyz(np.stack([col(c) for c in ("tx_m", "ty_m", "tz_m")], 1), np.stack([col(c) for c in ("qw", "qx", "qy", "qz")], 1))
+        ts = col("timestamp_ns").astype(np.int64)
+        o = np.argsort(ts, kind="stable")
+        T = se3_wxyz(
+            np.stack([col(c) for c in ("tx_m", "ty_m", "tz_m")], 1),
+            np.stack([col(c) for c in ("qw", "qx", "qy", "qz")], 1),
+        )
         self._poses = (ts[o], T[o])
     def poses(self, ts)->np.ndarray:
         "(N, 4, 4) city_SE3_ego at the exact timestamps `ts` (ns); `ClipSkip('pose missing')` names the first absent one."
-        if self._poses is None: self._load_poses()
-        pts, T = self._poses; ts = np.asarray(ts, np.int64)
+        if self._poses is None:
+            self._load_poses()
+        pts, T = self._poses
+        ts = np.asarray(ts, np.int64)
         i = np.clip(np.searchsorted(pts, ts), 0, len(pts) - 1)
         if (bad := np.flatnonzero(pts[i] != ts)).size:
             raise ClipSkip("pose missing", f"{self.log_id}: city_SE3_egovehicle has no row at {int(ts[bad[0]])} ns")
@@ -154,23 +217,37 @@ class _Log:
         if self._camera is None:
             cal = self.dir / "calibration"
             for f in ("egovehicle_SE3_sensor", "intrinsics"):
-                if not (p := cal / f"{f}.feather").is_file(): raise ClipSkip("missing file", f"{p} does not exist")
-            ext = read_table(cal / "egovehicle_SE3_sensor.feather", ("sensor_name", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")).to_pydict()
-            itr = read_table(cal / "intrinsics.feather", ("sensor_name", "fx_px", "fy_px", "cx_px", "cy_px", "width_px", "height_px")).to_pydict()
+                if not (p := cal / f"{f}.feather").is_file():
+                    raise ClipSkip("missing file", f"{p} does not exist")
+            ext = read_table(
+                cal / "egovehicle_SE3_sensor.feather", ("sensor_name", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")
+            ).to_pydict()
+            itr = read_table(
+                cal / "intrinsics.feather", ("sensor_name", "fx_px", "fy_px", "cx_px", "cy_px", "width_px", "height_px")
+            ).to_pydict()
             if self.cam not in ext["sensor_name"] or self.cam not in itr["sensor_name"]:
                 raise ClipSkip("calibration missing", f"{self.log_id}: no calibration row for {self.cam}")
             i, j = ext["sensor_name"].index(self.cam), itr["sensor_name"].index(self.cam)
-            T = se3_wxyz([[ext[k][i] for k in ("tx_m", "ty_m", "tz_m")]], [[ext[k][i] for k in ("qw", "qx", "qy", "qz")]])[0]
-            self._camera = PinholeCamera(ego_SE3_cam=SE3(rotation=T[:3, :3], translation=T[:3, 3]),
-                                         intrinsics=Intrinsics(*(float(itr[k][j]) for k in ("fx_px", "fy_px", "cx_px", "cy_px")),
-                                                               width_px=int(itr["width_px"][j]), height_px=int(itr["height_px"][j])),
-                                         cam_name=self.cam)
+            T = se3_wxyz(
+                [[ext[k][i] for k in ("tx_m", "ty_m", "tz_m")]], [[ext[k][i] for k in ("qw", "qx", "qy", "qz")]]
+            )[0]
+            self._camera = PinholeCamera(
+                ego_SE3_cam=SE3(rotation=T[:3, :3], translation=T[:3, 3]),
+                intrinsics=Intrinsics(
+                    *(float(itr[k][j]) for k in ("fx_px", "fy_px", "cx_px", "cy_px")),
+                    width_px=int(itr["width_px"][j]),
+                    height_px=int(itr["height_px"][j]),
+                ),
+                cam_name=self.cam,
+            )
         return self._camera
 
 # %% ../../nbs/02c_argoverse2.ipynb #08f3f74b
 def _av2_clip(log:_Log, sweeps, grid, a, b, split, visibility, max_gap, check_images, track_report, on_gap="skip_clip"):
     "Build the clip of grid frames `a:b` of one log."
-    cam = log.camera; ts0 = int(sweeps[grid[a]]); W, H = int(cam.width_px), int(cam.height_px)
+    cam = log.camera
+    ts0 = int(sweeps[grid[a]])
+    W, H = int(cam.width_px), int(cam.height_px)
     paths, cam_ts = [], []
     sdb = getattr(log.loader, "_sdb", None)       # what get_closest_img_fpath asks, without building a Path per frame
     for g in grid[a:b]:
@@ -178,33 +255,61 @@ def _av2_clip(log:_Log, sweeps, grid, a, b, split, visibility, max_gap, check_im
             ts = sdb.get_closest_cam_channel_timestamp(int(sweeps[g]), log.cam, log.log_id)
             p = None if ts is None else f"{log.dir}/sensors/cameras/{log.cam}/{ts}.jpg"
         else:
-            p = log.loader.get_closest_img_fpath(log.log_id, log.cam, int(sweeps[g])); ts = None if p is None else int(p.stem)
-        if p is None: raise ClipSkip("missing image", f"{log.log_id}: no {log.cam} image within 25 ms of sweep {int(sweeps[g])}")
-        check_image(p, (W, H), check_images); paths.append(str(p)); cam_ts.append(int(ts))
+            p = log.loader.get_closest_img_fpath(log.log_id, log.cam, int(sweeps[g]))
+            ts = None if p is None else int(p.stem)
+        if p is None:
+            raise ClipSkip("missing image", f"{log.log_id}: no {log.cam} image within 25 ms of sweep {int(sweeps[g])}")
+        check_image(p, (W, H), check_images)
+        paths.append(str(p))
+        cam_ts.append(int(ts))
     poses = log.poses(cam_ts) @ cam.ego_SE3_cam.transform_matrix
-    lo = sweeps[max(grid[a] - int(round(max_gap * 10)) - 1, 0)]; hi = sweeps[min(grid[b - 1] + int(round(max_gap * 10)) + 1, len(sweeps) - 1)]
+    lo = sweeps[max(grid[a] - int(round(max_gap * 10)) - 1, 0)]
+    hi = sweeps[min(grid[b - 1] + int(round(max_gap * 10)) + 1, len(sweeps) - 1)]
     m = np.flatnonzero((log.ts >= lo) & (log.ts <= hi))
-    E = log.poses(log.ts[m]); R = E[:, :3, :3]
+    E = log.poses(log.ts[m])
+    R = E[:, :3, :3]
     world = np.einsum("nij,nj->ni", R, log.xyz[m]) + E[:, :3, 3]                 # city = city_SE3_ego[ts] · ego point
     yaw = _yaw_of(*log.q[m].T) + np.arctan2(R[:, 1, 0], R[:, 0, 0])
-    t = (log.ts[m] - ts0) * 1e-9; code = log.codes[m]
-    order = np.lexsort((t, code)); cs = code[order]
-    starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]); ends = np.r_[starts[1:], len(order)]
+    t = (log.ts[m] - ts0) * 1e-9
+    code = log.codes[m]
+    order = np.lexsort((t, code))
+    cs = code[order]
+    starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
+    ends = np.r_[starts[1:], len(order)]
     cats, lwh, t, world, yaw = log.cats[m][order], log.lwh[m][order], t[order], world[order], yaw[order]
-    raws = [RawTrack(str(log.uuids[cs[s]]), str(cats[s]), t[s:e], world[s:e], lwh[s:e], yaw[s:e]) for s, e in zip(starts, ends)]
+    raws = [
+        RawTrack(str(log.uuids[cs[s]]), str(cats[s]), t[s:e], world[s:e], lwh[s:e], yaw[s:e])
+        for s, e in zip(starts, ends)
+    ]
     frames = ClipFrames(STEP * np.arange(b - a), paths, np.repeat(cam.intrinsics.K[None], b - a, 0), poses, (W, H))
-    c = assemble_clip(f"argoverse2/{log.log_id}/{a:02d}", "argoverse2", split, log.log_id, "driving", frames, raws, "lidar",
-                      visibility, max_gap, track_report, log.cam, on_gap=on_gap,
-                      meta=dict(sweep_timestamps_ns=[int(sweeps[g]) for g in grid[a:b]]))
+    c = assemble_clip(
+        f"argoverse2/{log.log_id}/{a:02d}",
+        "argoverse2",
+        split,
+        log.log_id,
+        "driving",
+        frames,
+        raws,
+        "lidar",
+        visibility,
+        max_gap,
+        track_report,
+        log.cam,
+        on_gap=on_gap,
+        meta=dict(sweep_timestamps_ns=[int(sweeps[g]) for g in grid[a:b]]),
+    )
     return c.model_copy(update=dict(start_time=ts0 * 1e-9))
 
 # %% ../../nbs/02c_argoverse2.ipynb #85cf95b2
 def sweep_grid(sweeps:np.ndarray, step:float=STEP, tol:float=0.05)->np.ndarray:
     "Indices of the sweeps nearest `sweeps[0] + k·step`, for k until a grid time has no sweep within `tol` seconds."
-    s = np.asarray(sweeps, np.int64); out = []
+    s = np.asarray(sweeps, np.int64)
+    out = []
     for k in range(int((s[-1] - s[0]) * 1e-9 / step + 1e-6) + 1):
-        want = s[0] + int(round(k * step * 1e9)); i = int(np.argmin(np.abs(s - want)))
-        if abs(s[i] - want) > tol * 1e9: break
+        want = s[0] + int(round(k * step * 1e9))
+        i = int(np.argmin(np.abs(s - want)))
+        if abs(s[i] - want) > tol * 1e9:
+            break
         out.append(i)
     return np.array(out, int)
 
@@ -222,15 +327,29 @@ def argoverse2_tasks(root:Path, split:str, # Sensor-dataset root and split (trai
     d = Path(root) / split
     loader = AV2SensorDataLoader(data_dir=d, labels_dir=d)
     for log_id in logs or loader.get_log_ids():
-        try: safe_join(d, log_id)                                # a log id names a folder: it must stay under the split
-        except UnsafePathError as e: yield ClipSkip("unsafe path", f"log {log_id!r}: {e}"); continue
+        try:
+            safe_join(d, log_id)                                # a log id names a folder: it must stay under the split
+        except UnsafePathError as e:
+            yield ClipSkip("unsafe path", f"log {log_id!r}: {e}")
+            continue
         if not (p := d / log_id / "annotations.feather").is_file():
-            yield ClipSkip("missing file", f"{p} does not exist"); continue
-        try: ann = read_table(p, ANNOTATION_SCHEMA.names[:-1])
-        except ClipSkip as e: yield e; continue
+            yield ClipSkip("missing file", f"{p} does not exist")
+            continue
+        try:
+            ann = read_table(p, ANNOTATION_SCHEMA.names[:-1])
+        except ClipSkip as e:
+            yield e
+            continue
         sweeps = np.unique(ann.column("timestamp_ns").to_numpy().astype(np.int64))
-        if len(sweeps) < 2: yield ClipSkip("too short", f"{log_id}: {len(sweeps)} sweeps"); continue
-        grid = sweep_grid(sweeps); log = _Log(loader, log_id, camera, ann)
+        if len(sweeps) < 2:
+            yield ClipSkip("too short", f"{log_id}: {len(sweeps)} sweeps")
+            continue
+        grid = sweep_grid(sweeps)
+        log = _Log(loader, log_id, camera, ann)
         for a, b in cut_windows(len(grid), clip_frames, stride, min_frames):
-            yield ClipTask(f"argoverse2/{log_id}/{a:02d}", lambda log=log, sweeps=sweeps, grid=grid, a=a, b=b:
-                           _av2_clip(log, sweeps, grid, a, b, split, visibility, max_gap, check_images, track_report, on_gap))
+            yield ClipTask(
+                f"argoverse2/{log_id}/{a:02d}",
+                lambda log=log, sweeps=sweeps, grid=grid, a=a, b=b: _av2_clip(
+                    log, sweeps, grid, a, b, split, visibility, max_gap, check_images, track_report, on_gap
+                ),
+            )

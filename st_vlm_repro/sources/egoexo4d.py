@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.spatial.transform import Rotation
 
 from ..core import SkipReport, UnsafePathError, atomic_path, atomic_write, parallel_map, safe_join
-from ..clips import (STEP, MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack,
+from ..clips import (MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, MetadataError, RawTrack,
                                 assemble_clip, cut_windows, grid_times, register_reader)
 from ..mini_world import Scene, Agent, interp_agent, interp_pose, register_writer, render, uuid_for
 from projectaria_tools.core import calibration, mps, sophus
@@ -88,11 +88,14 @@ def rgb_video_calibration(calib, # projectaria-tools `CameraCalibration` of the 
                          ):
     "The calibration in the released video's pixels, rescaled as projectaria-tools does; the principal point checked."
     w, h = (int(v) for v in calib.get_image_size())
-    if (w, h) == (size, size): c = calib
+    if (w, h) == (size, size):
+        c = calib
     elif (w, h) == (SENSOR_PX, SENSOR_PX):
         c = calib.rescale(np.array([RELEASE_PX, RELEASE_PX]), 0.5, np.array([32.0, 32.0]))   # 2880 → 1408
-        if size != RELEASE_PX: c = c.rescale(np.array([size, size]), size / RELEASE_PX)     # 1408 → 448 etc.
-    else: c = calib.rescale(np.array([size, size]), size / w)
+        if size != RELEASE_PX:
+            c = c.rescale(np.array([size, size]), size / RELEASE_PX)     # 1408 → 448 etc.
+    else:
+        c = calib.rescale(np.array([size, size]), size / w)
     cx, cy = c.get_principal_point()
     if not (0 <= cx < size and 0 <= cy < size):
         raise ClipSkip("bad calibration", f"{calib.get_label()}: principal point ({cx:.1f}, {cy:.1f}) px lies outside "
@@ -140,17 +143,26 @@ def read_rgb_calibration(path:Path|str, # online_calibration.jsonl
                         ):
     "The RGB camera's projectaria-tools calibration (sensor resolution) from an MPS online calibration file."
     p = Path(path)
-    if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
-    with open(p) as fh: line = fh.readline()
-    try: json.loads(line)
-    except json.JSONDecodeError as e: raise ClipSkip("bad calibration", f"{p}: line 1 is not JSON ({e.msg})") from None
-    try: recs = _quiet(mps.read_online_calibration, str(p))
-    except Exception as e: raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
-    if not recs: raise ClipSkip("bad calibration", f"{p}: projectaria-tools read no calibration record")
+    if not p.is_file():
+        raise ClipSkip("missing file", f"{p} does not exist")
+    with open(p) as fh:
+        line = fh.readline()
+    try:
+        json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ClipSkip("bad calibration", f"{p}: line 1 is not JSON ({e.msg})") from None
+    try:
+        recs = _quiet(mps.read_online_calibration, str(p))
+    except Exception as e:
+        raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
+    if not recs:
+        raise ClipSkip("bad calibration", f"{p}: projectaria-tools read no calibration record")
     k = 0
-    if t_us is not None: k = int(np.argmin([abs(r.tracking_timestamp.total_seconds() * 1e6 - t_us) for r in recs]))
+    if t_us is not None:
+        k = int(np.argmin([abs(r.tracking_timestamp.total_seconds() * 1e6 - t_us) for r in recs]))
     cams = {c.get_label(): c for c in recs[k].camera_calibs}
-    if label not in cams: raise ClipSkip("bad calibration", f"{p}: no camera {label!r}; has {sorted(cams)}")
+    if label not in cams:
+        raise ClipSkip("bad calibration", f"{p}: no camera {label!r}; has {sorted(cams)}")
     return cams[label]
 
 def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square image)
@@ -158,7 +170,8 @@ def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square ima
                    )->tuple:
     "(fisheye at video size, sensor parameters, sensor-oriented T_Device_Camera) of the Aria RGB camera seeing `cam`."
     W = cam.width
-    if cam.height != W: raise ValueError(f"the Aria RGB video is square; camera {cam.name} is {cam.width}×{cam.height}")
+    if cam.height != W:
+        raise ValueError(f"the Aria RGB video is square; camera {cam.name} is {cam.width}×{cam.height}")
     f, cxu, cyu = float(cam.K[0, 0]), float(cam.K[0, 2]), float(cam.K[1, 2])
     cx, cy = cyu, W - 1 - cxu                                   # the upright principal point turned back to the sensor
     T_raw = np.asarray(device_from_upright, float) @ np.linalg.inv(RAW_FROM_UPRIGHT)
@@ -191,11 +204,15 @@ def read_exo_calibration(path:Path|str, # gopro_calibs.csv
                         )->tuple:
     "(KB3 calibration rescaled to the video, T_world_cam) of one exo camera, read with projectaria-tools."
     p = Path(path)
-    if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
-    try: cals = _quiet(mps.read_static_camera_calibrations, str(p))
-    except Exception as e: raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
+    if not p.is_file():
+        raise ClipSkip("missing file", f"{p} does not exist")
+    try:
+        cals = _quiet(mps.read_static_camera_calibrations, str(p))
+    except Exception as e:
+        raise ClipSkip("bad calibration", f"{p}: {type(e).__name__}: {e}") from None
     mine = [c for c in cals if c.camera_uid == cam_id]
-    if not mine: raise ClipSkip("bad calibration", f"{p}: no row for camera {cam_id!r}")
+    if not mine:
+        raise ClipSkip("bad calibration", f"{p}: no row for camera {cam_id!r}")
     c = mine[0]
     W, H = size
     s = W / c.width
@@ -270,9 +287,29 @@ def resample_scene(scene:Scene, # A ground-truth scene
         ta = t[(t >= a.times[0] - 1e-9) & (t <= a.times[-1] + 1e-9)]
         c, y = interp_agent(a, ta)
         return Agent(a.agent_id, a.category, a.behaviour, a.size, ta, c, y, a.color)
-    return Scene(scene.scene_id, scene.split, scene.domain, scene.t0_us, rate_hz, t, interp_pose(scene, t),
-                 Agent(scene.ego.agent_id, scene.ego.category, scene.ego.behaviour, scene.ego.size, t, ego_c, ego_y, scene.ego.color),
-                 scene.cameras, [ag(a) for a in scene.agents], scene.location, scene.seed)
+    return Scene(
+        scene.scene_id,
+        scene.split,
+        scene.domain,
+        scene.t0_us,
+        rate_hz,
+        t,
+        interp_pose(scene, t),
+        Agent(
+            scene.ego.agent_id,
+            scene.ego.category,
+            scene.ego.behaviour,
+            scene.ego.size,
+            t,
+            ego_c,
+            ego_y,
+            scene.ego.color,
+        ),
+        scene.cameras,
+        [ag(a) for a in scene.agents],
+        scene.location,
+        scene.seed,
+    )
 
 # %% ../../nbs/02d_egoexo4d.ipynb #b0561f6b
 def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device clock)
@@ -295,10 +332,14 @@ def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device c
         w[-1] = dr[-1]
     d = {"graph_uid": [graph_uid] * n, "tracking_timestamp_us": np.asarray(times_us, np.int64),
          "utc_timestamp_ns": np.full(n, -1, np.int64) if utc_ns is None else np.asarray(utc_ns, np.int64)}
-    for k, ax in enumerate("xyz"): d[f"t{ax}_world_device"] = T[:, k, 3]
-    for k, ax in enumerate("xyzw"): d[f"q{ax}_world_device"] = q[:, k]
-    for k, ax in enumerate("xyz"): d[f"device_linear_velocity_{ax}_device"] = v_dev[:, k]
-    for k, ax in enumerate("xyz"): d[f"angular_velocity_{ax}_device"] = w[:, k]
+    for k, ax in enumerate("xyz"):
+        d[f"t{ax}_world_device"] = T[:, k, 3]
+    for k, ax in enumerate("xyzw"):
+        d[f"q{ax}_world_device"] = q[:, k]
+    for k, ax in enumerate("xyz"):
+        d[f"device_linear_velocity_{ax}_device"] = v_dev[:, k]
+    for k, ax in enumerate("xyz"):
+        d[f"angular_velocity_{ax}_device"] = w[:, k]
     d["gravity_x_world"], d["gravity_y_world"], d["gravity_z_world"] = np.zeros(n), np.zeros(n), np.full(n, -9.81)
     d["quality_score"] = np.ones(n)
     return pd.DataFrame(d, columns=TRAJECTORY_COLUMNS)
@@ -329,8 +370,10 @@ def take_name_for(scene:Scene)->str:
 def _write_video(path:Path, frames, fps:float, size:tuple[int, int]):
     with atomic_path(path) as tmp:
         vw = cv2.VideoWriter(str(tmp.with_suffix(".mp4")), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not vw.isOpened(): raise RuntimeError(f"OpenCV cannot write mp4v video {path}")
-        for im in frames: vw.write(im)
+        if not vw.isOpened():
+            raise RuntimeError(f"OpenCV cannot write mp4v video {path}")
+        for im in frames:
+            vw.write(im)
         vw.release()
         tmp.with_suffix(".mp4").replace(tmp)
 
@@ -349,7 +392,8 @@ def _write_take(args)->dict:
     utc = (s.t0_us + np.round(tt * 1e6).astype(np.int64)) * 1000
     df = trajectory_frame(tus, T, graph_uid=uuid_for(s.scene_id, "graph"), utc_ns=utc)
     tdir = root / "takes" / name
-    with atomic_path(tdir / "trajectory" / "closed_loop_trajectory.csv") as p: df.to_csv(p, index=False)
+    with atomic_path(tdir / "trajectory" / "closed_loop_trajectory.csv") as p:
+        df.to_csv(p, index=False)
     cam = s.cameras["head"]
     fish, params, T_raw = aria_rgb_camera(cam, np.linalg.inv(EGO_FROM_DEVICE) @ cam.ego_from_camera)
     rec = online_calibration_record(dev0_us, params, T_raw)
@@ -371,7 +415,8 @@ def _write_take(args)->dict:
     rows = np.arange(end + pad_rows)
     ts_ns = dev0_us * 1000 + np.round((rows - start - 1) / video_fps * 1e9).astype(np.int64)
     ts = pd.DataFrame({f"{ARIA_RGB}_capture_timestamp_ns": ts_ns, f"{ARIA_RGB}_frame_number": rows})
-    with atomic_path(root / "captures" / capture / "timesync.csv") as p: ts.to_csv(p, index=False)
+    with atomic_path(root / "captures" / capture / "timesync.csv") as p:
+        ts.to_csv(p, index=False)
     return {"take_uid": uid, "take_name": name, "root_dir": f"takes/{name}",
             "capture": {"capture_uid": uuid_for(s.scene_id, "capture"), "capture_name": capture,
                         "cameras": [{"cam_id": "cam01", "is_ego": False, "device_type": "gopro"},
@@ -410,18 +455,22 @@ def read_trajectory(path:Path|str, # closed_loop_trajectory.csv
                    )->pd.DataFrame:
     "The closed-loop trajectory table, columns checked by name; raises `ClipSkip` for a missing file or column."
     p = Path(path)
-    if not p.is_file(): raise ClipSkip("missing file", f"{p} does not exist")
+    if not p.is_file():
+        raise ClipSkip("missing file", f"{p} does not exist")
     need = TRAJECTORY_COLUMNS[1:10]
-    with open(p) as f: header = [c.strip().strip('"') for c in f.readline().split(",")]
+    with open(p) as f:
+        header = [c.strip().strip('"') for c in f.readline().split(",")]
     if (miss := [c for c in need if c not in header]):
         raise ClipSkip("bad trajectory", f"{p}: missing column {miss[0]!r}")
     try:
         try:
             import pyarrow
             engine = "pyarrow"                                   # ~5× faster on a 1 kHz trajectory
-        except ImportError: engine = "c"
+        except ImportError:
+            engine = "c"
         return pd.read_csv(p, usecols=need, engine=engine)
-    except Exception as e: raise ClipSkip("bad trajectory", f"{p}: {type(e).__name__}: {e}") from None
+    except Exception as e:
+        raise ClipSkip("bad trajectory", f"{p}: {type(e).__name__}: {e}") from None
 
 def device_poses(df:pd.DataFrame)->tuple[np.ndarray, np.ndarray]:
     "(times in device seconds, (N, 4, 4) T_world_device) from a trajectory table."
@@ -432,7 +481,8 @@ def device_poses(df:pd.DataFrame)->tuple[np.ndarray, np.ndarray]:
     T[:, :3, 3] = df[["tx_world_device", "ty_world_device", "tz_world_device"]].to_numpy(float)
     ok = np.isfinite(q).all(1) & (np.linalg.norm(q, axis=1) > 0)
     T[:, :3, :3] = np.nan
-    if ok.any(): T[ok, :3, :3] = Rotation.from_quat(q[ok]).as_matrix()
+    if ok.any():
+        T[ok, :3, :3] = Rotation.from_quat(q[ok]).as_matrix()
     return t, T
 
 def device_pose_at(t:np.ndarray, T:np.ndarray, # Trajectory times (s) and T_world_device (from `device_poses`)
@@ -461,7 +511,8 @@ def take_frame_times(timesync:pd.DataFrame, take:dict, stream:str=ARIA_RGB)->np.
     "(n,) device-clock seconds of the take's frames: row `timesync_start_idx + 1 + i` of the capture's timesync."
     a, b = int(take["timesync_start_idx"]), int(take["timesync_end_idx"])
     col = f"{stream}_capture_timestamp_ns"
-    if col not in timesync.columns: raise ClipSkip("bad timesync", f"take {take['take_name']}: no column {col!r}")
+    if col not in timesync.columns:
+        raise ClipSkip("bad timesync", f"take {take['take_name']}: no column {col!r}")
     if b - a - 1 <= 0 or b > len(timesync):
         raise ClipSkip("bad timesync", f"take {take['take_name']}: rows {a}..{b} of {len(timesync)}")
     return pd.to_numeric(timesync[col], errors="coerce").to_numpy(float)[a + 1:b] * 1e-9
@@ -485,13 +536,15 @@ def extract_frames(video:Path, # The take's video
     out = {i: d / f"{i:06d}.jpg" for i in want}
     todo = {i for i, p in out.items() if not p.exists()}
     if todo:
-        if callable(remap): remap = remap()
+        if callable(remap):
+            remap = remap()
         cap = cv2.VideoCapture(str(video))
         i = 0
         last = max(todo)
         try:
             while cap.isOpened() and i <= last:
-                if not cap.grab(): break
+                if not cap.grab():
+                    break
                 if i in todo:
                     ok, im = cap.retrieve()
                     if ok:
@@ -501,18 +554,23 @@ def extract_frames(video:Path, # The take's video
                             cv2.imwrite(str(p.with_suffix(".jpg")), im, [cv2.IMWRITE_JPEG_QUALITY, 92])
                             p.with_suffix(".jpg").replace(p)
                 i += 1
-        finally: cap.release()
+        finally:
+            cap.release()
     return {i: p for i, p in out.items() if p.exists()}
 
 def video_size(video:Path)->tuple[int, int]:
     "(width, height) of a video, read from its header; `ClipSkip` if it does not open."
-    if not Path(video).is_file(): raise ClipSkip("missing file", f"{video} does not exist")
+    if not Path(video).is_file():
+        raise ClipSkip("missing file", f"{video} does not exist")
     cap = cv2.VideoCapture(str(video))
     try:
         size = (0, 0)
-        if cap.isOpened(): size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    finally: cap.release()
-    if min(size) <= 0: raise ClipSkip("corrupt video", f"{video}: cannot read the frame size")
+        if cap.isOpened():
+            size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    finally:
+        cap.release()
+    if min(size) <= 0:
+        raise ClipSkip("corrupt video", f"{video}: cannot read the frame size")
     return size
 
 # %% ../../nbs/02d_egoexo4d.ipynb #64ba6a61
@@ -523,7 +581,8 @@ def read_metadata(path:Path, # A JSON file of the release (takes.json, splits.js
                   field:str|None=None, # A field the top level must hold (then that field is returned)
                  ):
     "A release JSON file, or a `MetadataError` naming the file (and field) that makes the whole split unreadable."
-    try: data = json.loads(Path(path).read_text())
+    try:
+        data = json.loads(Path(path).read_text())
     except json.JSONDecodeError as e:
         raise MetadataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if field is not None:
@@ -577,15 +636,18 @@ def take_grid(ft:np.ndarray, # (n,) device-clock seconds of the take's frames (N
              )->tuple[np.ndarray, np.ndarray]:
     "(grid times, nearest frame index per grid time) over the task segment `task_start_sec … task_end_sec` of the take."
     ok = np.flatnonzero(np.isfinite(ft))
-    if not ok.size: return np.zeros(0), np.zeros(0, int)
+    if not ok.size:
+        return np.zeros(0), np.zeros(0, int)
     t0 = ft[ok[0]]
     lo = t0 + float(take.get("task_start_sec") or 0.0)
     hi = ft[ok[-1]] if take.get("task_end_sec") is None else min(ft[ok[-1]], t0 + float(take["task_end_sec"]))
     inside = ok[ft[ok] >= lo - 1e-6]
-    if not inside.size or ft[inside[0]] > hi: return np.zeros(0), np.zeros(0, int)
+    if not inside.size or ft[inside[0]] > hi:
+        return np.zeros(0), np.zeros(0, int)
     g = grid_times(ft[inside[0]], hi)
     j = np.clip(np.searchsorted(ft[ok], g), 1, len(ok) - 1) if len(ok) > 1 else np.zeros(len(g), int)
-    if len(ok) > 1: j = np.where(np.abs(ft[ok[j - 1]] - g) <= np.abs(ft[ok[j]] - g), j - 1, j)
+    if len(ok) > 1:
+        j = np.where(np.abs(ft[ok[j - 1]] - g) <= np.abs(ft[ok[j]] - g), j - 1, j)
     return g, ok[j]
 
 @register_reader("egoexo4d", required=_required, layout=LAYOUT)
@@ -603,7 +665,8 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
                   ):
     "Clip tasks of one split: one per 0.5 s-grid window of the task segment of each sports take's Aria RGB video."
     root = Path(root)
-    if view not in ("ego", "exo"): raise ValueError(f"egoexo4d: view must be 'ego' or 'exo', not {view!r}")
+    if view not in ("ego", "exo"):
+        raise ValueError(f"egoexo4d: view must be 'ego' or 'exo', not {view!r}")
     frames_dir = Path(frames_dir) if frames_dir else default_frames_dir()
     takes = read_metadata(root / "takes.json", list)
     t2s = read_metadata(root / "annotations" / "splits.json", dict, "take_uid_to_split")
@@ -611,14 +674,18 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
         if not isinstance(take, dict) or not isinstance(take.get("take_uid"), str):
             yield ClipSkip("bad metadata", f"{root / 'takes.json'} entry {i}: field 'take_uid' missing or not a string")
             continue
-        if t2s.get(take["take_uid"]) != split: continue
-        if parent_tasks is not None and take.get("parent_task_name") not in parent_tasks: continue
+        if t2s.get(take["take_uid"]) != split:
+            continue
+        if parent_tasks is not None and take.get("parent_task_name") not in parent_tasks:
+            continue
         name = str(take.get("take_name", take["take_uid"]))
         try:
             files = take_files(root, take, view, exo_camera)
             cache = safe_join(frames_dir, take["take_uid"])
-            if not files["timesync"].is_file(): raise ClipSkip("missing file", f"{files['timesync']} does not exist")
-            try: ts = pd.read_csv(files["timesync"], usecols=lambda c: c.startswith(files["stream"]))
+            if not files["timesync"].is_file():
+                raise ClipSkip("missing file", f"{files['timesync']} does not exist")
+            try:
+                ts = pd.read_csv(files["timesync"], usecols=lambda c: c.startswith(files["stream"]))
             except (ValueError, pd.errors.ParserError) as e:
                 raise ClipSkip("bad timesync", f"{files['timesync']}: {e}") from None
             ft = take_frame_times(ts, dict(take, take_name=name), files["stream"])
@@ -636,9 +703,12 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
         def load_take(files=files, g=g, name=name, state=state):
             "Trajectory, camera and undistortion tables of the take, read once (a failure is kept and re-raised)."
             if "v" not in state:
-                try: state["v"] = _load_take(files, g, name)
-                except ClipSkip as e: state["v"] = e
-            if isinstance(state["v"], ClipSkip): raise state["v"]
+                try:
+                    state["v"] = _load_take(files, g, name)
+                except ClipSkip as e:
+                    state["v"] = e
+            if isinstance(state["v"], ClipSkip):
+                raise state["v"]
             return state["v"]
         for a, b in cut_windows(len(g), clip_frames, stride, min_frames):
             cid = f"egoexo4d/{name}/{a}" if view == "ego" else f"egoexo4d/{name}/{a}@{files['exo']}"
@@ -650,17 +720,21 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
 def _load_take(files:dict, g:np.ndarray, name:str)->dict:
     "Read a take's trajectory and RGB calibration and build the undistortion of its video."
     t, T = device_poses(read_trajectory(files["trajectory"]))
-    if len(t) < 2: raise ClipSkip("bad trajectory", f"{files['trajectory']}: fewer than 2 rows")
+    if len(t) < 2:
+        raise ClipSkip("bad trajectory", f"{files['trajectory']}: fewer than 2 rows")
     W, H = video_size(files["video"])
-    if files["view"] == "exo": return _load_exo(files, t, T, W, H)
-    if W != H: raise ClipSkip("bad video", f"{files['video']}: {W}×{H} px; the Aria RGB video is square")
+    if files["view"] == "exo":
+        return _load_exo(files, t, T, W, H)
+    if W != H:
+        raise ClipSkip("bad video", f"{files['video']}: {W}×{H} px; the Aria RGB video is square")
     fish = rgb_video_calibration(read_rgb_calibration(files["calibration"], g[0] * 1e6 if len(g) else None), W)
     raw, up = upright_pinhole(fish)
     tag = json.dumps([list(map(float, fish.get_projection_params())), W])
     tables = {}
     def remap():
         "The undistortion tables, built when a frame is first decoded (a warm cache never needs them)."
-        if "v" not in tables: tables["v"] = upright_remap(raw, fish, W)
+        if "v" not in tables:
+            tables["v"] = upright_remap(raw, fish, W)
         return tables["v"]
     return dict(t=t, T=T, size=(W, H), K=pinhole_K(up), device_from_camera=up.get_transform_device_camera().to_matrix(),
                 remap=remap, tag=tag, model=str(fish.get_model_name()))
@@ -671,7 +745,8 @@ def _load_exo(files:dict, t:np.ndarray, T:np.ndarray, W:int, H:int)->dict:
     lin = exo_pinhole(cal)
     tables = {}
     def remap():
-        if "v" not in tables: tables["v"] = remap_tables(lin, cal, W, H)
+        if "v" not in tables:
+            tables["v"] = remap_tables(lin, cal, W, H)
         return tables["v"]
     return dict(t=t, T=T, size=(W, H), K=pinhole_K(lin), world_from_camera=Twc, remap=remap,
                 tag=json.dumps([list(map(float, cal.get_projection_params())), W, H]), model=str(cal.get_model_name()))
@@ -688,8 +763,10 @@ def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, ca
     paths = extract_frames(video, take_fidx, cache, L["remap"], L["tag"])   # the whole take's grid frames, decoded once
     if (miss := [int(i) for i in fidx if int(i) not in paths]):
         raise ClipSkip("corrupt video", f"{video}: cannot decode frame {miss[0]}")
-    if "world_from_camera" in L: wfc = np.repeat(L["world_from_camera"][None], len(g), 0)   # a static exo camera
-    else: wfc = wfd @ L["device_from_camera"]
+    if "world_from_camera" in L:
+        wfc = np.repeat(L["world_from_camera"][None], len(g), 0)   # a static exo camera
+    else:
+        wfc = wfd @ L["device_from_camera"]
     Ks = np.repeat(L["K"][None], len(g), 0)
     frames = ClipFrames(times=g, paths=[str(paths[int(i)]) for i in fidx], intrinsics=Ks, world_from_camera=wfc,
                         image_size=L["size"])
@@ -698,7 +775,8 @@ def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, ca
     if files["view"] == "exo":                               # seen from outside: a boxed person
         wearer = RawTrack("wearer", "wearer", t[sel], wearer_box_centers(T[sel, :3, 3]),
                           np.tile(WEARER_SIZE, (len(t[sel]), 1)), np.arctan2(fwd[:, 1], fwd[:, 0]))
-    else: wearer = RawTrack("wearer", "wearer", t[sel], T[sel, :3, 3], None, np.arctan2(fwd[:, 1], fwd[:, 0]))
+    else:
+        wearer = RawTrack("wearer", "wearer", t[sel], T[sel, :3, 3], None, np.arctan2(fwd[:, 1], fwd[:, 0]))
     meta = dict(take_uid=take["take_uid"], take_name=name, task_name=take.get("task_name"),
                 parent_task_name=take.get("parent_task_name"), take_start_time=float(ft[np.isfinite(ft)][0]),
                 task_start_sec=float(take.get("task_start_sec") or 0.0), ego_camera=files["cam"], view=files["view"],

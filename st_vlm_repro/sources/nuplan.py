@@ -13,8 +13,20 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core import SkipReport, UnsafePathError, atomic_path, parallel_map, safe_join
-from ..clips import (STEP, MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter, assemble_clip,
-                                check_image, cut_windows, grid_times, register_reader)
+from st_vlm_repro.clips import (
+    STEP,
+    MAX_FRAMES,
+    ClipFrames,
+    ClipSkip,
+    ClipTask,
+    RawTrack,
+    VisibilityFilter,
+    assemble_clip,
+    check_image,
+    cut_windows,
+    grid_times,
+    register_reader,
+)
 from ..mini_world import Scene, register_writer, render, token
 
 # %% auto #0
@@ -29,20 +41,26 @@ SCHEMA = {
     "lidar": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, rotation BLOB",
     "lidar_pc": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, lidar_token BLOB, scene_token BLOB, filename VARCHAR(128), timestamp INTEGER",
     "ego_pose": "token BLOB PRIMARY KEY, timestamp INTEGER, x FLOAT, y FLOAT, z FLOAT, qw FLOAT, qx FLOAT, qy FLOAT, qz FLOAT, "
-                "vx FLOAT, vy FLOAT, vz FLOAT, acceleration_x FLOAT, acceleration_y FLOAT, acceleration_z FLOAT, "
-                "angular_rate_x FLOAT, angular_rate_y FLOAT, angular_rate_z FLOAT, epsg INTEGER, log_token BLOB",
+    "vx FLOAT, vy FLOAT, vz FLOAT, acceleration_x FLOAT, acceleration_y FLOAT, acceleration_z FLOAT, "
+    "angular_rate_x FLOAT, angular_rate_y FLOAT, angular_rate_z FLOAT, epsg INTEGER, log_token BLOB",
     "category": "token BLOB PRIMARY KEY, name VARCHAR(64), description TEXT",
     "track": "token BLOB PRIMARY KEY, category_token BLOB, width FLOAT, length FLOAT, height FLOAT",
     "lidar_box": "token BLOB PRIMARY KEY, lidar_pc_token BLOB, track_token BLOB, next_token BLOB, prev_token BLOB, x FLOAT, y FLOAT, z FLOAT, "
-                 "width FLOAT, length FLOAT, height FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, yaw FLOAT, confidence FLOAT",
+    "width FLOAT, length FLOAT, height FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, yaw FLOAT, confidence FLOAT",
     "camera": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, rotation BLOB, "
-              "intrinsic BLOB, distortion BLOB, width FLOAT, height FLOAT",
+    "intrinsic BLOB, distortion BLOB, width FLOAT, height FLOAT",
     "image": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, camera_token BLOB, filename_jpg VARCHAR(128), timestamp INTEGER",
 }
 CATEGORIES = ("vehicle", "bicycle", "pedestrian", "traffic_cone", "barrier", "czone_sign", "generic_object")
 # mini-world class → nuPlan category (nuPlan's 'bicycle' class covers two-wheelers; buses and trucks are 'vehicle')
-NUPLAN_CATEGORY = {"car": "vehicle", "bus": "vehicle", "truck": "vehicle", "motorcycle": "bicycle", "bicycle": "bicycle",
-                   "pedestrian": "pedestrian"}
+NUPLAN_CATEGORY = {
+    "car": "vehicle",
+    "bus": "vehicle",
+    "truck": "vehicle",
+    "motorcycle": "bicycle",
+    "bicycle": "bicycle",
+    "pedestrian": "pedestrian",
+}
 LOCATIONS = {"boston-seaport": ("us-ma-boston", 32619), "singapore-onenorth": ("sg-one-north", 32648),
              "singapore-queenstown": ("sg-one-north", 32648)}
 LAYOUT = """  <root>/nuplan-v1.1/splits/<split>/<YYYY.MM.DD.HH.MM.SS>_veh-<n>_<a>_<b>.db   (SQLite: log, scene, lidar, lidar_pc,
@@ -59,21 +77,28 @@ def _nuplan_data_types():
     "Temporarily provide `nuplan.database.common.data_types` with list-subclass Translation/Rotation/CameraIntrinsic."
     names = ["nuplan", "nuplan.database", "nuplan.database.common", "nuplan.database.common.data_types"]
     added = [n for n in names if n not in sys.modules]
-    for n in added: sys.modules[n] = types.ModuleType(n)
-    mod = sys.modules[names[-1]]; made = []
+    for n in added:
+        sys.modules[n] = types.ModuleType(n)
+    mod = sys.modules[names[-1]]
+    made = []
     for cls in ("Translation", "Rotation", "CameraIntrinsic"):
         if not hasattr(mod, cls):
-            setattr(mod, cls, type(cls, (list,), {"__module__": names[-1], "__qualname__": cls})); made.append(cls)
-    try: yield mod
+            setattr(mod, cls, type(cls, (list,), {"__module__": names[-1], "__qualname__": cls}))
+            made.append(cls)
+    try:
+        yield mod
     finally:
-        for cls in made: delattr(mod, cls)
-        for n in added: sys.modules.pop(n, None)
+        for cls in made:
+            delattr(mod, cls)
+        for n in added:
+            sys.modules.pop(n, None)
 
 def nuplan_pickle(kind:str, # Translation | Rotation | CameraIntrinsic
                   value, # The list (nested for CameraIntrinsic)
                  )->bytes:
     "Pickled bytes of a nuplan data_types list subclass, as in real nuPlan logs."
-    with _nuplan_data_types() as mod: return pickle.dumps(getattr(mod, kind)([list(map(float, v)) if np.ndim(v) else float(v) for v in value]))
+    with _nuplan_data_types() as mod:
+        return pickle.dumps(getattr(mod, kind)([list(map(float, v)) if np.ndim(v) else float(v) for v in value]))
 
 _PLAIN = {"list": list, "float": float, "int": int}
 NUPLAN_BLOB_CLASSES = {("nuplan.database.common.data_types", n) for n in ("Translation", "Rotation", "CameraIntrinsic")}
@@ -81,8 +106,10 @@ NUPLAN_BLOB_CLASSES = {("nuplan.database.common.data_types", n) for n in ("Trans
 class NuplanUnpickler(pickle.Unpickler):
     "Unpickles nuPlan calibration BLOBs without the nuplan package: only its three list classes (as `list`)."
     def find_class(self, module, name):
-        if (module, name) in NUPLAN_BLOB_CLASSES: return list
-        if module == "builtins" and name in _PLAIN: return _PLAIN[name]
+        if (module, name) in NUPLAN_BLOB_CLASSES:
+            return list
+        if module == "builtins" and name in _PLAIN:
+            return _PLAIN[name]
         raise pickle.UnpicklingError(f"refused class {module}.{name} "
                                      "(allowed: nuPlan's Translation, Rotation, CameraIntrinsic)")
 
@@ -97,61 +124,150 @@ def log_name_for(scene:Scene)->str:
     d = datetime.datetime.fromtimestamp(scene.t0_us / 1e6, datetime.timezone.utc).strftime("%Y.%m.%d.%H.%M.%S")
     return f"{d}_veh-{35 + i % 20}_{(i * 517) % 90000:05d}_{(i * 517) % 90000 + len(scene.times):05d}"
 
-def _quat_wxyz(R): x, y, z, w = Rotation.from_matrix(R).as_quat(); return [float(w), float(x), float(y), float(z)]
+def _quat_wxyz(R):
+    x, y, z, w = Rotation.from_matrix(R).as_quat()
+    return [float(w), float(x), float(y), float(z)]
 
 def _write_log(args)->str:
     "Write one driving scene as a nuPlan log (a picklable job for `parallel_map`); returns the log name."
     s, root, split, camera, channel, image_hz, quality = args
-    name = log_name_for(s); sid = s.scene_id; tk = lambda *p: blob(token(sid, *p))
-    db = root / "nuplan-v1.1" / "splits" / split / f"{name}.db"; blobs = root / "nuplan-v1.1" / "sensor_blobs"
+    name = log_name_for(s)
+    sid = s.scene_id
+    tk = lambda *p: blob(token(sid, *p))
+    db = root / "nuplan-v1.1" / "splits" / split / f"{name}.db"
+    blobs = root / "nuplan-v1.1" / "sensor_blobs"
     loc, epsg = LOCATIONS.get(s.location, ("us-nv-las-vegas-strip", 32611))
-    n = len(s.times); ts = s.t0_us + np.round(s.times * 1e6).astype(np.int64)
-    log_t = tk("log"); lidar_t = tk("lidar"); cam_t = tk("camera", channel)
-    pose_t = [tk("ego_pose", k) for k in range(n)]; pc_t = [tk("lidar_pc", k) for k in range(n)]
-    scene_len = int(round(20 * s.rate_hz)); scene_t = [tk("scene", j) for j in range((n + scene_len - 1) // scene_len)]
-    P = s.world_from_ego; dt = 1 / s.rate_hz
-    v = np.gradient(P[:, :3, 3], dt, axis=0); acc = np.gradient(v, dt, axis=0)
-    yaw = s.ego.yaw; wz = np.gradient(np.unwrap(yaw), dt)
+    n = len(s.times)
+    ts = s.t0_us + np.round(s.times * 1e6).astype(np.int64)
+    log_t = tk("log")
+    lidar_t = tk("lidar")
+    cam_t = tk("camera", channel)
+    pose_t = [tk("ego_pose", k) for k in range(n)]
+    pc_t = [tk("lidar_pc", k) for k in range(n)]
+    scene_len = int(round(20 * s.rate_hz))
+    scene_t = [tk("scene", j) for j in range((n + scene_len - 1) // scene_len)]
+    P = s.world_from_ego
+    dt = 1 / s.rate_hz
+    v = np.gradient(P[:, :3, 3], dt, axis=0)
+    acc = np.gradient(v, dt, axis=0)
+    yaw = s.ego.yaw
+    wz = np.gradient(np.unwrap(yaw), dt)
     with atomic_path(db) as tmp:
         tmp.unlink()
         con = sqlite3.connect(tmp)
-        for t, cols in SCHEMA.items(): con.execute(f"CREATE TABLE {t} ({cols})")
-        con.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?)", (log_t, name.split("_")[1], name[:10].replace(".", "-"), int(ts[0]),
-                                                                 name, loc, "nuplan-maps-v1.0"))
-        con.executemany("INSERT INTO scene VALUES (?,?,?,?,?)",
-                        [(t, log_t, f"{name}-scene-{j}", pose_t[min((j + 1) * scene_len, n) - 1], "") for j, t in enumerate(scene_t)])
-        con.execute("INSERT INTO lidar VALUES (?,?,?,?,?,?)", (lidar_t, log_t, "MergedPointCloud", "mini-world",
-                                                             nuplan_pickle("Translation", [1.5, 0, 1.9]), nuplan_pickle("Rotation", [1, 0, 0, 0])))
+        for t, cols in SCHEMA.items():
+            con.execute(f"CREATE TABLE {t} ({cols})")
+        con.execute(
+            "INSERT INTO log VALUES (?,?,?,?,?,?,?)",
+            (log_t, name.split("_")[1], name[:10].replace(".", "-"), int(ts[0]), name, loc, "nuplan-maps-v1.0"),
+        )
+        con.executemany(
+            "INSERT INTO scene VALUES (?,?,?,?,?)",
+            [
+                (t, log_t, f"{name}-scene-{j}", pose_t[min((j + 1) * scene_len, n) - 1], "")
+                for j, t in enumerate(scene_t)
+            ],
+        )
+        con.execute(
+            "INSERT INTO lidar VALUES (?,?,?,?,?,?)",
+            (
+                lidar_t,
+                log_t,
+                "MergedPointCloud",
+                "mini-world",
+                nuplan_pickle("Translation", [1.5, 0, 1.9]),
+                nuplan_pickle("Rotation", [1, 0, 0, 0]),
+            ),
+        )
         con.executemany("INSERT INTO ego_pose VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [(pose_t[k], int(ts[k]), *map(float, P[k, :3, 3]), *_quat_wxyz(P[k, :3, :3]), *map(float, v[k]),
                           *map(float, acc[k]), 0.0, 0.0, float(wz[k]), epsg, log_t) for k in range(n)])
-        con.executemany("INSERT INTO lidar_pc VALUES (?,?,?,?,?,?,?,?)",
-                        [(pc_t[k], pc_t[k + 1] if k + 1 < n else None, pc_t[k - 1] if k else None, pose_t[k], lidar_t,
-                          scene_t[k // scene_len], f"{name}/MergedPointCloud/{token(sid, 'pcd', k)[:16]}.pcd", int(ts[k])) for k in range(n)])
-        con.executemany("INSERT INTO category VALUES (?,?,?)", [(blob(token("nuplan-category", c)), c, "") for c in CATEGORIES])
+        con.executemany(
+            "INSERT INTO lidar_pc VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    pc_t[k],
+                    pc_t[k + 1] if k + 1 < n else None,
+                    pc_t[k - 1] if k else None,
+                    pose_t[k],
+                    lidar_t,
+                    scene_t[k // scene_len],
+                    f"{name}/MergedPointCloud/{token(sid, 'pcd', k)[:16]}.pcd",
+                    int(ts[k]),
+                )
+                for k in range(n)
+            ],
+        )
+        con.executemany(
+            "INSERT INTO category VALUES (?,?,?)", [(blob(token("nuplan-category", c)), c, "") for c in CATEGORIES]
+        )
         boxes = []
         for a in s.agents:
-            tr = tk("track", a.agent_id); l, w, h = map(float, a.size)
-            con.execute("INSERT INTO track VALUES (?,?,?,?,?)", (tr, blob(token("nuplan-category", NUPLAN_CATEGORY[a.category])), w, l, h))
-            ks = np.round(a.times * s.rate_hz).astype(int); va = np.gradient(a.centers, dt, axis=0) if len(ks) > 1 else np.zeros((1, 3))
+            tr = tk("track", a.agent_id)
+            l, w, h = map(float, a.size)
+            con.execute(
+                "INSERT INTO track VALUES (?,?,?,?,?)",
+                (tr, blob(token("nuplan-category", NUPLAN_CATEGORY[a.category])), w, l, h),
+            )
+            ks = np.round(a.times * s.rate_hz).astype(int)
+            va = np.gradient(a.centers, dt, axis=0) if len(ks) > 1 else np.zeros((1, 3))
             bt = [tk("lidar_box", a.agent_id, k) for k in ks]
-            boxes += [(bt[j], pc_t[k], tr, bt[j + 1] if j + 1 < len(ks) else None, bt[j - 1] if j else None,
-                       *map(float, a.centers[j]), w, l, h, *map(float, va[j]), float(a.yaw[j]), 1.0) for j, k in enumerate(ks)]
+            boxes += [
+                (
+                    bt[j],
+                    pc_t[k],
+                    tr,
+                    bt[j + 1] if j + 1 < len(ks) else None,
+                    bt[j - 1] if j else None,
+                    *map(float, a.centers[j]),
+                    w,
+                    l,
+                    h,
+                    *map(float, va[j]),
+                    float(a.yaw[j]),
+                    1.0,
+                )
+                for j, k in enumerate(ks)
+            ]
         con.executemany("INSERT INTO lidar_box VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", boxes)
         c = s.cameras[camera]
-        con.execute("INSERT INTO camera VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (cam_t, log_t, channel, "mini-world pinhole", nuplan_pickle("Translation", c.ego_from_camera[:3, 3]),
-                     nuplan_pickle("Rotation", _quat_wxyz(c.ego_from_camera[:3, :3])), nuplan_pickle("CameraIntrinsic", c.K),
-                     pickle.dumps([0.0] * 5), float(c.width), float(c.height)))
-        ki = np.arange(0, n, int(round(s.rate_hz / image_hz))); it = [tk("image", channel, k) for k in ki]
+        con.execute(
+            "INSERT INTO camera VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                cam_t,
+                log_t,
+                channel,
+                "mini-world pinhole",
+                nuplan_pickle("Translation", c.ego_from_camera[:3, 3]),
+                nuplan_pickle("Rotation", _quat_wxyz(c.ego_from_camera[:3, :3])),
+                nuplan_pickle("CameraIntrinsic", c.K),
+                pickle.dumps([0.0] * 5),
+                float(c.width),
+                float(c.height),
+            ),
+        )
+        ki = np.arange(0, n, int(round(s.rate_hz / image_hz)))
+        it = [tk("image", channel, k) for k in ki]
         rows = []
         for j, k in enumerate(ki):
             fn = f"{name}/{channel}/{token(sid, 'jpg', channel, k)[:16]}.jpg"
             ok, buf = cv2.imencode(".jpg", render(s, camera, int(k)), [cv2.IMWRITE_JPEG_QUALITY, quality])
-            (blobs / fn).parent.mkdir(parents=True, exist_ok=True); (blobs / fn).write_bytes(buf.tobytes())
-            rows.append((it[j], it[j + 1] if j + 1 < len(ki) else None, it[j - 1] if j else None, pose_t[k], cam_t, fn, int(ts[k])))
+            (blobs / fn).parent.mkdir(parents=True, exist_ok=True)
+            (blobs / fn).write_bytes(buf.tobytes())
+            rows.append(
+                (
+                    it[j],
+                    it[j + 1] if j + 1 < len(ki) else None,
+                    it[j - 1] if j else None,
+                    pose_t[k],
+                    cam_t,
+                    fn,
+                    int(ts[k]),
+                )
+            )
         con.executemany("INSERT INTO image VALUES (?,?,?,?,?,?,?)", rows)
-        con.commit(); con.close()
+        con.commit()
+        con.close()
     return name
 
 @register_writer("nuplan")
@@ -164,9 +280,15 @@ def write_nuplan(scenes:list[Scene], # Ground-truth scenes; only the driving one
                  n_workers:int=1, # Processes writing logs
                  **_)->dict[str, str]:
     "Write the driving scenes as nuPlan SQLite logs under `root`; returns {scene_id: log name}."
-    root = Path(root); drv = [s for s in scenes if s.domain == "driving"]
-    names = parallel_map(_write_log, [(s, root, s.split, camera, channel, image_hz, quality) for s in drv], n_workers=n_workers,
-                         progress=len(drv) > 4, desc="nuplan logs")
+    root = Path(root)
+    drv = [s for s in scenes if s.domain == "driving"]
+    names = parallel_map(
+        _write_log,
+        [(s, root, s.split, camera, channel, image_hz, quality) for s in drv],
+        n_workers=n_workers,
+        progress=len(drv) > 4,
+        desc="nuplan logs",
+    )
     return {s.scene_id: nm for s, nm in zip(drv, names)}
 
 # %% ../../nbs/02e_nuplan.ipynb #3411f633
@@ -180,7 +302,9 @@ FROM image AS i LEFT JOIN ego_pose AS e ON i.ego_pose_token = e.token WHERE i.ca
 def pose_matrix(xyz, wxyz)->np.ndarray:
     "(…, 4, 4) poses from translations and w, x, y, z quaternions."
     xyz, q = np.asarray(xyz, float), np.asarray(wxyz, float)
-    T = np.zeros(xyz.shape[:-1] + (4, 4)); T[..., 3, 3] = 1; T[..., :3, 3] = xyz
+    T = np.zeros(xyz.shape[:-1] + (4, 4))
+    T[..., 3, 3] = 1
+    T[..., :3, 3] = xyz
     T[..., :3, :3] = Rotation.from_quat(q[..., [1, 2, 3, 0]].reshape(-1, 4)).as_matrix().reshape(q.shape[:-1] + (3, 3))
     return T
 
@@ -188,19 +312,26 @@ def read_log(db:Path, # A nuPlan .db file
              channel:str="CAM_F0", # Camera channel
             )->dict:
     "The camera, images (with ego poses) and boxes of one log, read with `sqlite3`; raises `ClipSkip` naming the file."
-    if not Path(db).is_file(): raise ClipSkip("missing file", f"{db} does not exist")
+    if not Path(db).is_file():
+        raise ClipSkip("missing file", f"{db} does not exist")
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
             log = con.execute("SELECT logfile, location, map_version FROM log").fetchone()
-            cam = con.execute("SELECT token, translation, rotation, intrinsic, width, height FROM camera WHERE channel = ?", (channel,)).fetchone()
-            if cam is None: raise ClipSkip("missing camera", f"{db}: no {channel} row in table camera")
+            cam = con.execute(
+                "SELECT token, translation, rotation, intrinsic, width, height FROM camera WHERE channel = ?",
+                (channel,),
+            ).fetchone()
+            if cam is None:
+                raise ClipSkip("missing camera", f"{db}: no {channel} row in table camera")
             imgs = con.execute(IMAGES_SQL, (cam[0],)).fetchall()
             boxes = con.execute(TRACKS_SQL).fetchall()
-        finally: con.close()
+        finally:
+            con.close()
     except sqlite3.DatabaseError as e:
         raise ClipSkip("missing table" if "no such table" in str(e) else "corrupt log", f"{db}: {e}") from None
-    try: trans, rot, K = unpickle_blob(cam[1]), unpickle_blob(cam[2]), unpickle_blob(cam[3])
+    try:
+        trans, rot, K = unpickle_blob(cam[1]), unpickle_blob(cam[2]), unpickle_blob(cam[3])
     except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise ClipSkip("unsafe pickle", f"{db}: camera {channel} calibration BLOB: {e}") from None
     ego_from_cam = pose_matrix(trans, rot)
@@ -213,8 +344,10 @@ def read_log(db:Path, # A nuPlan .db file
 def log_tracks(boxes:list)->list[RawTrack]:
     "One `RawTrack` per track token (hex id) from the rows of `TRACKS_SQL` (global centres, l/w/h, yaw; µs → s)."
     out = []
-    if not boxes: return out
-    tok = [r[0] for r in boxes]; A = np.array([[np.nan if v is None else v for v in r[2:]] for r in boxes], float)
+    if not boxes:
+        return out
+    tok = [r[0] for r in boxes]
+    A = np.array([[np.nan if v is None else v for v in r[2:]] for r in boxes], float)
     cut = [0] + [i for i in range(1, len(tok)) if tok[i] != tok[i - 1]] + [len(tok)]
     for a, b in zip(cut[:-1], cut[1:]):
         out.append(RawTrack(tok[a].hex(), boxes[a][1], A[a:b, 0] * 1e-6, A[a:b, 1:4], A[a:b, 4:7], A[a:b, 7]))
@@ -233,41 +366,73 @@ def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/, and the spli
                  max_frame_dt:float=0.025, # A grid time needs an image this close (s)
                  track_report:SkipReport|None=None, **_):
     "Clip tasks of one nuPlan split folder: one per 0.5 s-grid window of CAM_F0 images of each log."
-    root = Path(root); blobs = root / "nuplan-v1.1" / "sensor_blobs"
+    root = Path(root)
+    blobs = root / "nuplan-v1.1" / "sensor_blobs"
     want = None if logs is None else set(logs)
     for db in sorted(_split_dir(root, split).glob("*.db")):
-        if want is not None and db.stem not in want: continue
-        try: L = read_log(db, channel)
-        except ClipSkip as e: yield e; continue
-        if len(L["image_us"]) == 0: yield ClipSkip("missing image", f"{db}: no {channel} images"); continue
-        t = L["image_us"] * 1e-6; g = grid_times(t[0], t[-1])
+        if want is not None and db.stem not in want:
+            continue
+        try:
+            L = read_log(db, channel)
+        except ClipSkip as e:
+            yield e
+            continue
+        if len(L["image_us"]) == 0:
+            yield ClipSkip("missing image", f"{db}: no {channel} images")
+            continue
+        t = L["image_us"] * 1e-6
+        g = grid_times(t[0], t[-1])
         j = np.clip(np.searchsorted(t, g), 1, len(t) - 1) if len(t) > 1 else np.zeros(len(g), int)
-        if len(t) > 1: j = np.where(np.abs(t[j - 1] - g) <= np.abs(t[j] - g), j - 1, j)
+        if len(t) > 1:
+            j = np.where(np.abs(t[j - 1] - g) <= np.abs(t[j] - g), j - 1, j)
         tracks = log_tracks(L["boxes"])
         for a, b in cut_windows(len(g), clip_frames, stride, min_frames):
             yield ClipTask(f"nuplan/{db.stem}/{a}", lambda a=a, b=b, L=L, g=g, j=j, t=t, tracks=tracks, db=db:
                            _nuplan_clip(L, db, blobs, g[a:b], j[a:b], t, a, tracks, split, channel, visibility, max_gap,
                                         check_images, max_frame_dt, track_report))
 
-def _nuplan_clip(L, db, blobs, g, j, t, a, tracks, split, channel, visibility, max_gap, check_images, max_frame_dt, track_report):
+def _nuplan_clip(
+    L, db, blobs, g, j, t, a, tracks, split, channel, visibility, max_gap, check_images, max_frame_dt, track_report
+):
     name = db.stem
     if (bad := np.flatnonzero(np.abs(t[j] - g) > max_frame_dt)).size:
         raise ClipSkip("missing image", f"{name}: no {channel} image within {max_frame_dt} s of t={g[bad[0]]:.3f} s")
     P = L["image_pose"][j]
     if (bad := np.flatnonzero(~np.isfinite(P).all(1))).size:
         k = int(j[bad[0]])
-        raise ClipSkip("pose missing", f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at {L['image_us'][k]} us not in table ego_pose")
-    try: paths = [safe_join(blobs, L["image_files"][int(k)]) for k in j]
-    except UnsafePathError as e: raise ClipSkip("unsafe path", f"{name}: image.filename_jpg: {e}") from None
-    for p in paths: check_image(p, L["size"], check_images)
+        raise ClipSkip(
+            "pose missing",
+            f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at {L['image_us'][k]} us not in table ego_pose",
+        )
+    try:
+        paths = [safe_join(blobs, L["image_files"][int(k)]) for k in j]
+    except UnsafePathError as e:
+        raise ClipSkip("unsafe path", f"{name}: image.filename_jpg: {e}") from None
+    for p in paths:
+        check_image(p, L["size"], check_images)
     wfc = pose_matrix(P[:, :3], P[:, 3:7]) @ L["ego_from_camera"]
     frames = ClipFrames(times=t[j], paths=[str(p) for p in paths], intrinsics=np.repeat(L["K"][None], len(g), 0),
                         world_from_camera=wfc, image_size=L["size"])
-    lo, hi = t[j][0], t[j][-1]; near = []
+    lo, hi = t[j][0], t[j][-1]
+    near = []
     for r in tracks:
-        if r.times[-1] < lo - 1e-6 or r.times[0] > hi + 1e-6: continue
-        s = slice(max(np.searchsorted(r.times, lo) - 1, 0), np.searchsorted(r.times, hi) + 2)   # the samples bracketing the clip
+        if r.times[-1] < lo - 1e-6 or r.times[0] > hi + 1e-6:
+            continue
+        # the samples bracketing the clip
+        s = slice(max(np.searchsorted(r.times, lo) - 1, 0), np.searchsorted(r.times, hi) + 2)
         near.append(RawTrack(r.track_id, r.source_category, r.times[s], r.centers[s], r.size[s], r.yaw[s]))
-    return assemble_clip(f"nuplan/{name}/{a}", "nuplan", split, name, "driving", frames, near, "lidar", visibility, max_gap,
-                         track_report, channel, meta=dict(location=L["location"], logfile=L["logfile"],
-                                                          timestamps_us=[int(L["image_us"][int(k)]) for k in j]))
+    return assemble_clip(
+        f"nuplan/{name}/{a}",
+        "nuplan",
+        split,
+        name,
+        "driving",
+        frames,
+        near,
+        "lidar",
+        visibility,
+        max_gap,
+        track_report,
+        channel,
+        meta=dict(location=L["location"], logfile=L["logfile"], timestamps_us=[int(L["image_us"][int(k)]) for k in j]),
+    )

@@ -21,8 +21,14 @@ __all__ = ['NUSC_CATEGORY', 'ATTRIBUTES', 'VISIBILITY', 'NUSCENES_LAYOUT', 'quat
            'write_nuscenes', 'nuscenes_version', 'load_nuscenes', 'keyframe_runs', 'nuscenes_tasks']
 
 # %% ../../nbs/02b_nuscenes.ipynb #5d346702
-NUSC_CATEGORY = {"car": "vehicle.car", "bus": "vehicle.bus.rigid", "truck": "vehicle.truck",
-                 "motorcycle": "vehicle.motorcycle", "bicycle": "vehicle.bicycle", "pedestrian": "human.pedestrian.adult"}
+NUSC_CATEGORY = {
+    "car": "vehicle.car",
+    "bus": "vehicle.bus.rigid",
+    "truck": "vehicle.truck",
+    "motorcycle": "vehicle.motorcycle",
+    "bicycle": "vehicle.bicycle",
+    "pedestrian": "human.pedestrian.adult",
+}
 ATTRIBUTES = ["vehicle.moving", "vehicle.stopped", "vehicle.parked", "cycle.with_rider", "cycle.without_rider",
               "pedestrian.moving", "pedestrian.standing", "pedestrian.sitting_lying_down"]
 VISIBILITY = [("1", "v0-40", "visibility of whole object is between 0 and 40%"), ("2", "v40-60", "between 40 and 60%"),
@@ -38,8 +44,10 @@ def yaw_quat(yaw:float)->list[float]:
     return [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))]
 
 def _attribute(cat, speed):
-    if cat == "pedestrian": return "pedestrian.moving" if speed > 0.2 else "pedestrian.standing"
-    if cat in ("bicycle", "motorcycle"): return "cycle.with_rider"
+    if cat == "pedestrian":
+        return "pedestrian.moving" if speed > 0.2 else "pedestrian.standing"
+    if cat in ("bicycle", "motorcycle"):
+        return "cycle.with_rider"
     return "vehicle.moving" if speed > 0.2 else "vehicle.stopped"
 
 # %% ../../nbs/02b_nuscenes.ipynb #190d1e6b
@@ -47,7 +55,8 @@ def nuscenes_scene_names(version:str)->dict[str, list[str]]:
     "The official scene names per split of a nuScenes `version` (from the devkit)."
     from nuscenes.utils.splits import create_splits_scenes
     s = create_splits_scenes()
-    if version == "v1.0-mini": return {"train": s["mini_train"], "val": s["mini_val"]}
+    if version == "v1.0-mini":
+        return {"train": s["mini_train"], "val": s["mini_val"]}
     return {"train": s["train"], "val": s["val"], "test": s["test"]}
 
 def _render_keyframes(args):
@@ -55,7 +64,8 @@ def _render_keyframes(args):
     scene, cam, jobs, quality = args
     for idx, path in jobs:
         ok, buf = cv2.imencode(".jpg", render(scene, cam, idx), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_bytes(buf.tobytes())
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(buf.tobytes())
 
 # %% ../../nbs/02b_nuscenes.ipynb #b31040fa
 @register_writer("nuscenes")
@@ -69,63 +79,132 @@ def write_nuscenes(scenes:list[Scene], # Ground-truth scenes (sports scenes are 
                    n_workers:int=1, # Processes rendering images
                    **_)->dict[str, str]:
     "Write the driving scenes in the nuScenes table layout; returns {scene_id: nuScenes scene name}."
-    root = Path(root); names = nuscenes_scene_names(version); used = {k: 0 for k in names}
+    root = Path(root)
+    names = nuscenes_scene_names(version)
+    used = {k: 0 for k in names}
     T = {k: [] for k in ("attribute", "calibrated_sensor", "category", "ego_pose", "instance", "log", "map", "sample",
                          "sample_annotation", "sample_data", "scene", "sensor", "visibility")}
     T["attribute"] = [dict(token=token("attribute", a), name=a, description="") for a in ATTRIBUTES]
     T["visibility"] = [dict(token=t, level=l, description=d) for t, l, d in VISIBILITY]
     T["category"] = [dict(token=token("category", n), name=n, description="") for n in NUSC_CATEGORY.values()]
-    sensor_tok = token("sensor", channel); T["sensor"] = [dict(token=sensor_tok, channel=channel, modality="camera")]
+    sensor_tok = token("sensor", channel)
+    T["sensor"] = [dict(token=sensor_tok, channel=channel, modality="camera")]
     maps, out, render_jobs = {}, {}, []
     for sc in (s for s in scenes if s.domain == "driving"):
-        if used[sc.split] >= len(names[sc.split]): raise ValueError(f"{version} has only {len(names[sc.split])} {sc.split} scenes")
-        name = names[sc.split][used[sc.split]]; used[sc.split] += 1; out[sc.scene_id] = name
-        sid = sc.scene_id; log_tok = token(sid, "log"); cam = sc.cameras[camera]
-        T["log"].append(dict(token=log_tok, logfile=sid, vehicle="n015", date_captured="2018-08-01", location=sc.location))
+        if used[sc.split] >= len(names[sc.split]):
+            raise ValueError(f"{version} has only {len(names[sc.split])} {sc.split} scenes")
+        name = names[sc.split][used[sc.split]]
+        used[sc.split] += 1
+        out[sc.scene_id] = name
+        sid = sc.scene_id
+        log_tok = token(sid, "log")
+        cam = sc.cameras[camera]
+        T["log"].append(
+            dict(token=log_tok, logfile=sid, vehicle="n015", date_captured="2018-08-01", location=sc.location)
+        )
         maps.setdefault(sc.location, []).append(log_tok)
         cs_tok = token(sid, "calibrated_sensor", channel)
-        T["calibrated_sensor"].append(dict(token=cs_tok, sensor_token=sensor_tok,
-                                           translation=[float(x) for x in cam.ego_from_camera[:3, 3]],
-                                           rotation=quat_wxyz(cam.ego_from_camera[:3, :3]), camera_intrinsic=cam.K.tolist()))
-        every = int(round(sc.rate_hz / keyframe_hz)); kf = np.arange(0, len(sc.times), every)
+        T["calibrated_sensor"].append(
+            dict(
+                token=cs_tok,
+                sensor_token=sensor_tok,
+                translation=[float(x) for x in cam.ego_from_camera[:3, 3]],
+                rotation=quat_wxyz(cam.ego_from_camera[:3, :3]),
+                camera_intrinsic=cam.K.tolist(),
+            )
+        )
+        every = int(round(sc.rate_hz / keyframe_hz))
+        kf = np.arange(0, len(sc.times), every)
         ts = [int(sc.t0_us + round(sc.times[i] * 1e6)) for i in kf]
-        s_tok = [token(sid, "sample", i) for i in kf]; sd_tok = [token(sid, "sample_data", channel, i) for i in kf]
+        s_tok = [token(sid, "sample", i) for i in kf]
+        sd_tok = [token(sid, "sample_data", channel, i) for i in kf]
         for j, i in enumerate(kf):
             prev, nxt = (s_tok[j-1] if j else ""), (s_tok[j+1] if j + 1 < len(kf) else "")
-            T["sample"].append(dict(token=s_tok[j], timestamp=ts[j], prev=prev, next=nxt, scene_token=token(sid, "scene")))
-            ep_tok = token(sid, "ego_pose", channel, i); wfe = sc.world_from_ego[i]
+            T["sample"].append(
+                dict(token=s_tok[j], timestamp=ts[j], prev=prev, next=nxt, scene_token=token(sid, "scene"))
+            )
+            ep_tok = token(sid, "ego_pose", channel, i)
+            wfe = sc.world_from_ego[i]
             T["ego_pose"].append(dict(token=ep_tok, timestamp=ts[j], rotation=quat_wxyz(wfe[:3, :3]),
                                       translation=[float(wfe[0, 3]), float(wfe[1, 3]), 0.0]))
             fn = f"samples/{channel}/{name}__{channel}__{ts[j]}.jpg"
-            T["sample_data"].append(dict(token=sd_tok[j], sample_token=s_tok[j], ego_pose_token=ep_tok,
-                                         calibrated_sensor_token=cs_tok, timestamp=ts[j], fileformat="jpg", is_key_frame=True,
-                                         height=cam.height, width=cam.width, filename=fn,
-                                         prev=sd_tok[j-1] if j else "", next=sd_tok[j+1] if j + 1 < len(kf) else ""))
+            T["sample_data"].append(
+                dict(
+                    token=sd_tok[j],
+                    sample_token=s_tok[j],
+                    ego_pose_token=ep_tok,
+                    calibrated_sensor_token=cs_tok,
+                    timestamp=ts[j],
+                    fileformat="jpg",
+                    is_key_frame=True,
+                    height=cam.height,
+                    width=cam.width,
+                    filename=fn,
+                    prev=sd_tok[j - 1] if j else "",
+                    next=sd_tok[j + 1] if j + 1 < len(kf) else "",
+                )
+            )
             render_jobs.append((sid, i, str(root / fn)))
-        T["scene"].append(dict(token=token(sid, "scene"), log_token=log_tok, nbr_samples=len(kf), first_sample_token=s_tok[0],
-                               last_sample_token=s_tok[-1], name=name, description=f"mini world {sid}"))
+        T["scene"].append(
+            dict(
+                token=token(sid, "scene"),
+                log_token=log_tok,
+                nbr_samples=len(kf),
+                first_sample_token=s_tok[0],
+                last_sample_token=s_tok[-1],
+                name=name,
+                description=f"mini world {sid}",
+            )
+        )
         for a in sc.agents:
             ks = [j for j, i in enumerate(kf) if a.times[0] - 1e-9 <= sc.times[i] <= a.times[-1] + 1e-9]
-            if not ks: continue
-            inst = token(sid, "instance", a.agent_id); at = [token(sid, "ann", a.agent_id, j) for j in ks]
-            T["instance"].append(dict(token=inst, category_token=token("category", NUSC_CATEGORY[a.category]),
-                                      nbr_annotations=len(ks), first_annotation_token=at[0], last_annotation_token=at[-1]))
+            if not ks:
+                continue
+            inst = token(sid, "instance", a.agent_id)
+            at = [token(sid, "ann", a.agent_id, j) for j in ks]
+            T["instance"].append(
+                dict(
+                    token=inst,
+                    category_token=token("category", NUSC_CATEGORY[a.category]),
+                    nbr_annotations=len(ks),
+                    first_annotation_token=at[0],
+                    last_annotation_token=at[-1],
+                )
+            )
             for n, j in enumerate(ks):
                 r = int(round((sc.times[kf[j]] - a.times[0]) * sc.rate_hz))
-                spd = np.linalg.norm(a.centers[min(r+1, len(a.times)-1), :2] - a.centers[max(r-1, 0), :2]) * sc.rate_hz / 2
+                spd = (
+                    np.linalg.norm(a.centers[min(r + 1, len(a.times) - 1), :2] - a.centers[max(r - 1, 0), :2])
+                    * sc.rate_hz
+                    / 2
+                )
                 dist = np.linalg.norm(a.centers[r, :2] - sc.world_from_ego[kf[j], :2, 3])
-                T["sample_annotation"].append(dict(
-                    token=at[n], sample_token=s_tok[j], instance_token=inst, visibility_token="4",
-                    attribute_tokens=[token("attribute", _attribute(a.category, spd))],
-                    translation=[float(x) for x in a.centers[r]], size=[float(a.size[1]), float(a.size[0]), float(a.size[2])],
-                    rotation=yaw_quat(a.yaw[r]), prev=at[n-1] if n else "", next=at[n+1] if n + 1 < len(ks) else "",
-                    num_lidar_pts=int(max(1, 4000 / max(dist, 1) ** 1.5)), num_radar_pts=0))
+                T["sample_annotation"].append(
+                    dict(
+                        token=at[n],
+                        sample_token=s_tok[j],
+                        instance_token=inst,
+                        visibility_token="4",
+                        attribute_tokens=[token("attribute", _attribute(a.category, spd))],
+                        translation=[float(x) for x in a.centers[r]],
+                        size=[float(a.size[1]), float(a.size[0]), float(a.size[2])],
+                        rotation=yaw_quat(a.yaw[r]),
+                        prev=at[n - 1] if n else "",
+                        next=at[n + 1] if n + 1 < len(ks) else "",
+                        num_lidar_pts=int(max(1, 4000 / max(dist, 1) ** 1.5)),
+                        num_radar_pts=0,
+                    )
+                )
     for loc, logs in sorted(maps.items()):
-        fn = f"maps/{token('map', loc)}.png"; T["map"].append(dict(token=token("map", loc), log_tokens=logs, category="semantic_prior", filename=fn))
+        fn = f"maps/{token('map', loc)}.png"
+        T["map"].append(dict(token=token("map", loc), log_tokens=logs, category="semantic_prior", filename=fn))
         atomic_write(root / fn, cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
-    for k, recs in T.items(): atomic_write(root / version / f"{k}.json", json.dumps(recs, indent=0))
-    by_id = {s.scene_id: s for s in scenes}; jobs = {}
-    for sid, i, p in render_jobs: jobs.setdefault(sid, []).append((i, p))
+    for k, recs in T.items():
+        atomic_write(root / version / f"{k}.json", json.dumps(recs, indent=0))
+    by_id = {s.scene_id: s for s in scenes}
+    jobs = {}
+    for sid, i, p in render_jobs:
+        jobs.setdefault(sid, []).append((i, p))
     parallel_map(_render_keyframes, [(by_id[s], camera, j, quality) for s, j in jobs.items()], n_workers=n_workers,
                  progress=len(jobs) > 8, desc="nuScenes keyframes")
     return out
@@ -148,12 +227,14 @@ def _nusc(root:str, version:str):
 def load_nuscenes(root:Path|str, version:str):
     "The devkit's `NuScenes` for `root`/`version` (cached); missing table: `DatasetRootError`, broken: `MetadataError`."
     from st_vlm_repro.clips import DatasetRootError
-    try: return _nusc(str(Path(root).resolve()), version)
+    try:
+        return _nusc(str(Path(root).resolve()), version)
     except FileNotFoundError as e:
         raise DatasetRootError(f"nuscenes: {e.filename or e} is missing; expected layout:\n{NUSCENES_LAYOUT}") from None
     except json.JSONDecodeError:
         for p in sorted((Path(root) / version).glob("*.json")):
-            try: json.loads(p.read_text())
+            try:
+                json.loads(p.read_text())
             except json.JSONDecodeError as e:
                 raise MetadataError(f"nuscenes: {p}: not valid JSON ({e.msg} at line {e.lineno})") from None
         raise
@@ -177,48 +258,102 @@ def keyframe_runs(ts_us, # The keyframe timestamps of a scene (µs), in sample o
 
 def _get(nusc, table:str, tok:str, what:str)->dict:
     "A record by token, or a `ClipSkip` naming the dangling token and who points to it."
-    try: return nusc.get(table, tok)
-    except KeyError: raise ClipSkip("dangling token", f"{table} {tok} ({what}) not in {table}.json") from None
+    try:
+        return nusc.get(table, tok)
+    except KeyError:
+        raise ClipSkip("dangling token", f"{table} {tok} ({what}) not in {table}.json") from None
 
 def _yaw(q)->float:
     w, x, y, z = q
     return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
 
 # %% ../../nbs/02b_nuscenes.ipynb #17c1d395
-def _nusc_clip(nusc, scene, samples, start, stop, split, camera, visibility, max_gap, check_images, track_report, on_gap="skip_clip"):
+def _nusc_clip(
+    nusc,
+    scene,
+    samples,
+    start,
+    stop,
+    split,
+    camera,
+    visibility,
+    max_gap,
+    check_images,
+    track_report,
+    on_gap="skip_clip",
+):
     "Build the clip of keyframes `samples[start:stop]` of `scene`."
-    root = Path(nusc.dataroot); win = samples[start:stop]
+    root = Path(nusc.dataroot)
+    win = samples[start:stop]
     paths, Ks, eps, css, size = [], [], [], [], None
     for s in win:
-        if camera not in s["data"]: raise ClipSkip("missing camera", f"sample {s['token']} has no {camera} keyframe")
+        if camera not in s["data"]:
+            raise ClipSkip("missing camera", f"sample {s['token']} has no {camera} keyframe")
         sd = _get(nusc, "sample_data", s["data"][camera], f"{camera} of sample {s['token']}")
-        try: ep = nusc.get("ego_pose", sd["ego_pose_token"])
-        except KeyError: raise ClipSkip("pose missing", f"ego_pose {sd['ego_pose_token']} of sample_data {sd['token']} (t={sd['timestamp']} us)") from None
-        try: cs = nusc.get("calibrated_sensor", sd["calibrated_sensor_token"])
-        except KeyError: raise ClipSkip("calibration missing", f"calibrated_sensor {sd['calibrated_sensor_token']}") from None
-        if not cs["camera_intrinsic"]: raise ClipSkip("calibration missing", f"{camera} has no camera_intrinsic")
+        try:
+            ep = nusc.get("ego_pose", sd["ego_pose_token"])
+        except KeyError:
+            raise ClipSkip(
+                "pose missing", f"ego_pose {sd['ego_pose_token']} of sample_data {sd['token']} (t={sd['timestamp']} us)"
+            ) from None
+        try:
+            cs = nusc.get("calibrated_sensor", sd["calibrated_sensor_token"])
+        except KeyError:
+            raise ClipSkip("calibration missing", f"calibrated_sensor {sd['calibrated_sensor_token']}") from None
+        if not cs["camera_intrinsic"]:
+            raise ClipSkip("calibration missing", f"{camera} has no camera_intrinsic")
         size = (int(sd["width"]), int(sd["height"]))
-        try: img = safe_join(root, sd["filename"])
-        except UnsafePathError as e: raise ClipSkip("unsafe path", f"sample_data {sd['token']}: {e}") from None
+        try:
+            img = safe_join(root, sd["filename"])
+        except UnsafePathError as e:
+            raise ClipSkip("unsafe path", f"sample_data {sd['token']}: {e}") from None
         check_image(img, size, check_images)
-        paths.append(str(img)); Ks.append(cs["camera_intrinsic"]); eps.append(ep); css.append(cs)
+        paths.append(str(img))
+        Ks.append(cs["camera_intrinsic"])
+        eps.append(ep)
+        css.append(cs)
     poses = se3_wxyz([e["translation"] for e in eps], [e["rotation"] for e in eps]) @ \
             se3_wxyz([c["translation"] for c in css], [c["rotation"] for c in css])
-    t0 = win[0]["timestamp"] * 1e-6; nominal = t0 + STEP * np.arange(len(win))
+    t0 = win[0]["timestamp"] * 1e-6
+    nominal = t0 + STEP * np.arange(len(win))
     per = {}
     for k, s in enumerate(win):
         for at in s["anns"]:
             a = _get(nusc, "sample_annotation", at, f"annotation of sample {s['token']}")
             per.setdefault(a["instance_token"], [a["category_name"], [], [], [], []])
             rec = per[a["instance_token"]]
-            rec[1].append(nominal[k]); rec[2].append(a["translation"]); w, l, h = a["size"]; rec[3].append((l, w, h)); rec[4].append(_yaw(a["rotation"]))
-    raws = [RawTrack(i, c, np.array(t), np.array(x, float), np.array(sz, float), np.array(y)) for i, (c, t, x, sz, y) in per.items()]
+            rec[1].append(nominal[k])
+            rec[2].append(a["translation"])
+            w, l, h = a["size"]
+            rec[3].append((l, w, h))
+            rec[4].append(_yaw(a["rotation"]))
+    raws = [
+        RawTrack(i, c, np.array(t), np.array(x, float), np.array(sz, float), np.array(y))
+        for i, (c, t, x, sz, y) in per.items()
+    ]
     frames = ClipFrames(nominal, paths, np.array(Ks, float), poses, size)
     log = nusc.get("log", scene["log_token"])
-    return assemble_clip(f"nuscenes/{scene['name']}/{start:02d}", "nuscenes", split, scene["name"], "driving", frames, raws,
-                         "lidar", visibility, max_gap, track_report, camera, on_gap=on_gap,
-                         meta=dict(location=log["location"], description=scene["description"],
-                                   first_sample_token=win[0]["token"], timestamps_us=[s["timestamp"] for s in win]))
+    return assemble_clip(
+        f"nuscenes/{scene['name']}/{start:02d}",
+        "nuscenes",
+        split,
+        scene["name"],
+        "driving",
+        frames,
+        raws,
+        "lidar",
+        visibility,
+        max_gap,
+        track_report,
+        camera,
+        on_gap=on_gap,
+        meta=dict(
+            location=log["location"],
+            description=scene["description"],
+            first_sample_token=win[0]["token"],
+            timestamps_us=[s["timestamp"] for s in win],
+        ),
+    )
 
 # %% ../../nbs/02b_nuscenes.ipynb #a23bf778
 @register_reader("nuscenes", required=lambda root, split: [root / nuscenes_version(split)], layout=NUSCENES_LAYOUT)
@@ -233,22 +368,27 @@ def nuscenes_tasks(root:Path, split:str, # Dataroot and split (train, val, test,
                    track_report=None, **_):
     "Clip tasks of a nuScenes split: one per window of keyframes of each scene of the split."
     from nuscenes.utils.splits import create_splits_scenes
-    version = nuscenes_version(split, version); nusc = load_nuscenes(root, version)
+    version = nuscenes_version(split, version)
+    nusc = load_nuscenes(root, version)
     if scenes is None:
         official = create_splits_scenes()
-        if split not in official: raise ValueError(f"nuscenes: unknown split {split!r}; official splits: {sorted(official)}")
+        if split not in official:
+            raise ValueError(f"nuscenes: unknown split {split!r}; official splits: {sorted(official)}")
         scenes = official[split]
     wanted = set(scenes)
     for scene in sorted((s for s in nusc.scene if s["name"] in wanted), key=lambda s: s["name"]):
         samples, tok = [], scene["first_sample_token"]
         try:
             while tok:
-                s = nusc.get("sample", tok); samples.append(s); tok = s["next"]
+                s = nusc.get("sample", tok)
+                samples.append(s)
+                tok = s["next"]
         except KeyError:                                         # a dangling token: keep the samples before it
             yield ClipSkip("dangling token",
                            f"{scene['name']}: sample {tok} not in sample.json; the scene ends before it")
         for r0, r1, why in keyframe_runs([s["timestamp"] for s in samples]):
-            if why: yield ClipSkip("keyframe gap", f"{scene['name']}: {why}; clips do not span it")
+            if why:
+                yield ClipSkip("keyframe gap", f"{scene['name']}: {why}; clips do not span it")
             for a, b in cut_windows(r1 - r0, clip_frames, stride, min_frames):
                 yield ClipTask(f"nuscenes/{scene['name']}/{r0 + a:02d}",
                                lambda a=r0 + a, b=r0 + b, scene=scene, samples=samples: _nusc_clip(
