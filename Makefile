@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11, in either order, any number of times:
 #   make demo    - create .venv, install, run the mini reproduction (papermill, notebooks in order) into runs/<time>/
-#   make test    - create .venv, install, check notebooks are clean and exported, nbdev-test, then pytest
+#   make test    - create .venv, install, check notebooks are clean and exported, ruff, nbdev-test, then pytest
 # Neither writes a tracked file: the run's tables and figures stay in its run folder, the tests' under runs/test/.
 #   make publish - the mini reproduction, then its tables and figures copied over the committed tables/ and figures/
 PYTHON ?= python3.11
@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= mini
 
-.PHONY: demo publish test install sync-check nbtest pytest bench gpu-wheels clean-runs
+.PHONY: demo publish test install sync-check lint nbtest pytest bench gpu-wheels clean-runs
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -51,7 +51,12 @@ nbtest: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: sync-check nbtest pytest
+# The style gate ([tool.ruff] in pyproject.toml): one statement per line, 120 columns, no unused imports; the
+# notebooks are linted as they are written.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: sync-check lint nbtest pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kinematics.py

@@ -1,4 +1,5 @@
-"Seconds per 40-frame video for the pseudo-labelling geometry core on CPU at 512×288 with 5 objects (goal < 1 s; the oracle's ray casting, standing in for the neural models, is excluded)."
+"""Seconds per 40-frame video for the pseudo-labelling geometry core on CPU at 512×288 with 5 objects (goal < 1 s;
+the oracle's ray casting, standing in for the neural models, is excluded)."""
 
 import time
 from st_vlm_repro.pseudo import pseudo_tracks, PseudoParams

@@ -18,13 +18,18 @@ from st_vlm_repro.scoring import TASKS, extract_answer, summarize, score, same_a
 LABELLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "vlm_style_answers.jsonl"
 
 Q = {
-    "traveled_distance": "The car is annotated with a red bounding box. How far did it travel between {a} and {b} seconds?",
+    "traveled_distance": "The car is annotated with a red bounding box. "
+    "How far did it travel between {a} and {b} seconds?",
     "traveling_speed": "The car is annotated with a red bounding box. How fast is it moving from {a} to {b} seconds?",
-    "movement_direction": "The car is annotated with a red bounding box. At {a} seconds, in which clock direction is it moving?",
-    "direction_timestamp": "The car is annotated with a blue bounding box. When does it move toward the {h} o'clock direction?",
-    "distance_comparison": "There are 2 objects annotated with {c1} and {c2} bounding boxes. Which object travels {cmp}?",
+    "movement_direction": "The car is annotated with a red bounding box. "
+    "At {a} seconds, in which clock direction is it moving?",
+    "direction_timestamp": "The car is annotated with a blue bounding box. "
+    "When does it move toward the {h} o'clock direction?",
+    "distance_comparison": "There are 2 objects annotated with {c1} and {c2} bounding boxes. "
+    "Which object travels {cmp}?",
     "speed_comparison": "There are 2 objects annotated with {c1} and {c2} bounding boxes. Which object is {cmp}?",
-    "direction_comparison": "There are 2 objects annotated with {c1} and {c2} bounding boxes. Are they moving in the same direction?",
+    "direction_comparison": "There are 2 objects annotated with {c1} and {c2} bounding boxes. "
+    "Are they moving in the same direction?",
 }
 DIST_UNITS = [
     ("m", 1.0),
@@ -177,7 +182,8 @@ def main():
           f"   reads the right value: {100*ok_rule:.1f} %")
     print(f"extract_answer(explain=True), with the deciding cue: {len(mix) / t_explain:,.0f} responses/s")
     print(
-        f"naive first-number baseline: {len(mix) / t_naive:,.0f} responses/s   reads the right value: {100 * ok_naive:.1f} %"
+        f"naive first-number baseline: {len(mix) / t_naive:,.0f} responses/s   "
+        f"reads the right value: {100 * ok_naive:.1f} %"
         f"   (rules cost {t_rule / t_naive:.1f}x the baseline)"
     )
     if LABELLED.exists():
@@ -187,7 +193,8 @@ def main():
             ok = sum(same_answer(extract_answer(r["task"], r["response"], r["question"]), r["expected"]) for r in part)
             ok_n = sum(same_answer(naive_extract(r["task"], r["response"], r["question"]), r["expected"]) for r in part)
             print(
-                f"VLM-style labelled answers, {split}: rules {100 * ok / len(part):.1f} %, naive {100 * ok_n / len(part):.1f} %"
+                f"VLM-style labelled answers, {split}: rules {100 * ok / len(part):.1f} %, "
+                f"naive {100 * ok_n / len(part):.1f} %"
                 f" of {len(part)}"
             )
     # summarize of a benchmark-sized result: 200 items per task, raw gold/pred records (scoring included)

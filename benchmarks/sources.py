@@ -106,11 +106,13 @@ def main():
         make_mini_world(root, a.n_scenes, a.seed, formats=["nuscenes", "argoverse2"], n_sports=0, n_workers=a.workers)
         (root / "bench.json").write_text(json.dumps(want))
         print(
-            f"wrote the mini world ({a.n_scenes} driving scenes) in {time.perf_counter() - t:.1f} s with {a.workers} workers"
+            f"wrote the mini world ({a.n_scenes} driving scenes) in {time.perf_counter() - t:.1f} s "
+            f"with {a.workers} workers"
         )
     print(f"root: {root}\n")
     print(
-        f"{'source':<11} {'images':<7} {'clips':>6} {'load+1st':>9} {'rest':>7} {'clips/s':>8} {'clips/s*':>9} {'wall s':>7} {'peak RSS MB':>12}"
+        f"{'source':<11} {'images':<7} {'clips':>6} {'load+1st':>9} {'rest':>7} {'clips/s':>8} "
+        f"{'clips/s*':>9} {'wall s':>7} {'peak RSS MB':>12}"
     )
     res = {}
     for source in ("nuscenes", "argoverse2"):
@@ -124,14 +126,16 @@ def main():
                 rest_none = rest
             print(
                 f"{source:<11} {mode:<7} {n:>6} {sum(x['first_cpu_s'] for x in r):>9.2f} {rest:>7.2f} {n / tot:>8.1f} "
-                f"{(n - len(r)) / max(rest, 1e-9):>9.1f} {sum(x['total_wall_s'] for x in r):>7.1f} {max(x['maxrss_mb'] for x in r):>12.0f}"
+                f"{(n - len(r)) / max(rest, 1e-9):>9.1f} {sum(x['total_wall_s'] for x in r):>7.1f} "
+                f"{max(x['maxrss_mb'] for x in r):>12.0f}"
             )
         b = [run1(_baseline, (source, root / source, sp, 15)) for sp in ("train", "val")]
         bt = sum(x["after_s"] for x in b)
         bs = sum(x["scenes"] for x in b)
         ns = len(list((root / "ground_truth").glob("*.json")))
         print(
-            f"{'':<11} devkit baseline (its own per-keyframe calls on {bs} scenes/logs, no clips built), after the devkit load: "
+            f"{'':<11} devkit baseline (its own per-keyframe calls on {bs} scenes/logs, no clips built), "
+            "after the devkit load: "
             f"{bt / bs * 1e3:.0f} ms CPU per scene; ours (whole clips): {rest_none / ns * 1e3:.0f} ms per scene "
             f"→ {bt / bs / (rest_none / ns):.1f}x faster"
         )
@@ -143,7 +147,8 @@ def main():
     )
     ok = all(res[(s, "none")][1] >= 50 for s in ("nuscenes", "argoverse2"))
     print(
-        f"goal ≥ 50 clips/s per core after the devkit's load (nuScenes, AV2, excluding image decoding): {'met' if ok else 'NOT met'}"
+        f"goal ≥ 50 clips/s per core after the devkit's load (nuScenes, AV2, excluding image decoding): "
+        f"{'met' if ok else 'NOT met'}"
     )
 
 

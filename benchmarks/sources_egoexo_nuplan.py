@@ -7,7 +7,8 @@ are decoded from the take videos, undistorted from the Aria fisheye to a pinhole
 cheap media (nuPlan images at 2 Hz, Aria video at 2 fps: both still put a frame on every 0.5 s grid time) so that a
 ≥ 200-clip world is made in a couple of minutes; reading does not depend on those rates.
 
-    .venv/bin/python benchmarks/sources_egoexo_nuplan.py [--n-driving 70] [--n-sports 50] [--root data/mini_world_bench_ee_np]
+    .venv/bin/python benchmarks/sources_egoexo_nuplan.py [--n-driving 70] [--n-sports 50] \
+        [--root data/mini_world_bench_ee_np]
 """
 from __future__ import annotations
 import argparse, json, multiprocessing as mp, resource, shutil, time
@@ -75,7 +76,8 @@ def main():
         print(f"{source:<9} {mode:<7} {n:>6} {sum(x['skipped'] for x in r):>8} {tot:>8.2f} {n / tot:>8.1f} "
               f"{max(x['maxrss_mb'] for x in r):>12.0f}")
     print(
-        "\nnuplan header/none: with/without the JPEG header check; egoexo4d cold/warm: grid frames decoded from the videos "
+        "\nnuplan header/none: with/without the JPEG header check; "
+        "egoexo4d cold/warm: grid frames decoded from the videos "
         "into the cache / already there."
     )
 

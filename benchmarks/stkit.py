@@ -41,7 +41,8 @@ def main():
         base = list(load_clips("nuscenes", tmp/"world"/"nuscenes", "train", verbose=False))
         clips = [c.model_copy(update=dict(clip_id=f"{c.clip_id}-copy{i}")) for i in range(a.copies) for c in base]
         print(
-            f"mini world: {len(base)} clips read in {time.perf_counter() - t0:.1f} s; {len(clips)} clips for the benchmark"
+            f"mini world: {len(base)} clips read in {time.perf_counter() - t0:.1f} s; "
+            f"{len(clips)} clips for the benchmark"
         )
         print(f"load average before timing: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
@@ -68,10 +69,12 @@ def main():
         for w in (1, 2):
             print(
                 f"build (shards, files), no rendering, {w} process{'es' if w > 1 else ''}: {s['records']:,} records in "
-                f"{times[w]:.2f} s = {s['records'] / times[w]:,.0f} records/s; CPU used {cpu[w]:.2f} s = {cpu[w] / times[w]:.2f} cores busy"
+                f"{times[w]:.2f} s = {s['records'] / times[w]:,.0f} records/s; "
+                f"CPU used {cpu[w]:.2f} s = {cpu[w] / times[w]:.2f} cores busy"
             )
         print(
-            f"scale-out: {times[1] / times[2]:.2f}x with 2 processes (goal >= 1.7x: {'OK' if times[1] / times[2] >= 1.7 else 'MISSED'}; "
+            f"scale-out: {times[1] / times[2]:.2f}x with 2 processes "
+            f"(goal >= 1.7x: {'OK' if times[1] / times[2] >= 1.7 else 'MISSED'}; "
             f"load average now {os.getloadavg()[0]:.2f}: a loaded machine gives the 2 processes less than 2 cores)"
         )
 
@@ -82,7 +85,8 @@ def main():
         dt = time.perf_counter() - t0
         frames = sum(len(c.frame_times) for c in sub) * s["videos"] / max(1, len(sub))
         print(
-            f"build with rendering, 1 process: {s['videos']} videos, ~{frames:.0f} frames in {dt:.2f} s = {frames / dt:.0f} frames/s "
+            f"build with rendering, 1 process: {s['videos']} videos, ~{frames:.0f} frames in {dt:.2f} s "
+            f"= {frames / dt:.0f} frames/s "
             f"at the mini world's {base[0].image_size[0]}x{base[0].image_size[1]}"
         )
         if not a.skip_codec:

@@ -105,7 +105,8 @@ def codec_benchmark(n_clips=6, n_frames=40, size=(640, 360), n_objects=3, repeat
         res["ratio_frames"] = res["codec_frames_fps"] / res["render_frames_fps"]
         if verbose:
             print(
-                f"{n} frames ({len(clips)} clips x {n_frames}) at {res['size']}, {n_objects} boxes per clip, 1 process, "
+                f"{n} frames ({len(clips)} clips x {n_frames}) at {res['size']}, "
+                f"{n_objects} boxes per clip, 1 process, "
                 f"x264 preset {preset}, best of {repeat}"
             )
             print(f"  JPEG decode only              : {res['decode_fps']:8.0f} frames/s")
@@ -115,7 +116,8 @@ def codec_benchmark(n_clips=6, n_frames=40, size=(640, 360), n_objects=3, repeat
             print(f"  bare codec  (decode + JPEG)   : {res['codec_frames_fps']:8.0f} frames/s")
             print(
                 f"  render frame folder           : {res['render_frames_fps']:8.0f} frames/s   "
-                f"cost ratio {res['ratio_frames']:.2f}x   goal <= 1.5x: {'OK' if res['ratio_frames'] <= 1.5 else 'MISSED'}"
+                f"cost ratio {res['ratio_frames']:.2f}x   "
+                f"goal <= 1.5x: {'OK' if res['ratio_frames'] <= 1.5 else 'MISSED'}"
             )
         return res
     finally:

@@ -3,11 +3,13 @@
     python benchmarks/train.py --model <model folder> --frames 8 --batch 8 --steps 10
     python benchmarks/train.py --make-model tiny            # a tiny random-init LLaVA-OneVision (CPU)
     python benchmarks/train.py --make-model small           # CPU-sized layers with Qwen2's 151,936-row vocabulary
-    python benchmarks/train.py --make-model mid --frames 32  # Qwen2-0.5B-sized text + SigLIP-400M-sized vision, random init (GPU)
+    python benchmarks/train.py --make-model mid --frames 32  # Qwen2-0.5B-sized text + SigLIP-400M-sized vision,
+                                                             # random init (GPU)
 
 Each side runs in its own process on the same data (a toy STKit rendered from test clips, frames cached first), the same
 micro batches in the same order, no gradient accumulation; the first `--warmup` steps are not timed. `--plain` turns off
-the loop's own optimisations (logits only at answer positions, fused AdamW) to show what each side's defaults are worth. Prints samples/s, tokens/s, peak
+the loop's own optimisations (logits only at answer positions, fused AdamW) to show what each side's defaults are worth.
+Prints samples/s, tokens/s, peak
 memory (GPU: max allocated; CPU: peak RSS of the process) and, on a GPU, MFU ≈ 6 · parameters · tokens/s / peak bf16
 FLOP/s (an estimate: it counts every token through every parameter). Speed on a shared machine swings: compare the two
 numbers of one run, not numbers across runs.
@@ -111,7 +113,8 @@ def run_side(a):
             dataloader_num_workers=0,
             seed=0,
         )
-        class InOrder(Trainer):   # only the order differs from a default Trainer: the loop's, so both sides see the same batches
+        # only the order differs from a default Trainer: the loop's, so both sides see the same batches
+        class InOrder(Trainer):
             def _get_train_sampler(self, *args, **kw): return torch.utils.data.SequentialSampler(self.train_dataset)
         InOrder(model=model, args=args, train_dataset=ds, data_collator=coll, callbacks=[Clock()]).train()
         t = times[-1] - times[a.warmup - 1]
@@ -201,7 +204,8 @@ def main():
     print(f"model {a.model}  frames {a.frames}  batch {a.batch}  timed steps {a.steps}")
     for s, v in out.items():
         print(
-            f"{s:5s} samples/s {v['samples_per_s']:8.2f}  tokens/s {v['tokens_per_s']:10.1f}  peak mem {v['peak_mem_gb']:6.2f} GB"
+            f"{s:5s} samples/s {v['samples_per_s']:8.2f}  tokens/s {v['tokens_per_s']:10.1f}  "
+            f"peak mem {v['peak_mem_gb']:6.2f} GB"
             + (f"  MFU {100 * v['mfu']:.1f}%" if "mfu" in v else "")
         )
     print(f"ratio ours/HF Trainer samples/s: {out['ours']['samples_per_s'] / out['hf']['samples_per_s']:.2f}")

@@ -11,7 +11,8 @@ from typing import Iterable
 import numpy as np
 
 from .core import rng, iter_jsonl
-from .scoring import (normalize_text, words_to_digits, parse_time_range, temporal_iou, mean_of_read, rate_with_unread)
+from .scoring import (normalize_text, words_to_digits, parse_time_range, temporal_iou, mean_of_read,
+                                  rate_with_unread)
 
 # %% auto #0
 __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'LETTERS', 'MULTISTEP', 'PAPER_FIG6_GAPS',
@@ -125,7 +126,8 @@ def read_charades_sta(path:Path|str, # e.g. charades_sta_test.txt
 # %% ../nbs/08_analysis.ipynb #bd74d948
 def grounding_record(item:dict, frame_times:list[float]|None=None)->dict:
     "A runner record asking for the start and end of the item's moment."
-    q = f'At which time span, in seconds, does this happen in the video: "{item["query"]}"? Answer with the start and end time.'
+    q = (f'At which time span, in seconds, does this happen in the video: "{item["query"]}"? '
+         'Answer with the start and end time.')
     ft = (
         frame_times
         if frame_times is not None
@@ -146,7 +148,7 @@ def grounding_record(item:dict, frame_times:list[float]|None=None)->dict:
 
 
 def grounding_metrics(items:list[dict], responses:list[str])->dict:
-    "mIoU (×100) and recall at IoU 0.3 / 0.5 / 0.7 (%) of responses to grounding items, unread answers by `UNREAD_RULE`."
+    "mIoU (×100) and recall at IoU 0.3 / 0.5 / 0.7 (%) of responses to grounding items; unread by `UNREAD_RULE`."
     ious = []
     for it, resp in zip(items, responses):
         p = parse_time_range(words_to_digits(normalize_text(resp or "")))
@@ -265,7 +267,8 @@ def multistep_questions(records:Iterable[dict], min_speed:float=2.0)->list[dict]
                     unit=unit,
                     label=round(fn(r["label"], None, None, c), 3),
                     speed=r["label"],
-                    answer=f"Its average speed is about {r['label']:.1f} km/h, so the answer is {fn(r['label'], None, None, c):.2f} {unit}.",
+                    answer=f"Its average speed is about {r['label']:.1f} km/h, "
+                    f"so the answer is {fn(r['label'], None, None, c):.2f} {unit}.",
                 )
             )
     return out
@@ -358,7 +361,8 @@ class ItemChanceRunner:
         if t == MULTISTEP_TASK:
             return say_multistep(r, float(np.exp(g.uniform(*np.log(SPEED_RANGE)))))
         raise ValueError(
-            f"record {r.get('id')!r}: ItemChanceRunner answers {GROUNDING_TASK}, {MC_TASK} or {MULTISTEP_TASK}, not {t!r}"
+            f"record {r.get('id')!r}: ItemChanceRunner answers {GROUNDING_TASK}, {MC_TASK} or {MULTISTEP_TASK}, "
+            f"not {t!r}"
         )
 
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
@@ -439,7 +443,7 @@ def render_region_prompt(src:Path|str, # The raw video (.mp4 or frame folder nam
     return out
 
 def mc_record(item:dict, video:str, frame_times:list[float])->dict:
-    "A runner record for a region-aware multiple-choice item (`video`: its region prompt, relative to the runner's root)."
+    "A runner record for a region-aware multiple-choice item (`video`: its region prompt, relative to the runner root)."
     q, k = mc_question(item), item["answer_idx"]
     lab = str(item.get("region_label") or "region")
     return dict(id=item["id"], task=MC_TASK, video=video, frame_times=list(frame_times), choices=item["choices"],
@@ -482,7 +486,8 @@ def write_charades_sta_from_stkit(records:Iterable[dict], out:Path|str, split:st
             continue
         vid = r["video"][:-4] if r["video"].endswith(".mp4") else r["video"]
         lines.append(
-            f"{vid} {r['label'][0]:.1f} {r['label'][1]:.1f}##the {r['info']['object']} object moves toward {r['info']['hour']} o'clock."
+            f"{vid} {r['label'][0]:.1f} {r['label'][1]:.1f}##"
+            f"the {r['info']['object']} object moves toward {r['info']['hour']} o'clock."
         )
         lengths[vid] = record_duration(r)
     txt, csv_p = out/f"charades_sta_{split}.txt", out/f"Charades_v1_{split}.csv"
@@ -549,7 +554,7 @@ def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
 def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-object ones are used)
                                clips:dict, # clip_id → Clip (their 2D boxes and frames)
                                out:Path|str, seed:int=0, render:bool=True)->tuple[Path, dict]:
-    "A TVQA+-format JSON of region-aware questions (and raw renders of their clips under out/videos); returns (path, counts)."
+    "A TVQA+-format JSON of region-aware questions (raw clip renders under out/videos); returns (path, counts)."
     from st_vlm_repro.visual_prompts import render_visual_prompt
     out = Path(out)
     qs, n_noclip, n_nobox, used = [], 0, 0, {}
@@ -630,7 +635,7 @@ def write_table7(tables_dir:Path|str, results:dict[str, Path]|None=None, note:st
 
 # %% ../nbs/08_analysis.ipynb #71d55463
 def _frame_time(r:dict)->float:
-    "The time shown for a record: the middle of its span, the end of the video for 'at the end' questions, else the middle."
+    "The time shown for a record: the middle of its span, the video's end for 'at the end' questions, else the middle."
     lab, info = r["label"], r.get("info", {})
     if r["task"] == "direction_timestamp":
         return (lab[0] + lab[1]) / 2

@@ -44,12 +44,13 @@ def balance_key(r:dict)->str:
     if t == "direction_timestamp":
         return str(r["info"]["hour"])
     if t in ("distance_comparison", "speed_comparison"):
-        return f"{'first' if l == r['objects'][0]['colour'] else 'second'} object, {'more' if r['info']['more'] else 'less'}"
+        return (f"{'first' if l == r['objects'][0]['colour'] else 'second'} object, "
+                f"{'more' if r['info']['more'] else 'less'}")
     return "yes" if l else "no"
 
 # %% ../nbs/05_bench.ipynb #6501f9de
 def water_fill(available:dict, total:int, weights:dict|None=None)->dict:
-    "Split `total` over keys in proportion to `weights` (default equal), capped by `available`, passing on what a key can't take."
+    "Split `total` over keys by `weights` (default equal), capped by `available`, passing on what a key can't take."
     keys = [k for k in available if available[k] > 0]
     w = {k: (weights or {}).get(k, 1.0 if weights is None else 0.0) for k in keys}
     if weights is not None and not any(w.values()):

@@ -248,9 +248,9 @@ def project_boxes(corners, # (N, 8, 3) world corners, one box per frame
                   world_from_camera, # (N, 4, 4) camera pose per box
                   K, # (N, 3, 3) intrinsics per box
                   image_size:tuple[int, int], # (width, height)
-                  near:float=0.1, # The box is cut at this depth (m, along the optical axis); the part behind is not seen
+                  near:float=0.1, # Depth (m, along the optical axis) where the box is cut; the part behind is not seen
                  )->np.ndarray:
-    "(N, 4) [x0, y0, x1, y1] image boxes of the part of each box in front of the camera, clipped to the image; NaN where none shows."
+    "(N, 4) [x0, y0, x1, y1] image boxes of each box's part in front of the camera, clipped to the image; NaN if none."
     cs = np.asarray(corners, float)
     T = np.asarray(world_from_camera, float)
     K = np.asarray(K, float)
@@ -335,7 +335,7 @@ def _check_raw(rt:RawTrack, t:np.ndarray, v:np.ndarray):
         raise ClipSkip("NaN in track", f"track {rt.track_id}: {name} has NaN/inf at sample {int(i)}")
 
 def _track_on_grid(track_id, cat, source_category, t, v, has_size, has_yaw, rel, frames, vis, max_gap, label_source):
-    "One raw track (times `t` relative to the clip, columns `v`) resampled at the clip's frames and filtered: a `Track`, or a reason string."
+    "A raw track (times `t` from clip start, columns `v`) resampled at the clip's frames, filtered: `Track` or reason."
     inside = (rel >= t[0] - 1e-6) & (rel <= t[-1] + 1e-6)
     if not inside.any():
         return "outside clip"
@@ -370,7 +370,8 @@ def assemble_clip(clip_id:str, source:str, split:str, scene_id:str, domain:str,
                   max_gap:float=1.0, # Longest gap (s) interpolated over inside the clip
                   track_report:SkipReport|None=None, # Counts tracks dropped, by reason
                   camera:str="", meta:dict|None=None,
-                  on_gap:str="skip_clip", # A visible track with a longer gap: "skip_clip", "split" (pieces `id~1`, `id~2`, ...) or "drop"
+                  # A visible track with a longer gap: "skip_clip", "split" (pieces `id~1`, `id~2`, ...) or "drop"
+                  on_gap:str="skip_clip",
                  )->Clip:
     "A validated `Clip` from a reader's frames and raw tracks: categories mapped, tracks resampled and filtered."
     if on_gap not in ("skip_clip", "split", "drop"):

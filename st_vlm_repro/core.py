@@ -153,7 +153,8 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
         raise KeyError(f"profile {profile!r} is not a section of {path}; profiles there: {cp.sections()}")
     if profile not in cp:
         cp.add_section(profile)
-    # environment and explicit overrides go in *before* interpolation, so `${data_dir}/...` follows an overridden data_dir
+    # environment and explicit overrides go in *before* interpolation,
+    # so `${data_dir}/...` follows an overridden data_dir
     env = {k[len("ST_VLM_"):].lower(): v for k, v in os.environ.items()
            if k.startswith("ST_VLM_") and k not in NOT_SETTINGS}
     check_values(cp, env, path, source=" (environment variable ST_VLM_{K})")

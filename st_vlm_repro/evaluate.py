@@ -328,7 +328,8 @@ def _yaml_source(task_name:str)->str:
         "    test: !function utils.STKIT_PARQUET\ntest_split: test\noutput_type: generate_until\n"
         "doc_to_visual: !function utils.stkit_doc_to_visual\ndoc_to_text: !function utils.stkit_doc_to_text\n"
         "doc_to_target: !function utils.stkit_doc_to_target\n"
-        "generation_kwargs:\n  max_new_tokens: 256\n  temperature: 0\n  top_p: 1.0\n  num_beams: 1\n  do_sample: false\n"
+        "generation_kwargs:\n  max_new_tokens: 256\n  temperature: 0\n"
+        "  top_p: 1.0\n  num_beams: 1\n  do_sample: false\n"
         "process_results: !function utils.stkit_process_results\n"
         f"metric_list:\n{metrics}"
         'lmms_eval_specific_kwargs:\n  default:\n    pre_prompt: ""\n    post_prompt: ""\n'
@@ -341,7 +342,7 @@ def export_lmms_eval_task(bench_jsonl:Path|str, # STKit-Bench JSONL
                           task_name:str="stkit_bench", # lmms-eval task name
                           copy_videos:bool=True, # Copy the visual prompts into out_dir (else link them)
                          )->Path:
-    "Write STKit-Bench as a local Parquet + videos and an lmms-eval task folder (YAML + utils.py); returns the YAML path."
+    "Write STKit-Bench as local Parquet + videos and an lmms-eval task folder (YAML + utils.py); returns the YAML path."
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records, rows = read_jsonl(bench_jsonl), []

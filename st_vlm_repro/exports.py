@@ -383,7 +383,7 @@ BLEND_SOURCES = ("stkit", "llava_video_178k", "open_spatial")
 def blend(stkit:Sequence, # STKit QA records or SFT samples
           llava_video:Sequence=(), # LLaVA-Video-178K SFT samples (`read_llava_video`)
           open_spatial:Sequence=(), # OpenSpatialDataset SFT samples (`read_open_spatial`)
-          counts:tuple=(None, 100_000, 20_000), # Samples to take from each source; None = all (paper: 117K + 100K + 20K)
+          counts:tuple=(None, 100_000, 20_000), # Samples per source; None = all (paper: 117K + 100K + 20K)
           seed:int=0, # Seed of the subsets and of the order
           video_root:Path|str|None=None, # Prefix for STKit records' relative video paths
          )->tuple[list[dict], dict]:

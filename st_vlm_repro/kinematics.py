@@ -204,7 +204,7 @@ def direction_intervals(points, times, min_step:float=0.1)->list[tuple[int, floa
 
 # %% ../nbs/01_grounding.ipynb #f3654296
 class Trajectory:
-    "A checked trajectory with its step lengths (and clock hours) computed once; methods equal the functions of the same name."
+    "A checked trajectory, step lengths (and clock hours) computed once; methods equal the functions of the same name."
 
     def __init__(self, points, # N×3 positions in metres
                  times, # N timestamps in seconds, strictly increasing

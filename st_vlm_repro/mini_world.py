@@ -125,7 +125,7 @@ def yaw_matrix(yaw)->np.ndarray:
     return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
 
 def interp_pose(scene:Scene, t)->np.ndarray:
-    "(…, 4, 4) world-from-ego poses at times `t`: translation linear, rotation about z via yaw (the ego is gravity-aligned up to its camera)."
+    "(…, 4, 4) world-from-ego poses at `t`: linear translation, yaw about z (ego gravity-aligned up to its camera)."
     t = np.asarray(t, float)
     c, y = interp_agent(scene.ego, t)
     out = np.zeros(t.shape + (4, 4))
@@ -529,7 +529,8 @@ def load_ground_truth(root:Path|str, # A folder written by `make_mini_world`
         if m["seed"] != index["seed"]:
             continue
         for sid, ds_id in m["ids"].items():
-            if sid not in by_id and (gf := root / "ground_truth" / f"{sid}.json").is_file():   # written by a bigger world
+            # written by a bigger world
+            if sid not in by_id and (gf := root / "ground_truth" / f"{sid}.json").is_file():
                 sc = Scene.from_json(gf.read_text())
                 by_id[sid] = dict(scene_id=sid, split=sc.split, domain=sc.domain, ids={})
             if sid in by_id:

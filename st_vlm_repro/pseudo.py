@@ -41,7 +41,8 @@ class Video:
             raise ValueError(f"video {self.name}: frame times must strictly increase")
         if self.frames is not None and tuple(self.frames.shape[:3]) != (len(self.times), self.size[1], self.size[0]):
             raise ValueError(
-                f"video {self.name}: frames {self.frames.shape} do not match {len(self.times)} times at size {self.size}"
+                f"video {self.name}: frames {self.frames.shape} do not match "
+                f"{len(self.times)} times at size {self.size}"
             )
 
     @property
@@ -162,7 +163,7 @@ def static_pixels(metric:np.ndarray, # (T, H, W) metric depth
                   conf:np.ndarray|None=None, # (T, H, W) confidence
                   p:PseudoParams=PseudoParams(),
                  )->np.ndarray:
-    "(T, H', W') bool mask of the pixels (subsampled by `scale_stride`) that may fix the scale: static, non-sky, in range."
+    "(T, H', W') bool mask of pixels (subsampled by `scale_stride`) that may fix the scale: static, non-sky, in range."
     s = p.scale_stride
     T, H, W = metric.shape
     m = metric[:, ::s, ::s]
@@ -237,7 +238,7 @@ def lift_frame(depth:np.ndarray, # (H, W) metric depth
                ids:np.ndarray, # (H, W) instance ids
                p:PseudoParams=PseudoParams(),
               )->dict[int, dict]:
-    "Per instance id in this frame: its robust 3D point (world), camera-frame depth, area, box and the frame-drop reason (or '')."
+    "Per instance id in this frame: robust 3D point (world), camera-frame depth, area, box, frame-drop reason (or '')."
     H, W = ids.shape
     out = {}
     objs = ndimage.find_objects(ids)
@@ -362,12 +363,13 @@ def sigma_from_second_diff(pos:np.ndarray)->float:
     return float(np.sqrt(np.mean(mad ** 2) / 6))
 
 def running_median(pos:np.ndarray, half:int)->np.ndarray:
-    "Per-axis median of the ±`half` neighbouring finite rows, the window shrunk symmetrically at the ends (no lag on a moving track)."
+    "Per-axis median of the ±`half` neighbouring finite rows; the window shrinks evenly at the ends (no lag in motion)."
     out = np.full_like(pos, np.nan)
     idx = np.flatnonzero(np.isfinite(pos).all(1))
     f = pos[idx]
     N = len(f)
-    for j in range(N):                                   # over the finite rows, so a gap does not make the window one-sided
+    # over the finite rows, so a gap does not make the window one-sided
+    for j in range(N):
         h = min(half, j, N - 1 - j)
         out[idx[j]] = np.median(f[j - h:j + h + 1], 0)
     return out
@@ -377,7 +379,7 @@ def rts_smooth(pos:np.ndarray, # (N, k) positions at uniform times, NaN rows mis
                q:float, # process noise (m²/s³), white acceleration
                sigma:float, # measurement noise (m)
               )->tuple[np.ndarray, np.ndarray]:
-    "Constant-velocity Kalman filter + RTS smoother per axis (shared covariance): smoothed positions and velocities (N, k)."
+    "Constant-velocity Kalman filter + RTS smoother per axis (shared covariance): smoothed positions, velocities (N, k)"
     N, k = pos.shape
     F = np.array([[1, dt], [0, 1]])
     Q = q * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
@@ -524,7 +526,7 @@ def process_track(name:str, category:str,
 # %% ../nbs/03_pseudo_labels.ipynb #5193862b
 def straight_track_errors(v:float, sigma:float, category:str="pedestrian", n_trials:int=40, duration:float=10.0,
                           rate:float=10.0, p:PseudoParams=PseudoParams(), seed:int=0, heading:float=0.3)->dict:
-    "Mean relative distance error (raw and processed), phantom speed and per-step clock accuracy on noisy straight paths."
+    "Mean relative distance error (raw, processed), phantom speed and per-step clock accuracy on noisy straight paths."
     g = rng(seed, "straight", v, sigma, category)
     t = np.arange(0, duration + 1e-9, 1 / rate)
     d = np.array([math.cos(heading), math.sin(heading), 0.0])
@@ -569,7 +571,7 @@ class PseudoResult:
 def pseudo_tracks(
     video: Video, geo: Geometry, metric: np.ndarray, seg: SegTracks, p: PseudoParams = PseudoParams()
 ) -> PseudoResult:
-    "The geometry core on one video: global scale, robust lifting with frame filters, ground plane, per-track smoothing and gates."
+    "Geometry core on one video: global scale, robust lifting, frame filters, ground plane, per-track smoothing, gates."
     T = len(video.times)
     W, H = video.size
     geo.check(T, H, W, f"video {video.name}: geometry")

@@ -62,7 +62,7 @@ def _quat_to_R(q):
     return Rotation.from_quat([x, y, z, w]).as_matrix()
 
 def write_monst3r_folder(folder:Path|str, geo:Geometry, times:np.ndarray|None=None):
-    "Write a `Geometry` in MonST3R's output layout (TUM c2w poses, N×9 intrinsics, frame_XXXX.npy, conf_i.npy, dynamic_mask_i.png)."
+    "Write `Geometry` as MonST3R does: TUM c2w poses, N×9 intrinsics, frame_XXXX.npy, conf_i.npy, dynamic_mask_i.png."
     from scipy.spatial.transform import Rotation
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,8 @@ def write_monst3r_folder(folder:Path|str, geo:Geometry, times:np.ndarray|None=No
     t = np.arange(T) if times is None else times
     q = Rotation.from_matrix(geo.world_from_camera[:, :3, :3]).as_quat()  # x y z w
     lines = [
-        f"{t[i]} {' '.join(f'{v:.9g}' for v in geo.world_from_camera[i, :3, 3])} {q[i, 3]:.9g} {q[i, 0]:.9g} {q[i, 1]:.9g} {q[i, 2]:.9g}"
+        f"{t[i]} {' '.join(f'{v:.9g}' for v in geo.world_from_camera[i, :3, 3])} "
+        f"{q[i, 3]:.9g} {q[i, 0]:.9g} {q[i, 1]:.9g} {q[i, 2]:.9g}"
         for i in range(T)
     ]
     atomic_write(folder / "pred_traj.txt", "\n".join(lines) + "\n")
@@ -216,7 +217,8 @@ class HFMetricDepth:
         self.is_depth_pro = "DepthPro" in type(self.model).__name__
         if not self.is_depth_pro and getattr(self.model.config, "depth_estimation_type", "metric") != "metric":
             raise ValueError(
-                f"{self.model_path}: depth_estimation_type={self.model.config.depth_estimation_type!r}, a metric checkpoint is needed"
+                f"{self.model_path}: depth_estimation_type={self.model.config.depth_estimation_type!r}, "
+                "a metric checkpoint is needed"
             )
         self.last_focal, self._cache = None, None
 
@@ -249,7 +251,7 @@ class HFMetricDepth:
 
 @dataclass
 class GroundedSAM2:
-    "Segmentation/tracking backend: Grounding DINO detections every N frames, Sam2VideoModel propagation, ids kept by mask IoU."
+    "Segmentation/tracking: Grounding DINO detections every N frames, Sam2VideoModel propagation, ids kept by mask IoU."
 
     detector_path: str
     sam2_path: str
@@ -312,7 +314,7 @@ class GroundedSAM2:
         )
 
     def segment(self, video:Video, classes:Sequence[str])->SegTracks:
-        "Track ids per frame: detect at frames 0, N, 2N…; a detection whose SAM2 mask has IoU ≥ `iou_match` with a tracked mask keeps that id."
+        "Track ids per frame: detect at 0, N, 2N…; a detection with SAM2-mask IoU ≥ `iou_match` to a track gets its id."
         import torch
         W, H = video.size
         T = len(video.times)
@@ -379,7 +381,7 @@ def make_tiny_models(
     classes: Sequence[str] = ("car", "truck", "bus", "pedestrian", "person", "bicycle", "motorcycle", "cyclist"),
     seed: int = 0,
 ) -> dict[str, str]:
-    "Random-weight tiny Grounding DINO, Sam2Video, Depth Anything (metric) and Depth Pro saved with their processors (tests only)."
+    "Random-weight tiny Grounding DINO, Sam2Video, Depth Anything (metric), Depth Pro, with processors (tests only)."
     import torch
     from transformers import (
         GroundingDinoConfig,
@@ -535,7 +537,8 @@ def make_tiny_models(
     )
     paths["depth_pro"] = str(folder / "depth_pro")
     m = DepthProForDepthEstimation(dp)
-    with torch.no_grad():                # random heads give FOV ≈ 0° and inverse depth ≈ 0: set a 60° FOV and depths ≈ 20 m
+    # random heads give FOV ≈ 0° and inverse depth ≈ 0: set a 60° FOV and depths ≈ 20 m
+    with torch.no_grad():
         m.fov_model.head.layers[-1].weight.mul_(1e-3)
         m.fov_model.head.layers[-1].bias.fill_(60.0)
         m.head.layers[-2].weight.mul_(1e-3)
@@ -787,7 +790,8 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
             + (
                 r["error"]
                 if "error" in r
-                else f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} ({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"
+                else f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} "
+                f"({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"
             )
         )
     if stkit:

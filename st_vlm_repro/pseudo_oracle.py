@@ -124,7 +124,7 @@ class OracleBackend:
         return np.round((np.asarray(times) + self.start) * self.scene.rate_hz).astype(int)
 
     def truth(self, video:Video)->tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        "True z-depth (T, H, W), instance ids (T, H, W), K (3, 3) and world-from-camera (T, 4, 4) at the video's frames."
+        "True z-depth (T, H, W), instance ids (T, H, W), K (3, 3), world-from-camera (T, 4, 4) at the video's frames."
         ticks = self._ticks(video.times)
         key = (self.scene.scene_id, self.scene.seed, self.cam, self.scale, tuple(ticks))
         if key not in _TRUTH:
@@ -284,7 +284,7 @@ def summarize(runs:Sequence[dict])->dict:
 
 # %% ../nbs/03a_pseudo_validation.ipynb #94b5d2ce
 def highway_scene(seed:int=0, duration:float=12.0, rate_hz:float=20.0)->Scene:
-    "A straight-road scene with constant viewpoints: ego 8 m/s; lead 10, neighbour 6, oncoming 9 m/s; a parked car; a walker."
+    "Straight road, constant viewpoints: ego 8 m/s; lead 10, neighbour 6, oncoming 9 m/s; a parked car; a walker."
     g = rng(seed, "highway")
     t = np.round(np.arange(0, duration + 1e-9, 1 / rate_hz), 9)
     n = len(t)

@@ -22,7 +22,8 @@ def project_root()->Path:
     f = find_settings_file()
     if f is None:
         raise FileNotFoundError(
-            "no settings.ini with a pyproject.toml or nbs/ beside it in the current folder or its parents; run from a clone of st_vlm_repro"
+            "no settings.ini with a pyproject.toml or nbs/ beside it in the current folder or its parents; "
+            "run from a clone of st_vlm_repro"
         )
     return f.parent
 
@@ -113,7 +114,8 @@ def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_d
         "",
         f"Profile `{summary['profile']}`."
         + (
-            f" **`{summary['profile']}` numbers come from the synthetic mini world and small models, not from the paper's data.**"
+            f" **`{summary['profile']}` numbers come from the synthetic mini world and small models, "
+            "not from the paper's data.**"
             if summary.get("mini_world")
             else ""
         ),
@@ -234,7 +236,8 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
             summary["failed"] = nb.stem
             write_index(run_dir, summary, cfg.path("figures_dir"), cfg.path("tables_dir"))
             print(
-                f"Stopped at {nb.stem}. Fix it, then resume: st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}"
+                f"Stopped at {nb.stem}. Fix it, then resume: "
+                f"st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}"
             )
             break
     return summary

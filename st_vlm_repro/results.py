@@ -186,7 +186,8 @@ CAPTIONS = {
     "paraphrases are held-out question templates written by hand for this project (the paper "
     "paraphrased with GPT-4).",
 }
-CI_NOTE = "Paper rows give no interval. With 200 questions per task, an accuracy near 50 % has a 95 % interval of about ±7 points."
+CI_NOTE = ("Paper rows give no interval. With 200 questions per task, "
+           "an accuracy near 50 % has a 95 % interval of about ±7 points.")
 
 
 def _latex(df:pd.DataFrame, caption:str)->str:
@@ -220,7 +221,7 @@ def render_tables(measured:dict, # model name -> summary DataFrame
                   out_dir:Path|str|None=None, # Write table{3,4,5}.{md,csv,tex} here
                   profile:str="mini", meta:dict|None=None,
                  )->dict[str, pd.DataFrame]:
-    "Tables 3, 4 and 5 with the paper's rows beside every measured row; written as Markdown, CSV and LaTeX when `out_dir` is given."
+    "Tables 3, 4 and 5, the paper's rows beside every measured row; written as Markdown, CSV and LaTeX given `out_dir`."
     tables = build_tables(measured, profile, meta)
     if out_dir is not None:
         out = Path(out_dir)

@@ -179,7 +179,7 @@ def with_retries(fn:Callable, # Called with no arguments
 
 # %% ../nbs/05b_runners.ipynb #c075dc3d
 class OpenAIRunner:
-    "Answer benchmark records with an OpenAI-compatible chat model, frames as images; N-shot and geometric context optional."
+    "Answer bench records with an OpenAI-compatible chat model, frames as images; N-shot, geometric context optional."
 
     def __init__(self, model:str, # Chat model name, e.g. gpt-4o
                  video_root:Path|str, # Folder the records' `video` paths are relative to
@@ -353,7 +353,7 @@ def clip_geometric_context(clips:dict, # clip_id -> `Clip` (from `st_vlm_repro.c
                            depth:Callable|None=None, # depth(clip, frame_index) -> H×W depth in metres
                            extrinsics_only:bool=False, # Allow no depth: poses as text, no depth images
                           )->Callable:
-    "A `context(record) -> (text, depth maps)` for `OpenAIRunner`: camera extrinsics at the sampled frames and their depth."
+    "A `context(record) -> (text, depth maps)` for `OpenAIRunner`: camera extrinsics at the sampled frames, depths."
     if depth is None and not extrinsics_only:
         raise NotImplementedError("no depth source: the mini world and the benchmark videos carry no depth maps. Pass "
                                   "depth=callable(clip, frame_index) -> H×W metres (e.g. a metric-depth model), or "

@@ -97,7 +97,7 @@ def score(task:str, # One of `TASKS`
           gold, # Gold label: metres, km/h, clock hour, (t_start, t_end), colour name or bool
           pred, # Typed prediction of the same kind, or `None` when none could be extracted
          )->dict:
-    "The paper's metrics for one item: `correct`, `extracted`, and the task's error (`abs_error`, `clock_error`, `iou`) and `mra`."
+    "The paper's metrics of an item: `correct`, `extracted`, its error (`abs_error`, `clock_error`, `iou`), `mra`."
     check_task(task)
     out = {"task": task, "extracted": pred is not None, "correct": False}
     if task in NUMERIC_TASKS:
@@ -182,7 +182,7 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
               ci:float=0.95, # Coverage of the interval
               seed:int=0, # Bootstrap seed: same records and seed, same interval
              )->pd.DataFrame:
-    "Per-task n, accuracy (%) with a bootstrap CI, the task's error metric, MRA (%), n_unextracted; plus an `average` row."
+    "Per-task n, accuracy (%) with bootstrap CI, the task's error, MRA (%), n_unextracted; plus an `average` row."
     if isinstance(records, pd.DataFrame):
         records = records.to_dict("records")
     by_task: dict[str, list[dict]] = {}
@@ -469,14 +469,16 @@ _REFUSAL = re.compile(
     r"\b(?:cannot|can ?not|can't|could not|couldn't|unable to|not possible to|impossible to|not able to|no way to|"
     r"difficult to|hard to)\s+(?:\w+\s+){0,4}?(?:determine|tell|estimate|know|say|judge|infer|calculate|measure|"
     r"provide|answer|assess|be determined|be estimated|identify|ascertain|compute|give)"
-    r"|\b(?:not enough|insufficient|lack of|lacks?|without (?:any|more|additional))\s+(?:\w+\s+){0,2}?(?:information|data|context|details|reference)"
+    r"|\b(?:not enough|insufficient|lack of|lacks?|without (?:any|more|additional))\s+(?:\w+\s+){0,2}?"
+    r"(?:information|data|context|details|reference)"
     r"|\bi(?:'m| am) (?:sorry|not sure|unsure)|\bi don't know\b|\bnot (?:determinable|possible to determine)\b"
     r"|\b(?:it is|it's|it remains|remains)\s+(?:unclear|uncertain|not clear)\b|\bno clear\b"
     r"|\btoo\s+\w+\s+to\s+(?:tell|say|determine|judge)\b"
 )
 _HEDGE = re.compile(
     r"\b(?:but|however|though|that said|nevertheless|nonetheless|my best guess|best estimate|"
-    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|may|maybe|might|perhaps|possibly|"
+    r"if i had to|i would estimate|i estimate|estimated|approximately|roughly|around|about|likely|probably|"
+    r"may|maybe|might|perhaps|possibly|"
     r"seems to|appears to)\b"
 )
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
@@ -486,7 +488,8 @@ _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion
                          r"|\bon (?:closer|second|further) (?:inspection|look|thought|reflection)|\bon reflection\b"
                          r"|\blooking again\b|\bi made an? (?:error|mistake)"
                          r"|\?\s*no\b|\bno,?\s+that(?:'s| is| was)\b|\brevis(?:ed|ing)\b"
-                         r"|\bthat (?:seems|is|'s) (?:far |way )?too\b")   # a guess asked and rejected: "1,500 m? no, ..."
+                         # a guess asked and rejected: "1,500 m? no, ..."
+                         r"|\bthat (?:seems|is|'s) (?:far |way )?too\b")
 
 def is_refusal(text:str)->bool:
     "True when normalised `text` declines to answer without a hedged estimate afterwards."
@@ -660,7 +663,8 @@ def pick_candidate(text:str, # The text the candidates were found in
 
 # %% ../nbs/05a_scoring.ipynb #918591cb
 _BARE_NUM = re.compile(
-    rf"(?<![\d.:/])(?P<n>{_NUM})(?![\d:/])(?!\s*(?:%|percent|o'?\s?clock|frames?\b|objects?\b|cars?\b|times?\b|th\b|st\b|nd\b|rd\b))"
+    rf"(?<![\d.:/])(?P<n>{_NUM})(?![\d:/])"
+    r"(?!\s*(?:%|percent|o'?\s?clock|frames?\b|objects?\b|cars?\b|times?\b|th\b|st\b|nd\b|rd\b))"
 )
 _NOT_ANSWERS = re.compile(r"[\[(]\s*[\d.\s]+(?:,\s*[\d.\s]+)+[\])]"                        # coordinates (0.5, 0.7)
                           r"|(?:^|(?<=[\n.:;]\s)|(?<=\n))\s*\d+[.)](?=\s)|\[\d+\]|#\s*\d+"  # list numbers, [0], #2
@@ -724,9 +728,11 @@ _HOUR = r"(?:1[0-2]|0?[1-9])"
 _CLOCK = re.compile(
     rf"(?<![\d.:])(?P<h1>{_HOUR})(?:\s*:\s*00)?\s*-?\s*(?:o\s*'?\s*clock|oclock|o\s+clock)"
     rf"|(?<![\d.:])(?P<h2>{_HOUR})\s*:\s*00(?![\d:])"
-    rf"|(?:clock(?:wise)?(?:\s+(?:direction|position|hour|face|heading))?|direction|toward|towards|heading|facing|pointing|"
+    rf"|(?:clock(?:wise)?(?:\s+(?:direction|position|hour|face|heading))?|direction|toward|towards|heading|"
+    rf"facing|pointing|"
     rf"hour\s+hand\s+at)\s*(?:of|is|was|:|=|at|to|toward|towards|about|around|approximately|roughly|the|number|\s)*"
-    rf"(?P<h3>{_HOUR})(?![\d:]|\.\d)(?!\s*(?:-|to)\s*\d)(?!\s*(?:m|km|s|sec|secs|seconds?|meters?|metres?|%|times?|frames?)\b)"
+    rf"(?P<h3>{_HOUR})(?![\d:]|\.\d)(?!\s*(?:-|to)\s*\d)"
+    rf"(?!\s*(?:m|km|s|sec|secs|seconds?|meters?|metres?|%|times?|frames?)\b)"
 )
 _CLOCK_REF = re.compile(
     r"(?:relative to|compared to|compared with|with respect to|from|initial|initially|reference|original|"
@@ -754,7 +760,8 @@ def parse_clock(text:str, # Normalised text with digits
         if m:
             _note(why, "bare hour")
         return int(m.group("h")) if m else None
-    for m in _CLOCK_ALT.finditer(text):   # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
+    # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
+    for m in _CLOCK_ALT.finditer(text):
         if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b"):
             _note(why, "alternatives")
             return None
@@ -775,7 +782,8 @@ _TRANGE = re.compile(
     rf"|(?<![\d.:])(?:t\s*=\s*)?(?P<a>{_NUM})(?P<ua>{_TU}){_RANGE_SEP}(?:t\s*=\s*)?(?P<b>{_NUM})(?![\d:])(?P<ub>{_TU})"
     rf"|start\w*\s+(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?(?P<s0>{_NUM}){_TU}"
     rf"[^.;]{{0,40}}?\bend\w*\s+(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?(?P<s1>{_NUM}){_TU}"
-    rf"|(?<![\d.:])(?P<e0>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.]{{0,60}}?\b(?:until|till|end\w*|stop\w*|finish\w*)\b"
+    rf"|(?<![\d.:])(?P<e0>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.]{{0,60}}?"
+    rf"\b(?:until|till|end\w*|stop\w*|finish\w*)\b"
     rf"[^.\d]{{0,30}}?(?P<e1>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])"
 )
 _BETWEEN_BEFORE = re.compile(
@@ -807,7 +815,8 @@ _VIDEO_START = re.compile(
 )
 
 _SEVERAL = re.compile(
-    r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|several (?:intervals|periods|times)|"
+    r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
+    r"several (?:intervals|periods|times)|"
     r"multiple (?:intervals|periods|times))\b"
 )
 
@@ -860,7 +869,7 @@ def find_time_ranges(text:str)->list[tuple[float, float, int]]:
     return [(a, b, p) for a, b, p, _ in _time_ranges(_prepared(text)[1])]
 
 def parse_time_range(text:str, # Normalised text with digits
-                     question:str|None=None, # The question: its own ranges are skipped, its clock hour picks an interval
+                     question:str|None=None, # The question: its ranges are skipped, its clock hour picks an interval
                      why:list|None=None, # If given, the cue that decided is appended
                     )->tuple[float, float]|None:
     "The (t_start, t_end) interval in seconds the text answers with, or None."
@@ -928,11 +937,13 @@ _COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
 _THAN = re.compile(
-    rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b"
+    rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?"
+    rf"(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b"
 )
 _NEG = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b")
 _CLAUSE_SPLIT = re.compile(
-    r"[.!?;\n]|,\s*(?=so\b|therefore\b|thus\b|hence\b|while\b|whereas\b|but\b|which means\b)|\s(?=while\b|whereas\b|but\b)"
+    r"[.!?;\n]|,\s*(?=so\b|therefore\b|thus\b|hence\b|while\b|whereas\b|but\b|which means\b)"
+    r"|\s(?=while\b|whereas\b|but\b)"
 )
 _SAME_AS = re.compile(r"\b(?:both|same|equal(?:ly)?|similar|identical|neither)\b")
 _QUANTITY_OF_TASK = {"distance_comparison": "distance", "speed_comparison": "speed"}
@@ -953,7 +964,7 @@ def _question_colours(question):
 
 @functools.lru_cache(maxsize=4096)
 def question_polarity(question:str|None)->tuple[int, str|None]:
-    "(+1 asks for the larger value / −1 the smaller, quantity or None) from the question's first comparative; (+1, None) if none."
+    "(+1 larger / −1 smaller value, quantity or None) from the question's first comparative; (+1, None) if none."
     if question:
         for m in _COMP_RE.finditer(normalize_text(question)):
             return _comparative(m)
@@ -1092,8 +1103,10 @@ def _asks_different(question):
     return bool(_ASKS_DIFF.search(q)) and not re.search(r"\bsame\b", q)
 
 _STATED_DIRECTION = re.compile(
-    r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
-    r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|toward(?:s)? the camera|away(?: from the camera)?)\b"
+    r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock"
+    r"|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
+    r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|"
+    r"toward(?:s)? the camera|away(?: from the camera)?)\b"
     r"|\b(?:go(?:es|ing)?|mov(?:es|ing)|head(?:s|ing)?)\s+(?P<v>up|down)(?:wards?)?\b"
 )   # up / down in the frame
 _CANON_DIRECTION = {
@@ -1218,7 +1231,7 @@ def _extraction(task, response, question, choices, why):
 def extract_answer(task:str, # One of `TASKS`
                    response:str, # The model's free-text answer
                    question:str|None=None, # The question (its colours, comparative, time window help read the answer)
-                   choices:Iterable[str]|None=None, # Colours allowed for the comparisons (default: those the question names)
+                   choices:Iterable[str]|None=None, # Colours allowed in comparisons (default: those the question names)
                    explain:bool=False, # Return an `Extraction` (value, cue, confident) instead of the value
                   ):
     "The typed prediction in `response` for `task` (m, km/h, clock hour, (t0, t1), colour, bool), or None."
@@ -1240,15 +1253,20 @@ def extract_answer(task:str, # One of `TASKS`
 
 # %% ../nbs/05a_scoring.ipynb #1cfbe11f
 JUDGE_FORMATS = {
-    "traveled_distance": "the traveled distance the response gives, in metres, as a number (convert feet, km, miles, ... "
+    "traveled_distance": "the traveled distance the response gives, in metres, as a number "
+    "(convert feet, km, miles, ... "
     'to metres; a range becomes its midpoint), e.g. {"answer": 12.5}',
     "traveling_speed": "the speed the response gives, in km/h, as a number (convert m/s, mph, ... to km/h; a range "
     'becomes its midpoint), e.g. {"answer": 30}',
     "movement_direction": 'the clock direction the response gives, as an integer from 1 to 12, e.g. {"answer": 3}',
-    "direction_timestamp": 'the time interval the response gives, in seconds, as [start, end], e.g. {"answer": [2.5, 6.0]}',
-    "distance_comparison": 'the bounding-box colour of the object the response chooses, as a lowercase word, e.g. {"answer": "red"}',
-    "speed_comparison": 'the bounding-box colour of the object the response chooses, as a lowercase word, e.g. {"answer": "red"}',
-    "direction_comparison": 'true if the response says the objects move in the same direction, false if not, e.g. {"answer": true}',
+    "direction_timestamp": 'the time interval the response gives, in seconds, as [start, end], '
+    'e.g. {"answer": [2.5, 6.0]}',
+    "distance_comparison": 'the bounding-box colour of the object the response chooses, as a lowercase word, '
+    'e.g. {"answer": "red"}',
+    "speed_comparison": 'the bounding-box colour of the object the response chooses, as a lowercase word, '
+    'e.g. {"answer": "red"}',
+    "direction_comparison": 'true if the response says the objects move in the same direction, false if not, '
+    'e.g. {"answer": true}',
 }
 JUDGE_SYSTEM = (
     "You extract the final answer from a model's response to a question about a video. You do not solve the "
@@ -1354,16 +1372,16 @@ def judge_extract(task:str, # One of `TASKS`
                   question:str|None, # The question it answered
                   client=None, # An `openai.OpenAI` client; default: one for `base_url` / `api_key`
                   model:str="gpt-4o-mini", # Judge model
-                  base_url:str|None=None, # OpenAI-compatible server (default: the client's, i.e. OPENAI_BASE_URL or OpenAI)
+                  base_url:str|None=None, # OpenAI-compatible server (default: OPENAI_BASE_URL, else OpenAI)
                   api_key:str|None=None, # Default: OPENAI_API_KEY
                   choices:Iterable[str]|None=None, # Colours allowed for the comparisons
-                  cache_path:Path|str|None="auto", # JSONL cache of judge replies ("auto": data_dir/judge_cache.jsonl; None: off)
+                  cache_path:Path|str|None="auto", # Judge-reply cache ("auto": data_dir/judge_cache.jsonl; None: off)
                   timeout:float=60.0, # Seconds per request
                   max_retries:int=2, # Retries of the openai client on connection errors and 5xx
-                  return_info:bool=False, # Also return {"source": judge|cache|rules, "cue": ..., "error": ..., "raw": ...}
+                  return_info:bool=False, # Also return {"source": judge|cache|rules, "cue", "error", "raw"}
                   on_disagreement:bool=False, # Ask the judge only where the rules are unsure (`UNSURE_CUES`)
                  ):
-    "The typed prediction an LLM judge reads from `response` (JSON reply, same parsing as the rules); rules if the judge fails."
+    "The typed prediction an LLM judge reads from `response` (JSON reply, parsed as the rules do); rules if it fails."
     check_task(task)
     if response is None:
         return (None, {"source": "rules", "cue": "no response", "error": None, "raw": None}) if return_info else None

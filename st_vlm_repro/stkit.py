@@ -304,7 +304,7 @@ COMPARATIVES = {
 
 
 def object_name(colour:str)->str:
-    "How a question names an object: by its box colour, or, with no box (an Ego-Exo4D wearer's own trajectory), as the camera wearer."
+    "How a question names an object: by its box colour, or, unboxed (an Ego-Exo4D wearer's own path), as the wearer."
     return f"the {colour} object" if colour else "the camera wearer"
 
 def fill_template(text:str, **kw)->str:
@@ -375,7 +375,8 @@ def single_object_labels(t:np.ndarray, # the object's times on the grid
 def common_span(ta, pa, tb, pb)->tuple[np.ndarray, np.ndarray, np.ndarray]:
     "The grid times both objects share, and each one's centres there."
     ka, kb = np.round(ta / STEP).astype(int), np.round(tb / STEP).astype(int)
-    if len(ka) and len(kb) and (np.diff(ka) == 1).all() and (np.diff(kb) == 1).all():   # two unbroken runs: a slice of each
+    # two unbroken runs: a slice of each
+    if len(ka) and len(kb) and (np.diff(ka) == 1).all() and (np.diff(kb) == 1).all():
         lo, hi = max(ka[0], kb[0]), min(ka[-1], kb[-1])
         if lo <= hi:
             return np.arange(lo, hi + 1) * STEP, pa[lo - ka[0]:hi - ka[0] + 1], pb[lo - kb[0]:hi - kb[0] + 1]
@@ -395,7 +396,8 @@ def pair_labels(a:tuple, b:tuple, # (colour, times, centres) of each object
     A, B = Trajectory(qa, t), Trajectory(qb, t)
     da, db = A.traveled_distance(), B.traveled_distance()
     hi, lo = max(da, db), min(da, db)
-    if ca and cb and hi >= rules.min_comparison_distance and hi >= rules.min_ratio * lo:  # answered by box colour: both boxed
+    # answered by box colour: both boxed
+    if ca and cb and hi >= rules.min_comparison_distance and hi >= rules.min_ratio * lo:
         for task in ("distance_comparison", "speed_comparison"):
             more = bool(r.random() < 0.5)
             winner = (ca if da > db else cb) if more else (cb if da > db else ca)
@@ -605,7 +607,7 @@ def check_manifest(out:Path, shard_dir:Path, name:str, manifest:dict, overwrite:
 
 # %% ../nbs/04_stkit.ipynb #7e817e4c
 def _drop_temporaries(path:Path):
-    "Remove what a killed run left half-written for `path` (`atomic_path`'s `.<name>.*.tmp`): only this shard writes it."
+    "Remove what a killed run half-wrote for `path` (`atomic_path`'s `.<name>.*.tmp`): only this shard writes it."
     import shutil
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
@@ -674,7 +676,7 @@ def build_stkit(clips:Iterable[Clip], # Clips to turn into STKit (e.g. `load_cli
                 overwrite:bool=False, # A part built with other settings: rebuild it (else refuse)
                 origin:dict|None=None, # Where the clips come from (source, root, split), recorded in the manifest
                )->dict:
-    "Build STKit records from `clips` into `out`, resumably; returns the summary (also written as `<name>.summary.json`)."
+    "Build STKit records from `clips` into `out`, resumably; returns the summary (also in `<name>.summary.json`)."
     if video_fmt not in VIDEO_FMTS:
         raise ValueError(f"video_fmt must be one of {VIDEO_FMTS}, not {video_fmt!r}")
     if not isinstance(shard_size, int) or shard_size < 1:
@@ -752,7 +754,7 @@ def record_stats(records:Iterable[dict])->dict:
     return dict(counts=[[*k, n] for k, n in counts.items()], videos=list(videos), scenes=list(scenes))
 
 def write_summary(out:Path, name:str, n_clips:int, skips:list[dict], read_report:dict|None=None,
-                  stats:list[dict]|None=None, # `record_stats` of the parts of `<name>.jsonl`, in order (default: count the file)
+                  stats:list[dict]|None=None, # `record_stats` of the parts of `<name>.jsonl`, in order (default: count)
                  )->dict:
     "Count the records of `<out>/<name>.jsonl` per source and task, with the skipped clips; write and return it."
     if stats is None:
@@ -925,7 +927,7 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
 
 # %% ../nbs/04_stkit.ipynb #6f227744
 def ensure_mini_world(cfg)->Path:
-    "The `mini` profile's world under `<data_dir>/mini_world`: `n_scenes` driving scenes in every format, (re)generated unless complete."
+    "The `mini` world under `<data_dir>/mini_world`: `n_scenes` driving scenes in all formats, remade unless complete."
     from st_vlm_repro.mini_world import make_mini_world
     root = Path(cfg.data_dir)/"mini_world"
     gt = json.loads((root/"ground_truth.json").read_text()) if (root/"ground_truth.json").exists() else dict(scenes=[])

@@ -115,7 +115,7 @@ class TrainConfig(BaseModel):
 
     @classmethod
     def load(cls, path:Path|str, base_dir:Path|str|None=None, **overrides)->"TrainConfig":
-        "A config from a YAML or JSON file, with keyword overrides; relative paths from `base_dir` (default: the current directory)."
+        "A config from a YAML or JSON file with keyword overrides; relative paths from `base_dir` (default: cwd)."
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"train config {p} does not exist")
@@ -273,7 +273,7 @@ def processor_fingerprint(proc)->str:
 DATA_ERRORS = (OSError, ValueError, EOFError, RuntimeError)   # a missing, truncated or undecodable video or image
 
 class STKitTrainDataset:
-    "Training items as model inputs: frames (cached), chat template, assistant-only labels (cached); broken items skipped."
+    "Training items as model inputs: frames (cached), chat template, assistant-only labels (cached); bad items skipped."
 
     def __init__(self, items:list[dict], processor, n_frames:int, cache_dir:Path|str,
                  skip_log:Path|str|None=None, # JSON Lines of the items skipped because their video/image did not load
@@ -304,7 +304,7 @@ class STKitTrainDataset:
                 fh.write(json.dumps(dict(index=i, id=self.item_id(i), error=msg)) + "\n")
 
     def __getitem__(self, i:int)->dict:
-        "Item `i`; if its video or image does not load, it is logged and the next loadable item stands in (same batch size)."
+        "Item `i`; if its video or image fails to load, it is logged and the next loadable one stands in (same batch)."
         for k in range(self.max_substitutes + 1):
             j = (i + k) % len(self)
             if self.item_id(j) in self.skipped:
@@ -613,7 +613,7 @@ def _peak_memory_gb(device)->float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB on Linux → GiB
 
 def _fresh_accelerator_state(mixed_precision:str):
-    "Let a second run in this process (a notebook, the Table 6 driver) use another precision: accelerate's state is a singleton."
+    "Let a second run in this process (notebook, Table 6 driver) use another precision (accelerate's state is global)."
     from accelerate.state import AcceleratorState
     st = AcceleratorState._shared_state
     if st and st.get("_mixed_precision") not in (None, mixed_precision) and "deepspeed_plugin" not in st:
@@ -668,7 +668,8 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
                           start_step=state["step"], max_steps=total)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=config.num_workers,
                                          collate_fn=functools.partial(collate, pad_id=proc.tokenizer.pad_token_id),
-                                         generator=torch.Generator().manual_seed(config.seed))  # draws no global randomness
+                                         # draws no global randomness
+                                         generator=torch.Generator().manual_seed(config.seed))
     log_path = out/"log.jsonl"
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -695,7 +696,8 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
             b = {key: v.to(device) for key, v in b.items()}
             with (acc.no_sync(model) if k < len(micro) - 1 else contextlib.nullcontext()):
                 with acc.autocast():
-                    loss = (answer_token_loss(model, b, n_lab_all / W) if config.answer_logits_only   # summed token loss / (global tokens / W)
+                    # answer_token_loss: summed token loss / (global tokens / W)
+                    loss = (answer_token_loss(model, b, n_lab_all / W) if config.answer_logits_only
                             else model(**b, num_items_in_batch=n_lab_all / W).loss)
                 acc.backward(loss)
             loss_sum += loss.detach().float()

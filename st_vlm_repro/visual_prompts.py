@@ -73,7 +73,7 @@ def _reduction(src:tuple[int, int], out:tuple[int, int])->int:
     return 1
 
 def _read_frame(path:str|Path, k:int=1, expect:tuple[int, int]|None=None, where:str="")->np.ndarray:
-    "Decode one frame file to BGR at 1/k scale, checking it exists, is complete and has size `expect` (w, h) at full scale."
+    "Decode a frame file to BGR at 1/k scale, checking it exists, is complete, has size `expect` (w, h) at full scale."
     p = Path(path)
     where = f"{where}: " if where else ""
     try:
@@ -106,7 +106,7 @@ def make_test_clip(folder:Path|str, # Where to write the JPEG frames
                    clip_id:str="synthetic/test/0", # Clip id (also names the frame files)
                    quality:int=90, # JPEG quality of the frames
                   )->Clip:
-    "A `Clip` of `n_frames` textured JPEG frames with `n_objects` moving boxes and their tracks, for tests and benchmarks."
+    "A `Clip` of `n_frames` textured JPEG frames with `n_objects` moving boxes and tracks, for tests and benchmarks."
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     r = np.random.default_rng(seed)

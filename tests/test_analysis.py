@@ -1,4 +1,5 @@
-"Sec. 6 readers (Charades-STA, TVQA+) on small files in each dataset's real annotation format, the metrics, and Fig. 6's chain end to end on a mini world."
+"""Sec. 6 readers (Charades-STA, TVQA+) on small files in each dataset's real annotation format, the metrics, and
+Fig. 6's chain end to end on a mini world."""
 
 import csv, json
 
@@ -163,7 +164,8 @@ def test_fig6_chain_on_mini_world(stkit, tmp_path):
         src = next(r for r in val if r["id"] == q["stkit_id"])
         clip = clips[src["clip_id"]]
         tr = clip.track(next(o["track_id"] for o in src["objects"] if o["colour"] == src["info"]["object"]))
-        for t, box in it["region"].items():                                 # boxes are the track's own, at 3-fps frame numbers
+        # boxes are the track's own, at 3-fps frame numbers
+        for t, box in it["region"].items():
             k = int(np.argmin(np.abs(np.asarray(clip.frame_times) - t)))
             np.testing.assert_allclose(box, tr.boxes_2d[k], atol=0.11)   # left, top, width, height each to 0.1 px
             assert it["ts"][0] - 1 / 6 - 1e-6 <= t <= it["ts"][1] + 1 / 6 + 1e-6  # 3-fps frame numbers are within 1/6 s

@@ -18,7 +18,7 @@ TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '
 
 @pytest.fixture(scope="module")
 def processor(tmp_path_factory):
-    "A tiny LlavaOnevisionProcessor (BPE tokenizer trained on the spot, 64 px image/video processors), saved and reloaded."
+    "A tiny LlavaOnevisionProcessor (BPE tokenizer trained on the spot, 64 px image/video processors), saved, reloaded."
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (AutoProcessor, LlavaOnevisionImageProcessor, LlavaOnevisionProcessor,
                               LlavaOnevisionVideoProcessor, Qwen2TokenizerFast)
@@ -60,7 +60,8 @@ def _record(video):
         video=video,
         frame_times=[0.5 * i for i in range(8)],
         objects=[dict(track_id="obj-0", category="car", colour="red")],
-        question="The video lasts for 3.5 seconds, and 8 frames are uniformly sampled. How far did the car in the red box travel?",
+        question="The video lasts for 3.5 seconds, and 8 frames are uniformly sampled. "
+        "How far did the car in the red box travel?",
         task_question="How far did the car in the red box travel?",
         answer="It traveled 12.3 meters.",
         label=12.3,

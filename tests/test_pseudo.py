@@ -1,4 +1,5 @@
-"Pseudo-labelling (Sec. 3.3): error bounds against the mini world's truth, MonST3R folder round trip, the CLI on a mini-world video."
+"""Pseudo-labelling (Sec. 3.3): error bounds against the mini world's truth, MonST3R folder round trip, the CLI on a
+mini-world video."""
 
 import json
 import numpy as np
@@ -80,7 +81,7 @@ def tiny_models(tmp_path_factory):
 
 @pytest.mark.parametrize("depth", ["depth_anything", "depth_pro"])
 def test_transformers_backends_label_video(tmp_path, tiny_models, depth):
-    "Tiny random Grounding DINO + Sam2Video + metric depth through the real from_pretrained path and `label_video` (structure, not quality)."
+    "Tiny random Grounding DINO + Sam2Video + metric depth via real from_pretrained and `label_video` (structure only)."
     from st_vlm_repro.mini_world import make_world
     from st_vlm_repro.pseudo_backends import BackendSpec, label_video, read_video
     sc = make_world(1, seed=0, n_sports=0)[0]

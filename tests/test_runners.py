@@ -1,4 +1,5 @@
-"""Runners and evaluation (nbs/05b_runners.ipynb, nbs/05d_eval.ipynb, nbs/07_results.ipynb): the OpenAI runner through the
+"""Runners and evaluation (nbs/05b_runners.ipynb, nbs/05d_eval.ipynb, nbs/07_results.ipynb): the OpenAI runner
+through the
 real `openai` client against an OpenAI-compatible HTTP server on 127.0.0.1 (images checked as data URLs, answers that
 depend on the question, 429/500/timeouts, cache), and an end-to-end run: STKit records from a rendered clip ->
 STKit-Bench -> evaluate (oracle, chance, prior, OpenAI) -> Tables 3-5."""
@@ -22,7 +23,7 @@ from st_vlm_repro.scoring import TASKS, extract_answer
 from st_vlm_repro.stkit import clip_records
 from st_vlm_repro.visual_prompts import make_test_clip, render_visual_prompt
 
-# ------------------------------------------------------------------------------------------------------------ the server
+# ----------------------------------------------------------------------------------------------------------- the server
 EXPECTED = {
     "traveled_distance": 12.0,
     "traveling_speed": 30.0,
@@ -105,7 +106,7 @@ def server():
 # ----------------------------------------------------------------------------------------------------------- the data
 @pytest.fixture(scope="module")
 def stkit(tmp_path_factory):
-    """STKit records of three rendered test clips (all seven tasks), with their visual prompts on disk, and the clips."""
+    """STKit records of three rendered test clips (all seven tasks), their visual prompts on disk, and the clips."""
     root = tmp_path_factory.mktemp("stkit")
     records, clips = [], {}
     for s in range(3):

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from st_vlm_repro.scoring import (TASKS, extract_answer, judge_extract, JudgeCache, normalize_text, parse_quantity, parse_time_range, score, summarize,
+from st_vlm_repro.scoring import (TASKS, extract_answer, judge_extract, JudgeCache, normalize_text, parse_quantity,
+                                  parse_time_range, score, summarize,
                                   temporal_iou, to_kmh, to_metres, words_to_digits, same_answer,
                                   rules_judge_agreement, JUDGE_FORMATS)
 
-# ---------------------------------------------------------------------------------------------------------------- questions
+# ------------------------------------------------------------------------------------------------------------ questions
 Q_TD = ("The video spans 0.0 to 10.0 seconds. The car is annotated with a red bounding box. "
         "How far did the car travel between 2.0 and 8.5 seconds?")
 Q_TS = (
@@ -29,7 +30,7 @@ Q_SC_FAST = "There are 2 objects annotated with green and yellow bounding boxes.
 Q_MC = "There are 2 objects annotated with red and blue bounding boxes. Are they moving in the same direction?"
 Q_MC_OPP = "There are 2 objects annotated with red and blue bounding boxes. Are they moving in opposite directions?"
 
-# ------------------------------------------------------------------------------------------------------- traveled distance
+# ---------------------------------------------------------------------------------------------------- traveled distance
 DISTANCE_CASES = [
     ("The car traveled approximately 25 meters.", 25.0),
     ("25", 25.0),
@@ -95,7 +96,7 @@ def test_extract_distance(response, expected):
     else:
         assert got == pytest.approx(expected, rel=1e-9), (response, got)
 
-# --------------------------------------------------------------------------------------------------------- traveling speed
+# ------------------------------------------------------------------------------------------------------ traveling speed
 SPEED_CASES = [
     ("The pedestrian is moving at about 5 km/h.", 5.0),
     ("5 km/h", 5.0),
@@ -140,7 +141,7 @@ def test_extract_speed(response, expected):
     else:
         assert got == pytest.approx(expected, rel=1e-9), (response, got)
 
-# ------------------------------------------------------------------------------------------------------ movement direction
+# --------------------------------------------------------------------------------------------------- movement direction
 CLOCK_CASES = [
     ("3 o'clock", 3),
     ("The truck is moving toward the 3 o'clock direction.", 3),
@@ -186,7 +187,7 @@ CLOCK_CASES = [
 def test_extract_clock(response, expected):
     assert extract_answer("movement_direction", response, Q_MD) == expected
 
-# ----------------------------------------------------------------------------------------------------- direction timestamp
+# -------------------------------------------------------------------------------------------------- direction timestamp
 TIMESTAMP_CASES = [
     ("2.5-6 s", (2.5, 6.0)),
     ("2.5 - 6.0 seconds", (2.5, 6.0)),
@@ -228,7 +229,7 @@ TIMESTAMP_CASES = [
 def test_extract_timestamp(response, expected):
     assert extract_answer("direction_timestamp", response, Q_DT) == expected
 
-# -------------------------------------------------------------------------------------------------------------- comparisons
+# ---------------------------------------------------------------------------------------------------------- comparisons
 COMPARISON_CASES = [
     # (task, question, response, expected)
     ("speed_comparison", Q_SC_SLOW, "The red object is faster than the blue one, so the blue one is slower.", "blue"),
@@ -291,7 +292,7 @@ def test_comparison_choices_and_synonyms():
     # a colour that is not one of the question's objects is never the answer
     assert extract_answer("speed_comparison", "The green car.", Q_SC_SLOW) is None
 
-# ----------------------------------------------------------------------------------------------------- direction comparison
+# ------------------------------------------------------------------------------------------------- direction comparison
 DIRECTION_CASES = [
     (Q_MC, "Yes, both head the same way.", True),
     (Q_MC, "Yes.", True),
@@ -336,7 +337,7 @@ def test_extract_none_and_bad_input():
     with pytest.raises(ValueError, match="unknown task"):
         extract_answer("distance", "12 m")
 
-# ------------------------------------------------------------------------------------------------- hypothesis properties
+# ------------------------------------------------------------------------------------------------ hypothesis properties
 units_d = st.sampled_from(["m", "meters", "metres", "km", "kilometers", "ft", "feet", "yd", "yards", "mi", "miles"])
 units_s = st.sampled_from(["km/h", "kph", "kmh", "km per hour", "m/s", "meters per second", "mph", "miles per hour"])
 values = st.floats(min_value=0.01, max_value=1e5, allow_nan=False, allow_infinity=False)
@@ -575,7 +576,7 @@ def test_score_end_to_end_with_extraction():
     assert df.loc["movement_direction", "error"] == 2 and df.loc["direction_timestamp", "error"] == pytest.approx(0.75)
     assert df.loc["speed_comparison", "n_unextracted"] == 1
 
-# ------------------------------------------------------------------- the project's own STKit answers read back to labels
+# ------------------------------------------------------------------ the project's own STKit answers read back to labels
 def _stkit_cases():
     stkit = pytest.importorskip("st_vlm_repro.stkit")
     from types import SimpleNamespace as NS
@@ -619,7 +620,7 @@ def test_stkit_answers_read_back_to_their_labels():
     assert n > 40
 
 
-# ----------------------------------------------------------------------------- held-out style set: answers as VLMs write them
+# ----------------------------------------------------------------------- held-out style set: answers as VLMs write them
 VLM_STYLE = Path(__file__).parent / "data" / "vlm_style_answers.jsonl"
 
 
@@ -788,7 +789,8 @@ _TOKENS = [
 @given(st.lists(st.sampled_from(_TOKENS), max_size=14), st.sampled_from(TASKS))
 def test_any_token_soup_reads_without_error(tokens, task):
     text = " ".join(tokens)
-    q = "There are 2 objects annotated with red and blue bounding boxes. When does it move toward the 3 o'clock direction?"
+    q = ("There are 2 objects annotated with red and blue bounding boxes. "
+         "When does it move toward the 3 o'clock direction?")
     x = extract_answer(task, text, q, explain=True)
     assert same_answer(x.value, extract_answer(task, text, q)) and isinstance(x.cue, str)
     if x.value is not None and task in ("traveled_distance", "traveling_speed"):

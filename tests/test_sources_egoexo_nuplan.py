@@ -166,7 +166,8 @@ def test_nuplan_bad_input(world, tmp_path):
         for r in con.execute("SELECT track_token, COUNT(*) AS n FROM lidar_box GROUP BY track_token ORDER BY n DESC")
     ]
     con.execute(
-        "DELETE FROM lidar_box WHERE track_token = ? AND lidar_pc_token IN (SELECT token FROM lidar_pc WHERE timestamp BETWEEN ? AND ?)",
+        "DELETE FROM lidar_box WHERE track_token = ? AND lidar_pc_token IN "
+        "(SELECT token FROM lidar_pc WHERE timestamp BETWEEN ? AND ?)",
         (tracks[0], ts[0] + 21_000_000, ts[0] + 24_000_000),
     )
     con.commit()
@@ -180,7 +181,8 @@ def test_nuplan_bad_input(world, tmp_path):
     con = sqlite3.connect(_db(bad, "val"))
     tr, = con.execute("SELECT track_token FROM lidar_box GROUP BY track_token ORDER BY COUNT(*) DESC").fetchone()
     con.execute(
-        "UPDATE lidar_box SET x = NULL WHERE token = (SELECT token FROM lidar_box WHERE track_token = ? LIMIT 1 OFFSET 30)",
+        "UPDATE lidar_box SET x = NULL WHERE token = "
+        "(SELECT token FROM lidar_box WHERE track_token = ? LIMIT 1 OFFSET 30)",
         (tr,),
     )
     con.commit()
@@ -213,7 +215,8 @@ def test_nuplan_track_gap(world, tmp_path):
     tr = bytes.fromhex(max(c0.tracks, key=lambda t: len(t.times)).track_id)
     t_mid = int(round((c0.start_time + c0.track(tr.hex()).times[len(c0.track(tr.hex()).times) // 2]) * 1e6))
     con.execute(
-        "DELETE FROM lidar_box WHERE track_token = ? AND lidar_pc_token IN (SELECT token FROM lidar_pc WHERE timestamp BETWEEN ? AND ?)",
+        "DELETE FROM lidar_box WHERE track_token = ? AND lidar_pc_token IN "
+        "(SELECT token FROM lidar_pc WHERE timestamp BETWEEN ? AND ?)",
         (tr, t_mid - 1_000_000, t_mid + 1_000_000),
     )
     con.commit()

@@ -171,7 +171,7 @@ def test_hostile_and_malformed_takes(tmp_path):
 
 
 def test_exo_view_sees_the_wearer(tmp_path):
-    "view='exo': the GoPro's pose and KB3 calibration from gopro_calibs.csv (projectaria-tools' format); a boxed wearer."
+    "view='exo': the GoPro's pose and KB3 calibration from gopro_calibs.csv (projectaria-tools' format); boxed wearer."
     from st_vlm_repro.mini_world import load_ground_truth, make_mini_world
     from st_vlm_repro.sources.egoexo4d import WEARER_SIZE, wearer_box_centers
     make_mini_world(tmp_path / "mw", n_scenes=0, seed=2, formats=["egoexo4d"], n_sports=1, video_fps=10, exo_view=True)

@@ -147,7 +147,7 @@ def test_profile_pipelines_rebuild_when_settings_change(tmp_path):
 
 
 def test_nuplan_is_bench_only(tmp_path):
-    "nuPlan, the paper's unseen dataset (Sec. 4): the profile build makes its val split only, the CLI refuses its train split."
+    "nuPlan, the paper's unseen dataset (Sec. 4): the profile build makes its val split only; the CLI refuses train."
     from st_vlm_repro.core import load_settings
     from st_vlm_repro.stkit import build_profile_stkit, table2
     root = tmp_path/"data"/"mini_world"

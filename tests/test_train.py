@@ -125,7 +125,7 @@ def test_label_mask_assistant_and_stop_token_only(world):
 
 
 def test_train_prefix_equals_generation_prompt(world):
-    "The tokens the model is trained on before its answer are exactly the runner's generation input for the same record."
+    "The tokens the model is trained on before its answer are exactly the runner's generation input for a record."
     proc, _ = load_vlm(world["tiny"])
     recs = read_stkit_records([world["stkit"]])
     ds = STKitTrainDataset([{"kind": "stkit", "record": r} for r in recs], proc, 4, world["d"] / "cache_prefix")

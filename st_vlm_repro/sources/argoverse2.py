@@ -200,7 +200,7 @@ class _Log:
         )
         self._poses = (ts[o], T[o])
     def poses(self, ts)->np.ndarray:
-        "(N, 4, 4) city_SE3_ego at the exact timestamps `ts` (ns); `ClipSkip('pose missing')` names the first absent one."
+        "(N, 4, 4) city_SE3_ego at exact timestamps `ts` (ns); `ClipSkip('pose missing')` names the first absent one."
         if self._poses is None:
             self._load_poses()
         pts, T = self._poses
@@ -211,7 +211,7 @@ class _Log:
         return T[i]
     @property
     def camera(self):
-        "The devkit's `PinholeCamera` of this log's camera, built from the two calibration tables (as `PinholeCamera.from_feather`)."
+        "This log's devkit `PinholeCamera`, from its two calibration tables (as `PinholeCamera.from_feather`)."
         from av2.geometry.camera.pinhole_camera import Intrinsics, PinholeCamera
         from av2.geometry.se3 import SE3
         if self._camera is None:

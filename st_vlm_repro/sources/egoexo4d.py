@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02d_egoexo4d.ipynb #122a6ca0
 from __future__ import annotations
-import hashlib, json, os
+import hashlib, importlib.util, json, os
 from pathlib import Path
 
 import cv2
@@ -280,7 +280,7 @@ def _write_exo(s, rs, tdir, video_fps, width=512, height=288, distortion=(0.0369
 def resample_scene(scene:Scene, # A ground-truth scene
                    rate_hz:float, # New rate
                   )->Scene:
-    "The scene at times `k / rate_hz` inside its span: ego and agents linearly interpolated (the old ticks stay exact where they coincide)."
+    "The scene at times `k / rate_hz` in its span: ego and agents linearly interpolated (old ticks kept where equal)."
     t = np.round(np.arange(0, scene.duration + 1e-9, 1 / rate_hz), 9)
     ego_c, ego_y = interp_agent(scene.ego, t)
     def ag(a):
@@ -463,11 +463,8 @@ def read_trajectory(path:Path|str, # closed_loop_trajectory.csv
     if (miss := [c for c in need if c not in header]):
         raise ClipSkip("bad trajectory", f"{p}: missing column {miss[0]!r}")
     try:
-        try:
-            import pyarrow
-            engine = "pyarrow"                                   # ~5× faster on a 1 kHz trajectory
-        except ImportError:
-            engine = "c"
+        # pyarrow's parser when installed: ~5× faster on a 1 kHz trajectory
+        engine = "pyarrow" if importlib.util.find_spec("pyarrow") else "c"
         return pd.read_csv(p, usecols=need, engine=engine)
     except Exception as e:
         raise ClipSkip("bad trajectory", f"{p}: {type(e).__name__}: {e}") from None

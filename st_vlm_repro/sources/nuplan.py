@@ -14,7 +14,6 @@ from scipy.spatial.transform import Rotation
 
 from ..core import SkipReport, UnsafePathError, atomic_path, parallel_map, safe_join
 from st_vlm_repro.clips import (
-    STEP,
     MAX_FRAMES,
     ClipFrames,
     ClipSkip,
@@ -36,20 +35,27 @@ __all__ = ['SCHEMA', 'CATEGORIES', 'NUPLAN_CATEGORY', 'LOCATIONS', 'LAYOUT', 'NU
 
 # %% ../../nbs/02e_nuplan.ipynb #be7ed81c
 SCHEMA = {
-    "log": "token BLOB PRIMARY KEY, vehicle_name VARCHAR(64), date VARCHAR(64), timestamp INTEGER, logfile VARCHAR(64), location VARCHAR(64), map_version VARCHAR(64)",
+    "log": "token BLOB PRIMARY KEY, vehicle_name VARCHAR(64), date VARCHAR(64), timestamp INTEGER, "
+    "logfile VARCHAR(64), location VARCHAR(64), map_version VARCHAR(64)",
     "scene": "token BLOB PRIMARY KEY, log_token BLOB, name TEXT, goal_ego_pose_token BLOB, roadblock_ids TEXT",
-    "lidar": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, rotation BLOB",
-    "lidar_pc": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, lidar_token BLOB, scene_token BLOB, filename VARCHAR(128), timestamp INTEGER",
-    "ego_pose": "token BLOB PRIMARY KEY, timestamp INTEGER, x FLOAT, y FLOAT, z FLOAT, qw FLOAT, qx FLOAT, qy FLOAT, qz FLOAT, "
+    "lidar": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, "
+    "rotation BLOB",
+    "lidar_pc": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, lidar_token BLOB, "
+    "scene_token BLOB, filename VARCHAR(128), timestamp INTEGER",
+    "ego_pose": "token BLOB PRIMARY KEY, timestamp INTEGER, x FLOAT, y FLOAT, z FLOAT, "
+    "qw FLOAT, qx FLOAT, qy FLOAT, qz FLOAT, "
     "vx FLOAT, vy FLOAT, vz FLOAT, acceleration_x FLOAT, acceleration_y FLOAT, acceleration_z FLOAT, "
     "angular_rate_x FLOAT, angular_rate_y FLOAT, angular_rate_z FLOAT, epsg INTEGER, log_token BLOB",
     "category": "token BLOB PRIMARY KEY, name VARCHAR(64), description TEXT",
     "track": "token BLOB PRIMARY KEY, category_token BLOB, width FLOAT, length FLOAT, height FLOAT",
-    "lidar_box": "token BLOB PRIMARY KEY, lidar_pc_token BLOB, track_token BLOB, next_token BLOB, prev_token BLOB, x FLOAT, y FLOAT, z FLOAT, "
+    "lidar_box": "token BLOB PRIMARY KEY, lidar_pc_token BLOB, track_token BLOB, next_token BLOB, prev_token BLOB, "
+    "x FLOAT, y FLOAT, z FLOAT, "
     "width FLOAT, length FLOAT, height FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, yaw FLOAT, confidence FLOAT",
-    "camera": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, rotation BLOB, "
+    "camera": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, "
+    "rotation BLOB, "
     "intrinsic BLOB, distortion BLOB, width FLOAT, height FLOAT",
-    "image": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, camera_token BLOB, filename_jpg VARCHAR(128), timestamp INTEGER",
+    "image": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, camera_token BLOB, "
+    "filename_jpg VARCHAR(128), timestamp INTEGER",
 }
 CATEGORIES = ("vehicle", "bicycle", "pedestrian", "traffic_cone", "barrier", "czone_sign", "generic_object")
 # mini-world class → nuPlan category (nuPlan's 'bicycle' class covers two-wheelers; buses and trucks are 'vehicle')
@@ -63,9 +69,12 @@ NUPLAN_CATEGORY = {
 }
 LOCATIONS = {"boston-seaport": ("us-ma-boston", 32619), "singapore-onenorth": ("sg-one-north", 32648),
              "singapore-queenstown": ("sg-one-north", 32648)}
-LAYOUT = """  <root>/nuplan-v1.1/splits/<split>/<YYYY.MM.DD.HH.MM.SS>_veh-<n>_<a>_<b>.db   (SQLite: log, scene, lidar, lidar_pc,
-                                                  ego_pose, category, track, lidar_box, camera, image)
-  <root>/nuplan-v1.1/sensor_blobs/<log>/CAM_F0/<16 hex>.jpg"""
+LAYOUT = (
+    "  <root>/nuplan-v1.1/splits/<split>/<YYYY.MM.DD.HH.MM.SS>_veh-<n>_<a>_<b>.db   "
+    "(SQLite: log, scene, lidar, lidar_pc,\n"
+    "                                                  ego_pose, category, track, lidar_box, camera, image)\n"
+    "  <root>/nuplan-v1.1/sensor_blobs/<log>/CAM_F0/<16 hex>.jpg"
+)
 
 def blob(hex_token:str)->bytes:
     "An 8-byte BLOB token from 16 (or more: the first 16 are used) hex digits."
@@ -357,7 +366,7 @@ def log_tracks(boxes:list)->list[RawTrack]:
 def _split_dir(root:Path, split:str)->Path: return Path(root) / "nuplan-v1.1" / "splits" / split
 
 @register_reader("nuplan", required=lambda root, split: [_split_dir(root, split)], layout=LAYOUT)
-def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/, and the splits/ folder to read (mini, trainval, test, train, val)
+def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/; the split: mini, trainval, test, train or val
                  channel:str="CAM_F0", # Camera channel
                  clip_frames:int=MAX_FRAMES, stride:int|None=None, min_frames:int=8, # Clip cutting (see `cut_windows`)
                  visibility:VisibilityFilter|None=None, max_gap:float=1.0, # Track filtering and resampling
@@ -402,7 +411,8 @@ def _nuplan_clip(
         k = int(j[bad[0]])
         raise ClipSkip(
             "pose missing",
-            f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at {L['image_us'][k]} us not in table ego_pose",
+            f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at {L['image_us'][k]} us "
+            "not in table ego_pose",
         )
     try:
         paths = [safe_join(blobs, L["image_files"][int(k)]) for k in j]
