@@ -10,15 +10,15 @@ from typing import Iterable
 
 import numpy as np
 
-from .core import rng, write_jsonl, iter_jsonl, atomic_write
-from .stkit import (TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAPHRASES, QARecord, PromptObject,
+from .core import rng, write_jsonl, atomic_write
+from .stkit import (read_stkit, TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAPHRASES, PromptObject,
                                 common_prompt, fill_template,
-                                _answer_fields, object_name)
+                                answer_fields, object_name)
 
 # %% auto #0
 __all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO_CHOICE_TASKS', 'bench_app', 'balance_key',
            'water_fill', 'class_cap', 'balance', 'build_bench', 'bias_check', 'paraphrase_record', 'plot_balance',
-           'read_stkit', 'write_bench', 'bench_build_cmd']
+           'write_bench', 'bench_build_cmd']
 
 # %% ../nbs/05_bench.ipynb #dd40b429
 DISTANCE_BINS = (0, 5, 10, 20, 40, 80, float("inf"))   # metres
@@ -164,7 +164,7 @@ def paraphrase_record(r:dict, seed:int=0)->dict:
     lab = dict(
         task=r["task"], label=r["label"], **{k: v for k, v in r["info"].items() if k not in ("label_source", "object")}
     )
-    f = _answer_fields(lab, objs)
+    f = answer_fields(lab, objs)
     if "object" in r["info"]:
         f["obj"] = object_name(r["info"]["object"])
     last = "last_seen" in r["info"]   # movement direction of an object gone before the end
@@ -213,19 +213,6 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
 # %% ../nbs/05_bench.ipynb #9d4c224b
 import typer
 bench_app = typer.Typer(help="Build STKit-Bench from a built STKit folder.", no_args_is_help=True)
-
-def read_stkit(folder:Path|str)->list[dict]:
-    "Every record of the parts (`*.jsonl`) of a built STKit folder, validated."
-    parts = sorted(Path(folder).glob("*.jsonl"))
-    if not parts:
-        raise FileNotFoundError(f"no STKit parts (*.jsonl) in {folder}; build them with `st-vlm-repro stkit build`")
-    return [
-        QARecord(**r).model_dump(mode="json")
-        for p in parts
-        if not p.name.startswith("stkit_bench")
-        for r in iter_jsonl(p)
-    ]
-
 
 def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0, proportions:dict|None=None,
                 figures_dir:Path|str|None=None)->dict:

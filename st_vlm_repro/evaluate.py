@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from .core import atomic_path, atomic_write, check_resume, iter_jsonl, read_jsonl, to_jsonable, write_jsonl
 from .scoring import TASKS, extract_answer, judge_extract, score, summarize
+from .runners import Runner
 
 # %% auto #0
 __all__ = ['BENCH_FIELDS', 'eval_app', 'LMMS_METRICS', 'read_responses', 'run_meta', 'collect_responses', 'check_records',
@@ -27,13 +28,13 @@ def read_responses(path:Path|str)->dict[str, dict]:
     p = Path(path)
     return {r["id"]: r for r in iter_jsonl(p)} if p.exists() else {}
 
-def run_meta(runner, records:list[dict])->dict:
+def run_meta(runner:Runner, records:list[dict])->dict:
     "What identifies a run: the runner's name and settings, the items, and whether the questions are paraphrased."
     return dict(model=runner.name, settings=to_jsonable(getattr(runner, "settings", {})), n_items=len(records),
                 paraphrased=bool(records) and all(str(r.get("template_id", "")).startswith("para:") for r in records),
                 tasks={t: sum(r["task"] == t for r in records) for t in TASKS})
 
-def collect_responses(runner, # Any object with `name` and `respond(records) -> list[str]`
+def collect_responses(runner:Runner, # Any object with `name` and `respond(records) -> list[str]`
                       records:list[dict], # STKit-Bench records
                       path:Path|str, # responses.jsonl (read to resume, rewritten atomically after each chunk)
                       chunk_size:int=50, # Records per chunk: the most work an interruption can lose
@@ -126,14 +127,14 @@ def score_responses(
                         **{k: v for k, v in s.items() if k != "task"}))
     return out
 
-def eval_manifest(runner, records:list[dict])->dict:
+def eval_manifest(runner:Runner, records:list[dict])->dict:
     "What a run folder's responses depend on: the runner's name and settings, and the items' ids and questions."
     items = json.dumps([[r["id"], r["question"]] for r in records], ensure_ascii=False)
     items = hashlib.sha256(items.encode()).hexdigest()
     return json.loads(json.dumps(to_jsonable(dict(model=runner.name, settings=getattr(runner, "settings", {}),
                                                   n_items=len(records), items_sha256=items))))
 
-def evaluate(runner, # Any object with `name` and `respond(records) -> list[str]`
+def evaluate(runner:Runner, # Any object with `name` and `respond(records) -> list[str]`
              bench_records:list[dict], # STKit-Bench records (e.g. `read_jsonl("bench/stkit_bench.jsonl")`)
              out_dir:Path|str, # Run folder: responses.jsonl, scores.jsonl, summary.csv, meta.json
              judge:dict|None=None, # `judge_extract` options for an LLM judge; None: rule-based extraction
@@ -189,7 +190,7 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                 reasoning:bool=False, # openai: a reasoning model (max_completion_tokens, no temperature)
                 timeout:float=120.0, # Seconds per API request (openai)
                 max_attempts:int=5, # Tries per API request, transient errors only (openai)
-               ):
+               )->Runner:
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
@@ -253,7 +254,7 @@ def eval_cmd(
     seed: int = typer.Option(0),
 ):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
-    from st_vlm_repro.bench import read_stkit
+    from st_vlm_repro.stkit import read_stkit
     records = read_bench(bench)   # every line checked before any model is asked
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
     runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl",

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from .core import safe_join
 from .stkit import common_prompt
 from .kinematics import video_duration
-from .visual_prompts import _pick, read_video_frames
+from .visual_prompts import frame_indices, read_video_frames
 
 
 # %% auto #0
@@ -58,9 +58,9 @@ def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
         first = np.round(times[:4], 3).tolist()
         raise ValueError(f"{path}: frames are not at a constant rate from 0 s (times {first}…)")
     if n_frames is not None:
-        idx = _pick(times, n_frames, None, repeat=True)
+        idx = frame_indices(times, n_frames, None, repeat=True)
     else:
-        idx = np.unique(_pick(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
+        idx = np.unique(frame_indices(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
     frames = frames[idx]
     h, w = frames.shape[1:3]
     if max_pixels is not None and h * w > max_pixels:

@@ -8,7 +8,7 @@ import base64, hashlib, json, os, random, time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -19,9 +19,16 @@ from .kinematics import video_duration
 from .hf_runner import record_prompt
 
 # %% auto #0
-__all__ = ['DISTANCE_RANGE', 'SPEED_RANGE', 'TRANSIENT_STATUS', 'say', 'ChanceRunner', 'task_priors', 'PriorRunner',
+__all__ = ['DISTANCE_RANGE', 'SPEED_RANGE', 'TRANSIENT_STATUS', 'Runner', 'say', 'ChanceRunner', 'task_priors', 'PriorRunner',
            'OracleRunner', 'image_data_url', 'is_transient', 'with_retries', 'OpenAIRunner', 'extrinsics_text',
            'clip_geometric_context']
+
+# %% ../nbs/05b_runners.ipynb #b4ced085
+@runtime_checkable
+class Runner(Protocol):
+    "What `st_vlm_repro.evaluate` asks of a model: a `name`, and one free-text answer per record, in order."
+    name: str
+    def respond(self, records:list[dict])->list[str]: ...
 
 # %% ../nbs/05b_runners.ipynb #211020ac
 def say(task:str, # One of the seven task ids
@@ -358,12 +365,12 @@ def clip_geometric_context(clips:dict, # clip_id -> `Clip` (from `st_vlm_repro.c
         raise NotImplementedError("no depth source: the mini world and the benchmark videos carry no depth maps. Pass "
                                   "depth=callable(clip, frame_index) -> H×W metres (e.g. a metric-depth model), or "
                                   "extrinsics_only=True to send the camera poses alone")
-    from st_vlm_repro.visual_prompts import _pick
+    from st_vlm_repro.visual_prompts import frame_indices
     def context(r:dict):
         if r["clip_id"] not in clips:
             raise KeyError(f"record {r['id']!r}: clip {r['clip_id']!r} is not among the given clips")
         clip = clips[r["clip_id"]]
-        idx = _pick(np.asarray(clip.frame_times, float), n_frames, None)
+        idx = frame_indices(np.asarray(clip.frame_times, float), n_frames, None)
         text = extrinsics_text([clip.world_from_camera[i] for i in idx], [clip.frame_times[i] for i in idx])
         images = [] if depth is None else [np.asarray(depth(clip, int(i)), float) for i in idx]
         if images:

@@ -23,10 +23,10 @@ __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'T
            'BENCH_ONLY_SOURCES', 'TRAINING_SOURCES', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app',
            'PromptObject', 'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name',
            'fill_template', 'pick_span', 'span_text', 'single_object_labels', 'common_span', 'pair_labels',
-           'object_groups', 'record_id', 'video_name', 'record_source', 'make_record', 'clip_records', 'build_manifest',
-           'manifest_digest', 'build_lock', 'check_manifest', 'build_stkit', 'record_stats', 'write_summary',
-           'check_split_separation', 'check_trainable', 'table2', 'plot_label_distributions', 'build_cmd',
-           'ensure_mini_world', 'build_profile_stkit']
+           'object_groups', 'record_id', 'video_name', 'answer_fields', 'record_source', 'make_record', 'clip_records',
+           'build_manifest', 'manifest_digest', 'build_lock', 'check_manifest', 'build_stkit', 'record_stats',
+           'write_summary', 'check_split_separation', 'read_stkit', 'check_trainable', 'table2',
+           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -443,7 +443,7 @@ def video_name(clip:Clip, group:int, fmt:str="mp4")->str:
     return f"videos/{clip.source}/{safe}__g{group}" + (".mp4" if fmt == "mp4" else "")
 
 # %% ../nbs/04_stkit.ipynb #c869e826
-def _answer_fields(lab:dict, objs:list[PromptObject])->dict:
+def answer_fields(lab:dict, objs:list[PromptObject])->dict:
     "Template blanks for one gold label."
     t = lab["task"]
     if t in ("traveled_distance", "traveling_speed"):
@@ -484,7 +484,7 @@ def _make_record(ctx:dict, clip:Clip, group:int, objs:list[PromptObject], lab:di
             (PARAPHRASES if paraphrase else TEMPLATES))[t]
     ti = int(r.integers(len(pool)))
     q_t, a_t = pool[ti]
-    f = _answer_fields(lab, objs)
+    f = answer_fields(lab, objs)
     if obj is not None:
         f["obj"] = object_name(obj.colour)
     q, a = fill_template(q_t, **f), fill_template(a_t, **f)
@@ -799,6 +799,19 @@ def check_split_separation(out:Path|str)->dict:
     for v in seen.values():
         per_split[next(iter(v))] = per_split.get(next(iter(v)), 0) + 1
     return per_split
+
+# %% ../nbs/04_stkit.ipynb #a6756ea8
+def read_stkit(folder:Path|str)->list[dict]:
+    "Every record of the parts (`*.jsonl`) of a built STKit folder, validated."
+    parts = sorted(Path(folder).glob("*.jsonl"))
+    if not parts:
+        raise FileNotFoundError(f"no STKit parts (*.jsonl) in {folder}; build them with `st-vlm-repro stkit build`")
+    return [
+        QARecord(**r).model_dump(mode="json")
+        for p in parts
+        if not p.name.startswith("stkit_bench")
+        for r in iter_jsonl(p)
+    ]
 
 # %% ../nbs/04_stkit.ipynb #7428cc4c
 LABELLED_SOURCES = ("nuscenes", "argoverse2", "egoexo4d", "nuplan")   # sources with 3D labels the project reads

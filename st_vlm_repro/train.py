@@ -139,8 +139,7 @@ PATH_LIST_FIELDS = ("stkit_dirs", "llava_video", "open_spatial")
 def read_stkit_records(folders:Sequence[Path|str], # built STKit folders
                        split:str="train", sources:Sequence[str]|None=None)->list[dict]:
     "Training STKit records of `split` (and `sources`) from built folders, each with `_root` (its videos' folder)."
-    from st_vlm_repro.bench import read_stkit
-    from st_vlm_repro.stkit import BENCH_ONLY_SOURCES
+    from st_vlm_repro.stkit import BENCH_ONLY_SOURCES, read_stkit
     out = []
     for f in folders:
         for r in read_stkit(f):

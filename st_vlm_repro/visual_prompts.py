@@ -16,7 +16,7 @@ from .clips import Clip, Track
 
 # %% auto #0
 __all__ = ['COLOURS', 'COLOUR_NAMES', 'colour_rgb', 'box_thickness', 'draw_boxes', 'make_test_clip', 'frame_name',
-           'render_visual_prompt', 'read_video_frames']
+           'render_visual_prompt', 'frame_indices', 'read_video_frames']
 
 # %% ../nbs/04a_visual_prompts.ipynb #ed90f36e
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -264,7 +264,7 @@ def render_visual_prompt(clip:Clip, # The clip whose frames are drawn on
     return out
 
 # %% ../nbs/04a_visual_prompts.ipynb #61278520
-def _pick(all_times:np.ndarray, n:int|None, times, repeat:bool=False)->np.ndarray:
+def frame_indices(all_times:np.ndarray, n:int|None, times, repeat:bool=False)->np.ndarray:
     "Indices of the frames to return: all, `n` uniform (exactly `n` if `repeat`), or nearest to each of `times`."
     T = len(all_times)
     if n is not None and times is not None:
@@ -295,7 +295,7 @@ def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
             raise ValueError(f"{p}: frame files must be named by their time (e.g. 0000.500.jpg): {e}") from None
         order = np.argsort(ts, kind="stable")
         files, ts = [files[i] for i in order], ts[order]
-        idx = _pick(ts, n, times, repeat)
+        idx = frame_indices(ts, n, times, repeat)
         frames = [cv2.cvtColor(_read_frame(files[i], where=str(p)), cv2.COLOR_BGR2RGB) for i in idx]
         return np.stack(frames), ts[idx]
     if not p.exists():
@@ -307,5 +307,5 @@ def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
     except av.error.FFmpegError as e:
         raise ValueError(f"visual prompt {p} cannot be decoded: {e}") from None
     ts = np.array([float(f.time) for f in fr])
-    idx = _pick(ts, n, times, repeat)
+    idx = frame_indices(ts, n, times, repeat)
     return np.stack([fr[i].to_ndarray(format="rgb24") for i in idx]), ts[idx]

@@ -125,7 +125,7 @@ def stkit(tmp_path_factory):
     from st_vlm_repro.clips import load_clips
     from st_vlm_repro.mini_world import make_mini_world
     from st_vlm_repro.stkit import build_stkit
-    from st_vlm_repro.bench import read_stkit
+    from st_vlm_repro.stkit import read_stkit
     root = tmp_path_factory.mktemp("world")
     out = tmp_path_factory.mktemp("stkit")
     make_mini_world(root, 4, seed=1, formats=["nuscenes"])

@@ -598,7 +598,7 @@ def _stkit_cases():
     ]
     objs = [NS(colour="red"), NS(colour="blue")]
     for lab in labels:
-        f = stkit._answer_fields(lab, objs)
+        f = stkit.answer_fields(lab, objs)
         single = lab["task"] in ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp")
         for q_t, a_t in stkit.TEMPLATES[lab["task"]] + stkit.PARAPHRASES[lab["task"]]:
             kw = dict(f, obj=stkit.object_name("green")) if single else f
