@@ -121,14 +121,11 @@ def test_grounding_metrics_by_definition():
 
 # ---- Fig. 6 chain on a mini world: STKit val → Charades-STA / TVQA+ files → real readers → runners → metrics ----
 @pytest.fixture(scope="module")
-def stkit(tmp_path_factory):
+def stkit(mini_world, tmp_path_factory):
     from st_vlm_repro.clips import load_clips
-    from st_vlm_repro.mini_world import make_mini_world
-    from st_vlm_repro.stkit import build_stkit
-    from st_vlm_repro.stkit import read_stkit
-    root = tmp_path_factory.mktemp("world")
+    from st_vlm_repro.stkit import build_stkit, read_stkit
+    root = mini_world
     out = tmp_path_factory.mktemp("stkit")
-    make_mini_world(root, 4, seed=1, formats=["nuscenes"])
     clips = {}
     for split in ("train", "val"):
         cl = list(load_clips("nuscenes", root/"nuscenes", split, verbose=False))

@@ -6,17 +6,15 @@ import pandas as pd
 import pytest
 
 from st_vlm_repro.clips import DatasetRootError, STEP, box_corners, load_clips, map_category, project_boxes
-from st_vlm_repro.mini_world import interp_agent, load_ground_truth, make_mini_world, token
+from st_vlm_repro.mini_world import interp_agent, load_ground_truth, token
 from projectaria_tools.core import calibration, mps
 from st_vlm_repro.sources.egoexo4d import EGO_FROM_DEVICE, pinhole_K, rgb_video_calibration, upright_pinhole
 from st_vlm_repro.sources.nuplan import NUPLAN_CATEGORY
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mw")
-    make_mini_world(root, n_scenes=2, seed=3, formats=["egoexo4d", "nuplan"], n_sports=2, video_fps=10)
-    return root, load_ground_truth(root)
+def world(mini_world):
+    return mini_world, load_ground_truth(mini_world)
 
 
 def _frames(tmp_path): return dict(frames_dir=tmp_path / "frames")
@@ -116,9 +114,11 @@ def test_egoexo4d_bad_input(world, tmp_path):
 def test_nuplan_round_trip(world):
     root, (index, scenes) = world
     n_boxes = n = 0
+    by_log = {d["ids"]["nuplan"]: scenes[d["scene_id"]] for d in index["scenes"] if "nuplan" in d["ids"]}
     for split in ("train", "val"):
-        sc = next(s for s in scenes.values() if s.domain == "driving" and s.split == split)
         for c in load_clips("nuplan", root / "nuplan", split, stride=8, verbose=False):
+            sc = by_log[c.scene_id]
+            assert sc.split == split and sc.domain == "driving"
             st = c.start_time + c.frame_times - sc.t0_us * 1e-6
             ticks = np.round(st * sc.rate_hz).astype(int)
             np.testing.assert_allclose(st, sc.times[ticks], atol=1e-6)
@@ -245,6 +245,8 @@ def test_nuplan_hostile_blob_and_path(world, tmp_path):
     assert unpickle_blob(pickle.dumps([0.0] * 5)) == [0.0] * 5                         # the plain distortion list
     bad = tmp_path / "np"
     shutil.copytree(root / "nuplan", bad)
+    for other in sorted((bad / "nuplan-v1.1" / "splits" / "train").glob("*.db"))[1:]:
+        other.unlink()   # one train log, whose every clip the hostile camera row must stop
     for col in ("translation", "rotation", "intrinsic"):
         con = sqlite3.connect(_db(bad, "train"))
         con.execute(f"UPDATE camera SET {col} = ?", (pickle.dumps(_RunsCode(target)),))

@@ -15,10 +15,8 @@ CLI = str(Path(sys.executable).parent/"st-vlm-repro")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mini_world")
-    make_mini_world(root, 5, seed=3, formats=["nuscenes"])
-    return root
+def world(mini_world):
+    return mini_world
 
 
 def _cli_build(world, out, *extra):
