@@ -107,6 +107,9 @@ def measured_row(summary:pd.DataFrame)->dict:
         float(summary.loc["average", "acc_ci_high"]),
     )
     row["n_tasks"] = sum(t in summary.index for t in TASKS)
+    # the scoring notebook's one rule: unread answers are wrong for accuracy and left out of MAE/IoU; count them
+    has_unread = "n_unextracted" in summary.columns
+    row["unread"] = int(summary.loc["average", "n_unextracted"]) if has_unread else None
     return row
 
 def fmt_cell(v, digits:int=1)->str:
@@ -117,6 +120,8 @@ def fmt_cell(v, digits:int=1)->str:
         return f"{v[0]:.{digits}f} [{v[1]:.{digits}f}, {v[2]:.{digits}f}]"
     if isinstance(v, str):
         return v
+    if isinstance(v, int):
+        return str(v)
     return f"{v:.{digits}f}"
 
 # %% ../nbs/07_results.ipynb #4ae084a8
@@ -144,7 +149,7 @@ def build_tables(measured:dict, # model name -> summary DataFrame (`summarize` /
     "Tables 3, 4 and 5 as DataFrames of formatted cells: the paper's rows then every measured row."
     src = f"measured ({profile})"
     t3 = [
-        dict(source="paper", model=r.model, group=r.group, **{c: getattr(r, c) for c in T3_COLUMNS})
+        dict(source="paper", model=r.model, group=r.group, **{c: getattr(r, c) for c in T3_COLUMNS}, unread=None)
         for r in PAPER_TABLE3.itertuples()
     ]
     t4 = [
@@ -168,7 +173,8 @@ def build_tables(measured:dict, # model name -> summary DataFrame (`summarize` /
             t5.append(dict(source=src, model=name, **{c: row[c] for c in ACC_COLUMNS + ["avg"]}))
             continue
         st = m.get("settings") or {}
-        t3.append(dict(source=src, model=name, group="measured", **{c: row.get(c) for c in T3_COLUMNS}))
+        cells = {c: row.get(c) for c in T3_COLUMNS}
+        t3.append(dict(source=src, model=name, group="measured", **cells, unread=row["unread"]))
         t4.append(dict(source=src, model=name, n_shots=str(st["n_shots"]) if "n_shots" in st else "-",
                        geo=("yes" if st["geometric_context"] else "no") if "geometric_context" in st else "-",
                        **{c: row[c] for c in ACC_COLUMNS + ["avg"]}))
@@ -179,7 +185,8 @@ def build_tables(measured:dict, # model name -> summary DataFrame (`summarize` /
 # %% ../nbs/07_results.ipynb #899c5c26
 CAPTIONS = {
     "table3": "Table 3. Results on STKit-Bench. Accuracy (%) per task with 95 % bootstrap CI for measured rows; "
-    "MAE in m, km/h and clock hours; DT IoU is the mean temporal IoU; the average accuracy is the last column.",
+    "MAE in m, km/h and clock hours; DT IoU is the mean temporal IoU; then the average accuracy. Unread: answers "
+    "with no single readable value (measured rows), counted wrong in every accuracy and left out of MAE and IoU.",
     "table4": "Table 4. Comparison with improved baselines: N few-shot examples and geometric context (geo.: camera "
     "extrinsics and depth maps); accuracy (%) per task and the average.",
     "table5": "Table 5. Results on paraphrased STKit-Bench; accuracy (%) per task and the average. The "
