@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, math, re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -23,7 +23,9 @@ __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'L
            'ItemChanceRunner', 'ItemPriorRunner', 'mc_accuracy', 'resolve_video', 'render_region_prompt', 'mc_record',
            'read_charades_lengths', 'write_charades_sta_from_stkit', 'region_mc_question', 'write_tvqa_plus_from_stkit',
            'parse_results_setting', 'write_table7', 'plot_task_examples', 'multistep_table', 'sampling_label',
-           'robustness_table', 'plot_robustness']
+           'robustness_table', 'plot_robustness', 'synthetic_note', 'load_val_clips', 'generalisation_sets',
+           'generalisation_runners', 'generalisation_answers', 'write_generalisation', 'write_multistep_examples',
+           'write_fig2', 'robustness_runs', 'write_robustness']
 
 # %% ../nbs/08_analysis.ipynb #2d0440df
 TABLE7_COLUMNS = [
@@ -739,3 +741,295 @@ def plot_robustness(table:"pd.DataFrame", title:str="Robustness of STKit-Bench a
         fig.text(0.01, 0.01, note, fontsize=7, va="bottom")
     fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
     return fig
+
+# %% ../nbs/08_analysis.ipynb #c18c0101
+def synthetic_note(profile:str, # The settings profile, named in the note
+                   mini_world:bool, # The data is the synthetic mini world
+                   max_items:int|None=None, # Items kept per set (None: all)
+                  )->str:
+    "The caption that says the Sec. 6 sets are files this pipeline wrote from STKit, not the real benchmarks."
+    return (f"profile {profile}: files in the Charades-STA and TVQA+ formats written by this pipeline from "
+            + ("the mini world's" if mini_world else "the profile's") + " STKit val split"
+            + (f" (first {max_items} items of each set)" if max_items else "")
+            + ", answered by offline baselines and the profile's model; not the real Charades-STA or TVQA+ benchmarks"
+            " (ActivityNet Captions and DramaQA are not run)")
+
+# %% ../nbs/08_analysis.ipynb #c18c0102
+def load_val_clips(val:list[dict], # STKit val records (their `source`s are loaded)
+                   settings:Mapping, # Gives each source's root as `<source>_root` (a `Settings`)
+                  )->dict:
+    "The val clips of every source in `val`, by clip id; a source that fails to load is named and skipped."
+    from st_vlm_repro.clips import load_clips
+    clips = {}
+    for src in sorted({r["source"] for r in val}):
+        try:
+            clips.update({c.clip_id: c for c in load_clips(src, settings.get(f"{src}_root"), "val", verbose=False)})
+        except Exception as e:
+            print(f"{src}: val clips not loaded ({type(e).__name__}: {e}); its questions are skipped")
+    return clips
+
+# %% ../nbs/08_analysis.ipynb #c18c0103
+def generalisation_sets(val:list[dict], # STKit val records: the questions
+                        train:list[dict], # STKit train records: only the blind prior's fit
+                        clips:dict, # The val clips by id (`load_val_clips`): TVQA+ boxes
+                        ana:Path|str, # The analysis folder: synthetic files and region prompts go under it
+                        seed:int=0,
+                        max_items:int|None=None, # Keep the first items of each set (None: all)
+                       )->dict:
+    "Fig. 6's Charades-STA and TVQA+ sets and Sec. 6.3's multi-step questions, written from STKit and read back."
+    ana = Path(ana)
+    items, recs = {}, {}
+    for split, rs in (("test", val), ("train", train)):   # Charades-STA format; train only feeds the blind prior
+        txt, lens = write_charades_sta_from_stkit(rs, ana/"synthetic"/"charades_sta", split)
+        items[split] = read_charades_sta(txt, read_charades_lengths(lens))
+        recs[split] = [
+            grounding_record(i, frame_times=[float(t) for t in np.arange(0, i["duration"] + 1e-6, 0.5)])
+            for i in items[split]
+        ]
+    # TVQA+ format: the val clips' 2D boxes, raw renders, region prompts
+    tv_path, tv_counts = write_tvqa_plus_from_stkit(val, clips, ana/"synthetic"/"tvqa_plus", seed=seed)
+    tv_items = read_tvqa_plus(tv_path)
+    tv_recs = []
+    for it in tv_items:
+        rp = render_region_prompt(resolve_video(tv_path.parent/"videos", it["video"]), it["region"],
+                                  ana/"region_prompts"/it["id"].replace("/", "__"))
+        tv_recs.append(mc_record(it, str(rp.relative_to(ana)), [float(p.stem) for p in sorted(rp.glob("*.jpg"))]))
+    tv_train = [
+        dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"])
+        for r in train
+        if (q := region_mc_question(r, seed))
+    ]
+    ms_val, ms_train = multistep_questions(val), multistep_questions(train)
+    print(
+        f"Charades-STA format: {len(items['test'])} val / {len(items['train'])} train queries; "
+        f"TVQA+ format: {tv_counts}; "
+        f"multi-step: {len(ms_val)} questions"
+    )
+    n = max_items or None   # the same first items of each set for every runner, so the bars compare like with like
+    return dict(charades=items["test"][:n], charades_recs=recs["test"][:n], tvqa=tv_items[:n], tvqa_recs=tv_recs[:n],
+                multistep=ms_val[:n], prior_train=recs["train"] + tv_train + ms_train, tvqa_counts=tv_counts)
+
+# %% ../nbs/08_analysis.ipynb #c18c0104
+def generalisation_runners(sets:dict, # `generalisation_sets` (the prior is fitted on its training side)
+                           seed:int=0,
+                           model_path:Path|str|None=None, # The profile's model, used when it has a config.json
+                           stkit_dir:Path|str|None=None, # The model's video root
+                           device:str="cpu",
+                           model_size:str|None=None, # The random-init model's size, named in its row
+                          )->list:
+    "Chance, the blind prior, the oracle, and the profile's model when it is on disk."
+    from st_vlm_repro.runners import OracleRunner
+    runners = [ItemChanceRunner(seed), ItemPriorRunner(sets["prior_train"]), OracleRunner()]
+    if model_path is not None and (Path(model_path)/"config.json").exists():
+        from st_vlm_repro.hf_runner import HFVideoRunner
+        runners.append(
+            HFVideoRunner(
+                model_path,
+                stkit_dir,
+                n_frames=8,
+                max_new_tokens=32,
+                batch_size=8,
+                device=device,
+                name=f"{model_size}-llava-ov (random init)" if model_size else None,
+            )
+        )
+    else:
+        print(f"no model at {model_path}: model rows skipped")
+    return runners
+
+# %% ../nbs/08_analysis.ipynb #c18c0105
+def generalisation_answers(runners:list, # Runners with `name` and `respond`; a `video_root` is set per set
+                           sets:dict, # `generalisation_sets`
+                           stkit_dir:Path|str, # The Charades-STA and multi-step records' video root
+                           ana:Path|str, # The region prompts' root; responses are kept under ana/responses (resumed)
+                          )->dict:
+    "Every runner's answers to the three sets, by (runner name, set name), in the sets' order."
+    from st_vlm_repro.evaluate import collect_responses
+    ana = Path(ana)
+    roots = {"charades_sta": ("charades_recs", stkit_dir), "tvqa_plus": ("tvqa_recs", ana),
+             "multistep": ("multistep", stkit_dir)}
+    answers = {}
+    for run in runners:
+        for name, (key, root) in roots.items():
+            rs = sets[key]
+            if hasattr(run, "video_root"):
+                run.video_root = Path(root)
+            got = collect_responses(run, rs, ana/"responses"/name/f"{run.name.split(' ')[0]}.jsonl", progress=False)
+            answers[(run.name, name)] = [got[r["id"]]["response"] for r in rs]
+    return answers
+
+# %% ../nbs/08_analysis.ipynb #c18c0106
+def write_generalisation(sets:dict, # `generalisation_sets`
+                         answers:dict, # `generalisation_answers`
+                         names:list[str], # The runners' names, in the table's order
+                         tables_dir:Path|str, figures_dir:Path|str,
+                         synth:str="", # What the starred sets are (`synthetic_note`)
+                         profile:str="mini",
+                        )->"pd.DataFrame":
+    "Fig. 6 and the multi-step scores: `fig6_generalisation.csv`/`.md` and `fig6_generalisation.png`; the table."
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    tables_dir, figures_dir = Path(tables_dir), Path(figures_dir)
+    fig6, rows = {}, []
+    for n in names:
+        g = grounding_metrics(sets["charades"], answers[(n, "charades_sta")])
+        a = mc_accuracy(sets["tvqa"], answers[(n, "tvqa_plus")])
+        m = score_multistep(sets["multistep"], answers[(n, "multistep")])
+        fig6[n] = {"Charades-STA* mIoU": g["mIoU"], "Charades-STA* R@0.3": g["R@0.3"], "TVQA+* acc": a["accuracy"]}
+        rows.append(
+            dict(
+                model=n,
+                **{f"Charades-STA* {k}": v for k, v in g.items()},
+                **{f"TVQA+* {k}": v for k, v in a.items()},
+                **{f"multi-step {k}": v for k, v in m.items()},
+            )
+        )
+    res = pd.DataFrame(rows).set_index("model")
+    res.to_csv(tables_dir/"fig6_generalisation.csv")
+    (tables_dir / "fig6_generalisation.md").write_text(
+        "Fig. 6 (measured) and Sec. 6.3 multi-step scores. * = "
+        + (synth or "real benchmark files")
+        + ".\n\n"
+        + res.map(lambda v: "-" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v).to_markdown()
+        + "\n"
+    )
+    gaps = "\n".join(f"  {k}: +{v:.1f}" for k, v in PAPER_FIG6_GAPS.items())
+    note = (
+        f"Paper (Sec. 6.2), ST-VLM minus\nLLaVA-OneVision:\n{gaps}\n"
+        "(the paper's other bars are\nnot given as numbers)\n\n"
+        + (
+            "* Measured here: synthetic\nfiles in the Charades-STA and\nTVQA+ formats from the mini\n"
+            "world (driving clips); tiny\nrandom-init model and offline\nbaselines. Not the benchmarks."
+            if profile == "mini"
+            else "* Measured here: files in the\nCharades-STA and TVQA+ formats\nwritten from the profile's\n"
+            "STKit val split. Not the\nbenchmarks."
+        )
+    )
+    fig = plot_generalisation(
+        fig6,
+        title="Spatio-temporal generalisation (Fig. 6)" + (", synthetic mini run" if profile == "mini" else ""),
+        note=note,
+    )
+    fig.savefig(figures_dir/"fig6_generalisation.png", dpi=110)
+    plt.close(fig)
+    return res
+
+# %% ../nbs/08_analysis.ipynb #c18c0107
+def write_multistep_examples(tables_dir:Path|str,
+                             sets:dict, # `generalisation_sets`
+                             answers:dict, # `generalisation_answers`
+                             res:"pd.DataFrame", # `write_generalisation`'s table
+                             names:list[str], # The runners' names
+                             synth:str="", # What the sets are (`synthetic_note`)
+                            )->Path:
+    "Sec. 6.3's scores per model and Fig. 7-style examples, as `multistep_examples.md`."
+    ms_val = sets["multistep"]
+    ms_n = min(len(ms_val), 3 * len(MULTISTEP))   # three records' worth of examples
+    path = Path(tables_dir)/"multistep_examples.md"
+    path.write_text(
+        "Multi-step questions (Sec. 6.3, Fig. 7 style): ground truth from the 3D label and the stated constant; "
+        "a numeric answer "
+        "within ±25 % counts as correct."
+        + (f" {synth}." if synth else "")
+        + "\n\n"
+        + "| model | accuracy (%) | median rel. error | unread |\n|---|---|---|---|\n"
+        + "".join(
+            f"| {n} | {res.loc[n, 'multi-step accuracy']} | {res.loc[n, 'multi-step median_rel_error']} "
+            f"| {res.loc[n, 'multi-step unread']} |\n"
+            for n in names
+        )
+        + "\n"
+        + multistep_table(ms_val, {n: answers[(n, "multistep")] for n in names}, n=ms_n)
+    )
+    return path
+
+# %% ../nbs/08_analysis.ipynb #c18c0108
+def write_fig2(data:Path|str, # data_dir: the benchmark under bench/, its evaluation runs under eval/
+               stkit_dir:Path|str, # The records' video root
+               figures_dir:Path|str,
+               profile:str="mini",
+              )->list[str]|None:
+    "Fig. 2 (`fig2_task_examples.png`): one benchmark question per task with two runs' answers; the runs shown."
+    import matplotlib.pyplot as plt
+    from st_vlm_repro.core import read_jsonl
+    from st_vlm_repro.stkit import TASKS
+    data, stkit_dir = Path(data), Path(stkit_dir)
+    bench_path = data/"bench"/"stkit_bench.jsonl"
+    runs = (
+        {
+            d.name: d
+            for d in sorted((data / "eval").glob("*"))
+            if (d / "responses.jsonl").exists() and not d.name.endswith("-para")
+        }
+        if (data / "eval").exists()
+        else {}
+    )
+    if not (bench_path.exists() and runs):
+        print("Fig. 2: no STKit-Bench evaluation runs under", data/"eval", "(run the results notebook first)")
+        return None
+    bench = read_jsonl(bench_path)
+    shown = [m for m in ("tiny_llava_ov", "prior", "chance") if m in runs][:2] or list(runs)[:2]
+    ans = {json.loads((runs[m]/"meta.json").read_text()).get("model", m) if (runs[m]/"meta.json").exists() else m:
+           {r["id"]: r["response"] for r in iter_jsonl(runs[m]/"responses.jsonl")} for m in shown}
+    per_task = [
+        min(
+            (r for r in bench if r["task"] == t and (stkit_dir / r["video"]).exists()),
+            key=lambda r: r["id"],
+            default=None,
+        )
+        for t in TASKS
+    ]
+    fig = plot_task_examples(
+        [r for r in per_task if r],
+        ans,
+        stkit_dir,
+        title="Task examples with predictions (Fig. 2)"
+        + (": synthetic mini world, tiny random-init model and the blind prior" if profile == "mini" else ""),
+    )
+    fig.savefig(Path(figures_dir)/"fig2_task_examples.png", dpi=100)
+    plt.close(fig)
+    print("Fig. 2 from runs:", shown)
+    return shown
+
+# %% ../nbs/08_analysis.ipynb #c18c0109
+def robustness_runs(model_path:Path|str, # The profile's model (skipped when it has no config.json)
+                    stkit_dir:Path|str, # The records' video root
+                    bench:list[dict], # The benchmark records to answer
+                    out:Path|str, # One evaluation folder per sampling under it (resumed)
+                    device:str="cpu",
+                   )->list[Path]:
+    "The model's runs at 8, 16 and 32 frames and at 1 and 2 fps; none (and says so) without a model."
+    from st_vlm_repro.evaluate import evaluate
+    model_path = Path(model_path)
+    if not (model_path/"config.json").exists():
+        print(f"no model at {model_path}: frame-sampling runs skipped")
+        return []
+    from st_vlm_repro.hf_runner import HFVideoRunner
+    dirs = []
+    for label, kw in [("8f", dict(n_frames=8)), ("16f", dict(n_frames=16)), ("32f", dict(n_frames=32)),
+                      ("1fps", dict(fps=1.0)), ("2fps", dict(fps=2.0))]:
+        r = HFVideoRunner(model_path, stkit_dir, max_new_tokens=32, batch_size=8, device=device,
+                          name=f"{model_path.name}-robustness", **kw)
+        evaluate(r, bench, Path(out)/label, progress=False)
+        dirs.append(Path(out)/label)
+    return dirs
+
+# %% ../nbs/08_analysis.ipynb #c18c0110
+def write_robustness(run_dirs:list[Path], # Evaluation folders (`robustness_table`)
+                     bench:list[dict], # The benchmark records
+                     tables_dir:Path|str, figures_dir:Path|str,
+                     synth:str="", # What the data is (`synthetic_note`)
+                     profile:str="mini",
+                    )->"pd.DataFrame":
+    "`robustness.csv`/`.md` and `robustness.png` from the runs; the table."
+    import matplotlib.pyplot as plt
+    rt = robustness_table(run_dirs, bench)
+    rt.to_csv(Path(tables_dir)/"robustness.csv", index=False)
+    head = "Seven-task average accuracy (%) with 95 % bootstrap intervals, by frame sampling, domain and source."
+    body = rt.to_markdown(index=False)
+    (Path(tables_dir)/"robustness.md").write_text(head + (f" {synth}." if synth else "") + "\n\n" + body + "\n")
+    note = "mini profile: tiny random-init model on the synthetic mini world; the numbers show the pipeline only"
+    fig = plot_robustness(rt, note=note if profile == "mini" else "")
+    fig.savefig(Path(figures_dir)/"robustness.png", dpi=110)
+    plt.close(fig)
+    return rt

@@ -17,8 +17,8 @@ from .stkit import TASK_ABBREV
 
 # %% auto #0
 __all__ = ['T3_COLUMNS', 'ACC_COLUMNS', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_TABLE5', 'PROFILE_NOTES', 'CAPTIONS', 'CI_NOTE',
-           'tables_app', 'measured_row', 'fmt_cell', 'profile_note', 'build_tables', 'render_tables',
-           'plot_average_accuracy', 'runs_to_tables', 'tables_cmd']
+           'tables_app', 'BENCH_FILES', 'measured_row', 'fmt_cell', 'profile_note', 'build_tables', 'render_tables',
+           'plot_average_accuracy', 'runs_to_tables', 'tables_cmd', 'evaluate_baselines', 'evaluate_random_init']
 
 # %% ../nbs/07_results.ipynb #b23fe791
 T3_COLUMNS = [
@@ -318,3 +318,55 @@ def tables_cmd(
     from st_vlm_repro.core import load_settings
     tables = runs_to_tables(runs, out or load_settings().path("tables_dir"), None, figures)
     typer.echo(tables["table3"].to_markdown(index=False, disable_numparse=True))
+
+# %% ../nbs/07_results.ipynb #c18c0301
+BENCH_FILES = (("stkit_bench.jsonl", ""), ("stkit_bench_paraphrased.jsonl", "-para"))  # (file, run-folder suffix)
+
+# %% ../nbs/07_results.ipynb #c18c0302
+def evaluate_baselines(data:Path|str, # data_dir: STKit under stkit/, the benchmarks under bench/, runs to eval/
+                       specs:Iterable[str]=("chance", "prior", "oracle"), # `make_runner` names
+                       progress:bool=True,
+                      )->list[Path]:
+    "The offline baselines on STKit-Bench and its paraphrased variant (resumed); their run folders."
+    from st_vlm_repro.core import read_jsonl
+    from st_vlm_repro.evaluate import evaluate, make_runner
+    from st_vlm_repro.stkit import read_stkit
+    data = Path(data)
+    train = [r for r in read_stkit(data/"stkit") if r["split"] == "train"]
+    runs = []
+    for bench_file, suffix in BENCH_FILES:
+        recs_b = read_jsonl(data/"bench"/bench_file)
+        for spec in specs:
+            evaluate(make_runner(spec, data/"stkit", train), recs_b, data/"eval"/f"{spec}{suffix}", progress=progress)
+            runs.append(data/"eval"/f"{spec}{suffix}")
+    print(len(train), "training records;", len(runs), "runs")
+    return runs
+
+# %% ../nbs/07_results.ipynb #c18c0303
+def evaluate_random_init(data:Path|str, # data_dir: STKit under stkit/, the benchmarks under bench/, runs to eval/
+                         model_path:Path|str, # The model; a random-init one of `size` is made there if missing
+                         size:str, # A key of `tiny_model.MODEL_SIZES`, named in the run
+                         seed:int=0, device:str="cpu", progress:bool=True,
+                        )->list[Path]:
+    "The profile's random-init LLaVA-OneVision on STKit-Bench and its paraphrased variant (resumed); its run folders."
+    from st_vlm_repro.core import read_jsonl
+    from st_vlm_repro.evaluate import evaluate
+    from st_vlm_repro.hf_runner import HFVideoRunner
+    from st_vlm_repro.tiny_model import make_llava_onevision
+    data, model_path = Path(data), Path(model_path)
+    if not (model_path/"config.json").exists():
+        make_llava_onevision(model_path, size, seed=seed)
+    runner = HFVideoRunner(
+        model_path,
+        data / "stkit",
+        n_frames=8,
+        max_new_tokens=24,
+        batch_size=8,
+        device=device,
+        name=f"{size}-llava-ov (random init)",
+    )
+    runs = []
+    for bench_file, suffix in BENCH_FILES:
+        evaluate(runner, read_jsonl(data/"bench"/bench_file), data/"eval"/f"tiny_llava_ov{suffix}", progress=progress)
+        runs.append(data/"eval"/f"tiny_llava_ov{suffix}")
+    return runs

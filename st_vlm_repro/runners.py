@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from .core import rng, safe_join
+from .core import JsonlCache, rng, safe_join
 from .stkit import TASKS, fmt_num
 from .kinematics import video_duration
 from .hf_runner import record_prompt
@@ -245,8 +245,7 @@ class OpenAIRunner:
             client = openai.OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
                                    timeout=timeout, max_retries=0)
         self.client = client
-        from st_vlm_repro.scoring import JudgeCache   # a generic JSONL key → content store
-        self.cache = JudgeCache(cache_path) if cache_path is not None else None
+        self.cache = JsonlCache(cache_path) if cache_path is not None else None
         self.name = name or model + (f"-{n_shots}shot" if n_shots else "") + ("-geo" if geometric_context else "")
 
     @property

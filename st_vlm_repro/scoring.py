@@ -4,12 +4,14 @@
 
 # %% ../nbs/05a_scoring.ipynb #cee07e11
 from __future__ import annotations
-import functools, hashlib, json, math, os, re, threading
+import functools, hashlib, json, math, os, re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple
 
 import numpy as np
 import pandas as pd
+
+from .core import JsonlCache
 
 # %% auto #0
 __all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TOLERANCES', 'SUMMARY_COLUMNS', 'UNREAD_RULE',
@@ -1310,41 +1312,11 @@ def parse_judge_reply(task:str, # One of `TASKS`
     return pred
 
 # %% ../nbs/05a_scoring.ipynb #2d2ac72b
-class JudgeCache:
-    "Judge replies on disk, one JSON line per call, keyed by the SHA-256 of model and messages."
-    _lock = threading.Lock()
-    def __init__(self, path:Path|str): self.path, self._mem = Path(path), None
+class JudgeCache(JsonlCache):
+    "Judge replies on disk (a `JsonlCache`), one JSON line per call, keyed by the SHA-256 of model and messages."
     @staticmethod
     def key(model:str, messages:list[dict])->str:
         return hashlib.sha256(json.dumps([model, messages], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    def _load(self):
-        if self._mem is None:
-            import warnings
-            self._mem = {}
-            if self.path.exists():
-                for i, line in enumerate(self.path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-                    try:
-                        r = json.loads(line)
-                    except json.JSONDecodeError:   # a line cut by a crash: skipped, that call is made again
-                        warnings.warn(f"{self.path}:{i}: torn cache line skipped")
-                        continue
-                    if isinstance(r, dict) and "key" in r:
-                        self._mem[r["key"]] = r["content"]
-        return self._mem
-    def get(self, key:str)->str|None: return self._load().get(key)
-    def put(self, key:str, content:str, **meta):
-        line = (json.dumps({"key": key, **meta, "content": content}, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
-            self._load()[key] = content
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                end = os.lseek(fd, 0, os.SEEK_END)
-                if end and os.pread(fd, 1, end - 1) != b"\n":
-                    line = b"\n" + line   # close a line torn by a crash first
-                os.write(fd, line)   # one append of a whole line
-            finally:
-                os.close(fd)
 
 _CACHES: dict[str, JudgeCache] = {}
 _CLIENTS: dict[tuple, Any] = {}

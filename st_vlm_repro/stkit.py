@@ -26,7 +26,7 @@ __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'T
            'object_groups', 'record_id', 'video_name', 'answer_fields', 'record_source', 'make_record', 'clip_records',
            'build_manifest', 'manifest_digest', 'build_lock', 'check_manifest', 'build_stkit', 'record_stats',
            'write_summary', 'check_split_separation', 'read_stkit', 'check_trainable', 'table2',
-           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit']
+           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit', 'write_table2']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -974,3 +974,23 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
                                          overwrite=True, origin=origin))   # other settings: rebuilt
     check_split_separation(out)
     return summaries
+
+# %% ../nbs/04_stkit.ipynb #c18c0200
+def write_table2(records:list[dict], # STKit records of every split (Table 2 counts the train split)
+                 tables_dir:Path|str, figures_dir:Path|str,
+                 profile:str="mini", # Named in the captions
+                 mini_world:bool=False, # The data is the synthetic mini world (the captions say so)
+                )->"pd.DataFrame":
+    "Table 2 beside the paper's (`table2_stkit_composition.md`/`.csv`) and `stkit_label_distributions.png`."
+    import pandas as pd
+    t2 = table2(r for r in records if r["split"] == "train")
+    tables = Path(tables_dir)
+    tables.mkdir(parents=True, exist_ok=True)
+    note = f"synthetic mini world, profile {profile}: not the paper's data" if mini_world else f"profile {profile}"
+    atomic_write(tables/"table2_stkit_composition.md", f"Table 2 (measured, {note})\n\n" + t2.to_markdown(index=False) +
+                 "\n\nTable 2 (paper)\n\n" + pd.DataFrame(PAPER_TABLE2, columns=t2.columns).to_markdown(index=False)
+                 + "\n")
+    t2.to_csv(tables/"table2_stkit_composition.csv", index=False)
+    fig = plot_label_distributions([r for r in records if r["split"] == "train"], f"STKit label distributions ({note})")
+    fig.savefig(Path(figures_dir)/"stkit_label_distributions.png", dpi=90, bbox_inches="tight")
+    return t2

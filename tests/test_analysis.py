@@ -184,3 +184,48 @@ def test_fig6_chain_on_mini_world(stkit, tmp_path):
     pr = mc_accuracy(tv_items, ItemPriorRunner(tv_train).respond(mc_recs))
     assert pr["unread"] == 0 and 0 <= pr["accuracy"] <= 100
     assert mc_accuracy(tv_items, ItemChanceRunner(0).respond(mc_recs))["unread"] == 0
+
+
+# ---- the analysis notebook's run, step by step, on the mini world's nuScenes STKit ----
+def test_run_steps_on_mini_world(mini_world, stkit, tmp_path, capsys):
+    from st_vlm_repro.analysis import (synthetic_note, load_val_clips, generalisation_sets, generalisation_runners,
+                                       generalisation_answers, write_generalisation, write_multistep_examples,
+                                       write_fig2, robustness_runs, write_robustness)
+    from st_vlm_repro.core import write_jsonl
+    from st_vlm_repro.evaluate import evaluate
+    from st_vlm_repro.runners import ChanceRunner
+    out, clips, val, train = stkit
+    ana, tables, figs = tmp_path/"analysis", tmp_path/"tables", tmp_path/"figs"
+    tables.mkdir()
+    figs.mkdir()
+    assert "(first 4 items of each set)" in synthetic_note("mini", True, 4)
+    assert set(load_val_clips(val, {"nuscenes_root": mini_world/"nuscenes"})) == set(clips)
+    assert load_val_clips(val, {}) == {} and "nuscenes: val clips not loaded" in capsys.readouterr().out
+    sets = generalisation_sets(val, train, clips, ana, seed=0, max_items=4)
+    assert 0 < len(sets["charades"]) == len(sets["charades_recs"]) <= 4
+    assert 0 < len(sets["tvqa"]) == len(sets["tvqa_recs"]) <= 4
+    assert sets["tvqa_counts"]["questions"] >= len(sets["tvqa"])
+    assert len(sets["multistep"]) <= 4 and sets["prior_train"]
+    runners = generalisation_runners(sets, 0, tmp_path/"no_model", out)
+    names = [r.name for r in runners]
+    assert names == ["chance", "prior", "oracle"] and "model rows skipped" in capsys.readouterr().out
+    answers = generalisation_answers(runners, sets, out, ana)
+    assert answers == generalisation_answers(runners, sets, out, ana)          # the rerun reads the kept responses
+    assert (ana/"responses"/"charades_sta"/"oracle.jsonl").exists()
+    res = write_generalisation(sets, answers, names, tables, figs, synthetic_note("mini", True, 4))
+    assert res.loc["oracle", "Charades-STA* mIoU"] == 100.0 and res.loc["oracle", "TVQA+* accuracy"] == 100.0
+    assert (figs/"fig6_generalisation.png").stat().st_size > 1000 and (tables/"fig6_generalisation.csv").exists()
+    assert "first 4 items" in (tables/"fig6_generalisation.md").read_text()
+    md = write_multistep_examples(tables, sets, answers, res, names).read_text()
+    assert md.count("\n| chance |") == 1 and "| question | ground truth | chance | prior | oracle |" in md
+    # Fig. 2 and robustness from STKit-Bench runs under data/eval (here: val records as the bench)
+    data = tmp_path/"data"
+    assert write_fig2(data, out, figs) is None and not (figs/"fig2_task_examples.png").exists()
+    write_jsonl(data/"bench"/"stkit_bench.jsonl", val)
+    evaluate(ChanceRunner(0), val, data/"eval"/"chance", progress=False)
+    evaluate(OracleRunner(), val, data/"eval"/"oracle", progress=False)
+    assert write_fig2(data, out, figs) == ["chance"] and (figs/"fig2_task_examples.png").stat().st_size > 1000
+    assert robustness_runs(tmp_path/"no_model", out, val, tmp_path/"rob") == []
+    rt = write_robustness([data/"eval"/"chance", data/"eval"/"oracle"], val, tables, figs)
+    assert rt[(rt.model == "oracle") & (rt.group == "all")].accuracy.item() == 100.0
+    assert (figs/"robustness.png").exists() and (tables/"robustness.md").read_text().startswith("Seven-task average")

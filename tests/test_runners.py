@@ -375,3 +375,28 @@ def test_lmms_eval_task_from_a_moved_folder(stkit, tmp_path):
     items = [task.process_results(d, [task.doc_to_target(d)]) for d in docs]
     agg = task.aggregation()
     assert agg["average_acc"]([i["average_acc"] for i in items]) == 100.0
+
+
+def test_results_pipeline_steps_on_mini_world(mini_world, tmp_path):
+    """The results notebook's run: baselines and the random-init model on a mini-world bench and its paraphrases."""
+    from st_vlm_repro.bench import write_bench
+    from st_vlm_repro.clips import load_clips
+    from st_vlm_repro.results import evaluate_baselines, evaluate_random_init
+    from st_vlm_repro.stkit import build_stkit, read_stkit
+    from st_vlm_repro.tiny_model import make_tiny_llava_onevision
+    data = tmp_path / "data"
+    for split in ("train", "val"):
+        clips = load_clips("nuscenes", mini_world / "nuscenes", split, verbose=False)
+        build_stkit(clips, data / "stkit", f"nuscenes-{split}", n_workers=1, progress=False)
+    write_bench(read_stkit(data / "stkit"), data / "bench", n_per_task=1)
+    n = len(read_jsonl(data / "bench" / "stkit_bench.jsonl"))
+    runs = evaluate_baselines(data, progress=False)
+    assert [r.name for r in runs] == ["chance", "prior", "oracle", "chance-para", "prior-para", "oracle-para"]
+    assert all(len(read_jsonl(r / "scores.jsonl")) == n for r in runs)
+    assert all(s["extracted"] for s in read_jsonl(data / "eval" / "oracle" / "scores.jsonl"))
+    tiny = make_tiny_llava_onevision(tmp_path / "tiny")
+    more = evaluate_random_init(data, tiny, "tiny", progress=False)
+    assert [r.name for r in more] == ["tiny_llava_ov", "tiny_llava_ov-para"]
+    _, meta = load_run(more[0])
+    assert meta["model"] == "tiny-llava-ov (random init)" and meta["paraphrased"] is False
+    assert load_run(more[1])[1]["paraphrased"] is True and len(read_jsonl(more[1] / "responses.jsonl")) == n

@@ -171,3 +171,19 @@ def test_nuplan_is_bench_only(tmp_path):
     r = subprocess.run([CLI, "stkit", "build", "--source", "nuplan", "--root", str(root/"nuplan"), "--split", "train",
                         "--out", str(tmp_path/"cli"), "--workers", "1"], capture_output=True, text=True)
     assert r.returncode != 0 and "unseen dataset" in (r.stdout + r.stderr)
+
+
+def test_write_table2_on_mini_world(world, tmp_path):
+    import matplotlib.pyplot as plt
+    from st_vlm_repro.stkit import write_table2
+    for split in ("train", "val"):
+        build_stkit(load_clips("nuscenes", world/"nuscenes", split, verbose=False), tmp_path/"stkit",
+                    f"nuscenes-{split}", n_workers=1, progress=False, render=False)
+    recs = [r for p in sorted((tmp_path/"stkit").glob("*.jsonl")) for r in iter_jsonl(p)]
+    t2 = write_table2(recs, tmp_path/"tables", tmp_path, "mini", mini_world=True)
+    plt.close("all")
+    assert t2["# QA pairs"].sum() == sum(r["split"] == "train" for r in recs) > 0
+    md = (tmp_path/"tables"/"table2_stkit_composition.md").read_text()
+    assert md.startswith("Table 2 (measured, synthetic mini world, profile mini: not the paper's data)")
+    assert "Table 2 (paper)" in md and (tmp_path/"tables"/"table2_stkit_composition.csv").exists()
+    assert (tmp_path/"stkit_label_distributions.png").stat().st_size > 1000
