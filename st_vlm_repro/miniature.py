@@ -27,7 +27,7 @@ __all__ = ['MINI_SIZE', 'MINI_VIEW_M', 'MINI_HEIGHT_M', 'MINI_FRAMES', 'MINI_CAT
            'pixel_values', 'frame_tokens', 'warmup_cosine', 'PerceptionHeads', 'perception_losses', 'pretrain_vision',
            'probe_perception', 'general_questions', 'track_text', 'pseudo_clip', 'build_split', 'video_features',
            'encode', 'embed', 'make_items', 'answer_loss', 'tune', 'generate', 'MiniatureRunner', 'score_runner',
-           'run_miniature', 'beats', 'miniature_table', 'plot_curves', 'write_miniature']
+           'general_skills', 'run_miniature', 'beats', 'miniature_table', 'plot_curves', 'write_miniature']
 
 # %% ../nbs/06b_miniature.ipynb #66e34142
 MINI_SIZE = 96            # px: frames are rendered at the model's input size, so nothing is lost to a resize
@@ -88,7 +88,8 @@ def image_box(a:dict, i:int, K:np.ndarray, T:np.ndarray, size:int=MINI_SIZE, pad
     "The object's padded image box (x0, y0, x1, y1) at frame `i`, ≥ `min_side` px; None when its centre is out of view."
     uv = project(box_corners(a["centers"][i:i+1], a["size"][None], a["yaw"][i:i+1])[0], K, T)
     c = uv.mean(0)
-    if not (0 <= c[0] < size and 0 <= c[1] < size): return None
+    if not (0 <= c[0] < size and 0 <= c[1] < size):
+        return None
     half = np.maximum((uv.max(0) - uv.min(0)) / 2 + pad, min_side / 2)
     x0, y0 = np.clip(c - half, 0, size)
     x1, y1 = np.clip(c + half, 0, size)
@@ -124,7 +125,8 @@ def draw_prompts(frames:np.ndarray, clip:Clip, objects, thickness:int=PROMPT_THI
     "The visual prompt: a copy of `frames` with each boxed object's outline in its colour wherever it is visible."
     out = frames.copy()
     for o in objects:
-        if not o.colour: continue
+        if not o.colour:
+            continue
         for i, (x0, y0, x1, y1) in clip.track(o.track_id).boxes_2d.items():
             a, b = (int(round(x0)), int(round(y0))), (int(round(x1)) - 1, int(round(y1)) - 1)
             cv2.rectangle(out[i], a, b, COLOURS[o.colour], thickness, cv2.LINE_8)
@@ -147,7 +149,8 @@ def box_targets(clip:Clip, objects, n_frames:int=MINI_FRAMES)->np.ndarray:
     y = np.zeros((n_frames, GRID, GRID, N_COLOURS, 5), np.float32)
     cell = MINI_SIZE / GRID
     for o in objects:
-        if not o.colour: continue
+        if not o.colour:
+            continue
         k = COLOUR_NAMES.index(o.colour)
         for i, (x0, y0, x1, y1) in clip.track(o.track_id).boxes_2d.items():
             cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -199,7 +202,9 @@ def warmup_cosine(opt, steps:int, warmup:float=0.05):
     return torch.optim.lr_scheduler.LambdaLR(opt, shape)
 
 def _log(msg:str, verbose:bool):
-    if verbose: print(time.strftime("%H:%M:%S"), msg, flush=True)
+    "Print `msg` with the time when `verbose`."
+    if verbose:
+        print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 class PerceptionHeads:
     "Stage (a)'s linear read-outs: colour cover per patch, box centre presence, centre and size per pooled token."
@@ -207,8 +212,10 @@ class PerceptionHeads:
         import torch
         self.cover = torch.nn.Linear(model.config.vision_config.hidden_size, N_COLOURS)
         self.box = torch.nn.Linear(model.config.text_config.hidden_size, N_COLOURS * 5)
-    def parameters(self): return list(self.cover.parameters()) + list(self.box.parameters())
-    def __call__(self, toks, hs): return self.cover(hs), self.box(toks).unflatten(-1, (N_COLOURS, 5))
+    def parameters(self):
+        return list(self.cover.parameters()) + list(self.box.parameters())
+    def __call__(self, toks, hs):
+        return self.cover(hs), self.box(toks).unflatten(-1, (N_COLOURS, 5))
 
 def perception_losses(heads:PerceptionHeads, model, frames:np.ndarray, targets:np.ndarray)->dict:
     "Stage (a)'s three losses on frames (B, H, W, 3) and their box targets (B, GRID, GRID, N_COLOURS, 5)."
@@ -282,9 +289,11 @@ def general_questions(clip:Clip, objects, g:np.random.Generator)->list[tuple[str
     out = [("How many objects can be seen in the first frame?", f"{n0} objects can be seen in the first frame.")]
     boxed = [(o.colour, clip.track(o.track_id).boxes_2d) for o in objects if o.colour]
     for c, b in boxed:
-        for i in (min(b), max(b)):
-            out.append((f"Where is the {c} object {when(i)}?",
-                        f"The {c} object is in the {_region(b[i])} of the frame {when(i)}."))
+        mid = sorted(b)[1:-1]
+        for i in sorted({min(b), max(b), *(g.choice(mid, min(2, len(mid)), replace=False).tolist() if mid else [])}):
+            x, y = (b[i][0] + b[i][2]) / 2, (b[i][1] + b[i][3]) / 2
+            where = f"in the {_region(b[i])} of the frame, centred at ({x:.0f}, {y:.0f})"
+            out.append((f"Where is the {c} object {when(i)}?", f"The {c} object is {where}, {when(i)}."))
     if len(boxed) == 2:
         (ca, ba), (cb, bb) = boxed
         both = sorted(set(ba) & set(bb))
@@ -304,7 +313,8 @@ def track_text(clip:Clip, objects)->str:
     "The geometric context: each boxed object's image box centre per frame, in pixels, and the ground scale."
     parts = []
     for o in objects:
-        if not o.colour: continue
+        if not o.colour:
+            continue
         b = clip.track(o.track_id).boxes_2d
         cs = " ".join(f"({(b[i][0] + b[i][2]) / 2:.0f},{(b[i][1] + b[i][3]) / 2:.0f})" if i in b else "(-)"
                       for i in range(len(clip.frame_times)))
@@ -373,7 +383,8 @@ def encode(tok, question:str, answer:str|None=None)->tuple[list[int], list[int]|
     ids = tok(prompt, add_special_tokens=False)["input_ids"]
     k = ids.index(tok.convert_tokens_to_ids("<video>"))
     ids = ids[:k] + ids[k:k + 1] * VIDEO_TOKENS + ids[k + 1:]
-    if answer is None: return ids, None
+    if answer is None:
+        return ids, None
     a = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
     return ids + a, [0] * len(ids) + [1] * len(a)
 
@@ -425,7 +436,8 @@ def tune(model, items:list[tuple], feats, steps:int, batch:int=32, lr:float=1e-3
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        if s % 100 == 0 or s == steps - 1: _log(f"{tag} step {s + 1}: loss {loss.item():.3f}", verbose)
+        if s % 100 == 0 or s == steps - 1:
+            _log(f"{tag} step {s + 1}: loss {loss.item():.3f}", verbose)
         if eval_fn is not None and eval_every and ((s + 1) % eval_every == 0 or s == steps - 1):
             curve.append(dict(step=s + 1, loss=loss.item(), **eval_fn()))
     model.eval()
@@ -470,9 +482,9 @@ def score_runner(runner, records:list[dict])->tuple[pd.DataFrame, list[dict]]:
     return summarize(scores), scores
 
 # %% ../nbs/06b_miniature.ipynb #81b2cbc1
-MINIATURE_KEYS = dict(miniature_train_clips=600, miniature_val_clips=300, miniature_pseudo_clips=600,
-                      miniature_bench_per_task=60, miniature_vision_steps=1200, miniature_general_steps=400,
-                      miniature_kinematic_steps=1500, miniature_eval_every=250)   # the miniature profile's values
+MINIATURE_KEYS = dict(miniature_train_clips=600, miniature_val_clips=300, miniature_pseudo_clips=400,
+                      miniature_bench_per_task=60, miniature_vision_steps=1000, miniature_general_steps=400,
+                      miniature_kinematic_steps=700, miniature_eval_every=175)   # the miniature profile's values
 
 def _row(name:str, summ:pd.DataFrame, **extra)->dict:
     row = dict(model=name, **extra)
@@ -483,15 +495,18 @@ def _row(name:str, summ:pd.DataFrame, **extra)->dict:
             row |= {a: s["accuracy"], f"{a}_lo": s["acc_ci_low"], f"{a}_hi": s["acc_ci_high"]}
     return row
 
-def _general_accuracy(model, tok, feats, rows:list[dict], n:int=300)->float:
-    "Exact-match accuracy (%) of the answers to general questions: does the model see what is where?"
+def general_skills(model, tok, feats, rows:list[dict], n:int=300)->dict:
+    "On general questions: exact-match accuracy (%) and the median error (px) of the box centres the model states."
+    import re
     rows = rows[:n]
-    if not rows: return float("nan")
-    ans = generate(model, tok, [r["question"] for r in rows], [r["vidx"] for r in rows], feats)
-    return 100 * float(np.mean([a == r["answer"] for a, r in zip(ans, rows)]))
+    ans = generate(model, tok, [r["question"] for r in rows], [r["vidx"] for r in rows], feats) if rows else []
+    xy = lambda t: [float(v) for v in m.groups()] if (m := re.search(r"centred at \((\d+), (\d+)\)", t)) else None
+    err = [np.hypot(*np.subtract(xy(a), xy(r["answer"]))) for a, r in zip(ans, rows) if xy(r["answer"]) and xy(a)]
+    return dict(general_exact=100 * float(np.mean([a == r["answer"] for a, r in zip(ans, rows)])) if rows else np.nan,
+                grounding_error_px=float(np.median(err)) if err else np.nan)
 
-def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_clips:int=600, bench_per_task:int=60,
-                  vision_steps:int=1200, general_steps:int=400, kinematic_steps:int=1500, eval_every:int=250,
+def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_clips:int=400, bench_per_task:int=60,
+                  vision_steps:int=1000, general_steps:int=400, kinematic_steps:int=700, eval_every:int=175,
                   batch:int=32, verbose:bool=True)->dict:
     "Every stage of the miniature and its measured rows: a dict of DataFrames (table, curves, probe) and timings."
     import torch
@@ -525,11 +540,10 @@ def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_cli
         rows.append(_row(name, score_runner(runner, bench)[0], stage="", steps=0))
     general = make_items(tok, train["general"])
     tune(model, general, f_train, general_steps, batch, tag="general", seed=seed, verbose=verbose)
-    base_general = _general_accuracy(model, tok, f_val, val["general"])
+    base_general = general_skills(model, tok, f_val, val["general"])
     base = score_runner(MiniatureRunner(model, tok, f_val, "base"), bench)[0]
-    rows.append(_row("base (a: perception, b: general video)", base, stage="a+b", steps=general_steps,
-                     general_qa=base_general))
-    _log(f"base: general questions {base_general:.1f} % exact; bench average {rows[-1]['avg']:.1f} %", verbose)
+    rows.append(_row("base (a: perception, b: general video)", base, stage="a+b", steps=general_steps, **base_general))
+    _log(f"base: general questions {base_general}; bench average {rows[-1]['avg']:.1f} %", verbose)
     tick("stage_b")
     replay = general[: len(train["records"]) // 4]
     kin = make_items(tok, train["records"])
@@ -550,8 +564,8 @@ def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_cli
                      eval_every=eval_every, verbose=verbose)
         curves += [dict(run=name, **c) for c in curve]
         summ = score_runner(runner, bench)[0]
-        kept = _general_accuracy(m, tok, f_val, val["general"])
-        rows.append(_row(name, summ, stage="a+b+c", steps=kinematic_steps, general_qa=kept))
+        skills = general_skills(m, tok, f_val, val["general"])
+        rows.append(_row(name, summ, stage="a+b+c", steps=kinematic_steps, **skills))
         _log(f"{name}: bench average {rows[-1]['avg']:.1f} %", verbose)
         tick(name)
         del m
@@ -570,9 +584,12 @@ def beats(table:pd.DataFrame, row:str, other:str)->dict:
 def miniature_table(table:pd.DataFrame)->str:
     "Table 6 in miniature as Markdown: accuracy (%) [95 % interval] per task and on average."
     cols = [TASK_ABBREV[t] for t in TASKS] + ["avg"]
-    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    extra = {"general_exact": "general QA (exact %)", "grounding_error_px": "box centre error (px)"}
+    head = cols + list(extra.values())
+    lines = ["| model | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
     for _, r in table.iterrows():
         cells = [f"{r[c]:.1f} [{r[c + '_lo']:.0f}, {r[c + '_hi']:.0f}]" if pd.notna(r.get(c)) else "" for c in cols]
+        cells += [f"{r[k]:.1f}" if pd.notna(r.get(k)) else "" for k in extra]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -583,7 +600,8 @@ def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
     t = table.set_index("model")
     for ax, task in zip(axes.flat, list(TASKS) + ["average"]):
         a = TASK_ABBREV.get(task, "avg")
-        for name, c in curves.groupby("run", sort=False): ax.plot(c["step"], c[task], marker="o", label=name)
+        for name, c in curves.groupby("run", sort=False):
+            ax.plot(c["step"], c[task], marker="o", label=name)
         ax.axhline(t.loc["blind prior", a], color="k", ls="--", lw=1, label="blind prior")
         base = [m for m in t.index if m.startswith("base")][0]
         ax.axhline(t.loc[base, a], color="grey", ls=":", lw=1, label="base")
