@@ -1,0 +1,43 @@
+"""The Table 6 miniature (st_vlm_repro.miniature): a fast smoke test of every stage on a few clips, and a slow run of
+the whole driver at toy sizes writing its table and figure. CPU only."""
+import numpy as np
+import pytest
+
+from st_vlm_repro.miniature import (GRID, MINI_FRAMES, N_COLOURS, VIDEO_TOKENS, MiniatureRunner, build_split,
+                                    colour_cover, make_miniature_model, make_items, pretrain_vision, probe_perception,
+                                    run_miniature, score_runner, tune, video_features, write_miniature)
+from st_vlm_repro.stkit import TASK_ABBREV, TASKS
+from st_vlm_repro.tiny_model import tokenizer_corpus
+from st_vlm_repro.visual_prompts import COLOURS
+
+
+def test_miniature_stages_smoke():
+    sp = build_split(0, "train", 3)
+    v = sp["videos"]
+    assert v.shape[1:] == (MINI_FRAMES, 96, 96, 3) and sp["records"] and sp["general"]
+    palette = np.array(list(COLOURS.values()), np.uint8)
+    assert (v[..., None, :] == palette).all(-1).any(-1).sum() > 100      # the prompts are drawn, in palette colours
+    assert colour_cover(v).shape == (*v.shape[:2], 6, 6, N_COLOURS)
+    tok, model = make_miniature_model(tokenizer_corpus(n=20))
+    frames, targets = v.reshape(-1, 96, 96, 3)[:8], sp["targets"].reshape(-1, GRID, GRID, N_COLOURS, 5)[:8]
+    heads, hist = pretrain_vision(model, frames, targets, steps=2, batch=4, verbose=False)
+    assert len(hist) == 2 and np.isfinite(hist[-1]["box"])
+    assert 0 <= probe_perception(heads, model, frames, targets)["presence_f1"] <= 1
+    feats = video_features(model, v)
+    assert tuple(feats.shape[:2]) == (len(v), VIDEO_TOKENS)
+    vision = [p.detach().clone() for p in model.model.vision_tower.parameters()]
+    tune(model, make_items(tok, sp["records"][:4]), feats, steps=2, batch=2, verbose=False)
+    assert all((a == b).all() for a, b in zip(vision, model.model.vision_tower.parameters()))   # b, c: vision frozen
+    summ, scores = score_runner(MiniatureRunner(model, tok, feats, "smoke"), sp["records"][:5])
+    assert len(scores) == 5 and "average" in summ.index
+
+
+@pytest.mark.slow
+def test_run_miniature_writes_table(tmp_path):
+    res = run_miniature(train_clips=10, val_clips=40, pseudo_clips=5, bench_per_task=3, vision_steps=3, general_steps=3,
+                        kinematic_steps=3, eval_every=3, batch=4, verbose=False)
+    tab = res["table"]
+    assert len(tab) == 6 and tab[[f"{TASK_ABBREV[t]}_lo" for t in TASKS]].notna().all().all()
+    md = write_miniature(res, tmp_path / "tables", tmp_path / "figures").read_text()
+    assert "| blind prior |" in md and "| + labelled and pseudo-labelled STKit |" in md
+    assert (tmp_path / "figures" / "miniature_learning_curves.png").is_file()
