@@ -613,7 +613,9 @@ def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
     fig.tight_layout()
     return fig
 
-def write_miniature(res:dict, tables_dir:Path|str, figures_dir:Path|str)->Path:
+def write_miniature(res:dict, tables_dir:Path|str, figures_dir:Path|str,
+                    scale:str="", # What run this is (e.g. the few-minute version), first in the caption
+                   )->Path:
     "Table 6 in miniature (Markdown, CSV), the run's record (JSON) and the learning curves (PNG)."
     import matplotlib.pyplot as plt
     td, fd = Path(tables_dir), Path(figures_dir)
@@ -625,7 +627,8 @@ def write_miniature(res:dict, tables_dir:Path|str, figures_dir:Path|str)->Path:
     gain = float(tab.set_index("model").loc[lab, "avg"] - tab.set_index("model").loc[base, "avg"])
     over_prior = beats(tab, lab, "blind prior")
     lo, hi = min(res["bench_counts"].values()), max(res["bench_counts"].values())
-    note = (f"Synthetic miniature (overhead mini world, ~1 M-parameter LLaVA-OneVision, CPU), not the paper's data. "
+    note = (f"{scale}Synthetic miniature (overhead mini world, ~1 M-parameter LLaVA-OneVision, CPU), "
+            "not the paper's data. "
             f"STKit-Bench: {res['n_bench']} items ({lo}–{hi} per task); accuracy % [95 % bootstrap interval]. "
             f"Labelled − base: {gain:+.1f} points on average; labelled's lower bound above the blind prior on "
             f"{sum(over_prior.values())}/7 tasks ({', '.join(k for k, v in over_prior.items() if v) or 'none'}). "
