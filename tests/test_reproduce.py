@@ -97,7 +97,7 @@ def test_cli_errors_are_one_line(tmp_path):
     run = lambda *a, cwd=ROOT: subprocess.run([str(exe), *a], capture_output=True, text=True, cwd=cwd, env=env)
     for args, expect in [(["--set", "nuscenes_rot=/x"], "did you mean 'nuscenes_root'"),
                          (["--set", "n_scenes=abc"], "'n_scenes' must be an integer, not 'abc'"),
-                         (["--profile", "nope"], "profiles there: ['mini', 'small_gpu', 'full']")]:
+                         (["--profile", "nope"], "profiles there: ['mini', 'miniature', 'small_gpu', 'full']")]:
         r = run(*args, "settings")
         assert r.returncode == 1 and r.stdout == "", r
         assert len(r.stderr.strip().splitlines()) == 1 and expect in r.stderr and "settings.ini" in r.stderr, r.stderr
