@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 __all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'OPTIONAL_KEYS', 'NOT_SETTINGS', 'find_settings_file', 'SettingsError', 'key_kinds',
            'check_values', 'Settings', 'load_settings', 'parse_weights', 'seed_everything', 'rng', 'atomic_path',
            'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'JsonlCache', 'UnsafePathError',
-           'safe_join', 'Failed', 'parallel_map', 'SkipReport', 'manifest_diff', 'check_resume']
+           'relative_part', 'safe_join', 'Failed', 'parallel_map', 'SkipReport', 'manifest_diff', 'check_resume']
 
 # %% ../nbs/00_core.ipynb #6f25768e
 DEFAULTS = dict(
@@ -323,19 +323,25 @@ class JsonlCache:
 class UnsafePathError(ValueError):
     "A path named by a data file that would leave its base folder."
 
+def relative_part(part:str|Path, # A relative path taken from a data file
+                  base:Path|str=".", # The folder it is meant for, named in the error
+                 )->Path:
+    "`part` as a relative `Path`, refusing empty, NUL, absolute or `..` parts (a string check, no filesystem)."
+    s = str(part)
+    if s == "" or "\x00" in s:
+        raise UnsafePathError(f"empty or NUL path part {s!r} under {base}")
+    q = Path(s.replace("\\", "/"))
+    if q.is_absolute() or q.drive or ".." in q.parts:
+        raise UnsafePathError(f"path part {s!r} is absolute or has '..'; refused under {base}")
+    return q
+
 def safe_join(base:Path|str, # The folder every result must stay under
               *parts:str|Path, # Relative path parts taken from a data file
              )->Path:
     "`base / parts`, refusing absolute or `..` parts and any result that resolves outside `base`."
     out = Path(base)
     for part in parts:
-        s = str(part)
-        if s == "" or "\x00" in s:
-            raise UnsafePathError(f"empty or NUL path part {s!r} under {base}")
-        q = Path(s.replace("\\", "/"))
-        if q.is_absolute() or q.drive or ".." in q.parts:
-            raise UnsafePathError(f"path part {s!r} is absolute or has '..'; refused under {base}")
-        out = out / q
+        out = out / relative_part(part, base)
     root = Path(base).resolve()
     if not out.resolve().is_relative_to(root):
         raise UnsafePathError(f"{out} resolves outside {root}")

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .core import rng, iter_jsonl, atomic_write, parallel_map, safe_join
+from .core import rng, iter_jsonl, atomic_write, parallel_map, relative_part
 from .kinematics import (video_duration,
                                      ground_heading, heading_difference, path_deviation, Trajectory)
 from .clips import Clip, Track, STEP
@@ -70,7 +70,7 @@ class QARecord(BaseModel):
     @classmethod
     def _check_video(cls, v):
         "A record's video is data: a relative path inside the STKit folder (no absolute or '..' parts)."
-        safe_join(".", v)
+        relative_part(v, "the STKit folder")
         return v
 
     @model_validator(mode="after")

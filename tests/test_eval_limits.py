@@ -11,16 +11,25 @@ from st_vlm_repro.stkit import clip_records
 from st_vlm_repro.visual_prompts import make_test_clip, render_visual_prompt
 
 
-class Hanging(ChatHandler):
-    "Answers every chat request only after 3 s, counting the requests."
-    calls, lock = 0, threading.Lock()
+class Counted(ChatHandler):
+    "Counts the chat requests of its class; each is answered `answer` after `delay` seconds."
+    delay, model, answer = 0.0, "m", ""
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls.calls, cls.lock = 0, threading.Lock()
 
     def do_POST(self):
-        with Hanging.lock:
-            Hanging.calls += 1
+        with self.lock:
+            type(self).calls += 1
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        time.sleep(3)
-        self._reply("m", "The red object traveled 10 meters.")
+        time.sleep(self.delay)
+        self._reply(self.model, self.answer)
+
+
+class Hanging(Counted):
+    "Answers every chat request only after 3 s."
+    delay, answer = 3.0, "The red object traveled 10 meters."
 
 
 def test_timeout_and_max_attempts_bound_a_hanging_server(tmp_path):
@@ -37,15 +46,9 @@ def test_timeout_and_max_attempts_bound_a_hanging_server(tmp_path):
     assert "Timeout" in str(r.exception) and Hanging.calls == 2   # two tries of 0.5 s each, not 5 of 120 s
 
 
-class Counting(ChatHandler):
-    "A judge that counts its requests and answers every one with an unreadable reply."
-    calls, lock = 0, threading.Lock()
-
-    def do_POST(self):
-        with Counting.lock:
-            Counting.calls += 1
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self._reply("judge", "not sure")
+class Counting(Counted):
+    "A judge that answers every request with an unreadable reply."
+    model, answer = "judge", "not sure"
 
 
 def test_judge_on_disagreement_asks_only_where_the_rules_are_unsure(tmp_path):
