@@ -8,33 +8,35 @@ import configparser, contextlib, json, os, random, tempfile, threading, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Annotated, Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'PATH_KEYS_SUFFIXES', 'OPTIONAL_KEYS', 'NOT_SETTINGS', 'find_settings_file', 'SettingsError', 'key_kinds',
-           'check_values', 'Settings', 'load_settings', 'parse_weights', 'seed_everything', 'rng', 'atomic_path',
-           'atomic_write', 'to_jsonable', 'write_jsonl', 'iter_jsonl', 'read_jsonl', 'JsonlCache', 'UnsafePathError',
-           'relative_part', 'safe_join', 'Failed', 'parallel_map', 'SkipReport', 'manifest_diff', 'check_resume']
+__all__ = ['DEFAULTS', 'NOT_SETTINGS', 'SettingsPath', 'find_settings_file', 'SettingsError', 'SettingsWarning', 'Settings',
+           'load_settings', 'parse_weights', 'seed_everything', 'rng', 'atomic_path', 'atomic_write', 'to_jsonable',
+           'write_jsonl', 'iter_jsonl', 'read_jsonl', 'JsonlCache', 'UnsafePathError', 'relative_part', 'safe_join',
+           'Failed', 'parallel_map', 'SkipReport', 'manifest_diff', 'check_resume']
 
 # %% ../nbs/00_core.ipynb #6f25768e
-DEFAULTS = dict(
+DEFAULTS = dict(   # the layer under settings.ini: all a package installed outside a clone reads
     seed="0",
     data_dir="data",
     runs_dir="runs",
-    figures_dir="figures",
-    tables_dir="tables",
+    figures_dir="${runs_dir}/latest/figures",
+    tables_dir="${runs_dir}/latest/tables",
+    published_figures_dir="figures",
+    published_tables_dir="tables",
     n_workers="0",
     ray_address="",
     step="0.5",
     max_frames="40",
     min_step="0.1",
     max_gap="1.0",
+    mini_world="false",
 )
-# values of these keys are paths, resolved against settings.ini's folder
-PATH_KEYS_SUFFIXES = ("_dir", "_root", "_path")
 
 # %% ../nbs/00_core.ipynb #ed474159
 def find_settings_file(start:Path|str|None=None, # Folder to search from (default: the current directory)
@@ -52,84 +54,131 @@ def find_settings_file(start:Path|str|None=None, # Folder to search from (defaul
     return None
 
 # %% ../nbs/00_core.ipynb #c13a0002
-OPTIONAL_KEYS = ("lmms_eval_results", "bench_per_task", "description", "pseudo_videos", "pseudo_depth_model",
-                 "pseudo_detector", "pseudo_sam2", "pseudo_monst3r")  # read with `cfg.get`, absent from some profiles
 NOT_SETTINGS = ("ST_VLM_SETTINGS", "ST_VLM_PROFILE", "ST_VLM_DEBUG")  # environment variables that are not settings
-_BOOLS = ("true", "false", "yes", "no", "on", "off")
 
 class SettingsError(ValueError):
     "A setting that does not exist or has a value of the wrong type."
 
-def _kind(v:str)->str:
-    "The type a settings string shows: int, float, bool or str (empty: any)."
-    v = v.strip().lower()
-    if not v or "${" in v:
-        return "any"
-    for name, f in (("int", int), ("float", float)):
-        with contextlib.suppress(ValueError):
-            f(v)
-            return name
-    return "bool" if v in _BOOLS else "str"
+class SettingsWarning(UserWarning):
+    "A key of settings.ini that `Settings` has no field for (read as text)."
 
-def key_kinds(cp:configparser.ConfigParser)->dict[str, str]:
-    "Every known setting and the type its values in `cp` (all sections, raw) share: int, float, bool, or any."
-    seen: dict[str, set] = {k: set() for k in OPTIONAL_KEYS}
-    for sec in [cp.default_section, *cp.sections()]:
-        for k, v in (cp.defaults() if sec == cp.default_section else cp[sec]).items():
-            seen.setdefault(k, set()).add(_kind(cp.get(sec, k, raw=True) if sec != cp.default_section else v))
-    out = {}
-    for k, kinds in seen.items():
-        kinds = kinds - {"any"}
-        if kinds == {"int"}:
-            out[k] = "int"
-        elif kinds and kinds <= {"int", "float"}:
-            out[k] = "float"
-        else:
-            out[k] = "bool" if kinds == {"bool"} else "any"
-    return out
+def _from_settings_folder(p:Path, info:ValidationInfo)->Path:
+    "A relative path taken from the settings file's folder (`base` in the validation context; else the cwd)."
+    return p if p.is_absolute() else (Path((info.context or {}).get("base") or Path.cwd())/p).resolve()
 
-def check_values(cp:configparser.ConfigParser, values:Mapping, path:Path|str|None,
-                 source:str="", # Where the values come from, said after the key; `{K}` is the key in capitals
-                )->None:
-    "Raise `SettingsError` for a key of `values` that `cp` does not know, or a value not of the key's type."
-    import difflib
-    kinds, where = key_kinds(cp), str(path or "built-in defaults")
-    for k, v in values.items():
-        if k not in kinds:
-            near = difflib.get_close_matches(k, kinds, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise SettingsError(f"{where}: unknown setting {k!r}{source.format(K=k.upper())}{hint}" +
-                                f"; valid keys: {', '.join(sorted(kinds))}")
-        want, got = kinds[k], _kind(str(v))
-        ok = (want == "any" or got == want or (want == "float" and got == "int")
-              or (want == "bool" and got in ("bool", "int")))
-        if not ok:
-            name = dict(int="an integer", float="a number", bool="true or false")[want]
-            raise SettingsError(f"{where}: setting {k!r}{source.format(K=k.upper())} must be {name}, not {str(v)!r}")
+SettingsPath = Annotated[Path, AfterValidator(_from_settings_folder)]   # a path setting, absolute once validated
 
 # %% ../nbs/00_core.ipynb #9f9e499d
-class Settings(dict):
-    "Resolved settings of one profile: a dict with attribute access and typed getters."
-    def __getattr__(self, k):
-        try:
-            return self[k]
-        except KeyError:
-            raise AttributeError(
-                f"no setting {k!r} in profile {self.get('profile')!r}; known: {sorted(self)}"
-            ) from None
+class _MappingView:
+    "Read a `Settings` as the dict it once was: `cfg['step']`, `cfg.get(key, default)`, `key in cfg`, `dict(cfg)`."
+    def _value(self, k):
+        known = isinstance(k, str) and (k in type(self).model_fields or k in (self.model_extra or {}))
+        return getattr(self, k) if known else None
 
+    def keys(self):
+        "The settings that have a value (an unset optional one is left out, as a missing key was)."
+        return [k for k in [*type(self).model_fields, *(self.model_extra or {})] if self._value(k) is not None]
+
+    def __getitem__(self, k):
+        if (v := self._value(k)) is None:
+            raise KeyError(f"no setting {k!r} in profile {self.profile!r}")
+        return v
+
+    def __contains__(self, k): return self._value(k) is not None
+    def __iter__(self): return iter(self.keys())
+    def __len__(self): return len(self.keys())
+    def items(self): return [(k, self[k]) for k in self.keys()]
+
+    def get(self, k, default=None):
+        "The value of setting `k`, or `default` where it is unset."
+        v = self._value(k)
+        return default if v is None else v
+
+    # Deprecated getters of the dict days: the typed attribute (`cfg.seed`, `cfg.data_dir`) gives the same value.
     def int(self, k): return int(self[k])
     def float(self, k): return float(self[k])
     def path(self, k): return Path(self[k])
-    def bool(self, k): return str(self[k]).strip().lower() in ("1", "true", "yes", "on")
+    def bool(self, k): return str(self[k]).lower() in ("1", "true", "yes", "on")
+
+# %% ../nbs/00_core.ipynb #c18e0001
+class Settings(_MappingView, BaseModel):
+    "The resolved settings of one profile: one typed field per key of settings.ini (its comments say more)."
+    model_config = ConfigDict(extra="allow", frozen=True)
+    profile: str = Field(description="The profile (section of settings.ini) these settings are read from")
+    settings_file: Path | None = Field(None, description="The settings.ini read (None: the built-in defaults alone)")
+    seed: int = Field(description="Seed of every random choice: worlds, splits, sampling, training")
+    data_dir: SettingsPath = Field(description="Datasets, the mini world, STKit, STKit-Bench, models and caches")
+    runs_dir: SettingsPath = Field(description="Run folders of `st-vlm-repro reproduce` (`<runs_dir>/<UTC time>/`)")
+    figures_dir: SettingsPath = Field(description="Figures of a notebook run by hand (reproduce: its run folder)")
+    tables_dir: SettingsPath = Field(description="Tables of a notebook run by hand (reproduce: its run folder)")
+    published_figures_dir: SettingsPath = Field(description="The committed figures `reproduce --publish` copies over")
+    published_tables_dir: SettingsPath = Field(description="The committed tables `reproduce --publish` copies over")
+    n_workers: int = Field(description="Workers for per-clip work; 0 = one per CPU core")
+    ray_address: str | None = Field(None, description="None: local processes; local: a local Ray; or ray://head:10001")
+    step: float = Field(description="Seconds between the samples of a clip (the 0.5 s grid of paper Sec. 3.2)")
+    max_frames: int = Field(description="Frames per clip (the 40-frame clips of paper Sec. 3.2)")
+    min_step: float = Field(description="A step shorter than this (metres, ground plane) counts as standing still")
+    max_gap: float = Field(description="A gap between labelled samples longer than this (seconds) splits a track")
+    mini_world: bool = Field(description="The data is the synthetic mini world; tables and figures say so")
+    pseudo_dir: SettingsPath | None = Field(None, description="Pseudo-labelling's clips, reports, frames and STKit")
+    pseudo_max_seconds: float | None = Field(None, description="Seconds of each unlabeled video that are labelled")
+    pseudo_backend: str | None = Field(None, description="oracle (mini-world scenes) | transformers | classical")
+    pseudo_corruption: str | None = Field(None, description="The oracle's noise: ideal | mild | moderate | strong")
+    pseudo_domain: str | None = Field(None, description="The videos' domain (driving | sports | general): depth range")
+    pseudo_domains: str | None = Field(None, description="A domain per collection: name=domain, comma-separated")
+    pseudo_collection: str | None = Field(None, description="The source name (Table 2 row) of the oracle's videos")
+    nuscenes_root: SettingsPath | None = Field(None, description="nuScenes root (None: left out)")
+    argoverse2_root: SettingsPath | None = Field(None, description="Argoverse 2 sensor root (None: left out)")
+    egoexo4d_root: SettingsPath | None = Field(None, description="Ego-Exo4D root (None: left out)")
+    nuplan_root: SettingsPath | None = Field(None, description="nuPlan root (None: left out)")
+    miniature_train_clips: int | None = Field(None, description="Table 6 miniature: training clips per split")
+    miniature_val_clips: int | None = Field(None, description="Table 6 miniature: validation clips")
+    miniature_pseudo_clips: int | None = Field(None, description="Table 6 miniature: pseudo-labelled clips")
+    miniature_bench_per_task: int | None = Field(None, description="Table 6 miniature: STKit-Bench items per task")
+    miniature_vision_steps: int | None = Field(None, description="Table 6 miniature: steps of stage a (perception)")
+    miniature_general_steps: int | None = Field(None, description="Table 6 miniature: steps of stage b (general video)")
+    miniature_kinematic_steps: int | None = Field(None, description="Table 6 miniature: steps of stage c (kinematics)")
+    miniature_eval_every: int | None = Field(None, description="Table 6 miniature: steps between curve measurements")
+    description: str | None = Field(None, description="What the profile is, in one line")
+    n_scenes: int | None = Field(None, description="Scenes per dataset format of the synthetic mini world")
+    model_path: SettingsPath | None = Field(None, description="The model's folder (a random-init one is made there)")
+    model_size: str | None = Field(None, description="Size of the random-init model at model_path (None: a real one)")
+    train_config: SettingsPath | None = Field(None, description="The training config (YAML) of notebook 06")
+    device: str | None = Field(None, description="cpu or cuda")
+    train_max_steps: int | None = Field(None, description="Training steps (None: the train_config's)")
+    n_pseudo_videos: int | None = Field(None, description="Fresh mini-world scenes the oracle backend labels")
+    pseudo_videos: str | None = Field(None, description="Unlabeled video folders, one per collection, comma-separated")
+    pseudo_depth_model: str | None = Field(None, description="Local folder of the depth model (Depth Pro)")
+    pseudo_detector: str | None = Field(None, description="Local folder of the open-vocabulary detector")
+    pseudo_sam2: str | None = Field(None, description="Local folder of SAM 2")
+    pseudo_monst3r: str | None = Field(None, description="MonST3R outputs (optional)")
+    lmms_eval_results: str | None = Field(None, description="lmms-eval results of other models: model=path,...")
+    bench_per_task: int | None = Field(None, description="STKit-Bench items per task (None: 200)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data):
+        "An empty value (`ray_address =`) is unset: None."
+        return {k: None if isinstance(v, str) and not v.strip() else v for k, v in data.items()} \
+            if isinstance(data, dict) else data
 
 # %% ../nbs/00_core.ipynb #3051ded3
-def _typed(v:str)->Any:
-    "Turn a settings string into an int, a float, or leave it a string."
-    for f in (int, float):
-        with contextlib.suppress(ValueError):
-            return f(v)
-    return v
+_WANTED = dict(int="an integer", float="a number", bool="true or false", path="a path", string="text")
+
+def _unknown(key:str, names:Iterable[str], where:str, source:str="")->SettingsError:
+    "The error for a setting that does not exist, with the nearest known name and all of them."
+    import difflib
+    names = sorted(names)
+    near = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return SettingsError(f"{where}: unknown setting {key!r}{source}{hint}; valid keys: {', '.join(names)}")
+
+def _settings_layers(path:Path|None)->configparser.ConfigParser:
+    "settings.ini read raw with `[DEFAULT]` as a section of its own: which section sets which key."
+    layers = configparser.ConfigParser(interpolation=None, default_section="\0")
+    if path is not None:
+        layers.read(path)
+    return layers
 
 def load_settings(profile:str|None=None, # Profile (section of settings.ini); default `ST_VLM_PROFILE` or "mini"
                   path:Path|str|None=None, # settings.ini to read; default `find_settings_file()`
@@ -142,32 +191,50 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
     if path is None and asked:
         raise FileNotFoundError(f"profile {asked!r}: no settings.ini in {Path.cwd()} or its parents; "
                                 "run from a clone of st_vlm_repro or set ST_VLM_SETTINGS")
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"settings file {str(path)!r} does not exist")
     cp = configparser.ConfigParser(defaults=DEFAULTS, interpolation=configparser.ExtendedInterpolation())
-    base = Path.cwd()
+    base, where, layers = Path.cwd(), str(path or "built-in defaults"), _settings_layers(path)
     if path is not None:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"settings file {str(path)!r} does not exist")
         cp.read(path)
-        base = Path(path).resolve().parent
+        base = path.resolve().parent
     if profile not in cp.sections() and path is not None:
         raise KeyError(f"profile {profile!r} is not a section of {path}; profiles there: {cp.sections()}")
     if profile not in cp:
         cp.add_section(profile)
-    # environment and explicit overrides go in *before* interpolation,
-    # so `${data_dir}/...` follows an overridden data_dir
+    fields = set(Settings.model_fields) - {"profile", "settings_file"}
+    for sec in layers.sections():
+        for k in set(layers[sec]) - fields:
+            warnings.warn(f"{where} [{sec}]: {k!r} is not a field of Settings (st_vlm_repro.core), read as the text "
+                          f"{layers[sec][k]!r}", SettingsWarning, stacklevel=2)
+    names = fields | {k for sec in layers.sections() for k in layers[sec]}
     env = {k[len("ST_VLM_"):].lower(): v for k, v in os.environ.items()
            if k.startswith("ST_VLM_") and k not in NOT_SETTINGS}
-    check_values(cp, env, path, source=" (environment variable ST_VLM_{K})")
-    check_values(cp, overrides, path)
+    for k in env:
+        if k not in names:
+            raise _unknown(k, names, where, f" (environment variable ST_VLM_{k.upper()})")
+    for k in overrides:
+        if k not in names:
+            raise _unknown(k, names, where)
+    # the environment and explicit overrides go in *before* interpolation, so `${data_dir}/...` follows a new data_dir
     for k, v in {**env, **{k: str(v) for k, v in overrides.items()}}.items():
         cp.set(profile, k, str(v).replace("$", "$$"))
-    raw = dict(cp[profile])
-    res = Settings(profile=profile, settings_file=str(path) if path else "")
-    for k, v in raw.items():
-        if k.endswith(PATH_KEYS_SUFFIXES) and v and not Path(v).is_absolute():
-            v = str((base/v).resolve())
-        res[k] = _typed(v) if isinstance(v, str) else v
-    return res
+    try:
+        values = dict(cp[profile])
+    except configparser.Error as e:
+        raise SettingsError(f"{where} [{profile}]: {' '.join(str(e).split())}") from None
+    try:
+        return Settings.model_validate({**values, "profile": profile, "settings_file": path and path.resolve()},
+                                       context=dict(base=base))
+    except ValidationError as e:
+        err = e.errors()[0]
+        k = str(err["loc"][0]) if err["loc"] else "?"
+        src = (" (environment variable ST_VLM_{})".format(k.upper()) if k in env and k not in overrides else "")
+        sec = next((s for s in (profile, "DEFAULT") if k not in env and k not in overrides
+                    and layers.has_section(s) and layers.has_option(s, k)), None)
+        want = _WANTED.get(err["type"].split("_")[0]) or f"valid ({err['msg']})"
+        raise SettingsError(f"{where}{f' [{sec}]' if sec else ''}: setting {k!r}{src} must be {want}, "
+                            f"not {values.get(k, '')!r}") from None
 
 # %% ../nbs/00_core.ipynb #c13a0006
 def parse_weights(text:str, # e.g. "nuplan=0.748,nuscenes=0.125"
