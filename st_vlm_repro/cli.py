@@ -60,8 +60,8 @@ def main_options(
 # %% ../nbs/91_cli.ipynb #233c8ae7
 @app.command()
 def settings(ctx: typer.Context):
-    "Print the resolved settings of the profile, as JSON."
-    typer.echo(json.dumps(load_settings(ctx.obj["profile"]), indent=1))
+    "Print the resolved settings of the profile, as JSON (unset keys left out)."
+    typer.echo(json.dumps(load_settings(ctx.obj["profile"]).model_dump(mode="json", exclude_none=True), indent=1))
 
 @app.command()
 def reproduce(

@@ -56,25 +56,24 @@ _MUST_BE_SET = ("pseudo_videos", "model_path", "train_config")   # an empty valu
 
 def _needed(cfg, key:str)->bool:
     "Whether `key` must name an existing path on this profile (see the table above)."
-    synthetic = "mini_world" in cfg and cfg.bool("mini_world")
     if key.endswith("_root"):
-        return not synthetic
+        return not cfg.mini_world
     if key.startswith("pseudo_"):
-        return str(cfg.get("pseudo_backend", "oracle")) != "oracle"
+        return (cfg.pseudo_backend or "oracle") != "oracle"
     if key == "model_path":
-        return not cfg.get("model_size")
+        return not cfg.model_size
     return True
 
 def missing_paths(cfg, notebooks:list[Path])->list[tuple[str, str, str]]:
     "(key, value, notebook) for each path the `notebooks` will read that does not exist (or is unset where required)."
-    base = Path(cfg.settings_file).parent if cfg.get("settings_file") else Path.cwd()
+    base = cfg.settings_file.parent if cfg.settings_file else Path.cwd()
     out, seen = [], set()
     for nb in notebooks:
         for key in NOTEBOOK_NEEDS.get(nb.stem.split("_")[0], ()):
             if key in seen or not _needed(cfg, key):
                 continue
             seen.add(key)
-            v = str(cfg.get(key) or "")
+            v = str(getattr(cfg, key) or "")
             if not v:
                 if key in _MUST_BE_SET:
                     out.append((key, "(unset)", nb.stem))
@@ -87,7 +86,7 @@ def preflight(cfg, notebooks:list[Path])->None:
     if miss := missing_paths(cfg, notebooks):
         items = "; ".join(f"{k} = {v} (read by {nb})" for k, v, nb in miss)
         raise FileNotFoundError(f"{len(miss)} path(s) profile {cfg.profile!r} needs are missing: {items}. Fix them in "
-                                f"{cfg.get('settings_file') or 'settings.ini'} [{cfg.profile}] or with --set KEY=PATH "
+                                f"{cfg.settings_file or 'settings.ini'} [{cfg.profile}] or with --set KEY=PATH "
                                 "(an empty dataset root leaves that dataset out)")
 
 # %% ../nbs/90_reproduce.ipynb #71f7fe94
@@ -165,13 +164,13 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
     if check_paths:
         preflight(published, notebooks)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(run_dir) if run_dir else Path(published.runs_dir)/stamp
+    run_dir = Path(run_dir) if run_dir else published.runs_dir/stamp
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = {k: os.environ.get(k) for k in ("ST_VLM_FIGURES_DIR", "ST_VLM_TABLES_DIR", "ST_VLM_SETTINGS")}
     os.environ.update(ST_VLM_FIGURES_DIR=str(run_dir.resolve()/"figures"),
                       ST_VLM_TABLES_DIR=str(run_dir.resolve()/"tables"))
     if published.settings_file:
-        os.environ["ST_VLM_SETTINGS"] = published.settings_file   # kernels read the same file
+        os.environ["ST_VLM_SETTINGS"] = str(published.settings_file)   # kernels read the same file
     try:
         summary = _run_sequence(profile, notebooks, run_dir, timeout, log_output)
     finally:
@@ -192,7 +191,7 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
     done = {r["notebook"]: r for r in old.get("notebooks", [])}
     summary = dict(
         profile=profile,
-        mini_world="mini_world" in cfg and cfg.bool("mini_world"),
+        mini_world=cfg.mini_world,
         run_dir=str(run_dir),
         started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
         notebooks=[],
@@ -222,7 +221,7 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
         summary["notebooks"] = sorted(
             [r for r in summary["notebooks"] if r["notebook"] != nb.stem] + [rec], key=lambda r: r["notebook"]
         )
-        write_index(run_dir, summary, cfg.path("figures_dir"), cfg.path("tables_dir"))
+        write_index(run_dir, summary, cfg.figures_dir, cfg.tables_dir)
         print(
             f"  {rec['status']} in {rec['seconds']} s"
             + (
@@ -234,7 +233,7 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
         )
         if rec["status"] == "failed":
             summary["failed"] = nb.stem
-            write_index(run_dir, summary, cfg.path("figures_dir"), cfg.path("tables_dir"))
+            write_index(run_dir, summary, cfg.figures_dir, cfg.tables_dir)
             print(
                 f"Stopped at {nb.stem}. Fix it, then resume: "
                 f"st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}"
@@ -243,14 +242,15 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
     return summary
 
 def publish_run(run_dir:Path|str, cfg)->list[str]:
-    "Copy a run's tables and figures over the profile's `tables_dir` and `figures_dir`; the paths written."
+    "Copy a run's tables and figures over the profile's `published_tables_dir` and `published_figures_dir`."
     out = []
-    for kind in ("tables", "figures"):
-        src, dest = Path(run_dir)/kind, cfg.path(f"{kind}_dir")
+    for kind, dest in (("tables", cfg.published_tables_dir), ("figures", cfg.published_figures_dir)):
+        src = Path(run_dir)/kind
         for f in sorted(src.rglob("*")) if src.is_dir() else []:
             if f.is_file():
                 (dest/f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, dest/f.relative_to(src))
                 out.append(str(dest/f.relative_to(src)))
-    print(f"Published {len(out)} tables and figures from {run_dir} into {cfg.tables_dir} and {cfg.figures_dir}")
+    print(f"Published {len(out)} tables and figures from {run_dir} into {cfg.published_tables_dir} and "
+          f"{cfg.published_figures_dir}")
     return out

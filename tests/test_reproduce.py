@@ -22,7 +22,7 @@ def test_run_stops_at_failure_and_resumes(tmp_path, monkeypatch):
     marker = tmp_path/"ran.txt"
     _nb(nbs/"00_first.ipynb", f"open({str(marker)!r}, 'a').write(profile + '\\n')")
     _nb(nbs/"00a_figure.ipynb", "from st_vlm_repro.core import load_settings",
-        "d = load_settings(profile).path('figures_dir')\nd.mkdir(parents=True, exist_ok=True)",
+        "d = load_settings(profile).figures_dir\nd.mkdir(parents=True, exist_ok=True)",
         "(d/'fig.png').write_bytes(b'png')")
     _nb(
         nbs / "01_broken.ipynb",
@@ -36,6 +36,7 @@ def test_run_stops_at_failure_and_resumes(tmp_path, monkeypatch):
     st = {r["notebook"]: r for r in s["notebooks"]}
     assert st["00_first"]["status"] == "ok" and st["01_broken"]["status"] == "failed"
     assert (out/"figures/fig.png").read_bytes() == b"png" and not (ROOT/"figures/fig.png").exists()  # not published
+    assert not (ROOT/"runs/latest/figures/fig.png").exists()   # nor where a notebook run by hand writes
     assert "not fixed yet" in st["01_broken"]["error"] and st["01_broken"]["source"] == "import os"
     assert "02_last" not in st and marker.read_text() == "mini\n"
     assert (out/"00_first.ipynb").exists() and "01_broken" in (out/"index.md").read_text()
@@ -52,22 +53,23 @@ def test_run_stops_at_failure_and_resumes(tmp_path, monkeypatch):
 
 
 def test_publish_copies_a_completed_run(tmp_path, monkeypatch):
-    "Only `publish=True` after a run without failure writes the profile's tables and figures folders."
+    "Only `publish=True` after a run without failure writes the profile's published tables and figures folders."
     monkeypatch.chdir(ROOT)
     pub = tmp_path/"published"
-    monkeypatch.setenv("ST_VLM_FIGURES_DIR", str(pub/"figures"))
-    monkeypatch.setenv("ST_VLM_TABLES_DIR", str(pub/"tables"))
+    monkeypatch.setenv("ST_VLM_PUBLISHED_FIGURES_DIR", str(pub/"figures"))
+    monkeypatch.setenv("ST_VLM_PUBLISHED_TABLES_DIR", str(pub/"tables"))
+    monkeypatch.setenv("ST_VLM_FIGURES_DIR", str(tmp_path/"by_hand"))
     nbs = tmp_path/"nbs"
     nbs.mkdir()
     _nb(nbs/"00_table.ipynb", "from st_vlm_repro.core import load_settings",
-        "d = load_settings(profile).path('tables_dir')\nd.mkdir(parents=True, exist_ok=True)",
+        "d = load_settings(profile).tables_dir\nd.mkdir(parents=True, exist_ok=True)",
         "(d/'t.md').write_text('| a |')")
     s = run_notebooks("mini", nbs_dir=nbs, run_dir=tmp_path/"run")
     assert (tmp_path/"run/tables/t.md").exists() and not pub.exists() and "published" not in s
     assert "tables/t.md" in (tmp_path/"run/index.md").read_text()
     s = run_notebooks("mini", nbs_dir=nbs, run_dir=tmp_path/"run", publish=True)
     assert (pub/"tables/t.md").read_text() == "| a |" and s["published"] == [str(pub/"tables/t.md")]
-    assert os.environ["ST_VLM_FIGURES_DIR"] == str(pub/"figures")  # the run's redirection is undone
+    assert os.environ["ST_VLM_FIGURES_DIR"] == str(tmp_path/"by_hand")  # the run's redirection is undone
 
 
 def test_cli_console_script():
@@ -85,7 +87,8 @@ def test_cli_console_script():
     )
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["profile"] == "mini" and s["n_scenes"] == 2 and Path(s["figures_dir"]) == ROOT/"figures"
+    assert s["profile"] == "mini" and s["n_scenes"] == 2 and Path(s["published_figures_dir"]) == ROOT/"figures"
+    assert Path(s["figures_dir"]) == ROOT/"runs/latest/figures"   # a notebook run by hand: not the committed folder
     r = subprocess.run([str(exe), "--set", "oops", "settings"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode != 0 and "key=value" in r.stderr
 
