@@ -825,40 +825,40 @@ PSEUDO_SEED_OFFSET = 1000   # mini: the unlabeled scenes' seed is the profile se
 
 def pseudo_collections(cfg)->list[tuple[str, str, Path]]:
     "The profile's unlabeled collections (name, domain, folder): `pseudo_videos` folders, `pseudo_domains` overrides."
-    pairs = [p.split("=") for p in str(cfg.get("pseudo_domains") or "").split(",") if p.strip()]
+    pairs = [p.split("=") for p in (cfg.pseudo_domains or "").split(",") if p.strip()]
     if bad := [p for p in pairs if len(p) != 2]:
         raise ValueError(f"pseudo_domains: expected name=domain pairs, got {bad}")
     domains = {k.strip(): v.strip() for k, v in pairs}
-    folders = [Path(f.strip()) for f in str(cfg.get("pseudo_videos") or "").split(",") if f.strip()]
-    return [(f.name, domains.get(f.name, cfg.get("pseudo_domain") or "driving"), f) for f in folders]
+    folders = [Path(f.strip()) for f in (cfg.pseudo_videos or "").split(",") if f.strip()]
+    return [(f.name, domains.get(f.name, cfg.pseudo_domain or "driving"), f) for f in folders]
 
 def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict:
     "Pseudo-label the profile's unlabeled videos (mini: rendered fresh scenes + oracle) and build their STKit."
     from st_vlm_repro.stkit import build_stkit
-    root = Path(cfg.pseudo_dir)
-    n_workers = int(cfg.n_workers)
-    ray = cfg.ray_address or None
+    root = cfg.pseudo_dir
+    n_workers = cfg.n_workers
+    ray = cfg.ray_address
     if cfg.pseudo_backend == "oracle":
         from st_vlm_repro.mini_world import make_mini_world, load_ground_truth
         world, videos = root / "world", root / "videos"
         gt = json.loads((world / "ground_truth.json").read_text()) if (world / "ground_truth.json").exists() else None
-        stale = gt is not None and (gt.get("seed") != int(cfg.seed) + PSEUDO_SEED_OFFSET
-                                    or len(gt["scenes"]) != int(cfg.n_pseudo_videos))
+        stale = gt is not None and (gt.get("seed") != cfg.seed + PSEUDO_SEED_OFFSET
+                                    or len(gt["scenes"]) != cfg.n_pseudo_videos)
         if stale:
             import shutil   # other settings: another world, so its videos and their labels go too
             for sub in (world, videos, root / "out"):
                 shutil.rmtree(sub, ignore_errors=True)
         if not (world / "ground_truth.json").exists():
             make_mini_world(
-                world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[], n_sports=0
+                world, cfg.n_pseudo_videos, seed=cfg.seed + PSEUDO_SEED_OFFSET, formats=[], n_sports=0
             )
         _, scenes = load_ground_truth(world)
         videos.mkdir(parents=True, exist_ok=True)
         for sid, sc in scenes.items():
             if not (videos / f"{sid}.mp4").exists():
                 write_scene_video(sc, videos / f"{sid}.mp4", scale=0.8)
-        spec = BackendSpec("oracle", str(world), cfg.get("pseudo_corruption", "moderate"), seed=int(cfg.seed))
-        runs = [(cfg.get("pseudo_collection") or "pseudo", cfg.get("pseudo_domain") or "driving", videos, root / "out")]
+        spec = BackendSpec("oracle", str(world), cfg.pseudo_corruption or "moderate", seed=cfg.seed)
+        runs = [(cfg.pseudo_collection or "pseudo", cfg.pseudo_domain or "driving", videos, root / "out")]
     else:
         runs = [(name, dom, f, root / "out" / name) for name, dom, f in pseudo_collections(cfg)]
         if not runs:
@@ -871,17 +871,17 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
             None,
             "ideal",
             "front",
-            cfg.get("pseudo_depth_model") or None,
-            cfg.get("pseudo_detector") or None,
-            cfg.get("pseudo_sam2") or None,
-            cfg.get("pseudo_monst3r") or None,
-            cfg.get("device", "cpu"),
-            int(cfg.seed),
+            cfg.pseudo_depth_model,
+            cfg.pseudo_detector,
+            cfg.pseudo_sam2,
+            cfg.pseudo_monst3r,
+            cfg.device or "cpu",
+            cfg.seed,
         )
     reps, clips = [], []
     for name, dom, videos, out in runs:
         reps += pseudo_label_folder(videos, out, spec, n_workers=n_workers, ray_address=ray, progress=progress,
-                                    domain=dom, max_seconds=float(cfg.get("pseudo_max_seconds", 20.0)), collection=name,
+                                    domain=dom, max_seconds=cfg.pseudo_max_seconds or 20.0, collection=name,
                                     overwrite=True)   # other settings: label again
         clips += load_pseudo_clips(out)
     failed = [r for r in reps if "error" in r]
@@ -889,7 +889,7 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
         raise ValueError(
             f"{root / 'out'}: pseudo-labelling produced no clips ({len(failed)} of {len(reps)} videos failed)"
         )
-    s = build_stkit(clips, root / "stkit", "pseudo-train", seed=int(cfg.seed), render=render, n_workers=n_workers,
+    s = build_stkit(clips, root / "stkit", "pseudo-train", seed=cfg.seed, render=render, n_workers=n_workers,
                     ray_address=ray, overwrite=True)
     return dict(
         videos=len(reps),

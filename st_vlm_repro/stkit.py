@@ -942,23 +942,23 @@ def build_cmd(source: str = typer.Option(..., help="nuscenes | argoverse2 | egoe
 def ensure_mini_world(cfg)->Path:
     "The `mini` world under `<data_dir>/mini_world`: `n_scenes` driving scenes in all formats, remade unless complete."
     from st_vlm_repro.mini_world import make_mini_world
-    root = Path(cfg.data_dir)/"mini_world"
+    root = cfg.data_dir/"mini_world"
     gt = json.loads((root/"ground_truth.json").read_text()) if (root/"ground_truth.json").exists() else dict(scenes=[])
     n_driving = sum(s["domain"] == "driving" for s in gt["scenes"])
-    complete = (n_driving == int(cfg.n_scenes) and gt.get("seed") == int(cfg.seed)   # another seed: another world
+    complete = (n_driving == cfg.n_scenes and gt.get("seed") == cfg.seed   # another seed: another world
                 and all((root/f/"mini_world_ids.json").exists() for f in LABELLED_SOURCES))
     if not complete:
-        make_mini_world(root, int(cfg.n_scenes), seed=int(cfg.seed), n_workers=int(cfg.n_workers))
+        make_mini_world(root, cfg.n_scenes, seed=cfg.seed, n_workers=cfg.n_workers)
     return root
 
 def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[dict]:
     "Build STKit for every labelled source of the profile whose root exists; return the part summaries."
     from st_vlm_repro.clips import load_clips, DatasetRootError
-    out, summaries = Path(cfg.data_dir)/"stkit", []
+    out, summaries = cfg.data_dir/"stkit", []
     for src in LABELLED_SOURCES:
-        root = cfg.get(f"{src}_root")
+        root = getattr(cfg, f"{src}_root")
         if not root or not Path(root).exists():
-            print(f"{src}: no data at {root!r}, skipped")
+            print(f"{src}: no data at {str(root or '')!r}, skipped")
             continue
         for split in splits:
             if src in BENCH_ONLY_SOURCES and split == "train":
@@ -969,8 +969,8 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
                 print(f"{src} {split}: {e}")
                 continue
             origin = dict(source=src, root=str(Path(root).resolve()), split=split)
-            summaries.append(build_stkit(clips, out, f"{src}-{split}", seed=int(cfg.seed), render=render,
-                                         n_workers=int(cfg.n_workers), ray_address=cfg.ray_address or None,
+            summaries.append(build_stkit(clips, out, f"{src}-{split}", seed=cfg.seed, render=render,
+                                         n_workers=cfg.n_workers, ray_address=cfg.ray_address,
                                          overwrite=True, origin=origin))   # other settings: rebuilt
     check_split_separation(out)
     return summaries
