@@ -92,7 +92,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the world (reading is single-core)")
     a = ap.parse_args()
     cfg = load_settings("mini")
-    root = Path(a.root) if a.root else cfg.path("data_dir") / "mini_world_bench"
+    root = Path(a.root) if a.root else cfg.data_dir / "mini_world_bench"
     gt = root / "ground_truth.json"
     from st_vlm_repro.mini_world import make_world, token
     # rebuild if it changed

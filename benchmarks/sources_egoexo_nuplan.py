@@ -42,7 +42,7 @@ def main():
     ap.add_argument("--root", default=None, help="default: <data_dir>/mini_world_bench_ee_np")
     ap.add_argument("--workers", type=int, default=2, help="processes writing the world (reading is single-core)")
     a = ap.parse_args()
-    root = Path(a.root) if a.root else load_settings("mini").path("data_dir") / "mini_world_bench_ee_np"
+    root = Path(a.root) if a.root else load_settings("mini").data_dir / "mini_world_bench_ee_np"
     want = dict(seed=a.seed, d=a.n_driving, s=a.n_sports)
     if not (root / "bench.json").is_file() or json.loads((root / "bench.json").read_text()) != want:
         from st_vlm_repro.mini_world import make_mini_world
