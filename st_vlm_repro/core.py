@@ -229,7 +229,7 @@ def load_settings(profile:str|None=None, # Profile (section of settings.ini); de
     except ValidationError as e:
         err = e.errors()[0]
         k = str(err["loc"][0]) if err["loc"] else "?"
-        src = (" (environment variable ST_VLM_{})".format(k.upper()) if k in env and k not in overrides else "")
+        src = f" (environment variable ST_VLM_{k.upper()})" if k in env and k not in overrides else ""
         sec = next((s for s in (profile, "DEFAULT") if k not in env and k not in overrides
                     and layers.has_section(s) and layers.has_option(s, k)), None)
         want = _WANTED.get(err["type"].split("_")[0]) or f"valid ({err['msg']})"
