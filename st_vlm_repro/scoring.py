@@ -20,9 +20,9 @@ __all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TO
            'bootstrap_means', 'mean_of_read', 'rate_with_unread', 'summarize', 'normalize_text', 'words_to_digits',
            'canonical_unit', 'unit_kind', 'to_metres', 'to_kmh', 'find_quantities', 'is_refusal', 'answer_span',
            'question_aspect', 'choose_candidate', 'pick_candidate', 'is_unfinished', 'parse_quantity', 'parse_clock',
-           'mmss_to_seconds', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity', 'parse_choice',
-           'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages', 'parse_judge_reply', 'JudgeCache',
-           'judge_extract', 'same_answer', 'rules_judge_agreement']
+           'mmss_to_seconds', 'video_length', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity',
+           'parse_choice', 'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages',
+           'parse_judge_reply', 'JudgeCache', 'judge_extract', 'same_answer', 'rules_judge_agreement']
 
 # %% ../nbs/05a_scoring.ipynb #efee1dde
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -470,7 +470,7 @@ def find_quantities(text:str, # Normalised text (see `normalize_text`, `words_to
 _REFUSAL = re.compile(
     r"\b(?:cannot|can ?not|can't|could not|couldn't|unable to|not possible to|impossible to|not able to|no way to|"
     r"difficult to|hard to)\s+(?:\w+\s+){0,4}?(?:determine|tell|estimate|know|say|judge|infer|calculate|measure|"
-    r"provide|answer|assess|be determined|be estimated|identify|ascertain|compute|give)"
+    r"provide|answer|assess|be determined|be estimated|identify|ascertain|compute|give|compare)"
     r"|\b(?:not enough|insufficient|lack of|lacks?|without (?:any|more|additional))\s+(?:\w+\s+){0,2}?"
     r"(?:information|data|context|details|reference)"
     r"|\bi(?:'m| am) (?:sorry|not sure|unsure)|\bi don't know\b|\bnot (?:determinable|possible to determine)\b"
@@ -510,7 +510,7 @@ def answer_span(text:str)->tuple[str, str|None]:
 
 # %% ../nbs/05a_scoring.ipynb #236d1cf9
 _CUE = re.compile(
-    r"\b(?:so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
+    r"\b(?:(?<!\bor )so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
     r"comes to|equals|answer|conclusion|summary|final|i\.e\.)\b|=|≈"
 )
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
@@ -520,13 +520,15 @@ _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+
                       r"toward|towards|moving|heading|exactly)\s+)*$")
 _EARLIER = re.compile(
     r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
-    r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b"
+    r"began|begins|earlier|early on|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving)|"
+    r"typically|usually|normally|generally|commonly)\b"
 )
 _NEXT_PHRASE = re.compile(r"\b(?:from|to|and|while|but|then|whereas|than|compared)\b")
 # a bound, not the estimate
 _BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")
-_OTHER_BEFORE = re.compile(r"\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
-                           r"(?:(?:about|around|approximately|roughly|~)\s*)?$")   # "lane widths of 3.5 m"
+# "lane widths of 3.5 m", a coordinate "x ≈ 3 m"
+_OTHER_BEFORE = re.compile(r"(?:\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
+                           r"|\b[xyz]\s*(?:=|≈|~)\s*)(?:(?:about|around|approximately|roughly|~)\s*)?$")
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
@@ -572,6 +574,8 @@ def _aspect_rank(aspect, ctx):
 
 _HOUR_CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n]|,\s")   # a parenthesis "(3 o'clock)" stays with its interval
 
+_HOUR_THEN_TIME = re.compile(r"\s*(?:direction\s+)?(?:from|between|during|over|in)\s+(?:(?:about|around|roughly)\s+)?")
+
 def _hours_owned(text, spans):
     "Candidate index → the clock hours named in its clause nearer to it than to any other candidate there."
     ends = [m.end() for m in _HOUR_CLAUSE_END.finditer(text)]
@@ -580,6 +584,9 @@ def _hours_owned(text, spans):
     for m in _HOURS.finditer(text):
         near = [(max(spans[j][0] - m.end(), m.start() - spans[j][1]), j) for j in range(len(spans))
                 if clause(spans[j][0]) == clause(m.start())]
+        after = [j for j in range(len(spans)) if spans[j][0] >= m.end()]
+        if after and _HOUR_THEN_TIME.fullmatch(text, m.end(), spans[after[0]][0]):   # "3 o'clock direction from 3 to 6"
+            near = [(0, after[0])]
         if near:
             owned.setdefault(min(near)[1], set()).add(int(m.group(1)))
     return owned
@@ -608,7 +615,7 @@ def choose_candidate(text:str, # The text the candidates were found in
         if ("though" in text or "despite" in text or "while" in text or "even if" in text)
         else []
     )
-    ranks, asked, cued = [], [], []
+    ranks, asked, cued, other = [], [], [], []
     owned = _hours_owned(text, spans) if aspect and aspect[0] == "hour" else {}
     for i, (s, e) in enumerate(spans):
         cs = max((b1 for b0, b1 in bounds if b1 <= s), default=0)
@@ -625,17 +632,23 @@ def choose_candidate(text:str, # The text the candidates were found in
                 r -= 1
             if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)):
                 r -= 1
+                other.append(i)
         if any(c0 <= s < c1 for c0, c1 in conc):
             r -= 1
         if aspect and aspect[0] == "hour":
             a = _hour_rank(aspect[1], owned.get(i, ()))
         else:
             a = _aspect_rank(aspect, pre + " " + post)
-        c = bool(_CUE.search(text, max(ss, spans[i - 1][1] if i else 0), s) or _CUE.search(post)
+        # a cue in the previous candidate's clause ("40 m in total, of which the last 10 m") is that candidate's
+        prev = spans[i - 1][1] if i else 0
+        prev = min((b1 for b0, b1 in bounds if prev <= b0 and b1 <= s), default=prev) if i else 0
+        c = bool(_CUE.search(text, max(ss, prev), s) or _CUE.search(post)
                  or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)))
         ranks.append(r + a + c)
         asked.append(a > 0)
         cued.append(c)
+    if len(other) == n and not any(cued):   # only the sizes and ranges of other things: no distance traveled told
+        return None, "other measures only"
     best = max(ranks)
     top = [i for i, r in enumerate(ranks) if r == best]
     i = top[-1] if best >= 1 or (aspect and aspect[0] == "end") else top[0]   # asked for the end: the last one told
@@ -735,6 +748,7 @@ _CLOCK = re.compile(
     rf"hour\s+hand\s+at)\s*(?:of|is|was|:|=|at|to|toward|towards|about|around|approximately|roughly|the|number|\s)*"
     rf"(?P<h3>{_HOUR})(?![\d:]|\.\d)(?!\s*(?:-|to)\s*\d)"
     rf"(?!\s*(?:m|km|s|sec|secs|seconds?|meters?|metres?|%|times?|frames?)\b)"
+    rf"|\b(?:clock|direction|heading)\b[^.\n:\d]{{0,25}}:\s*(?P<h4>{_HOUR})(?=\s*(?:$|[\n.;,)]))"   # "... at end: 9"
 )
 _CLOCK_REF = re.compile(
     r"(?:relative to|compared to|compared with|with respect to|from|initial|initially|reference|original|"
@@ -743,7 +757,8 @@ _CLOCK_REF = re.compile(
 )
 # "taking forward as 12 o'clock": the frame, not the answer
 _CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")
-_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=|is)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b")
+_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=|is)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b"
+                              r"|\s*=\s*(?:right|left|behind|backwards?|down|south|east|west)\b")   # a legend
 _ONLY_HOUR = re.compile(rf"\W*(?:answer\W*)?(?P<h>{_HOUR})\W*$")
 
 _CLOCK_ALT = re.compile(
@@ -756,7 +771,8 @@ def parse_clock(text:str, # Normalised text with digits
                 why:list|None=None, # If given, the cue that decided is appended
                )->int|None:
     "The clock hour 1..12 the text answers with, or None."
-    found = [(int(m.group("h1") or m.group("h2") or m.group("h3")), m.start(), m.end()) for m in _CLOCK.finditer(text)]
+    found = [(int(m.group("h1") or m.group("h2") or m.group("h3") or m.group("h4")), m.start(), m.end())
+             for m in _CLOCK.finditer(text)]
     if not found:
         m = _ONLY_HOUR.match(text)
         if m:
@@ -777,13 +793,15 @@ def parse_clock(text:str, # Normalised text with digits
 # %% ../nbs/05a_scoring.ipynb #7d346964
 _TU = r"(?:\s*(?:seconds?|secs?|s)(?![a-z]))?"
 _MMSS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?"
-_RANGE_SEP = r"\s*(?:-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+)?"
+_RANGE_SEP = r"\s*(?:->|→|-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+)?"
 _TRANGE = re.compile(
-    rf"(?P<m0>{_MMSS})\s*(?:-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
+    rf"(?P<m0>{_MMSS})\s*(?:->|→|-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
     rf"|[\[(]\s*(?:t\s*=\s*)?(?P<k0>{_NUM}){_TU}\s*[,;]\s*(?:t\s*=\s*)?(?P<k1>{_NUM}){_TU}\s*[\])]"
     rf"|(?<![\d.:])(?:t\s*=\s*)?(?P<a>{_NUM})(?P<ua>{_TU}){_RANGE_SEP}(?:t\s*=\s*)?(?P<b>{_NUM})(?![\d:])(?P<ub>{_TU})"
-    rf"|start\w*\s+(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?(?P<s0>{_NUM}){_TU}"
-    rf"[^.;]{{0,40}}?\bend\w*\s+(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?(?P<s1>{_NUM}){_TU}"
+    rf"|start\w*(?:\s+time)?(?:\s+|\W{{1,3}})(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?"
+    rf"(?P<s0>{_NUM}){_TU}"
+    rf"[^.;]{{0,40}}?\bend\w*(?:\s+time)?(?:\s+|\W{{1,3}})(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?"
+    rf"(?P<s1>{_NUM}){_TU}"
     rf"|(?<![\d.:])(?P<e0>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.]{{0,60}}?"
     rf"\b(?:until|till|end\w*|stop\w*|finish\w*)\b"
     rf"[^.\d]{{0,30}}?(?P<e1>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])"
@@ -816,14 +834,33 @@ _VIDEO_START = re.compile(
     r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)"
 )
 
+# a start and how long it lasts: "turns toward 3 o'clock at 4.5 s and keeps that heading for about 3 seconds"
+_FOR_DURATION = re.compile(
+    rf"(?<![\d.:])(?P<a>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.;]{{0,60}}?\bfor\s+"
+    rf"(?:(?:about|around|approximately|roughly|another|nearly|almost)\s+)?(?P<d>{_NUM})\s*(?:seconds?|secs?|s)\b"
+)
+# "until the end of the video": the video's length as the question states it
+_VIDEO_END = re.compile(r"\b(?:the\s+)?(?:very\s+)?end\s+of\s+the\s+(?:video|clip)\b(?!\s*\(?\s*(?:at\s+)?\d)"
+                        r"|(?:(?<=until )|(?<=till ))(?:the\s+)?(?:very\s+)?end\b(?!\s*\(?\s*(?:at\s+)?\d)")
+_VIDEO_LENGTH = re.compile(r"\b(?:video|clip)\s+(?:lasts|is|runs|spans)\s+(?:for\s+)?(?:about\s+)?"
+                           r"(?:\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+to\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+
+@functools.lru_cache(maxsize=4096)
+def video_length(question:str|None)->float|None:
+    "The video's length in seconds as the question states it ('The video lasts for 9.5 seconds'), or None."
+    m = _VIDEO_LENGTH.search(normalize_text(question)) if question else None
+    return float(m.group(1)) if m else None
+
 _SEVERAL = re.compile(
     r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
     r"several (?:intervals|periods|times)|"
     r"multiple (?:intervals|periods|times))\b"
 )
 
-def _time_text(text):
+def _time_text(text, end=None):
     "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
+    if end is not None and "end" in text:
+        text = _VIDEO_END.sub(f"{_fmt(end)} s", text)
     if "(" in text:
         text = _PAREN_TIME.sub(r"\1 s", text)
     if "beginning" in text or "start" in text:
@@ -859,10 +896,13 @@ def _time_ranges(text):
             out.append((float(g["s0"]), float(g["s1"]), m.start(), m.end()))
         else:
             out.append((float(g["e0"]), float(g["e1"]), m.start(), m.end()))
+    if not out and not weak and " for " in text:
+        weak = [(float(m.group("a")), float(m.group("a")) + float(m.group("d")), m.start(), m.end())
+                for m in _FOR_DURATION.finditer(text)]
     return out or weak
 
-def _prepared(text):
-    t = _time_text(text)
+def _prepared(text, end=None):
+    t = _time_text(text, end)
     tb = _blank(_CLOCK_BLANK, t) if "clock" in t or ":00" in t else t
     return t, (_blank(_FRAMES, tb) if "frame" in tb else tb)
 
@@ -875,7 +915,7 @@ def parse_time_range(text:str, # Normalised text with digits
                      why:list|None=None, # If given, the cue that decided is appended
                     )->tuple[float, float]|None:
     "The (t_start, t_end) interval in seconds the text answers with, or None."
-    t, tb = _prepared(text)
+    t, tb = _prepared(text, video_length(question))
     found = _time_ranges(tb)
     if not found:
         return None
@@ -883,13 +923,14 @@ def parse_time_range(text:str, # Normalised text with digits
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
         found = [f for f in found if (f[0], f[1]) not in qr] or found
     aspect = question_aspect(question) if len(found) > 1 else None
-    several = (
-        aspect
-        and aspect[0] == "hour"
-        and sum(h == {aspect[1]} for h in _hours_owned(t, [f[2:] for f in found]).values()) > 1
-    )
-    if len(found) > 1 and (several or _SEVERAL.search(t)):   # "twice: 1-2 s and 7-8 s": no single interval answers
-        _note(why, "alternatives")
+    owned = _hours_owned(t, [f[2:] for f in found]) if aspect and aspect[0] == "hour" else {}
+    # the asked direction's intervals, each counted once (a summary may restate the interval of a breakdown)
+    several = len({found[j][:2] for j, h in owned.items() if h == {aspect[1]}}) > 1
+    if len(found) > 1 and (several or _SEVERAL.search(t) or (not owned and "again" in t)):
+        _note(why, "alternatives")   # "twice: 1-2 s and 7-8 s", "from 1 to 4 s and then again ...": no single interval
+        return None
+    if len(owned) == len(found) > 1 and not any(aspect[1] in h for h in owned.values()):
+        _note(why, "asked direction not named")   # every interval has its direction, none the asked one
         return None
     i, cue = choose_candidate(t, [f[2:] for f in found], aspect, [f[:2] for f in found], "time")
     _note(why, cue)
@@ -935,7 +976,9 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
     },
     **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")},
 }
-_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground|time)\b"
+_SLOW_WORDS = "slowly|leisurely|sluggish(?:ly)?|gradual(?:ly)?|gently|time"
+_FAST_WORDS = "quickly|rapidly|fast|swift(?:ly)?|brisk(?:ly)?|speedily"
+_COMP_RE = re.compile(rf"\b(?:(?P<ml>more|less)\s+(?P<adv>{_SLOW_WORDS}|{_FAST_WORDS}|far|distance|ground)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
 _THAN = re.compile(
@@ -979,9 +1022,9 @@ def _comparative(m):
         return 1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")  # "as far as": negated only
     pol = 1 if m.group("ml") == "more" else -1
     adv = m.group("adv")
-    if adv in ("slowly", "time"):
-        return -pol, "speed"   # "in less time": faster
-    return pol, ("speed" if adv in ("quickly", "rapidly", "fast") else "distance")
+    if re.fullmatch(_SLOW_WORDS, adv):
+        return -pol, "speed"   # "in less time": faster; "at a more leisurely pace": slower
+    return pol, ("speed" if re.fullmatch(_FAST_WORDS, adv) else "distance")
 
 # %% ../nbs/05a_scoring.ipynb #35c290b7
 def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
@@ -1009,7 +1052,7 @@ def parse_choice(text:str, # Normalised response
     if "either" in text and _EITHER_COLOURS.search(text):
         _note(why, "alternatives")
         return None
-    claims = []  # (about_asked_quantity, not_concessive, conclusive, colour)
+    claims = []  # (about_asked_quantity, not_concessive, conclusive, colour, not_earlier)
     conc = _in_concessive(text)
     cuts = list(_CLAUSE_SPLIT.finditer(text))
     for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
@@ -1025,8 +1068,8 @@ def parse_choice(text:str, # Normalised response
             subj = before[-1] if before else None
             if subj is None and other and len(allowed) == 2:
                 subj = next(c for c in allowed if c != other)
-            if subj is None or subj == other:
-                continue
+            if subj is None or subj == other or "neither" in text[c0:m.start()]:
+                continue   # "neither the red nor the blue object is faster": no claim
             subj_pos = max(p for p, c in cols if c == subj and p < m.start()) if before else m.start()
             negated = bool(_NEG.search(text, subj_pos, m.start()))
             if m.group("as") and not negated:
@@ -1042,10 +1085,11 @@ def parse_choice(text:str, # Normalised response
             else:
                 continue
             claims.append((quantity is None or qty in (None, quantity), not any(a <= m.start() < b for a, b in conc),
-                           bool(_CUE.search(text, c0, m.start())), ans))
+                           bool(_CUE.search(text, c0, m.start())), ans, not _EARLIER.search(text, c0, c1)))
     if claims:
         pool = [c for c in claims if c[0]] or claims
         pool = [c for c in pool if c[1]] or pool
+        pool = [c for c in pool if c[4]] or pool   # "red is faster early on, but blue ...": an earlier state
         concl = [c for c in pool if c[2]]
         _note(why, "concluding cue" if concl else "comparative")
         return (concl[-1] if concl else pool[0])[3]
@@ -1096,6 +1140,8 @@ _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
 _ASKS_DIFF = re.compile(r"\b(?:opposite|different|differ)")
+_LABELLED_SAME = re.compile(r"\b(?P<k>same|opposite|different)\s*(?:direction|way|heading)?s?\W{0,3}[:=]\s*\W?"
+                            r"(?P<v>yes|no|true|false)\b")
 
 @functools.lru_cache(maxsize=4096)
 def _asks_different(question):
@@ -1157,6 +1203,9 @@ def parse_same_direction(text:str, # Normalised response
                         )->bool|None:
     "True if the response says the two objects move in the same direction, False if not, None if it does not say."
     flip = _asks_different(question)
+    if (m := _LABELLED_SAME.search(text)):   # '{"same direction": false}', "Same direction: yes"
+        same = (m.group("v") in ("yes", "true")) == (m.group("k") == "same")
+        return _noted(why, "labelled answer", same != flip)
     if _NEG_SAME.search(text):
         return _noted(why, "negated 'same'", False)
     if _NEG_DIFF.search(text):
@@ -1218,8 +1267,11 @@ def _extract(task, text, question, choices, why=None):
 
 def _extraction(task, response, question, choices, why):
     text, marked = answer_span(normalize_text(response))
-    if marked is not None and (v := _extract(task, marked, question, choices, why)) is not None:
-        return v, "final-answer marker"
+    if marked is not None:
+        line = next((ln for ln in marked.split("\n") if ln.strip()), "")   # "Answer: 7 m\nExplanation: ..."
+        for part in (line, marked) if line != marked else (marked,):
+            if (v := _extract(task, part, question, choices, why)) is not None:
+                return v, "final-answer marker"
     if not text:
         return None, "refusal"
     last = None
