@@ -225,7 +225,8 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
 
 # %% ../nbs/05a_scoring.ipynb #b3e9649f
 _TRANS = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": "-", "—": "-", "−": "-",
-                        "‐": "-", "‑": "-", "\u00a0": " ", "\u202f": " ", "*": None, "_": " ", "≈": " ≈ ", "×": " × "})
+                        "‐": "-", "‑": "-", "\u00a0": " ", "\u202f": " ", "*": None, "_": " ", "≈": " ≈ ", "×": " × ",
+                        "≤": "<=", "≥": ">="})
 _THOUSANDS = re.compile(r"(?<![\[(\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d)")
 _DECIMAL_COMMA = re.compile(r"(?<![\d,.\[(])(\d+),(\d{1,2})(?=\s?(?:m|km|s|sec|ft|kph|mph)\b)")
 
@@ -254,9 +255,15 @@ def _fraction(m, whole=0):
         return m.group(0)
     return _fmt(round(whole + n / d, 6))
 
+_TAG = re.compile(r"</?(?!answer>)[a-z_]+>|</answer>")   # "<answer>" stays: a final-answer marker
+
 def normalize_text(text:str)->str:
     "Lower-case `text`, plain quotes and dashes, no Markdown emphasis or LaTeX, no thousands separators, plain numbers."
     t = text.lower().translate(_TRANS)
+    if "⁻¹" in t:
+        t = t.replace("⁻¹", "^-1")   # "m s⁻¹", "10⁻¹"
+    if "<" in t and ">" in t:
+        t = _TAG.sub(lambda m: "\n" if m.group(0).startswith("</") else " ", t)   # <think>…</think><answer>…</answer>
     if "\\" in t or "$" in t:
         t = _LATEX_WRAP.sub(r" \1", _LATEX_WRAP.sub(r" \1", t))
         for k, v in _LATEX_OPS.items():
@@ -483,7 +490,7 @@ _HEDGE = re.compile(
     r"may|maybe|might|perhaps|possibly|"
     r"seems to|appears to)\b"
 )
-_MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
+_MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:|<answer>")
 _MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "?",
                 "no that", "no, that", "revis", "too ")   # cheap guards: most answers skip _CORRECTION
 _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
@@ -538,6 +545,8 @@ _ASKED_LABEL = {"distance": re.compile(rf"\b(?:distance|displacement)\b{_LABEL_E
 _ALTERNATIVE = re.compile(
     r"\W*(?:o\s*'?\s*clock\W*)?or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$"
 )
+_MAYBE_GAP = re.compile(r"\W*(?:or\s+)?(?:maybe|perhaps|possibly)\s+(?:(?:about|around|from)\s+)?$")
+_MAYBE_BEFORE = re.compile(r"\b(?:maybe|perhaps|possibly)\s+(?:(?:about|around|from)\s+)?$")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
 _ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
@@ -658,7 +667,8 @@ def choose_candidate(text:str, # The text the candidates were found in
                 lo, hi = sorted((i, j))
                 gap = text[spans[lo][1]:spans[hi][0]]
                 either = "either" in text[max(0, spans[lo][0] - 20):spans[lo][0]]
-                if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and either):
+                hedged = _MAYBE_GAP.match(gap) and _MAYBE_BEFORE.search(text, max(0, spans[lo][0] - 12), spans[lo][0])
+                if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and either) or hedged:
                     return None, "alternatives"
     if asked[i]:
         return i, f"asked {aspect[0]}"
@@ -797,6 +807,7 @@ _RANGE_SEP = r"\s*(?:->|→|-|to|~|until|till|through|and)\s*(?:(?:about|around|
 _TRANGE = re.compile(
     rf"(?P<m0>{_MMSS})\s*(?:->|→|-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
     rf"|[\[(]\s*(?:t\s*=\s*)?(?P<k0>{_NUM}){_TU}\s*[,;]\s*(?:t\s*=\s*)?(?P<k1>{_NUM}){_TU}\s*[\])]"
+    rf"|(?P<k2>{_NUM}){_TU}\s*<=?\s*t\s*<=?\s*(?P<k3>{_NUM}){_TU}"
     rf"|(?<![\d.:])(?:t\s*=\s*)?(?P<a>{_NUM})(?P<ua>{_TU}){_RANGE_SEP}(?:t\s*=\s*)?(?P<b>{_NUM})(?![\d:])(?P<ub>{_TU})"
     rf"|start\w*(?:\s+time)?(?:\s+|\W{{1,3}})(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?"
     rf"(?P<s0>{_NUM}){_TU}"
@@ -845,6 +856,15 @@ _VIDEO_END = re.compile(r"\b(?:the\s+)?(?:very\s+)?end\s+of\s+the\s+(?:video|cli
 _VIDEO_LENGTH = re.compile(r"\b(?:video|clip)\s+(?:lasts|is|runs|spans)\s+(?:for\s+)?(?:about\s+)?"
                            r"(?:\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+to\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
 
+_FIRST_LAST = re.compile(rf"\b(?:for|during|in|over|within|throughout)\s+the\s+(?P<w>first|last|final)\s+"
+                         rf"(?P<n>{_NUM})\s*(?:seconds?|secs?|s)\b")
+
+def _first_last(m, end):
+    n = float(m.group("n"))
+    if m.group("w") == "first":
+        return f"from 0 s to {_fmt(n)} s"
+    return m.group(0) if end is None or n > end else f"from {_fmt(round(end - n, 6))} s to {_fmt(end)} s"
+
 @functools.lru_cache(maxsize=4096)
 def video_length(question:str|None)->float|None:
     "The video's length in seconds as the question states it ('The video lasts for 9.5 seconds'), or None."
@@ -861,6 +881,8 @@ def _time_text(text, end=None):
     "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
     if end is not None and "end" in text:
         text = _VIDEO_END.sub(f"{_fmt(end)} s", text)
+    if "first" in text or ("last" in text and end is not None):
+        text = _FIRST_LAST.sub(lambda m: _first_last(m, end), text)
     if "(" in text:
         text = _PAREN_TIME.sub(r"\1 s", text)
     if "beginning" in text or "start" in text:
@@ -881,8 +903,8 @@ def _time_ranges(text):
         g = m.groupdict()
         if g["m0"]:
             out.append((mmss_to_seconds(g["m0"]), mmss_to_seconds(g["m1"]), m.start(), m.end()))
-        elif g["k0"]:
-            out.append((float(g["k0"]), float(g["k1"]), m.start(), m.end()))
+        elif g["k0"] or g["k2"]:
+            out.append((float(g["k0"] or g["k2"]), float(g["k1"] or g["k3"]), m.start(), m.end()))
         elif g["a"]:
             sep = text[m.end("ua"):m.start("b")]
             has_unit = bool(g["ua"].strip() or g["ub"].strip())
@@ -978,7 +1000,8 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
 }
 _SLOW_WORDS = "slowly|leisurely|sluggish(?:ly)?|gradual(?:ly)?|gently|time"
 _FAST_WORDS = "quickly|rapidly|fast|swift(?:ly)?|brisk(?:ly)?|speedily"
-_COMP_RE = re.compile(rf"\b(?:(?P<ml>more|less)\s+(?P<adv>{_SLOW_WORDS}|{_FAST_WORDS}|far|distance|ground)\b"
+_COMP_RE = re.compile(rf"\b(?:(?P<tl>(?:takes?|took|taking|needs?|needed)\s+(?:\w+\s+)?longer)\b"
+                      rf"|(?P<ml>more|less)\s+(?P<adv>{_SLOW_WORDS}|{_FAST_WORDS}|far|distance|ground)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
 _THAN = re.compile(
@@ -1016,6 +1039,8 @@ def question_polarity(question:str|None)->tuple[int, str|None]:
     return 1, None
 
 def _comparative(m):
+    if m.group("tl"):
+        return -1, "speed"   # "takes longer to cross": slower
     if m.group("w"):
         return _COMPARATIVES[m.group("w")]
     if m.group("as"):
@@ -1226,6 +1251,8 @@ def parse_same_direction(text:str, # Normalised response
         return _noted(why, "same/different words", last[1])
     if (same := _stated_same(text, question)) is not None:
         return _noted(why, "both objects' stated directions", same)
+    if "both" in text and len({d.group(0) for d in _STATED_DIRECTION.finditer(text)}) == 1:
+        return _noted(why, "both, one direction", not flip)
     return None
 
 def _noted(why, cue, value):
