@@ -1061,6 +1061,8 @@ def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
 _EITHER_COLOURS = re.compile(rf"\beither\b[^.;]{{0,30}}?\b(?:{'|'.join(COLOURS)})\b[^.;]{{0,25}}?\bor\b[^.;]{{0,20}}?"
                              rf"\b(?:{'|'.join(COLOURS)})\b")
 
+_PRONOUN = re.compile(r"\b(?:it|this one|that one|the latter)\b")
+
 def _in_concessive(text):
     "Spans of concessive clauses ('although the red car starts faster,'): what they grant is not the answer."
     if not ("though" in text or "despite" in text or "while" in text or "even if" in text):
@@ -1083,6 +1085,9 @@ def parse_choice(text:str, # Normalised response
     for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
         cols = [(m.start(), _norm_colour(m.group(0), allowed)) for m in _COLOUR_RE.finditer(text, c0, c1)]
         cols = [(p, c) for p, c in cols if c]
+        if not cols and (pr := _PRONOUN.search(text, c0, c1)):   # "..., so it is the slower one": the last colour
+            last = [c for c in (_norm_colour(m.group(0), allowed) for m in _COLOUR_RE.finditer(text, 0, c0)) if c]
+            cols = [(pr.start(), last[-1])] if last else []
         if not cols:
             continue
         for m in _COMP_RE.finditer(text, c0, c1):
