@@ -528,14 +528,15 @@ _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+
 _EARLIER = re.compile(
     r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
     r"began|begins|earlier|early on|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving)|"
-    r"typically|usually|normally|generally|commonly)\b"
+    r"typically|usually|normally|generally|commonly|typical(?:\s+\w+){0,3}\s+(?:is|are|ranges?|lies))\b"
 )
 _NEXT_PHRASE = re.compile(r"\b(?:from|to|and|while|but|then|whereas|than|compared)\b")
 # a bound, not the estimate
 _BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")
-# "lane widths of 3.5 m", a coordinate "x ≈ 3 m"
+# "lane widths of 3.5 m", a coordinate "x ≈ 3 m", "the straight-line displacement is 6 m" (not the path)
 _OTHER_BEFORE = re.compile(r"(?:\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
-                           r"|\b[xyz]\s*(?:=|≈|~)\s*)(?:(?:about|around|approximately|roughly|~)\s*)?$")
+                           r"|\b[xyz]\s*(?:=|≈|~)\s*|\bstraight[- ]line\b[^.;,()\d]{0,30}?)"
+                           r"(?:(?:about|around|approximately|roughly|~)\s*)?$")
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
@@ -830,6 +831,8 @@ def mmss_to_seconds(s:str)->float:
 _TIME_PHRASES = [  # the many ways of writing one time, as "N s"
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+(to|-|until|and|through)\s+(?:the\s+)?(\d+)(?:st|nd|rd|th)\s+seconds?\b"),
      r"\1 s \2 \3 s"),
+    (re.compile(r"(?:the\s+)?(\d+(?:\.\d+)?)(?:[\s-]*(?:seconds?|secs?|s))?\s+(and|to|-)\s+(?:the\s+)?"
+                r"(\d+(?:\.\d+)?)[\s-]*(?:seconds?|secs?|s)[\s-]+marks\b"), r"\1 s \2 \3 s"),
     (re.compile(r"(?:the\s+)?(\d+(?:\.\d+)?)[\s-]*(?:seconds?|secs?|s)[\s-]+mark\b"), r"\1 s"),
     (re.compile(r"(?:the\s+)?\b(\d+)(?:st|nd|rd|th)\s+seconds?\b"), r"\1 s"),
     (re.compile(r"\bseconds\s+(\d+(?:\.\d+)?)\s+(and|to|-|through)\s+(\d+(?:\.\d+)?)\b"), r"\1 s \2 \3 s"),
@@ -872,7 +875,7 @@ def video_length(question:str|None)->float|None:
     return float(m.group(1)) if m else None
 
 _SEVERAL = re.compile(
-    r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
+    r"\b(?:twice(?!\s+as\b)|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
     r"several (?:intervals|periods|times)|"
     r"multiple (?:intervals|periods|times))\b"
 )
@@ -887,7 +890,7 @@ def _time_text(text, end=None):
         text = _PAREN_TIME.sub(r"\1 s", text)
     if "beginning" in text or "start" in text:
         text = _VIDEO_START.sub(lambda m: "" if m.group(0).endswith(" ") else "0 s", text)
-    if "second" in text:
+    if "second" in text or "mark" in text:
         for rx, sub in _TIME_PHRASES:
             text = rx.sub(sub, text)
     if ":" in text:
@@ -948,7 +951,7 @@ def parse_time_range(text:str, # Normalised text with digits
     owned = _hours_owned(t, [f[2:] for f in found]) if aspect and aspect[0] == "hour" else {}
     # the asked direction's intervals, each counted once (a summary may restate the interval of a breakdown)
     several = len({found[j][:2] for j, h in owned.items() if h == {aspect[1]}}) > 1
-    if len(found) > 1 and (several or _SEVERAL.search(t) or (not owned and "again" in t)):
+    if _SEVERAL.search(t) or (len(found) > 1 and (several or (not owned and "again" in t))):
         _note(why, "alternatives")   # "twice: 1-2 s and 7-8 s", "from 1 to 4 s and then again ...": no single interval
         return None
     if len(owned) == len(found) > 1 and not any(aspect[1] in h for h in owned.values()):
@@ -1062,6 +1065,22 @@ _EITHER_COLOURS = re.compile(rf"\beither\b[^.;]{{0,30}}?\b(?:{'|'.join(COLOURS)}
                              rf"\b(?:{'|'.join(COLOURS)})\b")
 
 _PRONOUN = re.compile(r"\b(?:it|this one|that one|the latter)\b")
+_ELIDED = re.compile(r"\s*(?:but|and|yet|then)\s+(?!the\b|a\b|an\b|both\b|neither\b|they\b)(?=[a-z]+(?:s|ed)\b)")
+
+_STILL = re.compile(r"\b(?:barely|hardly|scarcely|only just)\s+(?:\w+\s+)?(?:moves?|moving|leaves?|budges?|travels?|"
+                    r"changes?)\b|\b(?:stationary|motionless|stays? (?:put|still|in place)|remains? (?:still|in place)|"
+                    r"(?:is|was) (?:parked|stopped)|does(?: not|n't) move)\b")
+
+def _still_colour(text, allowed, cuts):
+    "The one colour whose clause says it (almost) does not move, if exactly one does."
+    if not _STILL.search(text):
+        return None
+    still = set()
+    for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
+        cols = {c for m in _COLOUR_RE.finditer(text, c0, c1) if (c := _norm_colour(m.group(0), allowed))}
+        if len(cols) == 1 and _STILL.search(text, c0, c1):
+            still |= cols
+    return next(iter(still)) if len(still) == 1 else None
 
 def _in_concessive(text):
     "Spans of concessive clauses ('although the red car starts faster,'): what they grant is not the answer."
@@ -1085,7 +1104,8 @@ def parse_choice(text:str, # Normalised response
     for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
         cols = [(m.start(), _norm_colour(m.group(0), allowed)) for m in _COLOUR_RE.finditer(text, c0, c1)]
         cols = [(p, c) for p, c in cols if c]
-        if not cols and (pr := _PRONOUN.search(text, c0, c1)):   # "..., so it is the slower one": the last colour
+        if not cols and (pr := _PRONOUN.search(text, c0, c1) or _ELIDED.match(text, c0, c1)):
+            # "..., so it is the slower one", "... starts slower but ends up faster": the last colour named
             last = [c for c in (_norm_colour(m.group(0), allowed) for m in _COLOUR_RE.finditer(text, 0, c0)) if c]
             cols = [(pr.start(), last[-1])] if last else []
         if not cols:
@@ -1123,6 +1143,9 @@ def parse_choice(text:str, # Normalised response
         concl = [c for c in pool if c[2]]
         _note(why, "concluding cue" if concl else "comparative")
         return (concl[-1] if concl else pool[0])[3]
+    if len(allowed) == 2 and (still := _still_colour(text, allowed, cuts)):
+        _note(why, "one barely moves")
+        return still if polarity < 0 else next(c for c in allowed if c != still)
     if quantity and (by_value := _choice_by_values(text, allowed, polarity, quantity)) is not None:
         _note(why, "stated values")
         return by_value or None
@@ -1184,7 +1207,7 @@ _STATED_DIRECTION = re.compile(
     r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock"
     r"|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
     r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|"
-    r"toward(?:s)? the camera|away(?: from the camera)?)\b"
+    r"toward(?:s)? the camera|away(?: from the camera)?|u-?turn|turns? around)\b"
     r"|\b(?:go(?:es|ing)?|mov(?:es|ing)|head(?:s|ing)?)\s+(?P<v>up|down)(?:wards?)?\b"
 )   # up / down in the frame
 _CANON_DIRECTION = {
@@ -1199,6 +1222,8 @@ _CANON_DIRECTION = {
     "southeast": "south-east",
     "southwest": "south-west",
 }
+_ONE_OTHER = re.compile(r"\b(?P<a>one)\b(?:\s+of\s+(?:them|the\s+(?:two|objects|two\s+objects))\b|(?! of))"
+                        r"[^.;]{0,60}?\b(?P<b>the other)\b")
 _LIKEWISE = re.compile(r"\b(?:also|too|as well|so is|so does|likewise)\b")
 
 def _stated_same(text, question):
@@ -1207,6 +1232,8 @@ def _stated_same(text, question):
     if len(allowed) != 2 or len(allowed) == len(COLOURS):
         return None
     marks = [(m.start(), c) for m in _COLOUR_RE.finditer(text) if (c := _norm_colour(m.group(0), allowed))]
+    if len({c for _, c in marks}) < 2 and (m := _ONE_OTHER.search(text)):   # "one goes left, the other goes right"
+        marks = [(m.start("a"), "one"), (m.start("b"), "other")]
     stated = {}
     for k, (p, c) in enumerate(marks):
         end = marks[k + 1][0] if k + 1 < len(marks) else len(text)
