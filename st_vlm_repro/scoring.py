@@ -427,8 +427,9 @@ def to_kmh(value:float, unit:str)->float:
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _QTY = re.compile(
     rf"(?:\b(?P<between>between|from)\s+)?(?<![\d.:])(?P<a>{_NUM})(?:[\s-]*(?P<ua>{_UNIT_RE})(?![a-z]))?"
-    rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!\s*:\s*\d)"
+    rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!:\d)"
 )
+_LABEL_AFTER = re.compile(r"\s*:\s*\d")
 _PER_FRAME = re.compile(r"\s*(?:per|/|a|each|every)\s+(?:frame|step|interval|time\s*step|timestep)\b")
 _UNIT_CACHE: dict[str, str | None] = {}
 
@@ -446,8 +447,8 @@ def _quantities(text):
     out = []
     for m in _QTY.finditer(text):
         u = _unit(m.group("u"))
-        if u is None:
-            continue
+        if u is None or (_UNIT_KIND[u] == "time" and _LABEL_AFTER.match(text, m.end())):
+            continue   # "2.0 s: 10 m" labels a time; "33 m: 15 m before the turn and 18 m after it" is a total
         a, b, ua, sep = float(m.group("a")), m.group("b"), m.group("ua"), m.group("sep")
         ua = _unit(ua) if ua else None
         if _UNIT_KIND[u] == "distance" and _PER_FRAME.match(text, m.end()):
@@ -874,6 +875,8 @@ def video_length(question:str|None)->float|None:
     m = _VIDEO_LENGTH.search(normalize_text(question)) if question else None
     return float(m.group(1)) if m else None
 
+_COORDINATED = re.compile(r"\s*,?\s*(?:and|as well as|plus)\s+(?:(?:then|also)\s+)?(?:again\s+)?"
+                          r"(?:from|between|during)?\s*")
 _SEVERAL = re.compile(
     r"\b(?:twice(?!\s+as\b)|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
     r"several (?:intervals|periods|times)|"
@@ -951,7 +954,8 @@ def parse_time_range(text:str, # Normalised text with digits
     owned = _hours_owned(t, [f[2:] for f in found]) if aspect and aspect[0] == "hour" else {}
     # the asked direction's intervals, each counted once (a summary may restate the interval of a breakdown)
     several = len({found[j][:2] for j, h in owned.items() if h == {aspect[1]}}) > 1
-    if _SEVERAL.search(t) or (len(found) > 1 and (several or (not owned and "again" in t))):
+    coordinated = any(_COORDINATED.fullmatch(t, a[3], b[2]) and a[:2] != b[:2] for a, b in zip(found, found[1:]))
+    if _SEVERAL.search(t) or (len(found) > 1 and (several or coordinated or (not owned and "again" in t))):
         _note(why, "alternatives")   # "twice: 1-2 s and 7-8 s", "from 1 to 4 s and then again ...": no single interval
         return None
     if len(owned) == len(found) > 1 and not any(aspect[1] in h for h in owned.values()):
@@ -1004,9 +1008,13 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
 _SLOW_WORDS = "slowly|leisurely|sluggish(?:ly)?|gradual(?:ly)?|gently|time"
 _FAST_WORDS = "quickly|rapidly|fast|swift(?:ly)?|brisk(?:ly)?|speedily"
 _COMP_RE = re.compile(rf"\b(?:(?P<tl>(?:takes?|took|taking|needs?|needed)\s+(?:\w+\s+)?longer)\b"
+                      r"|(?P<vf>overtak(?:es|e|ing)|overtook|outpac(?:es|ed|ing)|outr[ua]n(?:s|ning)?|pass(?:es|ed)|"
+                      r"pulls? ahead of|leaves? behind)\b"
+                      r"|(?P<vs>lag(?:s|ged|ging)?\s+behind|falls?\s+behind|fell\s+behind|trail(?:s|ed|ing)?)\b"
                       rf"|(?P<ml>more|less)\s+(?P<adv>{_SLOW_WORDS}|{_FAST_WORDS}|far|distance|ground)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
+_VERB_OBJECT = re.compile(rf"\s*(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b")
 _THAN = re.compile(
     rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?"
     rf"(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b"
@@ -1042,6 +1050,8 @@ def question_polarity(question:str|None)->tuple[int, str|None]:
     return 1, None
 
 def _comparative(m):
+    if m.group("vf") or m.group("vs"):
+        return (1 if m.group("vf") else -1), "speed"   # "X overtakes Y": X is faster; "X lags behind Y": slower
     if m.group("tl"):
         return -1, "speed"   # "takes longer to cross": slower
     if m.group("w"):
@@ -1064,11 +1074,22 @@ def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
 _EITHER_COLOURS = re.compile(rf"\beither\b[^.;]{{0,30}}?\b(?:{'|'.join(COLOURS)})\b[^.;]{{0,25}}?\bor\b[^.;]{{0,20}}?"
                              rf"\b(?:{'|'.join(COLOURS)})\b")
 
-_PRONOUN = re.compile(r"\b(?:it|this one|that one|the latter)\b")
+_PRONOUN = re.compile(r"\b(?:it|this one|that one)\b")
+_FORMER_LATTER = re.compile(r"\bthe (former|latter)\b(?!\s*\()")
+
+def _pair_member(text, m, allowed):
+    "The colour 'the former' / 'the latter' names: the first / second of the two colours named before it."
+    before = (_norm_colour(x.group(0), allowed) for x in _COLOUR_RE.finditer(text, 0, m.start()))
+    named = list(dict.fromkeys(c for c in before if c))
+    if len(named) < 2:
+        return m.group(0)
+    return f"the {named[-2] if m.group(1) == 'former' else named[-1]}"
 _ELIDED = re.compile(r"\s*(?:but|and|yet|then)\s+(?!the\b|a\b|an\b|both\b|neither\b|they\b)(?=[a-z]+(?:s|ed)\b)")
 
+_STILL_SPLIT = re.compile(r"[.;!?\n]|,\s|\s(?=(?:while|whereas|but)\b)")
 _STILL = re.compile(r"\b(?:barely|hardly|scarcely|only just)\s+(?:\w+\s+)?(?:moves?|moving|leaves?|budges?|travels?|"
-                    r"changes?)\b|\b(?:stationary|motionless|stays? (?:put|still|in place)|remains? (?:still|in place)|"
+                    r"changes?)\b|\bmov(?:es|ed|ing)?\s+(?:only\s+)?(?:a little|a bit|slightly)\b(?!\s+\w+er\b)"
+                    r"|\b(?:stationary|motionless|stays? (?:put|still|in place)|remains? (?:still|in place)|"
                     r"(?:is|was) (?:parked|stopped)|does(?: not|n't) move)\b")
 
 def _still_colour(text, allowed, cuts):
@@ -1076,6 +1097,7 @@ def _still_colour(text, allowed, cuts):
     if not _STILL.search(text):
         return None
     still = set()
+    cuts = list(_STILL_SPLIT.finditer(text))
     for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
         cols = {c for m in _COLOUR_RE.finditer(text, c0, c1) if (c := _norm_colour(m.group(0), allowed))}
         if len(cols) == 1 and _STILL.search(text, c0, c1):
@@ -1098,6 +1120,8 @@ def parse_choice(text:str, # Normalised response
     if "either" in text and _EITHER_COLOURS.search(text):
         _note(why, "alternatives")
         return None
+    if "former" in text or "latter" in text:   # "between the white and red objects, the former is slower"
+        text = _FORMER_LATTER.sub(lambda m: _pair_member(text, m, allowed), text)
     claims = []  # (about_asked_quantity, not_concessive, conclusive, colour, not_earlier)
     conc = _in_concessive(text)
     cuts = list(_CLAUSE_SPLIT.finditer(text))
@@ -1113,8 +1137,11 @@ def parse_choice(text:str, # Normalised response
         for m in _COMP_RE.finditer(text, c0, c1):
             pol, qty = _comparative(m)
             before = [c for p, c in cols if p < m.start()]
-            t = _THAN.match(text, m.end(), c1)
+            verb = m.group("vf") or m.group("vs")
+            t = (_VERB_OBJECT if verb else _THAN).match(text, m.end(), c1)
             other = _norm_colour(t.group("c"), allowed) if t else None
+            if verb and other is None:
+                continue   # "passes the parked truck": not the other object
             subj = before[-1] if before else None
             if subj is None and other and len(allowed) == 2:
                 subj = next(c for c in allowed if c != other)
