@@ -1007,6 +1007,7 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
 }
 _SLOW_WORDS = "slowly|leisurely|sluggish(?:ly)?|gradual(?:ly)?|gently|time"
 _FAST_WORDS = "quickly|rapidly|fast|swift(?:ly)?|brisk(?:ly)?|speedily"
+_SLOW_RE, _FAST_RE = re.compile(_SLOW_WORDS), re.compile(_FAST_WORDS)
 _COMP_RE = re.compile(rf"\b(?:(?P<tl>(?:takes?|took|taking|needs?|needed)\s+(?:\w+\s+)?longer)\b"
                       r"|(?P<vf>overtak(?:es|e|ing)|overtook|outpac(?:es|ed|ing)|outr[ua]n(?:s|ning)?|pass(?:es|ed)|"
                       r"pulls? ahead of|leaves? behind)\b"
@@ -1060,9 +1061,9 @@ def _comparative(m):
         return 1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")  # "as far as": negated only
     pol = 1 if m.group("ml") == "more" else -1
     adv = m.group("adv")
-    if re.fullmatch(_SLOW_WORDS, adv):
+    if _SLOW_RE.fullmatch(adv):
         return -pol, "speed"   # "in less time": faster; "at a more leisurely pace": slower
-    return pol, ("speed" if re.fullmatch(_FAST_WORDS, adv) else "distance")
+    return pol, ("speed" if _FAST_RE.fullmatch(adv) else "distance")
 
 # %% ../nbs/05a_scoring.ipynb #35c290b7
 def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
