@@ -519,7 +519,7 @@ def answer_span(text:str)->tuple[str, str|None]:
 # %% ../nbs/05a_scoring.ipynb #236d1cf9
 _CUE = re.compile(
     r"\b(?:(?<!\bor )so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
-    r"comes to|equals|answer|conclusion|summary|final|i\.e\.)\b|=|≈"
+    r"comes to|equals|answer|conclusion|summary|final|i\.e\.|best(?:\s+\w+)?\s+(?:estimate|guess))\b|=|≈"
 )
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
 _CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|then)\b)")
@@ -547,8 +547,9 @@ _ASKED_LABEL = {"distance": re.compile(rf"\b(?:distance|displacement)\b{_LABEL_E
 _ALTERNATIVE = re.compile(
     r"\W*(?:o\s*'?\s*clock\W*)?or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$"
 )
-_MAYBE_GAP = re.compile(r"\W*(?:or\s+)?(?:maybe|perhaps|possibly)\s+(?:(?:about|around|from)\s+)?$")
-_MAYBE_BEFORE = re.compile(r"\b(?:maybe|perhaps|possibly)\s+(?:(?:about|around|from)\s+)?$")
+_MAYBE = r"(?:maybe|perhaps|possibly|(?:might|may|could)(?:\s+also)?\s+be)\s+(?:(?:about|around|from)\s+)?$"
+_MAYBE_GAP = re.compile(rf"\W*(?:(?:or|but)\s+)?(?:\w+\s+){{0,2}}?{_MAYBE}")   # "..., but it might also be 4 o'clock"
+_MAYBE_BEFORE = re.compile(rf"\b{_MAYBE}")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
 _ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
@@ -857,6 +858,8 @@ _FOR_DURATION = re.compile(
 # "until the end of the video": the video's length as the question states it
 _VIDEO_END = re.compile(r"\b(?:the\s+)?(?:very\s+)?end\s+of\s+the\s+(?:video|clip)\b(?!\s*\(?\s*(?:at\s+)?\d)"
                         r"|(?:(?<=until )|(?<=till ))(?:the\s+)?(?:very\s+)?end\b(?!\s*\(?\s*(?:at\s+)?\d)")
+_ONWARD = re.compile(rf"\b(?:from|after|since)\s+(?:(?:about|around|approximately)\s+)?(?P<n>{_NUM})\s*"
+                     rf"(?:s|secs?|seconds?)\s+on(?:wards?)?\b")
 _VIDEO_LENGTH = re.compile(r"\b(?:video|clip)\s+(?:lasts|is|runs|spans)\s+(?:for\s+)?(?:about\s+)?"
                            r"(?:\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+to\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
 
@@ -887,6 +890,8 @@ def _time_text(text, end=None):
     "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
     if end is not None and "end" in text:
         text = _VIDEO_END.sub(f"{_fmt(end)} s", text)
+    if end is not None and " on" in text:   # "from 3 s onward": to the end of the video
+        text = _ONWARD.sub(lambda m: f"from {m.group('n')} s to {_fmt(end)} s", text)
     if "first" in text or ("last" in text and end is not None):
         text = _FIRST_LAST.sub(lambda m: _first_last(m, end), text)
     if "(" in text:
@@ -1215,8 +1220,9 @@ _DIFF = re.compile(
 )
 _SAME = re.compile(
     r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,6}?(?:ahead|forward|straight|left|"
-    r"right|north|south|east|west|toward|towards|heading|heads?|away))\b"
-)
+    r"right|north|south|east|west|toward|towards|heading|heads?|away)|"
+    r"follow(?:s|ing|ed)?\s+(?:right\s+)?(?:behind\s+)?the\s+(?:other|\w+\s+(?:object|one|car|vehicle)))\b"
+)   # "the white object follows the brown object": one behind the other
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
