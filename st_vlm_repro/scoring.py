@@ -538,7 +538,10 @@ _BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at
 _OTHER_BEFORE = re.compile(r"(?:\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
                            r"|\b[xyz]\s*(?:=|≈|~)\s*|\bstraight[- ]line\b[^.;,()\d]{0,30}?)"
                            r"(?:(?:about|around|approximately|roughly|~)\s*)?$")
-_OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
+_OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart|"
+                            # a size as an adjective: "3 m dashes, 9 m gaps", "a 12 m bus"
+                            r"(?:dash|gap|lane|marking|stripe|segment|section|car|bus|truck|vehicle|block|post|pole)"
+                            r"(?:e?s)?)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
 _LABEL_END = r"[^.\n:=]{0,20}?(?:[:=]|\b(?:of|is|was|equals)\b)"
@@ -806,7 +809,7 @@ def parse_clock(text:str, # Normalised text with digits
 # %% ../nbs/05a_scoring.ipynb #7d346964
 _TU = r"(?:\s*(?:seconds?|secs?|s)(?![a-z]))?"
 _MMSS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?"
-_RANGE_SEP = r"\s*(?:->|→|-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+)?"
+_RANGE_SEP = r"\s*(?:->|→|-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+|[~≈]\s*)?"
 _TRANGE = re.compile(
     rf"(?P<m0>{_MMSS})\s*(?:->|→|-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
     rf"|[\[(]\s*(?:t\s*=\s*)?(?P<k0>{_NUM}){_TU}\s*[,;]\s*(?:t\s*=\s*)?(?P<k1>{_NUM}){_TU}\s*[\])]"
@@ -844,6 +847,7 @@ _FRAMES = re.compile(
     r"\bframes?\s+#?\s*\d+(?:\.\d+)?(?:\s*(?:-|to|and|through|until)\s*(?:frames?\s+)?#?\s*\d+(?:\.\d+)?)?"
 )
 
+_PAREN_LABEL = re.compile(r"\s*\((?:start|end|begin|beginning|stop|onset)\)")
 _PAREN_TIME = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\s*\)")
 _VIDEO_START = re.compile(
     r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
@@ -896,6 +900,7 @@ def _time_text(text, end=None):
         text = _FIRST_LAST.sub(lambda m: _first_last(m, end), text)
     if "(" in text:
         text = _PAREN_TIME.sub(r"\1 s", text)
+        text = _PAREN_LABEL.sub("", text)   # "2.0 (start) - 5.0 (end) s"
     if "beginning" in text or "start" in text:
         text = _VIDEO_START.sub(lambda m: "" if m.group(0).endswith(" ") else "0 s", text)
     if "second" in text or "mark" in text:
@@ -1015,12 +1020,12 @@ _FAST_WORDS = "quickly|rapidly|fast|swift(?:ly)?|brisk(?:ly)?|speedily"
 _SLOW_RE, _FAST_RE = re.compile(_SLOW_WORDS), re.compile(_FAST_WORDS)
 _COMP_RE = re.compile(rf"\b(?:(?P<tl>(?:takes?|took|taking|needs?|needed)\s+(?:\w+\s+)?longer)\b"
                       r"|(?P<vf>overtak(?:es|e|ing)|overtook|outpac(?:es|ed|ing)|outr[ua]n(?:s|ning)?|pass(?:es|ed)|"
-                      r"pulls? ahead of|leaves? behind)\b"
+                      r"pulls? ahead of|leaves? (?:\w+\s+)?behind|left (?:\w+\s+)?behind)\b"
                       r"|(?P<vs>lag(?:s|ged|ging)?\s+behind|falls?\s+behind|fell\s+behind|trail(?:s|ed|ing)?)\b"
                       rf"|(?P<ml>more|less)\s+(?P<adv>{_SLOW_WORDS}|{_FAST_WORDS}|far|distance|ground)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
-_VERB_OBJECT = re.compile(rf"\s*(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b")
+_VERB_OBJECT = re.compile(rf"\s*(?:\w+\s+){{0,2}}?(?P<by>by\s+)?(?:the\s+)?(?P<c>{'|'.join(COLOURS)})\b")
 _THAN = re.compile(
     rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?"
     rf"(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b"
@@ -1148,6 +1153,8 @@ def parse_choice(text:str, # Normalised response
             other = _norm_colour(t.group("c"), allowed) if t else None
             if verb and other is None:
                 continue   # "passes the parked truck": not the other object
+            if verb and t.group("by"):
+                pol = -pol   # passive: "the gray object is outpaced by the pink object"
             subj = before[-1] if before else None
             if subj is None and other and len(allowed) == 2:
                 subj = next(c for c in allowed if c != other)
@@ -1216,7 +1223,8 @@ _NEG_SAME = re.compile(
 _NEG_DIFF = re.compile(r"(?:\b(?:not|never|no)\b|n't\b)[^.?!,]{0,30}?\b(?:opposite|different|differ|diverg\w*)\b")
 _DIFF = re.compile(
     r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
-    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b"
+    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing|"
+    r"cross(?:es|ed)?\s+(?:paths|each other)|intersecting paths)\b"
 )
 _SAME = re.compile(
     r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,6}?(?:ahead|forward|straight|left|"
