@@ -1025,6 +1025,7 @@ _COMP_RE = re.compile(rf"\b(?:(?P<tl>(?:takes?|took|taking|needs?|needed)\s+(?:\
                       rf"|(?P<ml>more|less)\s+(?P<adv>{_SLOW_WORDS}|{_FAST_WORDS}|far|distance|ground)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
+_IT_OBJECT = re.compile(r"\s*(?:it|them|the other(?: one)?)\b")
 _VERB_OBJECT = re.compile(rf"\s*(?:\w+\s+){{0,2}}?(?P<by>by\s+)?(?:the\s+)?(?P<c>{'|'.join(COLOURS)})\b")
 _THAN = re.compile(
     rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?"
@@ -1151,9 +1152,12 @@ def parse_choice(text:str, # Normalised response
             verb = m.group("vf") or m.group("vs")
             t = (_VERB_OBJECT if verb else _THAN).match(text, m.end(), c1)
             other = _norm_colour(t.group("c"), allowed) if t else None
+            if verb and other is None and before and len(allowed) == 2 and _IT_OBJECT.match(text, m.end(), c1):
+                other = next(c for c in allowed if c != before[-1])   # "blue catches up and passes it"
+                t = None
             if verb and other is None:
                 continue   # "passes the parked truck": not the other object
-            if verb and t.group("by"):
+            if verb and t and t.group("by"):
                 pol = -pol   # passive: "the gray object is outpaced by the pink object"
             subj = before[-1] if before else None
             if subj is None and other and len(allowed) == 2:
