@@ -795,14 +795,14 @@ def parse_clock(text:str, # Normalised text with digits
             _note(why, "bare hour")
         return int(m.group("h")) if m else None
     # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
-    for m in _CLOCK_ALT.finditer(text):
-        if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b"):
-            _note(why, "alternatives")
-            return None
+    alts = [(m.start(), m.end()) for m in _CLOCK_ALT.finditer(text)
+            if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b")]
     kept = [f for f in found if not _CLOCK_REF.search(text[max(0, f[1] - 40):f[1]])
             and not _CLOCK_DEF.search(text[max(0, f[1] - 12):f[1]]) and not _CLOCK_DEF_AFTER.match(text, f[2])] or found
     i, cue = choose_candidate(text, [f[1:] for f in kept], question_aspect(question) if len(kept) > 1 else None,
                               [f[0] for f in kept], "clock")
+    if i is not None and any(a < kept[i][2] and kept[i][1] < b for a, b in alts):
+        i, cue = None, "alternatives"   # the answer is one of two hours; a "(1-2 o'clock)" passed on the way is not
     _note(why, cue)
     return None if i is None else kept[i][0]
 
@@ -820,7 +820,7 @@ _TRANGE = re.compile(
     rf"[^.;]{{0,40}}?\bend\w*(?:\s+time)?(?:\s+|\W{{1,3}})(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?"
     rf"(?P<s1>{_NUM}){_TU}"
     rf"|(?<![\d.:])(?P<e0>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.]{{0,60}}?"
-    rf"\b(?:until|till|end\w*|stop\w*|finish\w*)\b"
+    rf"\b(?:until|till|end\w*|stop\w*|finish\w*|through)\b"
     rf"[^.\d]{{0,30}}?(?P<e1>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])"
 )
 _BETWEEN_BEFORE = re.compile(
@@ -959,6 +959,8 @@ def parse_time_range(text:str, # Normalised text with digits
         return None
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
+        if (length := video_length(question)) is not None:
+            qr.add((0.0, length))   # the video's whole span restated ("frames from 0.0 s to 9.5 s")
         found = [f for f in found if (f[0], f[1]) not in qr] or found
     aspect = question_aspect(question) if len(found) > 1 else None
     owned = _hours_owned(t, [f[2:] for f in found]) if aspect and aspect[0] == "hour" else {}
