@@ -20,9 +20,9 @@ __all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TO
            'bootstrap_means', 'mean_of_read', 'rate_with_unread', 'summarize', 'normalize_text', 'words_to_digits',
            'canonical_unit', 'unit_kind', 'to_metres', 'to_kmh', 'find_quantities', 'is_refusal', 'answer_span',
            'question_aspect', 'choose_candidate', 'pick_candidate', 'is_unfinished', 'parse_quantity', 'parse_clock',
-           'mmss_to_seconds', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity', 'parse_choice',
-           'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages', 'parse_judge_reply', 'JudgeCache',
-           'judge_extract', 'same_answer', 'rules_judge_agreement']
+           'mmss_to_seconds', 'video_length', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity',
+           'parse_choice', 'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages',
+           'parse_judge_reply', 'JudgeCache', 'judge_extract', 'same_answer', 'rules_judge_agreement']
 
 # %% ../nbs/05a_scoring.ipynb #efee1dde
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -225,7 +225,8 @@ def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or wi
 
 # %% ../nbs/05a_scoring.ipynb #b3e9649f
 _TRANS = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": "-", "—": "-", "−": "-",
-                        "‐": "-", "‑": "-", "\u00a0": " ", "\u202f": " ", "*": None, "_": " ", "≈": " ≈ ", "×": " × "})
+                        "‐": "-", "‑": "-", "\u00a0": " ", "\u202f": " ", "*": None, "_": " ", "≈": " ≈ ", "×": " × ",
+                        "≤": "<=", "≥": ">="})
 _THOUSANDS = re.compile(r"(?<![\[(\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d)")
 _DECIMAL_COMMA = re.compile(r"(?<![\d,.\[(])(\d+),(\d{1,2})(?=\s?(?:m|km|s|sec|ft|kph|mph)\b)")
 
@@ -254,9 +255,15 @@ def _fraction(m, whole=0):
         return m.group(0)
     return _fmt(round(whole + n / d, 6))
 
+_TAG = re.compile(r"</?(?!answer>)[a-z_]+>|</answer>")   # "<answer>" stays: a final-answer marker
+
 def normalize_text(text:str)->str:
     "Lower-case `text`, plain quotes and dashes, no Markdown emphasis or LaTeX, no thousands separators, plain numbers."
     t = text.lower().translate(_TRANS)
+    if "⁻¹" in t:
+        t = t.replace("⁻¹", "^-1")   # "m s⁻¹", "10⁻¹"
+    if "<" in t and ">" in t:
+        t = _TAG.sub(lambda m: "\n" if m.group(0).startswith("</") else " ", t)   # <think>…</think><answer>…</answer>
     if "\\" in t or "$" in t:
         t = _LATEX_WRAP.sub(r" \1", _LATEX_WRAP.sub(r" \1", t))
         for k, v in _LATEX_OPS.items():
@@ -420,8 +427,9 @@ def to_kmh(value:float, unit:str)->float:
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _QTY = re.compile(
     rf"(?:\b(?P<between>between|from)\s+)?(?<![\d.:])(?P<a>{_NUM})(?:[\s-]*(?P<ua>{_UNIT_RE})(?![a-z]))?"
-    rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!\s*:\s*\d)"
+    rf"(?:\s*(?P<sep>-|to|~|and|or)\s*(?P<b>{_NUM}))?[\s-]*(?P<u>{_UNIT_RE})(?![a-z0-9²³/^])(?!:\d)"
 )
+_LABEL_AFTER = re.compile(r"\s*:\s*\d")
 _PER_FRAME = re.compile(r"\s*(?:per|/|a|each|every)\s+(?:frame|step|interval|time\s*step|timestep)\b")
 _UNIT_CACHE: dict[str, str | None] = {}
 
@@ -439,8 +447,8 @@ def _quantities(text):
     out = []
     for m in _QTY.finditer(text):
         u = _unit(m.group("u"))
-        if u is None:
-            continue
+        if u is None or (_UNIT_KIND[u] == "time" and _LABEL_AFTER.match(text, m.end())):
+            continue   # "2.0 s: 10 m" labels a time; "33 m: 15 m before the turn and 18 m after it" is a total
         a, b, ua, sep = float(m.group("a")), m.group("b"), m.group("ua"), m.group("sep")
         ua = _unit(ua) if ua else None
         if _UNIT_KIND[u] == "distance" and _PER_FRAME.match(text, m.end()):
@@ -470,7 +478,7 @@ def find_quantities(text:str, # Normalised text (see `normalize_text`, `words_to
 _REFUSAL = re.compile(
     r"\b(?:cannot|can ?not|can't|could not|couldn't|unable to|not possible to|impossible to|not able to|no way to|"
     r"difficult to|hard to)\s+(?:\w+\s+){0,4}?(?:determine|tell|estimate|know|say|judge|infer|calculate|measure|"
-    r"provide|answer|assess|be determined|be estimated|identify|ascertain|compute|give)"
+    r"provide|answer|assess|be determined|be estimated|identify|ascertain|compute|give|compare)"
     r"|\b(?:not enough|insufficient|lack of|lacks?|without (?:any|more|additional))\s+(?:\w+\s+){0,2}?"
     r"(?:information|data|context|details|reference)"
     r"|\bi(?:'m| am) (?:sorry|not sure|unsure)|\bi don't know\b|\bnot (?:determinable|possible to determine)\b"
@@ -483,7 +491,7 @@ _HEDGE = re.compile(
     r"may|maybe|might|perhaps|possibly|"
     r"seems to|appears to)\b"
 )
-_MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:")
+_MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:|<answer>")
 _MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "?",
                 "no that", "no, that", "revis", "too ")   # cheap guards: most answers skip _CORRECTION
 _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion|ing myself)\b"
@@ -510,8 +518,8 @@ def answer_span(text:str)->tuple[str, str|None]:
 
 # %% ../nbs/05a_scoring.ipynb #236d1cf9
 _CUE = re.compile(
-    r"\b(?:so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
-    r"comes to|equals|answer|conclusion|summary|final|i\.e\.)\b|=|≈"
+    r"\b(?:(?<!\bor )so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
+    r"comes to|equals|answer|conclusion|summary|final|i\.e\.|best(?:\s+\w+)?\s+(?:estimate|guess))\b|=|≈"
 )
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
 _CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|then)\b)")
@@ -520,14 +528,20 @@ _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+
                       r"toward|towards|moving|heading|exactly)\s+)*$")
 _EARLIER = re.compile(
     r"\b(?:initial(?:ly)?|at first|first glance|at the (?:start|beginning)|in the first|starts?|started|starting|"
-    r"began|begins|earlier|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving))\b"
+    r"began|begins|earlier|early on|originally|previously|peaks?|briefly|i thought|first appear|was (?:heading|moving)|"
+    r"typically|usually|normally|generally|commonly|typical(?:\s+\w+){0,3}\s+(?:is|are|ranges?|lies))\b"
 )
 _NEXT_PHRASE = re.compile(r"\b(?:from|to|and|while|but|then|whereas|than|compared)\b")
 # a bound, not the estimate
 _BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at least|up to)\s+$")
-_OTHER_BEFORE = re.compile(r"\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
-                           r"(?:(?:about|around|approximately|roughly|~)\s*)?$")   # "lane widths of 3.5 m"
-_OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart)\b")
+# "lane widths of 3.5 m", a coordinate "x ≈ 3 m", "the straight-line displacement is 6 m" (not the path)
+_OTHER_BEFORE = re.compile(r"(?:\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
+                           r"|\b[xyz]\s*(?:=|≈|~)\s*|\bstraight[- ]line\b[^.;,()\d]{0,30}?)"
+                           r"(?:(?:about|around|approximately|roughly|~)\s*)?$")
+_OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart|"
+                            # a size as an adjective: "3 m dashes, 9 m gaps", "a 12 m bus"
+                            r"(?:dash|gap|lane|marking|stripe|segment|section|car|bus|truck|vehicle|block|post|pole)"
+                            r"(?:e?s)?)\b")
 _CONCESSIVE = re.compile(r"(?:^|[.!?;]\s+|,\s*)(?:although|though|even though|even if|despite|while)\b"
                          r"[^.;!?]*?(?=,|[.;!?](?:\s|$)|$)")
 _LABEL_END = r"[^.\n:=]{0,20}?(?:[:=]|\b(?:of|is|was|equals)\b)"
@@ -536,6 +550,9 @@ _ASKED_LABEL = {"distance": re.compile(rf"\b(?:distance|displacement)\b{_LABEL_E
 _ALTERNATIVE = re.compile(
     r"\W*(?:o\s*'?\s*clock\W*)?or\s+(?:(?:about|around|approximately|roughly|from|maybe|perhaps)\s+)*$"
 )
+_MAYBE = r"(?:maybe|perhaps|possibly|(?:might|may|could)(?:\s+also)?\s+be)\s+(?:(?:about|around|from)\s+)?$"
+_MAYBE_GAP = re.compile(rf"\W*(?:(?:or|but)\s+)?(?:\w+\s+){{0,2}}?{_MAYBE}")   # "..., but it might also be 4 o'clock"
+_MAYBE_BEFORE = re.compile(rf"\b{_MAYBE}")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
 _ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
@@ -572,6 +589,8 @@ def _aspect_rank(aspect, ctx):
 
 _HOUR_CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n]|,\s")   # a parenthesis "(3 o'clock)" stays with its interval
 
+_HOUR_THEN_TIME = re.compile(r"\s*(?:direction\s+)?(?:from|between|during|over|in)\s+(?:(?:about|around|roughly)\s+)?")
+
 def _hours_owned(text, spans):
     "Candidate index → the clock hours named in its clause nearer to it than to any other candidate there."
     ends = [m.end() for m in _HOUR_CLAUSE_END.finditer(text)]
@@ -580,6 +599,9 @@ def _hours_owned(text, spans):
     for m in _HOURS.finditer(text):
         near = [(max(spans[j][0] - m.end(), m.start() - spans[j][1]), j) for j in range(len(spans))
                 if clause(spans[j][0]) == clause(m.start())]
+        after = [j for j in range(len(spans)) if spans[j][0] >= m.end()]
+        if after and _HOUR_THEN_TIME.fullmatch(text, m.end(), spans[after[0]][0]):   # "3 o'clock direction from 3 to 6"
+            near = [(0, after[0])]
         if near:
             owned.setdefault(min(near)[1], set()).add(int(m.group(1)))
     return owned
@@ -608,7 +630,7 @@ def choose_candidate(text:str, # The text the candidates were found in
         if ("though" in text or "despite" in text or "while" in text or "even if" in text)
         else []
     )
-    ranks, asked, cued = [], [], []
+    ranks, asked, cued, other = [], [], [], []
     owned = _hours_owned(text, spans) if aspect and aspect[0] == "hour" else {}
     for i, (s, e) in enumerate(spans):
         cs = max((b1 for b0, b1 in bounds if b1 <= s), default=0)
@@ -625,17 +647,23 @@ def choose_candidate(text:str, # The text the candidates were found in
                 r -= 1
             if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)):
                 r -= 1
+                other.append(i)
         if any(c0 <= s < c1 for c0, c1 in conc):
             r -= 1
         if aspect and aspect[0] == "hour":
             a = _hour_rank(aspect[1], owned.get(i, ()))
         else:
             a = _aspect_rank(aspect, pre + " " + post)
-        c = bool(_CUE.search(text, max(ss, spans[i - 1][1] if i else 0), s) or _CUE.search(post)
+        # a cue in the previous candidate's clause ("40 m in total, of which the last 10 m") is that candidate's
+        prev = spans[i - 1][1] if i else 0
+        prev = min((b1 for b0, b1 in bounds if prev <= b0 and b1 <= s), default=prev) if i else 0
+        c = bool(_CUE.search(text, max(ss, prev), s) or _CUE.search(post)
                  or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)))
         ranks.append(r + a + c)
         asked.append(a > 0)
         cued.append(c)
+    if len(other) == n and not any(cued):   # only the sizes and ranges of other things: no distance traveled told
+        return None, "other measures only"
     best = max(ranks)
     top = [i for i, r in enumerate(ranks) if r == best]
     i = top[-1] if best >= 1 or (aspect and aspect[0] == "end") else top[0]   # asked for the end: the last one told
@@ -645,7 +673,8 @@ def choose_candidate(text:str, # The text the candidates were found in
                 lo, hi = sorted((i, j))
                 gap = text[spans[lo][1]:spans[hi][0]]
                 either = "either" in text[max(0, spans[lo][0] - 20):spans[lo][0]]
-                if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and either):
+                hedged = _MAYBE_GAP.match(gap) and _MAYBE_BEFORE.search(text, max(0, spans[lo][0] - 12), spans[lo][0])
+                if _ALTERNATIVE.match(gap) or (gap.strip() in ("", ",") and either) or hedged:
                     return None, "alternatives"
     if asked[i]:
         return i, f"asked {aspect[0]}"
@@ -735,6 +764,7 @@ _CLOCK = re.compile(
     rf"hour\s+hand\s+at)\s*(?:of|is|was|:|=|at|to|toward|towards|about|around|approximately|roughly|the|number|\s)*"
     rf"(?P<h3>{_HOUR})(?![\d:]|\.\d)(?!\s*(?:-|to)\s*\d)"
     rf"(?!\s*(?:m|km|s|sec|secs|seconds?|meters?|metres?|%|times?|frames?)\b)"
+    rf"|\b(?:clock|direction|heading)\b[^.\n:\d]{{0,25}}:\s*(?P<h4>{_HOUR})(?=\s*(?:$|[\n.;,)]))"   # "... at end: 9"
 )
 _CLOCK_REF = re.compile(
     r"(?:relative to|compared to|compared with|with respect to|from|initial|initially|reference|original|"
@@ -743,7 +773,8 @@ _CLOCK_REF = re.compile(
 )
 # "taking forward as 12 o'clock": the frame, not the answer
 _CLOCK_DEF = re.compile(r"\b(?:as|being|=)\s+(?:the\s+)?$")
-_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=|is)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b")
+_CLOCK_DEF_AFTER = re.compile(r"\s*(?:as|being|=|is)\s+(?:straight\s+)?(?:ahead|forward|the front|north|up)\b"
+                              r"|\s*=\s*(?:right|left|behind|backwards?|down|south|east|west)\b")   # a legend
 _ONLY_HOUR = re.compile(rf"\W*(?:answer\W*)?(?P<h>{_HOUR})\W*$")
 
 _CLOCK_ALT = re.compile(
@@ -756,36 +787,40 @@ def parse_clock(text:str, # Normalised text with digits
                 why:list|None=None, # If given, the cue that decided is appended
                )->int|None:
     "The clock hour 1..12 the text answers with, or None."
-    found = [(int(m.group("h1") or m.group("h2") or m.group("h3")), m.start(), m.end()) for m in _CLOCK.finditer(text)]
+    found = [(int(m.group("h1") or m.group("h2") or m.group("h3") or m.group("h4")), m.start(), m.end())
+             for m in _CLOCK.finditer(text)]
     if not found:
         m = _ONLY_HOUR.match(text)
         if m:
             _note(why, "bare hour")
         return int(m.group("h")) if m else None
     # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
-    for m in _CLOCK_ALT.finditer(text):
-        if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b"):
-            _note(why, "alternatives")
-            return None
+    alts = [(m.start(), m.end()) for m in _CLOCK_ALT.finditer(text)
+            if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b")]
     kept = [f for f in found if not _CLOCK_REF.search(text[max(0, f[1] - 40):f[1]])
             and not _CLOCK_DEF.search(text[max(0, f[1] - 12):f[1]]) and not _CLOCK_DEF_AFTER.match(text, f[2])] or found
     i, cue = choose_candidate(text, [f[1:] for f in kept], question_aspect(question) if len(kept) > 1 else None,
                               [f[0] for f in kept], "clock")
+    if i is not None and any(a < kept[i][2] and kept[i][1] < b for a, b in alts):
+        i, cue = None, "alternatives"   # the answer is one of two hours; a "(1-2 o'clock)" passed on the way is not
     _note(why, cue)
     return None if i is None else kept[i][0]
 
 # %% ../nbs/05a_scoring.ipynb #7d346964
 _TU = r"(?:\s*(?:seconds?|secs?|s)(?![a-z]))?"
 _MMSS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?"
-_RANGE_SEP = r"\s*(?:-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+)?"
+_RANGE_SEP = r"\s*(?:->|→|-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+|[~≈]\s*)?"
 _TRANGE = re.compile(
-    rf"(?P<m0>{_MMSS})\s*(?:-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
+    rf"(?P<m0>{_MMSS})\s*(?:->|→|-|to|~|until|till|through|and)\s*(?P<m1>{_MMSS})"
     rf"|[\[(]\s*(?:t\s*=\s*)?(?P<k0>{_NUM}){_TU}\s*[,;]\s*(?:t\s*=\s*)?(?P<k1>{_NUM}){_TU}\s*[\])]"
+    rf"|(?P<k2>{_NUM}){_TU}\s*<=?\s*t\s*<=?\s*(?P<k3>{_NUM}){_TU}"
     rf"|(?<![\d.:])(?:t\s*=\s*)?(?P<a>{_NUM})(?P<ua>{_TU}){_RANGE_SEP}(?:t\s*=\s*)?(?P<b>{_NUM})(?![\d:])(?P<ub>{_TU})"
-    rf"|start\w*\s+(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?(?P<s0>{_NUM}){_TU}"
-    rf"[^.;]{{0,40}}?\bend\w*\s+(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?(?P<s1>{_NUM}){_TU}"
+    rf"|start\w*(?:\s+time)?(?:\s+|\W{{1,3}})(?:at\s+|from\s+)?(?:t\s*=\s*)?(?:about\s+|around\s+|approximately\s+)?"
+    rf"(?P<s0>{_NUM}){_TU}"
+    rf"[^.;]{{0,40}}?\bend\w*(?:\s+time)?(?:\s+|\W{{1,3}})(?:at\s+|by\s+|around\s+|about\s+)*(?:t\s*=\s*)?"
+    rf"(?P<s1>{_NUM}){_TU}"
     rf"|(?<![\d.:])(?P<e0>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.]{{0,60}}?"
-    rf"\b(?:until|till|end\w*|stop\w*|finish\w*)\b"
+    rf"\b(?:until|till|end\w*|stop\w*|finish\w*|through)\b"
     rf"[^.\d]{{0,30}}?(?P<e1>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])"
 )
 _BETWEEN_BEFORE = re.compile(
@@ -801,6 +836,8 @@ def mmss_to_seconds(s:str)->float:
 _TIME_PHRASES = [  # the many ways of writing one time, as "N s"
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+(to|-|until|and|through)\s+(?:the\s+)?(\d+)(?:st|nd|rd|th)\s+seconds?\b"),
      r"\1 s \2 \3 s"),
+    (re.compile(r"(?:the\s+)?(\d+(?:\.\d+)?)(?:[\s-]*(?:seconds?|secs?|s))?\s+(and|to|-)\s+(?:the\s+)?"
+                r"(\d+(?:\.\d+)?)[\s-]*(?:seconds?|secs?|s)[\s-]+marks\b"), r"\1 s \2 \3 s"),
     (re.compile(r"(?:the\s+)?(\d+(?:\.\d+)?)[\s-]*(?:seconds?|secs?|s)[\s-]+mark\b"), r"\1 s"),
     (re.compile(r"(?:the\s+)?\b(\d+)(?:st|nd|rd|th)\s+seconds?\b"), r"\1 s"),
     (re.compile(r"\bseconds\s+(\d+(?:\.\d+)?)\s+(and|to|-|through)\s+(\d+(?:\.\d+)?)\b"), r"\1 s \2 \3 s"),
@@ -810,25 +847,63 @@ _FRAMES = re.compile(
     r"\bframes?\s+#?\s*\d+(?:\.\d+)?(?:\s*(?:-|to|and|through|until)\s*(?:frames?\s+)?#?\s*\d+(?:\.\d+)?)?"
 )
 
+_PAREN_LABEL = re.compile(r"\s*\((?:start|end|begin|beginning|stop|onset)\)")
 _PAREN_TIME = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\s*\)")
 _VIDEO_START = re.compile(
     r"\b(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?\s+(?=\d)"
     r"|(?<=from )(?:the\s+)?(?:very\s+)?(?:beginning|start)(?:\s+of\s+the\s+(?:video|clip))?(?=\s+(?:to|until|till)\b)"
 )
 
+# a start and how long it lasts: "turns toward 3 o'clock at 4.5 s and keeps that heading for about 3 seconds"
+_FOR_DURATION = re.compile(
+    rf"(?<![\d.:])(?P<a>{_NUM})\s*(?:seconds?|secs?|s)(?![a-z])[^.;]{{0,60}}?\bfor\s+"
+    rf"(?:(?:about|around|approximately|roughly|another|nearly|almost)\s+)?(?P<d>{_NUM})\s*(?:seconds?|secs?|s)\b"
+)
+# "until the end of the video": the video's length as the question states it
+_VIDEO_END = re.compile(r"\b(?:the\s+)?(?:very\s+)?end\s+of\s+the\s+(?:video|clip)\b(?!\s*\(?\s*(?:at\s+)?\d)"
+                        r"|(?:(?<=until )|(?<=till ))(?:the\s+)?(?:very\s+)?end\b(?!\s*\(?\s*(?:at\s+)?\d)")
+_ONWARD = re.compile(rf"\b(?:from|after|since)\s+(?:(?:about|around|approximately)\s+)?(?P<n>{_NUM})\s*"
+                     rf"(?:s|secs?|seconds?)\s+on(?:wards?)?\b")
+_VIDEO_LENGTH = re.compile(r"\b(?:video|clip)\s+(?:lasts|is|runs|spans)\s+(?:for\s+)?(?:about\s+)?"
+                           r"(?:\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+to\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+
+_FIRST_LAST = re.compile(rf"\b(?:for|during|in|over|within|throughout)\s+the\s+(?P<w>first|last|final)\s+"
+                         rf"(?P<n>{_NUM})\s*(?:seconds?|secs?|s)\b")
+
+def _first_last(m, end):
+    n = float(m.group("n"))
+    if m.group("w") == "first":
+        return f"from 0 s to {_fmt(n)} s"
+    return m.group(0) if end is None or n > end else f"from {_fmt(round(end - n, 6))} s to {_fmt(end)} s"
+
+@functools.lru_cache(maxsize=4096)
+def video_length(question:str|None)->float|None:
+    "The video's length in seconds as the question states it ('The video lasts for 9.5 seconds'), or None."
+    m = _VIDEO_LENGTH.search(normalize_text(question)) if question else None
+    return float(m.group(1)) if m else None
+
+_COORDINATED = re.compile(r"\s*,?\s*(?:and|as well as|plus)\s+(?:(?:then|also)\s+)?(?:again\s+)?"
+                          r"(?:from|between|during)?\s*")
 _SEVERAL = re.compile(
-    r"\b(?:twice|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
+    r"\b(?:twice(?!\s+as\b)|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
     r"several (?:intervals|periods|times)|"
     r"multiple (?:intervals|periods|times))\b"
 )
 
-def _time_text(text):
+def _time_text(text, end=None):
     "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
+    if end is not None and "end" in text:
+        text = _VIDEO_END.sub(f"{_fmt(end)} s", text)
+    if end is not None and " on" in text:   # "from 3 s onward": to the end of the video
+        text = _ONWARD.sub(lambda m: f"from {m.group('n')} s to {_fmt(end)} s", text)
+    if "first" in text or ("last" in text and end is not None):
+        text = _FIRST_LAST.sub(lambda m: _first_last(m, end), text)
     if "(" in text:
         text = _PAREN_TIME.sub(r"\1 s", text)
+        text = _PAREN_LABEL.sub("", text)   # "2.0 (start) - 5.0 (end) s"
     if "beginning" in text or "start" in text:
         text = _VIDEO_START.sub(lambda m: "" if m.group(0).endswith(" ") else "0 s", text)
-    if "second" in text:
+    if "second" in text or "mark" in text:
         for rx, sub in _TIME_PHRASES:
             text = rx.sub(sub, text)
     if ":" in text:
@@ -844,8 +919,8 @@ def _time_ranges(text):
         g = m.groupdict()
         if g["m0"]:
             out.append((mmss_to_seconds(g["m0"]), mmss_to_seconds(g["m1"]), m.start(), m.end()))
-        elif g["k0"]:
-            out.append((float(g["k0"]), float(g["k1"]), m.start(), m.end()))
+        elif g["k0"] or g["k2"]:
+            out.append((float(g["k0"] or g["k2"]), float(g["k1"] or g["k3"]), m.start(), m.end()))
         elif g["a"]:
             sep = text[m.end("ua"):m.start("b")]
             has_unit = bool(g["ua"].strip() or g["ub"].strip())
@@ -859,10 +934,13 @@ def _time_ranges(text):
             out.append((float(g["s0"]), float(g["s1"]), m.start(), m.end()))
         else:
             out.append((float(g["e0"]), float(g["e1"]), m.start(), m.end()))
+    if not out and not weak and " for " in text:
+        weak = [(float(m.group("a")), float(m.group("a")) + float(m.group("d")), m.start(), m.end())
+                for m in _FOR_DURATION.finditer(text)]
     return out or weak
 
-def _prepared(text):
-    t = _time_text(text)
+def _prepared(text, end=None):
+    t = _time_text(text, end)
     tb = _blank(_CLOCK_BLANK, t) if "clock" in t or ":00" in t else t
     return t, (_blank(_FRAMES, tb) if "frame" in tb else tb)
 
@@ -875,21 +953,25 @@ def parse_time_range(text:str, # Normalised text with digits
                      why:list|None=None, # If given, the cue that decided is appended
                     )->tuple[float, float]|None:
     "The (t_start, t_end) interval in seconds the text answers with, or None."
-    t, tb = _prepared(text)
+    t, tb = _prepared(text, video_length(question))
     found = _time_ranges(tb)
     if not found:
         return None
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
+        if (length := video_length(question)) is not None:
+            qr.add((0.0, length))   # the video's whole span restated ("frames from 0.0 s to 9.5 s")
         found = [f for f in found if (f[0], f[1]) not in qr] or found
     aspect = question_aspect(question) if len(found) > 1 else None
-    several = (
-        aspect
-        and aspect[0] == "hour"
-        and sum(h == {aspect[1]} for h in _hours_owned(t, [f[2:] for f in found]).values()) > 1
-    )
-    if len(found) > 1 and (several or _SEVERAL.search(t)):   # "twice: 1-2 s and 7-8 s": no single interval answers
-        _note(why, "alternatives")
+    owned = _hours_owned(t, [f[2:] for f in found]) if aspect and aspect[0] == "hour" else {}
+    # the asked direction's intervals, each counted once (a summary may restate the interval of a breakdown)
+    several = len({found[j][:2] for j, h in owned.items() if h == {aspect[1]}}) > 1
+    coordinated = any(_COORDINATED.fullmatch(t, a[3], b[2]) and a[:2] != b[:2] for a, b in zip(found, found[1:]))
+    if _SEVERAL.search(t) or (len(found) > 1 and (several or coordinated or (not owned and "again" in t))):
+        _note(why, "alternatives")   # "twice: 1-2 s and 7-8 s", "from 1 to 4 s and then again ...": no single interval
+        return None
+    if len(owned) == len(found) > 1 and not any(aspect[1] in h for h in owned.values()):
+        _note(why, "asked direction not named")   # every interval has its direction, none the asked one
         return None
     i, cue = choose_candidate(t, [f[2:] for f in found], aspect, [f[:2] for f in found], "time")
     _note(why, cue)
@@ -935,9 +1017,18 @@ _COMPARATIVES = {  # word: (+1 more / −1 less, quantity it is about or None)
     },
     **{w: (-1, None) for w in ("less", "fewer", "smaller", "lower", "least", "smallest", "lowest", "fewest")},
 }
-_COMP_RE = re.compile(r"\b(?:(?P<ml>more|less)\s+(?P<adv>slowly|quickly|rapidly|fast|far|distance|ground|time)\b"
+_SLOW_WORDS = "slowly|leisurely|sluggish(?:ly)?|gradual(?:ly)?|gently|time"
+_FAST_WORDS = "quickly|rapidly|fast|swift(?:ly)?|brisk(?:ly)?|speedily"
+_SLOW_RE, _FAST_RE = re.compile(_SLOW_WORDS), re.compile(_FAST_WORDS)
+_COMP_RE = re.compile(rf"\b(?:(?P<tl>(?:takes?|took|taking|needs?|needed)\s+(?:\w+\s+)?longer)\b"
+                      r"|(?P<vf>overtak(?:es|e|ing)|overtook|outpac(?:es|ed|ing)|outr[ua]n(?:s|ning)?|pass(?:es|ed)|"
+                      r"pulls? ahead of|leaves? (?:\w+\s+)?behind|left (?:\w+\s+)?behind)\b"
+                      r"|(?P<vs>lag(?:s|ged|ging)?\s+behind|falls?\s+behind|fell\s+behind|trail(?:s|ed|ing)?)\b"
+                      rf"|(?P<ml>more|less)\s+(?P<adv>{_SLOW_WORDS}|{_FAST_WORDS}|far|distance|ground)\b"
                       r"|\bas\s+(?P<as>fast|far|quick|quickly|long|much\s+(?:distance|ground))\b(?:\s+as\b)?|"
                       rf"(?P<w>{'|'.join(_COMPARATIVES)})\b)")
+_IT_OBJECT = re.compile(r"\s*(?:it|them|the other(?: one)?)\b")
+_VERB_OBJECT = re.compile(rf"\s*(?:\w+\s+){{0,2}}?(?P<by>by\s+)?(?:the\s+)?(?P<c>{'|'.join(COLOURS)})\b")
 _THAN = re.compile(
     rf"\s*(?:\w+\s+){{0,4}}?than\s+(?:that of\s+|the\s+one\s+in\s+|the\s+)?"
     rf"(?:\w+\s+){{0,2}}?(?P<c>{'|'.join(COLOURS)})\b"
@@ -973,15 +1064,19 @@ def question_polarity(question:str|None)->tuple[int, str|None]:
     return 1, None
 
 def _comparative(m):
+    if m.group("vf") or m.group("vs"):
+        return (1 if m.group("vf") else -1), "speed"   # "X overtakes Y": X is faster; "X lags behind Y": slower
+    if m.group("tl"):
+        return -1, "speed"   # "takes longer to cross": slower
     if m.group("w"):
         return _COMPARATIVES[m.group("w")]
     if m.group("as"):
         return 1, ("speed" if m.group("as").startswith(("fast", "quick")) else "distance")  # "as far as": negated only
     pol = 1 if m.group("ml") == "more" else -1
     adv = m.group("adv")
-    if adv in ("slowly", "time"):
-        return -pol, "speed"   # "in less time": faster
-    return pol, ("speed" if adv in ("quickly", "rapidly", "fast") else "distance")
+    if _SLOW_RE.fullmatch(adv):
+        return -pol, "speed"   # "in less time": faster; "at a more leisurely pace": slower
+    return pol, ("speed" if _FAST_RE.fullmatch(adv) else "distance")
 
 # %% ../nbs/05a_scoring.ipynb #35c290b7
 def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
@@ -992,6 +1087,36 @@ def _norm_colour(c:str, allowed:tuple[str, ...])->str|None:
 
 _EITHER_COLOURS = re.compile(rf"\beither\b[^.;]{{0,30}}?\b(?:{'|'.join(COLOURS)})\b[^.;]{{0,25}}?\bor\b[^.;]{{0,20}}?"
                              rf"\b(?:{'|'.join(COLOURS)})\b")
+
+_PRONOUN = re.compile(r"\b(?:it|this one|that one)\b")
+_FORMER_LATTER = re.compile(r"\bthe (former|latter)\b(?!\s*\()")
+
+def _pair_member(text, m, allowed):
+    "The colour 'the former' / 'the latter' names: the first / second of the two colours named before it."
+    before = (_norm_colour(x.group(0), allowed) for x in _COLOUR_RE.finditer(text, 0, m.start()))
+    named = list(dict.fromkeys(c for c in before if c))
+    if len(named) < 2:
+        return m.group(0)
+    return f"the {named[-2] if m.group(1) == 'former' else named[-1]}"
+_ELIDED = re.compile(r"\s*(?:but|and|yet|then)\s+(?!the\b|a\b|an\b|both\b|neither\b|they\b)(?=[a-z]+(?:s|ed)\b)")
+
+_STILL_SPLIT = re.compile(r"[.;!?\n]|,\s|\s(?=(?:while|whereas|but)\b)")
+_STILL = re.compile(r"\b(?:barely|hardly|scarcely|only just)\s+(?:\w+\s+)?(?:moves?|moving|leaves?|budges?|travels?|"
+                    r"changes?)\b|\bmov(?:es|ed|ing)?\s+(?:only\s+)?(?:a little|a bit|slightly)\b(?!\s+\w+er\b)"
+                    r"|\b(?:stationary|motionless|stays? (?:put|still|in place)|remains? (?:still|in place)|"
+                    r"(?:is|was) (?:parked|stopped)|does(?: not|n't) move)\b")
+
+def _still_colour(text, allowed, cuts):
+    "The one colour whose clause says it (almost) does not move, if exactly one does."
+    if not _STILL.search(text):
+        return None
+    still = set()
+    cuts = list(_STILL_SPLIT.finditer(text))
+    for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
+        cols = {c for m in _COLOUR_RE.finditer(text, c0, c1) if (c := _norm_colour(m.group(0), allowed))}
+        if len(cols) == 1 and _STILL.search(text, c0, c1):
+            still |= cols
+    return next(iter(still)) if len(still) == 1 else None
 
 def _in_concessive(text):
     "Spans of concessive clauses ('although the red car starts faster,'): what they grant is not the answer."
@@ -1009,24 +1134,38 @@ def parse_choice(text:str, # Normalised response
     if "either" in text and _EITHER_COLOURS.search(text):
         _note(why, "alternatives")
         return None
-    claims = []  # (about_asked_quantity, not_concessive, conclusive, colour)
+    if "former" in text or "latter" in text:   # "between the white and red objects, the former is slower"
+        text = _FORMER_LATTER.sub(lambda m: _pair_member(text, m, allowed), text)
+    claims = []  # (about_asked_quantity, not_concessive, conclusive, colour, not_earlier)
     conc = _in_concessive(text)
     cuts = list(_CLAUSE_SPLIT.finditer(text))
     for c0, c1 in zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]):
         cols = [(m.start(), _norm_colour(m.group(0), allowed)) for m in _COLOUR_RE.finditer(text, c0, c1)]
         cols = [(p, c) for p, c in cols if c]
+        if not cols and (pr := _PRONOUN.search(text, c0, c1) or _ELIDED.match(text, c0, c1)):
+            # "..., so it is the slower one", "... starts slower but ends up faster": the last colour named
+            last = [c for c in (_norm_colour(m.group(0), allowed) for m in _COLOUR_RE.finditer(text, 0, c0)) if c]
+            cols = [(pr.start(), last[-1])] if last else []
         if not cols:
             continue
         for m in _COMP_RE.finditer(text, c0, c1):
             pol, qty = _comparative(m)
             before = [c for p, c in cols if p < m.start()]
-            t = _THAN.match(text, m.end(), c1)
+            verb = m.group("vf") or m.group("vs")
+            t = (_VERB_OBJECT if verb else _THAN).match(text, m.end(), c1)
             other = _norm_colour(t.group("c"), allowed) if t else None
+            if verb and other is None and before and len(allowed) == 2 and _IT_OBJECT.match(text, m.end(), c1):
+                other = next(c for c in allowed if c != before[-1])   # "blue catches up and passes it"
+                t = None
+            if verb and other is None:
+                continue   # "passes the parked truck": not the other object
+            if verb and t and t.group("by"):
+                pol = -pol   # passive: "the gray object is outpaced by the pink object"
             subj = before[-1] if before else None
             if subj is None and other and len(allowed) == 2:
                 subj = next(c for c in allowed if c != other)
-            if subj is None or subj == other:
-                continue
+            if subj is None or subj == other or "neither" in text[c0:m.start()]:
+                continue   # "neither the red nor the blue object is faster": no claim
             subj_pos = max(p for p, c in cols if c == subj and p < m.start()) if before else m.start()
             negated = bool(_NEG.search(text, subj_pos, m.start()))
             if m.group("as") and not negated:
@@ -1042,13 +1181,17 @@ def parse_choice(text:str, # Normalised response
             else:
                 continue
             claims.append((quantity is None or qty in (None, quantity), not any(a <= m.start() < b for a, b in conc),
-                           bool(_CUE.search(text, c0, m.start())), ans))
+                           bool(_CUE.search(text, c0, m.start())), ans, not _EARLIER.search(text, c0, c1)))
     if claims:
         pool = [c for c in claims if c[0]] or claims
         pool = [c for c in pool if c[1]] or pool
+        pool = [c for c in pool if c[4]] or pool   # "red is faster early on, but blue ...": an earlier state
         concl = [c for c in pool if c[2]]
         _note(why, "concluding cue" if concl else "comparative")
         return (concl[-1] if concl else pool[0])[3]
+    if len(allowed) == 2 and (still := _still_colour(text, allowed, cuts)):
+        _note(why, "one barely moves")
+        return still if polarity < 0 else next(c for c in allowed if c != still)
     if quantity and (by_value := _choice_by_values(text, allowed, polarity, quantity)) is not None:
         _note(why, "stated values")
         return by_value or None
@@ -1086,16 +1229,20 @@ _NEG_SAME = re.compile(
 _NEG_DIFF = re.compile(r"(?:\b(?:not|never|no)\b|n't\b)[^.?!,]{0,30}?\b(?:opposite|different|differ|diverg\w*)\b")
 _DIFF = re.compile(
     r"\b(?:opposite|different|differ|differs|diverg\w*|perpendicular|orthogonal|contrary|away from each other|"
-    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing)\b"
+    r"toward each other|towards each other|apart|reverse|reversed|crossing|opposing|"
+    r"cross(?:es|ed)?\s+(?:paths|each other)|intersecting paths)\b"
 )
 _SAME = re.compile(
     r"\b(?:same|similar|identical|parallel|together|alike|both\s+(?:\w+\s+){0,6}?(?:ahead|forward|straight|left|"
-    r"right|north|south|east|west|toward|towards|heading|heads?|away))\b"
-)
+    r"right|north|south|east|west|toward|towards|heading|heads?|away)|"
+    r"follow(?:s|ing|ed)?\s+(?:right\s+)?(?:behind\s+)?the\s+(?:other|\w+\s+(?:object|one|car|vehicle)))\b"
+)   # "the white object follows the brown object": one behind the other
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
 _NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
 _ASKS_DIFF = re.compile(r"\b(?:opposite|different|differ)")
+_LABELLED_SAME = re.compile(r"\b(?P<k>same|opposite|different)\s*(?:direction|way|heading)?s?\W{0,3}[:=]\s*\W?"
+                            r"(?P<v>yes|no|true|false)\b")
 
 @functools.lru_cache(maxsize=4096)
 def _asks_different(question):
@@ -1108,7 +1255,7 @@ _STATED_DIRECTION = re.compile(
     r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock"
     r"|\b(?P<w>north-?east|north-?west|south-?east|south-?west|north|"
     r"south|east|west|left|right|straight|forward|ahead|backwards?|reversing|"
-    r"toward(?:s)? the camera|away(?: from the camera)?)\b"
+    r"toward(?:s)? the camera|away(?: from the camera)?|u-?turn|turns? around)\b"
     r"|\b(?:go(?:es|ing)?|mov(?:es|ing)|head(?:s|ing)?)\s+(?P<v>up|down)(?:wards?)?\b"
 )   # up / down in the frame
 _CANON_DIRECTION = {
@@ -1123,6 +1270,8 @@ _CANON_DIRECTION = {
     "southeast": "south-east",
     "southwest": "south-west",
 }
+_ONE_OTHER = re.compile(r"\b(?P<a>one)\b(?:\s+of\s+(?:them|the\s+(?:two|objects|two\s+objects))\b|(?! of))"
+                        r"[^.;]{0,60}?\b(?P<b>the other)\b")
 _LIKEWISE = re.compile(r"\b(?:also|too|as well|so is|so does|likewise)\b")
 
 def _stated_same(text, question):
@@ -1131,6 +1280,8 @@ def _stated_same(text, question):
     if len(allowed) != 2 or len(allowed) == len(COLOURS):
         return None
     marks = [(m.start(), c) for m in _COLOUR_RE.finditer(text) if (c := _norm_colour(m.group(0), allowed))]
+    if len({c for _, c in marks}) < 2 and (m := _ONE_OTHER.search(text)):   # "one goes left, the other goes right"
+        marks = [(m.start("a"), "one"), (m.start("b"), "other")]
     stated = {}
     for k, (p, c) in enumerate(marks):
         end = marks[k + 1][0] if k + 1 < len(marks) else len(text)
@@ -1157,6 +1308,9 @@ def parse_same_direction(text:str, # Normalised response
                         )->bool|None:
     "True if the response says the two objects move in the same direction, False if not, None if it does not say."
     flip = _asks_different(question)
+    if (m := _LABELLED_SAME.search(text)):   # '{"same direction": false}', "Same direction: yes"
+        same = (m.group("v") in ("yes", "true")) == (m.group("k") == "same")
+        return _noted(why, "labelled answer", same != flip)
     if _NEG_SAME.search(text):
         return _noted(why, "negated 'same'", False)
     if _NEG_DIFF.search(text):
@@ -1177,6 +1331,8 @@ def parse_same_direction(text:str, # Normalised response
         return _noted(why, "same/different words", last[1])
     if (same := _stated_same(text, question)) is not None:
         return _noted(why, "both objects' stated directions", same)
+    if "both" in text and len({d.group(0) for d in _STATED_DIRECTION.finditer(text)}) == 1:
+        return _noted(why, "both, one direction", not flip)
     return None
 
 def _noted(why, cue, value):
@@ -1218,8 +1374,11 @@ def _extract(task, text, question, choices, why=None):
 
 def _extraction(task, response, question, choices, why):
     text, marked = answer_span(normalize_text(response))
-    if marked is not None and (v := _extract(task, marked, question, choices, why)) is not None:
-        return v, "final-answer marker"
+    if marked is not None:
+        line = next((ln for ln in marked.split("\n") if ln.strip()), "")   # "Answer: 7 m\nExplanation: ..."
+        for part in (line, marked) if line != marked else (marked,):
+            if (v := _extract(task, part, question, choices, why)) is not None:
+                return v, "final-answer marker"
     if not text:
         return None, "refusal"
     last = None
