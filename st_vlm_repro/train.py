@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from tqdm.auto import tqdm
 
 from .core import atomic_path, atomic_write, iter_jsonl, rng, safe_join, seed_everything, to_jsonable
-from .hf_runner import vlm_messages
+from .stkit import vlm_messages
 from .visual_prompts import read_video_frames
 
 # %% auto #0
