@@ -20,7 +20,7 @@ from .pseudo import (Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, ps
 __all__ = ['VIDEO_EXTS', 'pseudo_app', 'PSEUDO_SEED_OFFSET', 'read_video', 'write_monst3r_folder', 'MonST3RFolder', 'ClassicalVO',
            'HFMetricDepth', 'GroundedSAM2', 'make_tiny_models', 'Backends', 'label_video', 'load_pseudo_clips',
            'BackendSpec', 'pseudo_label_folder', 'check_label_manifest', 'pseudo_label_cmd', 'write_scene_video',
-           'pseudo_collections', 'build_profile_pseudo_stkit']
+           'label_one_scene', 'pseudo_collections', 'build_profile_pseudo_stkit']
 
 # %% ../nbs/03b_pseudo_backends.ipynb #d39a98ef
 def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:float=20.0)->Video:
@@ -819,6 +819,24 @@ def write_scene_video(scene, path:Path|str, cam:str="front", fps:float=10.0, dur
     wr.release()
     os.replace(tmp, path)
     return Path(path)
+
+# %% ../nbs/03b_pseudo_backends.ipynb #22b326ce
+def label_one_scene(folder:Path|str, # Work folder: the mini world, the video, the labels and STKit go under it
+                    duration:float=12.0, scale:float=0.8, corruption:str="moderate", seed:int=0)->dict:
+    "A mini-world scene rendered to mp4, oracle-labelled, built into STKit and labelled again (resumed): the results."
+    from st_vlm_repro.mini_world import make_mini_world, make_world
+    from st_vlm_repro.stkit import build_stkit
+    d = Path(folder)
+    make_mini_world(d/"mw", 1, seed=seed, formats=[], n_sports=0)
+    sc = make_world(1, seed=seed, n_sports=0)[0]
+    (d/"videos").mkdir(parents=True, exist_ok=True)
+    write_scene_video(sc, d/"videos"/f"{sc.scene_id}.mp4", duration=duration, scale=scale)
+    spec = BackendSpec("oracle", str(d/"mw"), corruption)
+    reps = pseudo_label_folder(d/"videos", d/"out", spec, n_workers=1)
+    clips = load_pseudo_clips(d/"out")
+    s = build_stkit(clips, d/"stkit", "pseudo-train", render=False, n_workers=1)
+    again = pseudo_label_folder(d/"videos", d/"out", spec, n_workers=1)
+    return dict(report=reps[0], clips=clips, stkit=s, resumed=bool(again[0].get("resumed")))
 
 # %% ../nbs/03b_pseudo_backends.ipynb #ff27ac64
 PSEUDO_SEED_OFFSET = 1000   # mini: the unlabeled scenes' seed is the profile seed + this (scene ids `mw<seed>-…`)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -19,7 +20,8 @@ from .pseudo import Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, Pse
 
 # %% auto #0
 __all__ = ['NOISE_LEVELS', 'ABLATIONS', 'scaled_camera', 'render_depth_ids', 'Corruption', 'OracleBackend', 'true_centers',
-           'score_tracks', 'trackable', 'validate', 'summarize', 'highway_scene', 'sweep', 'plot_sweep']
+           'score_tracks', 'trackable', 'validate', 'summarize', 'highway_scene', 'sweep', 'plot_sweep',
+           'highway_noise_figure', 'mini_world_sweep']
 
 # %% ../nbs/03a_pseudo_validation.ipynb #08a546b3
 def scaled_camera(cam:Camera, scale:float)->tuple[np.ndarray, tuple[int, int]]:
@@ -394,3 +396,27 @@ def plot_sweep(tab:"pd.DataFrame", title:str=""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/03a_pseudo_validation.ipynb #73b508f7
+def highway_noise_figure(figures_dir:Path|str, # `pseudo_error_vs_noise.png` is written here
+                         levels:Sequence[str]=("ideal", "moderate", "strong"), # keys of `NOISE_LEVELS`
+                         ablations:Sequence[str]=("full", "no frame filters", "no smoothing", "per-frame scale"),
+                         duration:float=12.0)->"pd.DataFrame":
+    "`sweep` on the highway scene over `levels` × `ablations` (keys of `ABLATIONS`), its figure written; the table."
+    import matplotlib.pyplot as plt
+    tab = sweep([highway_scene()], levels={k: NOISE_LEVELS[k] for k in levels},
+                ablations={k: ABLATIONS[k] for k in ablations}, duration=duration)
+    fig = plot_sweep(tab, f"Pseudo-label error vs noise on the highway scene (oracle backends, 10 Hz, {duration:g} s)")
+    Path(figures_dir).mkdir(parents=True, exist_ok=True)
+    fig.savefig(Path(figures_dir)/"pseudo_error_vs_noise.png", dpi=80)
+    plt.close(fig)
+    return tab
+
+# %% ../nbs/03a_pseudo_validation.ipynb #9e2e3324
+def mini_world_sweep(n_scenes:int=4, seed:int=0, # the mini world's random driving scenes
+                     levels:Sequence[str]=("ideal", "moderate"), ablations:Sequence[str]=("full", "no smoothing"),
+                     duration:float=20.0)->"pd.DataFrame":
+    "`sweep` on `n_scenes` random mini-world driving scenes (turns, stops, reversing, crossing traffic)."
+    from st_vlm_repro.mini_world import make_world
+    return sweep(make_world(n_scenes, seed=seed, n_sports=0), levels={k: NOISE_LEVELS[k] for k in levels},
+                 ablations={k: ABLATIONS[k] for k in ablations}, duration=duration)

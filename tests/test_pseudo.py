@@ -114,3 +114,28 @@ def test_profile_pseudo_stkit_builds_and_resumes(tmp_path):
     assert {r["source"] for r in recs} == {"pseudo"} and {r["split"] for r in recs} == {"train"}
     assert all(r["scene_id"].startswith("mw1000-") for r in recs)          # its own seed: no labelled or bench scene
     assert build_profile_pseudo_stkit(cfg) == s                            # a rerun resumes to the same result
+
+
+def test_highway_noise_figure_one_level(tmp_path):
+    "The reproduction's highway sweep, one level and one pipeline on a 4 s video: its table and its figure."
+    from st_vlm_repro.pseudo_oracle import highway_noise_figure
+    tab = highway_noise_figure(tmp_path, levels=("ideal",), ablations=("full", "no smoothing"), duration=4.0)
+    assert list(zip(tab.level, tab.pipeline)) == [("ideal", "full"), ("ideal", "no smoothing")]
+    assert tab.med_abs_rel_err.iloc[0] < 0.01 and tab.retention.iloc[0] == 1.0
+    assert (tmp_path / "pseudo_error_vs_noise.png").stat().st_size > 0
+
+
+def test_mini_world_sweep_one_scene():
+    from st_vlm_repro.pseudo_oracle import mini_world_sweep
+    tab = mini_world_sweep(n_scenes=1, levels=("ideal",), ablations=("full",), duration=10.0)
+    assert len(tab) == 1 and tab.tracks.iloc[0] > 0 and 0 < tab.retention.iloc[0] <= 1
+    assert tab.med_abs_rel_err.iloc[0] < 0.05
+
+
+def test_label_one_scene(tmp_path):
+    "The notebook's end-to-end run on a 10 s video: pseudo-labelled clips, their STKit records, a resumed rerun."
+    from st_vlm_repro.pseudo_backends import label_one_scene
+    one = label_one_scene(tmp_path, duration=10.0, corruption="mild")
+    assert one["clips"] and all(t.label_source == "pseudo" for c in one["clips"] for t in c.tracks)
+    assert one["stkit"]["records"] > 0 and one["resumed"]
+    assert {"scale", "scale_consistent", "tracks_kept"} <= set(one["report"])
