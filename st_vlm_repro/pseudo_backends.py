@@ -117,13 +117,8 @@ class MonST3RFolder:
         pose = np.tile(np.eye(4), (T, 1, 1))
         pose[:, :3, 3] = traj[:, 1:4]
         pose[:, :3, :3] = np.stack([_quat_to_R(q) for q in traj[:, 4:8]])
-        return Geometry(
-            np.stack(depth),
-            K,
-            pose,
-            np.stack(conf) if len(conf) == T else None,
-            np.stack(dyn) if len(dyn) == T else None,
-        )
+        return Geometry(np.stack(depth), K, pose, np.stack(conf) if len(conf) == T else None,
+                        np.stack(dyn) if len(dyn) == T else None)
 
 # %% ../nbs/03b_pseudo_backends.ipynb #35e2df7b
 @dataclass
@@ -141,9 +136,8 @@ class ClassicalVO:
         T = len(video.times)
         if self.focal:                   # known focal: the metric model is told
             f = float(self.focal)
-            depth = self.metric.metric_depth(
-                video, np.tile(np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]]), (T, 1, 1))
-            )
+            depth = self.metric.metric_depth(video,
+                                             np.tile(np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]]), (T, 1, 1)))
         else:                            # the metric model's own focal (Depth Pro's FOV) if it has one, else `fov_deg`
             depth = self.metric.metric_depth(video, None)
             f = getattr(self.metric, "last_focal", None) or 0.5 * W / math.tan(math.radians(self.fov_deg) / 2)
@@ -180,15 +174,8 @@ class ClassicalVO:
                     ok = (z > 0.1) & (z < self.max_depth)
                     if ok.sum() >= 6:
                         X = np.c_[(uv0[ok] - K[:2, 2]) / f, np.ones(ok.sum())] * z[ok, None]
-                        res = cv2.solvePnPRansac(
-                            X,
-                            uv1[ok],
-                            K,
-                            None,
-                            reprojectionError=2.0,
-                            iterationsCount=200,
-                            flags=cv2.SOLVEPNP_ITERATIVE,
-                        )
+                        res = cv2.solvePnPRansac(X, uv1[ok], K, None, reprojectionError=2.0, iterationsCount=200,
+                                                 flags=cv2.SOLVEPNP_ITERATIVE)
                         if res[0] and res[3] is not None and len(res[3]) >= 6:
                             R, _ = cv2.Rodrigues(res[1])
                             rel = np.eye(4)
@@ -249,6 +236,7 @@ class HFMetricDepth:
             depth = depth * (f_given / np.where(np.isfinite(focals), focals, W))[:, None, None].astype(np.float32)
         return depth
 
+# %% ../nbs/03b_pseudo_backends.ipynb #acaf9859
 @dataclass
 class GroundedSAM2:
     "Segmentation/tracking: Grounding DINO detections every N frames, Sam2VideoModel propagation, ids kept by mask IoU."
@@ -278,13 +266,9 @@ class GroundedSAM2:
         with torch.no_grad():
             out = self.det(**inp)
         H, W = img_rgb.shape[:2]
-        r = self.det_proc.post_process_grounded_object_detection(
-            out,
-            inp["input_ids"],
-            threshold=self.box_threshold,
-            text_threshold=self.text_threshold,
-            target_sizes=[(H, W)],
-        )[0]
+        r = self.det_proc.post_process_grounded_object_detection(out, inp["input_ids"], threshold=self.box_threshold,
+                                                                 text_threshold=self.text_threshold,
+                                                                 target_sizes=[(H, W)])[0]
         labels = r.get("text_labels", r.get("labels"))
         dets = []
         for b, s, lab in zip(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(), labels):
@@ -299,12 +283,9 @@ class GroundedSAM2:
         import torch
         H, W = img_rgb.shape[:2]
         s = self.sam_proc.init_video_session(video=[img_rgb], inference_device=self.device)
-        self.sam_proc.add_inputs_to_inference_session(
-            inference_session=s,
-            frame_idx=0,
-            obj_ids=list(range(1, len(boxes) + 1)),
-            input_boxes=[[list(map(float, b)) for b in boxes]],
-        )
+        self.sam_proc.add_inputs_to_inference_session(inference_session=s, frame_idx=0,
+                                                      obj_ids=list(range(1, len(boxes) + 1)),
+                                                      input_boxes=[[list(map(float, b)) for b in boxes]])
         with torch.no_grad():
             out = self.sam(inference_session=s, frame_idx=0)
         return (
@@ -351,16 +332,14 @@ class GroundedSAM2:
             if not labels:
                 continue
             with torch.no_grad():
-                for out in self.sam.propagate_in_video_iterator(
-                    session, start_frame_idx=start, max_frame_num_to_track=stop - start
-                ):
+                for out in self.sam.propagate_in_video_iterator(session, start_frame_idx=start,
+                                                                max_frame_num_to_track=stop - start):
                     f = out.frame_idx
                     if f > stop:
                         break
                     masks = (
-                        self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][
-                            :, 0
-                        ]
+                        self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][:,
+                                                                                                                      0]
                         .cpu()
                         .numpy()
                     )
@@ -383,31 +362,13 @@ def make_tiny_models(
 ) -> dict[str, str]:
     "Random-weight tiny Grounding DINO, Sam2Video, Depth Anything (metric), Depth Pro, with processors (tests only)."
     import torch
-    from transformers import (
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoProcessor,
-        GroundingDinoImageProcessor,
-        BertTokenizer,
-        BertConfig,
-        SwinConfig,
-        Sam2VideoConfig,
-        Sam2VideoModel,
-        Sam2VideoProcessor,
-        Sam2ImageProcessor,
-        Sam2VideoVideoProcessor,
-        Sam2VisionConfig,
-        Sam2HieraDetConfig,
-        Sam2VideoPromptEncoderConfig,
-        Sam2VideoMaskDecoderConfig,
-        DepthAnythingConfig,
-        DepthAnythingForDepthEstimation,
-        Dinov2Config,
-        DPTImageProcessor,
-        DepthProConfig,
-        DepthProForDepthEstimation,
-        DepthProImageProcessor,
-    )
+    from transformers import (GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoProcessor,
+                              GroundingDinoImageProcessor, BertTokenizer, BertConfig, SwinConfig, Sam2VideoConfig,
+                              Sam2VideoModel, Sam2VideoProcessor, Sam2ImageProcessor, Sam2VideoVideoProcessor,
+                              Sam2VisionConfig, Sam2HieraDetConfig, Sam2VideoPromptEncoderConfig,
+                              Sam2VideoMaskDecoderConfig, DepthAnythingConfig, DepthAnythingForDepthEstimation,
+                              Dinov2Config, DPTImageProcessor, DepthProConfig, DepthProForDepthEstimation,
+                              DepthProImageProcessor)
     torch.manual_seed(seed)
     folder = Path(folder)
     paths = {}
@@ -416,22 +377,10 @@ def make_tiny_models(
     )
     tok = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
     gd = GroundingDinoConfig(
-        backbone_config=SwinConfig(
-            embed_dim=8,
-            depths=[1, 1, 1, 1],
-            num_heads=[1, 1, 1, 1],
-            window_size=4,
-            image_size=64,
-            out_features=["stage2", "stage3", "stage4"],
-        ),
-        text_config=BertConfig(
-            vocab_size=len(words),
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=32,
-            max_position_embeddings=64,
-        ),
+        backbone_config=SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
+                                   image_size=64, out_features=["stage2", "stage3", "stage4"]),
+        text_config=BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=32, max_position_embeddings=64),
         d_model=32,
         encoder_layers=1,
         decoder_layers=2,
@@ -450,25 +399,17 @@ def make_tiny_models(
     GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 128}),
                            tokenizer=tok).save_pretrained(paths["detector"])
     S, h = 128, 128
-    bb = Sam2HieraDetConfig(
-        hidden_size=8,
-        num_attention_heads=1,
-        image_size=[S, S],
-        blocks_per_stage=[1, 1, 2, 1],
-        embed_dim_per_stage=[8, 16, 32, 64],
-        num_attention_heads_per_stage=[1, 1, 1, 1],
-        window_size_per_stage=[4, 4, 4, 2],
-        global_attention_blocks=[3],
-        window_positional_embedding_background_size=[2, 2],
-    )
+    bb = Sam2HieraDetConfig(hidden_size=8, num_attention_heads=1, image_size=[S, S], blocks_per_stage=[1, 1, 2, 1],
+                            embed_dim_per_stage=[8, 16, 32, 64], num_attention_heads_per_stage=[1, 1, 1, 1],
+                            window_size_per_stage=[4, 4, 4, 2], global_attention_blocks=[3],
+                            window_positional_embedding_background_size=[2, 2])
     vc = Sam2VisionConfig(backbone_config=bb, backbone_channel_list=[64, 32, 16, 8], fpn_hidden_size=h,
                           backbone_feature_sizes=[[S // 4, S // 4], [S // 8, S // 8], [S // 16, S // 16]])
     sc = Sam2VideoConfig(
         vision_config=vc,
         prompt_encoder_config=Sam2VideoPromptEncoderConfig(hidden_size=h, image_size=S, patch_size=16),
-        mask_decoder_config=Sam2VideoMaskDecoderConfig(
-            hidden_size=h, mlp_dim=32, num_attention_heads=2, iou_head_hidden_dim=16
-        ),
+        mask_decoder_config=Sam2VideoMaskDecoderConfig(hidden_size=h, mlp_dim=32, num_attention_heads=2,
+                                                       iou_head_hidden_dim=16),
         image_size=S,
         num_maskmem=3,
         memory_attention_hidden_size=h,
@@ -485,22 +426,15 @@ def make_tiny_models(
     paths["sam2"] = str(folder / "sam2_video")
     Sam2VideoModel(sc).save_pretrained(paths["sam2"])
     Sam2VideoProcessor(
-        image_processor=Sam2ImageProcessor(
-            size={"height": S, "width": S}, mask_size={"height": S // 4, "width": S // 4}
-        ),
+        image_processor=Sam2ImageProcessor(size={"height": S, "width": S},
+                                           mask_size={"height": S // 4, "width": S // 4}),
         video_processor=Sam2VideoVideoProcessor(size={"height": S, "width": S}),
     ).save_pretrained(paths["sam2"])
     da = DepthAnythingConfig(
-        backbone_config=Dinov2Config(
-            image_size=56,
-            patch_size=14,
-            hidden_size=16,
-            num_hidden_layers=4,
-            num_attention_heads=1,
-            intermediate_size=32,
-            out_features=["stage1", "stage2", "stage3", "stage4"],
-            reshape_hidden_states=False,
-        ),
+        backbone_config=Dinov2Config(image_size=56, patch_size=14, hidden_size=16, num_hidden_layers=4,
+                                     num_attention_heads=1, intermediate_size=32,
+                                     out_features=["stage1", "stage2", "stage3", "stage4"],
+                                     reshape_hidden_states=False),
         reassemble_hidden_size=16,
         neck_hidden_sizes=[8, 8, 16, 16],
         fusion_hidden_size=8,
@@ -513,28 +447,12 @@ def make_tiny_models(
     DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14).save_pretrained(
         paths["depth_anything"]
     )
-    vit = dict(
-        model_type="dinov2",
-        image_size=16,
-        num_hidden_layers=2,
-        hidden_size=16,
-        num_attention_heads=1,
-        patch_size=4,
-        intermediate_size=32,
-    )
-    dp = DepthProConfig(
-        patch_size=16,
-        fusion_hidden_size=16,
-        intermediate_hook_ids=[1, 0],
-        intermediate_feature_dims=[10, 8],
-        scaled_images_ratios=[0.5, 1.0],
-        scaled_images_overlap_ratios=[0.0, 0.2],
-        scaled_images_feature_dims=[12, 12],
-        use_fov_model=True,
-        image_model_config=vit,
-        patch_model_config=vit,
-        fov_model_config=vit,
-    )
+    vit = dict(model_type="dinov2", image_size=16, num_hidden_layers=2, hidden_size=16, num_attention_heads=1,
+               patch_size=4, intermediate_size=32)
+    dp = DepthProConfig(patch_size=16, fusion_hidden_size=16, intermediate_hook_ids=[1, 0],
+                        intermediate_feature_dims=[10, 8], scaled_images_ratios=[0.5, 1.0],
+                        scaled_images_overlap_ratios=[0.0, 0.2], scaled_images_feature_dims=[12, 12],
+                        use_fov_model=True, image_model_config=vit, patch_model_config=vit, fov_model_config=vit)
     paths["depth_pro"] = str(folder / "depth_pro")
     m = DepthProForDepthEstimation(dp)
     # random heads give FOV ≈ 0° and inverse depth ≈ 0: set a 60° FOV and depths ≈ 20 m
@@ -639,6 +557,7 @@ class BackendSpec:
             return Backends(geo, met, seg)
         raise ValueError(f"unknown backend {self.backend!r}: oracle, classical or transformers")
 
+# %% ../nbs/03b_pseudo_backends.ipynb #e329f305
 def _label_job(job:dict)->dict:
     spec = job["spec"]
     try:
@@ -677,45 +596,19 @@ def pseudo_label_folder(
         raise ValueError(f"{videos}: no video files ({', '.join(VIDEO_EXTS)})")
     check_label_manifest(out, spec, params, fps, long_side, max_seconds, split, domain, overwrite, collection)
     jobs = [
-        dict(
-            path=str(p),
-            out=str(out),
-            spec=spec,
-            params=params,
-            fps=fps,
-            long_side=long_side,
-            max_seconds=max_seconds,
-            split=split,
-            domain=domain,
-            collection=collection,
-        )
+        dict(path=str(p), out=str(out), spec=spec, params=params, fps=fps, long_side=long_side, max_seconds=max_seconds,
+             split=split, domain=domain, collection=collection)
         for p in vids
     ]
-    reps = parallel_map(
-        _label_job,
-        jobs,
-        n_workers=n_workers,
-        ray_address=ray_address,
-        progress=progress,
-        desc="pseudo-label",
-        ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None,
-    )
+    reps = parallel_map(_label_job, jobs, n_workers=n_workers, ray_address=ray_address, progress=progress,
+                        desc="pseudo-label", ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None)
     atomic_write(Path(out) / "report.json", json.dumps(reps, indent=1, default=float))
     return reps
 
 # %% ../nbs/03b_pseudo_backends.ipynb #c13f0002
-def check_label_manifest(
-    out: Path | str,
-    spec: BackendSpec,
-    params: PseudoParams,
-    fps: float,
-    long_side: int,
-    max_seconds: float,
-    split: str,
-    domain: str,
-    overwrite: bool = False,
-    collection: str | None = None,
-) -> dict:
+def check_label_manifest(out: Path | str, spec: BackendSpec, params: PseudoParams, fps: float, long_side: int,
+                         max_seconds: float, split: str, domain: str, overwrite: bool = False,
+                         collection: str | None = None) -> dict:
     "Refuse to resume `out` under other labelling settings (`overwrite`: clear it); write and return the manifest."
     import shutil
     from st_vlm_repro import __version__
@@ -738,9 +631,8 @@ def check_label_manifest(
 
 # %% ../nbs/03b_pseudo_backends.ipynb #733b547c
 import typer
-pseudo_app = typer.Typer(
-    help="Pseudo-label unlabeled videos (paper Sec. 3.3) into Clips and STKit.", no_args_is_help=True
-)
+pseudo_app = typer.Typer(help="Pseudo-label unlabeled videos (paper Sec. 3.3) into Clips and STKit.",
+                         no_args_is_help=True)
 
 
 @pseudo_app.callback()
@@ -770,14 +662,8 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
                      overwrite: bool = typer.Option(False, "--overwrite",
                                                     help="Label (and build STKit) again if made with other settings")):
     "Videos in, pseudo-labelled Clips (JSONL) and a per-video report out, then STKit; resumable."
-    spec = BackendSpec(
-        backend,
-        str(ground_truth) if ground_truth else None,
-        corruption,
-        "front",
-        *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)),
-        device,
-    )
+    spec = BackendSpec(backend, str(ground_truth) if ground_truth else None, corruption, "front",
+                       *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)), device)
     try:
         params = domain_params(domain, smoother=smoother)
     except ValueError as e:
@@ -850,6 +736,7 @@ def pseudo_collections(cfg)->list[tuple[str, str, Path]]:
     folders = [Path(f.strip()) for f in str(cfg.get("pseudo_videos") or "").split(",") if f.strip()]
     return [(f.name, domains.get(f.name, cfg.get("pseudo_domain") or "driving"), f) for f in folders]
 
+# %% ../nbs/03b_pseudo_backends.ipynb #5ae5c7d7
 def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict:
     "Pseudo-label the profile's unlabeled videos (mini: rendered fresh scenes + oracle) and build their STKit."
     from st_vlm_repro.stkit import build_stkit
@@ -867,9 +754,8 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
             for sub in (world, videos, root / "out"):
                 shutil.rmtree(sub, ignore_errors=True)
         if not (world / "ground_truth.json").exists():
-            make_mini_world(
-                world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[], n_sports=0
-            )
+            make_mini_world(world, int(cfg.n_pseudo_videos), seed=int(cfg.seed) + PSEUDO_SEED_OFFSET, formats=[],
+                            n_sports=0)
         _, scenes = load_ground_truth(world)
         videos.mkdir(parents=True, exist_ok=True)
         for sid, sc in scenes.items():
@@ -884,18 +770,9 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
         for _, _, f, _ in runs:
             if not f.is_dir():
                 raise FileNotFoundError(f"pseudo_videos {f}: no such folder of unlabeled videos")
-        spec = BackendSpec(
-            cfg.pseudo_backend,
-            None,
-            "ideal",
-            "front",
-            cfg.get("pseudo_depth_model") or None,
-            cfg.get("pseudo_detector") or None,
-            cfg.get("pseudo_sam2") or None,
-            cfg.get("pseudo_monst3r") or None,
-            cfg.get("device", "cpu"),
-            int(cfg.seed),
-        )
+        spec = BackendSpec(cfg.pseudo_backend, None, "ideal", "front", cfg.get("pseudo_depth_model") or None,
+                           cfg.get("pseudo_detector") or None, cfg.get("pseudo_sam2") or None,
+                           cfg.get("pseudo_monst3r") or None, cfg.get("device", "cpu"), int(cfg.seed))
     reps, clips = [], []
     for name, dom, videos, out in runs:
         reps += pseudo_label_folder(videos, out, spec, n_workers=n_workers, ray_address=ray, progress=progress,
@@ -909,12 +786,6 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
         )
     s = build_stkit(clips, root / "stkit", "pseudo-train", seed=int(cfg.seed), render=render, n_workers=n_workers,
                     ray_address=ray, overwrite=True)
-    return dict(
-        videos=len(reps),
-        failed=len(failed),
-        clips=len(clips),
-        records=s["records"],
-        stkit=str(root / "stkit"),
-        tracks_kept=sum(r.get("tracks_kept", 0) for r in reps),
-        tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps),
-    )
+    return dict(videos=len(reps), failed=len(failed), clips=len(clips), records=s["records"], stkit=str(root / "stkit"),
+                tracks_kept=sum(r.get("tracks_kept", 0) for r in reps),
+                tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps))

@@ -24,20 +24,8 @@ __all__ = ['T3_COLUMNS', 'ACC_COLUMNS', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_T
            'accuracy_row', 'run_table6', 'write_table6', 'profile_table6', 'plot_table6_losses', 'table6_note']
 
 # %% ../nbs/07_results.ipynb #b23fe791
-T3_COLUMNS = [
-    "TD_acc",
-    "TD_mae",
-    "TS_acc",
-    "TS_mae",
-    "MD_acc",
-    "MD_mae",
-    "DT_acc",
-    "DT_iou",
-    "TDC_acc",
-    "TSC_acc",
-    "MDC_acc",
-    "avg",
-]
+T3_COLUMNS = ["TD_acc", "TD_mae", "TS_acc", "TS_mae", "MD_acc", "MD_mae", "DT_acc", "DT_iou", "TDC_acc", "TSC_acc",
+              "MDC_acc", "avg"]
 ACC_COLUMNS = ["TD_acc", "TS_acc", "MD_acc", "DT_acc", "TDC_acc", "TSC_acc", "MDC_acc"]
 
 _PAPER_T3 = """\
@@ -91,11 +79,8 @@ def measured_row(summary:pd.DataFrame)->dict:
         a = TASK_ABBREV[t]
         have = t in summary.index
         row[f"{a}_acc"] = (
-            (
-                float(summary.loc[t, "accuracy"]),
-                float(summary.loc[t, "acc_ci_low"]),
-                float(summary.loc[t, "acc_ci_high"]),
-            )
+            (float(summary.loc[t, "accuracy"]), float(summary.loc[t, "acc_ci_low"]),
+             float(summary.loc[t, "acc_ci_high"]))
             if have
             else None
         )
@@ -104,17 +89,15 @@ def measured_row(summary:pd.DataFrame)->dict:
             row[key] = float(summary.loc[t, "error"]) if have and pd.notna(summary.loc[t, "error"]) else None
     if "average" not in summary.index:
         raise ValueError("summary has no 'average' row: pass summarize()'s output")
-    row["avg"] = (
-        float(summary.loc["average", "accuracy"]),
-        float(summary.loc["average", "acc_ci_low"]),
-        float(summary.loc["average", "acc_ci_high"]),
-    )
+    row["avg"] = (float(summary.loc["average", "accuracy"]), float(summary.loc["average", "acc_ci_low"]),
+                  float(summary.loc["average", "acc_ci_high"]))
     row["n_tasks"] = sum(t in summary.index for t in TASKS)
     # the scoring notebook's one rule: unread answers are wrong for accuracy and left out of MAE/IoU; count them
     has_unread = "n_unextracted" in summary.columns
     row["unread"] = int(summary.loc["average", "n_unextracted"]) if has_unread else None
     return row
 
+# %% ../nbs/07_results.ipynb #a506f69e
 def fmt_cell(v, digits:int=1)->str:
     "A table cell: a number, an accuracy with its interval `45.0 [38.0, 52.0]`, or – when missing."
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -141,6 +124,7 @@ def profile_note(profile:str)->str:
     "What a measured row is, for the tables' caption."
     return PROFILE_NOTES.get(profile, f"Measured rows (profile {profile}): this reproduction's evaluation runs.")
 
+# %% ../nbs/07_results.ipynb #3b67b4f9
 def _meta(name, df, meta):
     m = dict(df.attrs) if hasattr(df, "attrs") else {}
     return m | (meta or {}).get(name, {})
@@ -156,13 +140,8 @@ def build_tables(measured:dict, # model name -> summary DataFrame (`summarize` /
         for r in PAPER_TABLE3.itertuples()
     ]
     t4 = [
-        dict(
-            source="paper",
-            model=r.model,
-            n_shots=r.n_shots,
-            geo=r.geo,
-            **{c: getattr(r, c) for c in ACC_COLUMNS + ["avg"]},
-        )
+        dict(source="paper", model=r.model, n_shots=r.n_shots, geo=r.geo,
+             **{c: getattr(r, c) for c in ACC_COLUMNS + ["avg"]})
         for r in PAPER_TABLE4.itertuples()
     ]
     t5 = [
@@ -209,15 +188,9 @@ def _latex(df:pd.DataFrame, caption:str)->str:
         .replace("_", "\\_")
         .replace("#", "\\#")
     )
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\scriptsize",
-        r"\begin{tabular}{" + "l" * 2 + "c" * (df.shape[1] - 2) + "}",
-        r"\toprule",
-        " & ".join(esc(c) for c in df.columns) + r" \\",
-        r"\midrule",
-    ]
+    lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
+             r"\begin{tabular}{" + "l" * 2 + "c" * (df.shape[1] - 2) + "}", r"\toprule",
+             " & ".join(esc(c) for c in df.columns) + r" \\", r"\midrule"]
     prev = None
     for r in df.itertuples(index=False):
         if prev == "paper" and r[0] != "paper":
@@ -227,6 +200,7 @@ def _latex(df:pd.DataFrame, caption:str)->str:
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + esc(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
+# %% ../nbs/07_results.ipynb #222c2c8c
 def render_tables(measured:dict, # model name -> summary DataFrame
                   out_dir:Path|str|None=None, # Write table{3,4,5}.{md,csv,tex} here
                   profile:str="mini", meta:dict|None=None,
@@ -266,10 +240,8 @@ def plot_average_accuracy(measured:dict, # model name -> summary DataFrame (non-
     ax.set_ylim(0, 100)
     from matplotlib.patches import Patch
 
-    ax.legend(
-        handles=[Patch(color="0.6", label="paper"), Patch(color="tab:blue", label=f"measured ({profile})")],
-        loc="upper left",
-    )
+    ax.legend(handles=[Patch(color="0.6", label="paper"), Patch(color="tab:blue", label=f"measured ({profile})")],
+              loc="upper left")
     ax.set_title(
         title + ("\nmeasured rows: synthetic mini world, tiny/offline models" if profile in PROFILE_NOTES else ""),
         fontsize=10,
@@ -278,9 +250,8 @@ def plot_average_accuracy(measured:dict, # model name -> summary DataFrame (non-
     return fig
 
 # %% ../nbs/07_results.ipynb #b7956781
-tables_app = typer.Typer(
-    help="Render Tables 3-5 (paper vs measured).", invoke_without_command=True, add_completion=False
-)
+tables_app = typer.Typer(help="Render Tables 3-5 (paper vs measured).", invoke_without_command=True,
+                         add_completion=False)
 
 
 def runs_to_tables(runs:Iterable[Path|str], out:Path|str, profile:str|None=None, figures_dir:Path|str|None=None)->dict:
@@ -359,15 +330,8 @@ def evaluate_random_init(data:Path|str, # data_dir: STKit under stkit/, the benc
     data, model_path = Path(data), Path(model_path)
     if not (model_path/"config.json").exists():
         make_llava_onevision(model_path, size, seed=seed)
-    runner = HFVideoRunner(
-        model_path,
-        data / "stkit",
-        n_frames=8,
-        max_new_tokens=24,
-        batch_size=8,
-        device=device,
-        name=f"{size}-llava-ov (random init)",
-    )
+    runner = HFVideoRunner(model_path, data / "stkit", n_frames=8, max_new_tokens=24, batch_size=8, device=device,
+                           name=f"{size}-llava-ov (random init)")
     runs = []
     for bench_file, suffix in BENCH_FILES:
         evaluate(runner, read_jsonl(data/"bench"/bench_file), data/"eval"/f"tiny_llava_ov{suffix}", progress=progress)

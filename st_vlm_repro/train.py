@@ -151,6 +151,7 @@ def read_stkit_records(folders:Sequence[Path|str], # built STKit folders
                 out.append({**r, "_root": str(Path(f).resolve())})
     return out
 
+# %% ../nbs/06_training.ipynb #9c93796f
 def training_items(config:TrainConfig)->tuple[list[dict], dict]:
     "The blended training items of a config (STKit records + general SFT samples) and the blend summary."
     from st_vlm_repro.exports import blend, read_llava_video, read_open_spatial
@@ -160,13 +161,8 @@ def training_items(config:TrainConfig)->tuple[list[dict], dict]:
     by_id = {r["id"]: r for r in recs}
     if len(by_id) != len(recs):
         raise ValueError("STKit record ids repeat across the folders in stkit_dirs")
-    mix, summary = blend(
-        [{k: v for k, v in r.items() if k != "_root"} for r in recs],
-        lv,
-        osd,
-        counts=tuple(config.blend_counts),
-        seed=config.seed,
-    )
+    mix, summary = blend([{k: v for k, v in r.items() if k != "_root"} for r in recs], lv, osd,
+                         counts=tuple(config.blend_counts), seed=config.seed)
     items = [
         {"kind": "stkit", "record": by_id[s["id"]]} if s["source"] == "stkit" else {"kind": "sft", "sample": s}
         for s in mix
@@ -245,6 +241,7 @@ def item_video(item:dict)->Optional[Path]:
     v = item["sample"].get("video")
     return Path(v) if v else None
 
+# %% ../nbs/06_training.ipynb #7e2b8884
 class TemplateError(ValueError):
     "The chat template does not mark the assistant's tokens as the training needs (a config error: never skipped)."
 
@@ -269,6 +266,7 @@ def processor_fingerprint(proc)->str:
     return _key(len(tok), tok.__class__.__name__, proc.chat_template, dict(proc.video_processor.size),
                 dict(proc.image_processor.size), getattr(proc, "num_image_tokens", None))
 
+# %% ../nbs/06_training.ipynb #bc81a682
 DATA_ERRORS = (OSError, ValueError, EOFError, RuntimeError)   # a missing, truncated or undecodable video or image
 
 class STKitTrainDataset:
@@ -331,10 +329,8 @@ class STKitTrainDataset:
         msgs = item_messages(it, frames, times)
         if tp.exists():                                    # cached tokens: only pixels to make
             with np.load(tp) as z:
-                ids, labels = (
-                    torch.from_numpy(z["input_ids"].astype(np.int64)),
-                    torch.from_numpy(z["labels"].astype(np.int64)),
-                )
+                ids, labels = (torch.from_numpy(z["input_ids"].astype(np.int64)),
+                               torch.from_numpy(z["labels"].astype(np.int64)))
             out = dict(input_ids=ids, labels=labels)
             if video is not None:
                 out |= self.proc.video_processor(videos=[frames], return_tensors="pt")
@@ -346,9 +342,8 @@ class STKitTrainDataset:
                                             return_assistant_tokens_mask=True, return_tensors="pt")
         ids = enc["input_ids"][0]
         labels = torch.where(enc["assistant_masks"][0].bool(), ids, torch.full_like(ids, -100))
-        check_label_mask(
-            ids, labels, self.eos_id, where=f"training item {i} ({(it.get('record') or it.get('sample'))['id']})"
-        )
+        check_label_mask(ids, labels, self.eos_id,
+                         where=f"training item {i} ({(it.get('record') or it.get('sample'))['id']})")
         if not tp.exists():
             tp.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(tp) as tmp:
@@ -419,17 +414,8 @@ def answer_token_loss(model, batch:dict, num_items)->"torch.Tensor":
 class StepSampler:
     "Micro-batch indices for one process, from a given optimizer step on (resumable, seed-determined order)."
 
-    def __init__(
-        self,
-        n: int,
-        global_batch: int,
-        micro_batch: int,
-        world: int = 1,
-        rank: int = 0,
-        seed: int = 0,
-        start_step: int = 0,
-        max_steps: int | None = None,
-    ):
+    def __init__(self, n: int, global_batch: int, micro_batch: int, world: int = 1, rank: int = 0, seed: int = 0,
+                 start_step: int = 0, max_steps: int | None = None):
         if global_batch % (micro_batch * world):
             raise ValueError(f"global batch {global_batch} is not a multiple of micro batch "
                                                                   f"{micro_batch} × {world} processes")
@@ -469,6 +455,7 @@ def part_of(name:str)->str|None:
         return "mm_language_model"
     return None
 
+# %% ../nbs/06_training.ipynb #a72686d5
 def set_tunable_parts(model, parts:Sequence[str])->dict:
     "Unfreeze only the parameters of `parts` (never SigLIP's unused head); the count of trainable parameters per part."
     counts = {p: 0 for p in parts}
@@ -479,6 +466,7 @@ def set_tunable_parts(model, parts:Sequence[str])->dict:
             counts[part] += p.numel()
     return counts
 
+# %% ../nbs/06_training.ipynb #e2488cf1
 def apply_lora(model, config:TrainConfig):
     "A peft model with LoRA on the named parts' projections; the projector trained fully when named."
     from peft import LoraConfig, get_peft_model
@@ -486,14 +474,10 @@ def apply_lora(model, config:TrainConfig):
                      ([VISION_LORA_REGEX] if "mm_vision_tower" in config.parts else []))
     if not regex:
         raise ValueError("lora needs mm_language_model or mm_vision_tower in tunable_parts")
-    lc = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=f"({regex})",
-        modules_to_save=["multi_modal_projector"] if "mm_mlp_adapter" in config.parts else None,
-        task_type="CAUSAL_LM",
-    )
+    lc = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                    target_modules=f"({regex})",
+                    modules_to_save=["multi_modal_projector"] if "mm_mlp_adapter" in config.parts else None,
+                    task_type="CAUSAL_LM")
     return get_peft_model(model, lc)
 
 # %% ../nbs/06_training.ipynb #9a938a12
@@ -503,6 +487,7 @@ def _mixed_precision(config:TrainConfig)->str:
         return config.mixed_precision
     return "bf16" if torch.cuda.is_available() else "no"
 
+# %% ../nbs/06_training.ipynb #5c232048
 def load_for_training(config:TrainConfig):
     "(processor, model) ready to train: template, tuned parts or LoRA, activation checkpointing."
     import torch
@@ -527,6 +512,7 @@ def load_for_training(config:TrainConfig):
             model.enable_input_require_grads()
     return proc, model
 
+# %% ../nbs/06_training.ipynb #5d034655
 def ensure_model(config:TrainConfig)->Path:
     "The config's model folder, written first as a random-init LLaVA-OneVision of size `make_model` when missing."
     mp = Path(config.model_path)
@@ -537,6 +523,7 @@ def ensure_model(config:TrainConfig)->Path:
         raise FileNotFoundError(f"model_path {mp} is not a model folder (no config.json)")
     return mp
 
+# %% ../nbs/06_training.ipynb #7fda05bc
 def _param_groups(model, weight_decay:float)->list[dict]:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
@@ -556,6 +543,7 @@ def make_optimizer(model, config:TrainConfig):
             warnings.warn(f"fused AdamW unavailable ({e}); using the foreach kernel")
     return torch.optim.AdamW(groups, **kw)
 
+# %% ../nbs/06_training.ipynb #be1236cf
 def _latest_checkpoint(out:Path)->Path|None:
     cks = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     cks = [c for c in cks if (c/"trainer_state.json").exists()]
@@ -575,9 +563,8 @@ def save_checkpoint(accelerator, model, proc, config:TrainConfig, state:dict, fo
     if accelerator.is_main_process:
         unwrapped.save_pretrained(tmp/("adapter" if config.lora else "model"), state_dict=sd)
         proc.save_pretrained(tmp/("adapter" if config.lora else "model"))
-        atomic_write(
-            tmp / "trainer_state.json", json.dumps(to_jsonable(dict(state, config=config.model_dump())), indent=1)
-        )
+        atomic_write(tmp / "trainer_state.json",
+                     json.dumps(to_jsonable(dict(state, config=config.model_dump())), indent=1))
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)
@@ -587,6 +574,7 @@ def save_checkpoint(accelerator, model, proc, config:TrainConfig, state:dict, fo
                 shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
 
+# %% ../nbs/06_training.ipynb #a6cba7fd
 def save_final(accelerator, model, proc, config:TrainConfig, out:Path)->Path:
     "A complete model folder (LoRA merged; adapter alone in final/adapter) loadable by `load_vlm`."
     import copy
@@ -618,6 +606,7 @@ def _fresh_accelerator_state(mixed_precision:str):
     if st and st.get("_mixed_precision") not in (None, mixed_precision) and "deepspeed_plugin" not in st:
         AcceleratorState._reset_state()             # the process group (PartialState) is kept
 
+# %% ../nbs/06_training.ipynb #e94a5c3a
 RESUME_FREE = ("output_dir", "cache_dir", "num_workers", "save_steps", "save_total_limit", "stop_after_steps",
                "log_steps")   # bookkeeping: free to differ when a checkpoint is resumed
 
@@ -649,9 +638,8 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     probe = StepSampler(len(ds), config.global_batch_size, config.micro_batch_size, W, acc.process_index, config.seed)
     total = config.max_steps if config.max_steps is not None else max(1, int(config.epochs * probe.steps_per_epoch))
     opt = make_optimizer(model, config)
-    sched = get_scheduler(
-        config.lr_scheduler, opt, num_warmup_steps=int(round(config.warmup_ratio * total)), num_training_steps=total
-    )
+    sched = get_scheduler(config.lr_scheduler, opt, num_warmup_steps=int(round(config.warmup_ratio * total)),
+                          num_training_steps=total)
     model, opt, sched = acc.prepare(model, opt, sched)
     state = dict(step=0, samples=0, tokens=0, total_steps=total, blend=blend_summary)
     if resume_from:
@@ -727,21 +715,15 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     if config.save_steps or stop_at < total:
         save_checkpoint(acc, model, proc, config, state, out/f"checkpoint-{state['step']}")
     final = save_final(acc, model, proc, config, out) if state["step"] >= total else None
-    summary = dict(
-        last,
-        final_model=str(final) if final else None,
-        stopped_early=stop_at < total,
-        log=str(log_path),
-        n_items=len(ds),
-        blend=blend_summary,
-        world=W,
-        frame_cache=dict(hits=ds.frames.hits, misses=ds.frames.misses),
-        skipped_items=len({r["id"] for f in out.glob("skipped_items.rank*.jsonl") for r in iter_jsonl(f)}),
-    )
+    summary = dict(last, final_model=str(final) if final else None, stopped_early=stop_at < total, log=str(log_path),
+                   n_items=len(ds), blend=blend_summary, world=W,
+                   frame_cache=dict(hits=ds.frames.hits, misses=ds.frames.misses),
+                   skipped_items=len({r["id"] for f in out.glob("skipped_items.rank*.jsonl") for r in iter_jsonl(f)}))
     if acc.is_main_process:
         atomic_write(out/"train_summary.json", json.dumps(to_jsonable(summary), indent=1))
     return summary
 
+# %% ../nbs/06_training.ipynb #6b113352
 def read_log(output_dir:Path|str)->list[dict]:
     "The per-step log of a run."
     return list(iter_jsonl(Path(output_dir)/"log.jsonl"))
@@ -782,11 +764,10 @@ def answer_prior_loss(items:list[dict], tokenizer)->float:
     return nats / n_tok
 
 # %% ../nbs/06_training.ipynb #39c33359
-train_app = typer.Typer(
-    help="Kinematic instruction tuning (paper Sec. 3.4, 5.1).", invoke_without_command=True, add_completion=False
-)
+train_app = typer.Typer(help="Kinematic instruction tuning (paper Sec. 3.4, 5.1).", invoke_without_command=True,
+                        add_completion=False)
 
-
+# %% ../nbs/06_training.ipynb #f354c4c1
 def _parse_sets(pairs)->dict:
     import yaml
     out = {}
@@ -797,6 +778,7 @@ def _parse_sets(pairs)->dict:
         out[k.strip()] = yaml.safe_load(v)
     return out
 
+# %% ../nbs/06_training.ipynb #e43cb51e
 @train_app.callback()
 def train_cmd(
     config: Path = typer.Option(..., "--config", "-c", help="Train config (YAML/JSON), e.g. configs/train_mini.yaml"),
@@ -808,9 +790,8 @@ def train_cmd(
     cfg = TrainConfig.load(config, **_parse_sets(set_))
     s = train(cfg, resume_from=resume_from, progress=progress)
     typer.echo(
-        json.dumps(
-            {k: s.get(k) for k in ("step", "loss", "samples_per_s", "tokens_per_s", "final_model", "log")}, indent=1
-        )
+        json.dumps({k: s.get(k) for k in ("step", "loss", "samples_per_s", "tokens_per_s", "final_model", "log")},
+                   indent=1)
     )
 
 
