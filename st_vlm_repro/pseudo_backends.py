@@ -107,10 +107,8 @@ class MonST3RFolder:
             if (d / f"conf_{i}.npy").exists():
                 conf.append(cv2.resize(np.load(d / f"conf_{i}.npy"), (W, H), interpolation=cv2.INTER_NEAREST))
             if (d / f"dynamic_mask_{i}.png").exists():
-                dyn.append(
-                    cv2.resize(cv2.imread(str(d / f"dynamic_mask_{i}.png"), 0), (W, H), interpolation=cv2.INTER_NEAREST)
-                    > 127
-                )
+                dm = cv2.imread(str(d / f"dynamic_mask_{i}.png"), 0)
+                dyn.append(cv2.resize(dm, (W, H), interpolation=cv2.INTER_NEAREST) > 127)
         K = K.copy()
         K[:, 0] *= W / w
         K[:, 1] *= H / h
@@ -150,23 +148,16 @@ class ClassicalVO:
         self.failed = []
         gray = [cv2.cvtColor(f_, cv2.COLOR_BGR2GRAY) for f_ in video.frames]
         for t in range(1, T):
-            m0 = (
-                None
-                if exclude is None
-                else (~cv2.dilate(exclude[t - 1].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)).astype(
-                    np.uint8
-                )
-                * 255
-            )
+            m0 = None                    # features only on static pixels: the objects' masks, grown by 4 px, left out
+            if exclude is not None:
+                grown = cv2.dilate(exclude[t - 1].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+                m0 = (~grown).astype(np.uint8) * 255
             k0, d0 = orb.detectAndCompute(gray[t - 1], m0)
             k1, d1 = orb.detectAndCompute(gray[t], None)
             rel = None
             if d0 is not None and d1 is not None and len(k0) >= 8 and len(k1) >= 8:
-                good = [
-                    m
-                    for m, n in (p for p in bf.knnMatch(d0, d1, k=2) if len(p) == 2)
-                    if m.distance < self.ratio * n.distance
-                ]
+                pairs = (p for p in bf.knnMatch(d0, d1, k=2) if len(p) == 2)
+                good = [m for m, n in pairs if m.distance < self.ratio * n.distance]
                 if len(good) >= 8:
                     uv0 = np.array([k0[m.queryIdx].pt for m in good])
                     uv1 = np.array([k1[m.trainIdx].pt for m in good])
@@ -230,9 +221,8 @@ class HFMetricDepth:
         self.last_focal = float(np.nanmedian(focals)) if np.isfinite(focals).any() else None
         if K is not None and self.is_depth_pro and self.use_given_focal:
             # Depth Pro's depth = f / (W · canonical inverse depth): linear in the focal (without its FOV head, f/W = 1)
-            f_given = (
-                np.asarray(K, float)[:, 0, 0] if np.ndim(K) == 3 else np.full(len(depth), float(np.asarray(K)[0, 0]))
-            )
+            K = np.asarray(K, float)
+            f_given = K[:, 0, 0] if K.ndim == 3 else np.full(len(depth), float(K[0, 0]))
             depth = depth * (f_given / np.where(np.isfinite(focals), focals, W))[:, None, None].astype(np.float32)
         return depth
 
@@ -288,11 +278,8 @@ class GroundedSAM2:
                                                       input_boxes=[[list(map(float, b)) for b in boxes]])
         with torch.no_grad():
             out = self.sam(inference_session=s, frame_idx=0)
-        return (
-            self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][:, 0]
-            .cpu()
-            .numpy()
-        )
+        masks = self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0]
+        return masks[:, 0].cpu().numpy()
 
     def segment(self, video:Video, classes:Sequence[str])->SegTracks:
         "Track ids per frame: detect at 0, N, 2N…; a detection with SAM2-mask IoU ≥ `iou_match` to a track gets its id."
@@ -337,12 +324,8 @@ class GroundedSAM2:
                     f = out.frame_idx
                     if f > stop:
                         break
-                    masks = (
-                        self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][:,
-                                                                                                                      0]
-                        .cpu()
-                        .numpy()
-                    )
+                    pm = self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)
+                    masks = pm[0][:, 0].cpu().numpy()
                     obj = list(out.object_ids if out.object_ids is not None else session.obj_ids)
                     sc = (torch.sigmoid(out.object_score_logits.float().reshape(-1)).cpu().numpy()
                           if out.object_score_logits is not None else np.ones(len(obj)))
@@ -372,9 +355,8 @@ def make_tiny_models(
     torch.manual_seed(seed)
     folder = Path(folder)
     paths = {}
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted(
-        {w for c in classes for w in c.lower().split()}
-    )
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."]
+    words = special + sorted({w for c in classes for w in c.lower().split()})
     tok = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
     gd = GroundingDinoConfig(
         backbone_config=SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
@@ -444,9 +426,8 @@ def make_tiny_models(
     )
     paths["depth_anything"] = str(folder / "depth_anything")
     DepthAnythingForDepthEstimation(da).save_pretrained(paths["depth_anything"])
-    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14).save_pretrained(
-        paths["depth_anything"]
-    )
+    dpt = DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14)
+    dpt.save_pretrained(paths["depth_anything"])
     vit = dict(model_type="dinov2", image_size=16, num_hidden_layers=2, hidden_size=16, num_attention_heads=1,
                patch_size=4, intermediate_size=32)
     dp = DepthProConfig(patch_size=16, fusion_hidden_size=16, intermediate_hook_ids=[1, 0],
@@ -671,15 +652,12 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
     reps = pseudo_label_folder(videos, out, spec, params, fps, long_side, max_seconds, split, domain,
                                workers, ray_address, gpus_per_task, overwrite=overwrite, collection=collection)
     for r in reps:
-        typer.echo(
-            f"{r.get('video')}: "
-            + (
-                r["error"]
-                if "error" in r
-                else f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} "
-                f"({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"
-            )
-        )
+        if "error" in r:
+            typer.echo(f"{r.get('video')}: {r['error']}")
+            continue
+        flag = "consistent" if r["scale_consistent"] else "FLAGGED"
+        typer.echo(f"{r.get('video')}: {r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, "
+                   f"scale {r['scale']:.3g} ({flag}), {r['clips']} clips")
     if stkit:
         from st_vlm_repro.stkit import build_stkit
         s = build_stkit(load_pseudo_clips(out), out / "stkit", f"pseudo-{split}", render=render, n_workers=workers,

@@ -113,12 +113,8 @@ class OracleBackend:
         if frames:
             import cv2
 
-            imgs = np.stack(
-                [
-                    cv2.resize(render(self.scene, self.cam, i), size, interpolation=cv2.INTER_AREA)
-                    for i in self._ticks(times)
-                ]
-            )
+            imgs = np.stack([cv2.resize(render(self.scene, self.cam, i), size, interpolation=cv2.INTER_AREA)
+                             for i in self._ticks(times)])
         return Video(name or self.scene.scene_id, imgs, times, size,
                      meta=dict(scene_id=self.scene.scene_id, start=self.start))
 

@@ -74,23 +74,18 @@ PAPER_TABLE5 = _parse(_PAPER_T5, ["model"], ACC_COLUMNS + ["avg"])
 # %% ../nbs/07_results.ipynb #49e3f9c9
 def measured_row(summary:pd.DataFrame)->dict:
     "Table 3's columns of one summary: per task (acc, ci_low, ci_high) and error, and the average with its interval."
+    def acc(k): return tuple(float(summary.loc[k, c]) for c in ("accuracy", "acc_ci_low", "acc_ci_high"))
     row = {}
     for t in TASKS:
         a = TASK_ABBREV[t]
         have = t in summary.index
-        row[f"{a}_acc"] = (
-            (float(summary.loc[t, "accuracy"]), float(summary.loc[t, "acc_ci_low"]),
-             float(summary.loc[t, "acc_ci_high"]))
-            if have
-            else None
-        )
+        row[f"{a}_acc"] = acc(t) if have else None
         if t in ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp"):
             key = {"direction_timestamp": f"{a}_iou"}.get(t, f"{a}_mae")
             row[key] = float(summary.loc[t, "error"]) if have and pd.notna(summary.loc[t, "error"]) else None
     if "average" not in summary.index:
         raise ValueError("summary has no 'average' row: pass summarize()'s output")
-    row["avg"] = (float(summary.loc["average", "accuracy"]), float(summary.loc["average", "acc_ci_low"]),
-                  float(summary.loc["average", "acc_ci_high"]))
+    row["avg"] = acc("average")
     row["n_tasks"] = sum(t in summary.index for t in TASKS)
     # the scoring notebook's one rule: unread answers are wrong for accuracy and left out of MAE/IoU; count them
     has_unread = "n_unextracted" in summary.columns
@@ -180,14 +175,11 @@ CI_NOTE = ("Paper rows give no interval. With 200 questions per task, "
 
 
 def _latex(df:pd.DataFrame, caption:str)->str:
-    esc = lambda s: (
-        str(s)
-        .replace("\\", "\\textbackslash{}")
-        .replace("&", "\\&")
-        .replace("%", "\\%")
-        .replace("_", "\\_")
-        .replace("#", "\\#")
-    )
+    def esc(s):
+        s = str(s)
+        for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#")):
+            s = s.replace(a, b)
+        return s
     lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
              r"\begin{tabular}{" + "l" * 2 + "c" * (df.shape[1] - 2) + "}", r"\toprule",
              " & ".join(esc(c) for c in df.columns) + r" \\", r"\midrule"]
@@ -213,10 +205,8 @@ def render_tables(measured:dict, # model name -> summary DataFrame
         note = profile_note(profile)
         for k, df in tables.items():
             cap = CAPTIONS[k]
-            atomic_write(
-                out / f"{k}.md",
-                f"{cap}\n\n> {note}\n>\n> {CI_NOTE}\n\n" + df.to_markdown(index=False, disable_numparse=True) + "\n",
-            )
+            md = f"{cap}\n\n> {note}\n>\n> {CI_NOTE}\n\n" + df.to_markdown(index=False, disable_numparse=True) + "\n"
+            atomic_write(out/f"{k}.md", md)
             atomic_write(out/f"{k}.csv", df.to_csv(index=False))
             atomic_write(out/f"{k}.tex", _latex(df, f"{cap} {note} {CI_NOTE}"))
     return tables
@@ -242,10 +232,8 @@ def plot_average_accuracy(measured:dict, # model name -> summary DataFrame (non-
 
     ax.legend(handles=[Patch(color="0.6", label="paper"), Patch(color="tab:blue", label=f"measured ({profile})")],
               loc="upper left")
-    ax.set_title(
-        title + ("\nmeasured rows: synthetic mini world, tiny/offline models" if profile in PROFILE_NOTES else ""),
-        fontsize=10,
-    )
+    sub = "\nmeasured rows: synthetic mini world, tiny/offline models" if profile in PROFILE_NOTES else ""
+    ax.set_title(title + sub, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -357,9 +345,7 @@ def ablation_configs(base:TrainConfig, out_dir:Path|str)->dict[str, TrainConfig|
 # %% ../nbs/07_results.ipynb #95fbc95b
 def accuracy_row(summary)->dict:
     "A summary DataFrame (`evaluate`) as Table 6's accuracy columns."
-    row = {
-        TASK_ABBREV[t]: float(summary.loc[t, "accuracy"]) if t in summary.index else float("nan") for t in TASK_ABBREV
-    }
+    row = {a: float(summary.loc[t, "accuracy"]) if t in summary.index else float("nan") for t, a in TASK_ABBREV.items()}
     row["Avg"] = float(summary.loc["average", "accuracy"])
     return row
 

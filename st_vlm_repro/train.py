@@ -204,12 +204,10 @@ class FrameCache:
                 pass                       # a torn file from a killed writer: decode again
         frames, times = read_video_frames(video, n=self.n, repeat=True)   # exactly n: fixed frame count per batch
         if self.vp is not None:
-            r = self.vp(videos=[frames], return_tensors="pt", do_rescale=False, do_normalize=False)[
-                "pixel_values_videos"
-            ][0]
-            frames = (
-                r.round().clamp(0, 255).to(dtype=__import__("torch").uint8).permute(0, 2, 3, 1).contiguous().numpy()
-            )
+            r = self.vp(videos=[frames], return_tensors="pt", do_rescale=False, do_normalize=False)
+            r = r["pixel_values_videos"][0]
+            import torch
+            frames = r.round().clamp(0, 255).to(dtype=torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
         self.folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(f) as tmp:
             with open(tmp, "wb") as fh:
@@ -374,12 +372,8 @@ def collate(samples:list[dict], pad_id:int, padding_side:str="right")->dict:
     imgs = [s for s in samples if "pixel_values" in s]
     if imgs:
         P = max(s["pixel_values"].shape[1] for s in imgs)
-        out["pixel_values"] = torch.cat(
-            [
-                torch.nn.functional.pad(s["pixel_values"], (0, 0, 0, 0, 0, 0, 0, P - s["pixel_values"].shape[1]))
-                for s in imgs
-            ]
-        )
+        pads = [(0, 0, 0, 0, 0, 0, 0, P - s["pixel_values"].shape[1]) for s in imgs]   # zero patches up to the most
+        out["pixel_values"] = torch.cat([torch.nn.functional.pad(s["pixel_values"], p) for s, p in zip(imgs, pads)])
         out["image_sizes"] = torch.cat([s["image_sizes"] for s in imgs])
         out["batch_num_images"] = torch.cat([s.get("batch_num_images", torch.ones(1, dtype=torch.long)) for s in imgs])
     return out
@@ -623,11 +617,9 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
         config = TrainConfig.load(config)
     out = Path(config.output_dir)
     _fresh_accelerator_state(_mixed_precision(config))
-    acc = Accelerator(
-        mixed_precision=_mixed_precision(config),
-        cpu=not torch.cuda.is_available(),  # cpu: torchrun → gloo
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
-    )
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)
+    on_cpu = not torch.cuda.is_available()                # cpu: torchrun → gloo
+    acc = Accelerator(mixed_precision=_mixed_precision(config), cpu=on_cpu, kwargs_handlers=[ddp])
     seed_everything(config.seed)
     torch.manual_seed(config.seed)
     proc, model = load_for_training(config)
@@ -660,11 +652,8 @@ def train(config:TrainConfig|Path|str, # A TrainConfig or a YAML/JSON file
     log_path = out/"log.jsonl"
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        kept = (
-            [r for r in iter_jsonl(log_path) if r["step"] <= state["step"]]
-            if (resume_from and log_path.exists())
-            else []
-        )
+        old = iter_jsonl(log_path) if resume_from and log_path.exists() else []
+        kept = [r for r in old if r["step"] <= state["step"]]
         atomic_write(log_path, "".join(json.dumps(r) + "\n" for r in kept))
     device, it = acc.device, iter(loader)
     bar = tqdm(total=total, initial=state["step"], desc="train", disable=not (progress and acc.is_main_process))
@@ -789,10 +778,8 @@ def train_cmd(
     "Fine-tune a LLaVA-OneVision model on STKit (+ blend) from a config; resumable."
     cfg = TrainConfig.load(config, **_parse_sets(set_))
     s = train(cfg, resume_from=resume_from, progress=progress)
-    typer.echo(
-        json.dumps({k: s.get(k) for k in ("step", "loss", "samples_per_s", "tokens_per_s", "final_model", "log")},
-                   indent=1)
-    )
+    keys = ("step", "loss", "samples_per_s", "tokens_per_s", "final_model", "log")
+    typer.echo(json.dumps({k: s.get(k) for k in keys}, indent=1))
 
 
 def main(): train_app()
