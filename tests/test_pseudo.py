@@ -139,3 +139,18 @@ def test_label_one_scene(tmp_path):
     assert one["clips"] and all(t.label_source == "pseudo" for c in one["clips"] for t in c.tracks)
     assert one["stkit"]["records"] > 0 and one["resumed"]
     assert {"scale", "scale_consistent", "tracks_kept"} <= set(one["report"])
+
+
+def test_depth_pro_depth_is_linear_in_the_given_focal(tiny_models):
+    "The notebook's backend check: metric depth at the working size; Depth Pro rescaled by the focal it is given."
+    from st_vlm_repro.pseudo_backends import HFMetricDepth
+    from st_vlm_repro.pseudo_oracle import OracleBackend
+    v = OracleBackend(highway_scene(), "front", 0.2, Corruption()).video(1.1, 10.0, frames=True)
+    T, (W, H) = len(v.times), v.size
+    for k in ("depth_anything", "depth_pro"):
+        md = HFMetricDepth(tiny_models[k])
+        dm = md.metric_depth(v)
+        assert dm.shape == (T, H, W) and np.isfinite(dm).all() and (dm > 0).all()
+    assert md.last_focal > 0                                                   # Depth Pro's own field of view
+    K2 = np.tile(np.diag([2 * md.last_focal, 2 * md.last_focal, 1.0]), (T, 1, 1))
+    np.testing.assert_allclose(md.metric_depth(v, K2), 2 * dm, atol=1e-3 * float(dm.max()))
