@@ -509,7 +509,8 @@ class BackendSpec:
     device: str = "cpu"
     seed: int = 0
 
-    def build(self, video_path:Path)->Backends:
+    def build(self, video_path:Path, long_side:int=512)->Backends:
+        "The backends for one video (the oracle: its scene's truth at `read_video`'s working size for `long_side`)."
         if self.backend == "oracle":
             from st_vlm_repro.mini_world import load_ground_truth
             from st_vlm_repro.pseudo_oracle import OracleBackend, NOISE_LEVELS
@@ -522,10 +523,10 @@ class BackendSpec:
             sc = scenes[sid]
             cam = sc.cameras[self.camera]
             cap = cv2.VideoCapture(str(video_path))
-            w_src = cap.get(cv2.CAP_PROP_FRAME_WIDTH)
+            w_src, h_src = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
             cap.release()
-            # read_video's working width (long side 512)
-            scale = (512 if w_src >= 512 else w_src) / cam.width if w_src else 1.0
+            # read_video's working width: the long side resized to `long_side` (up or down), even
+            scale = int(round(w_src * long_side / max(w_src, h_src) / 2)) * 2 / cam.width if w_src else 1.0
             o = OracleBackend(sc, self.camera, scale, NOISE_LEVELS[self.corruption], 0.0, self.seed)
             return Backends(o, o, o)
         if self.backend in ("transformers", "classical"):
@@ -542,9 +543,9 @@ class BackendSpec:
 def _label_job(job:dict)->dict:
     spec = job["spec"]
     try:
-        return label_video(job["path"], job["out"], spec.build(Path(job["path"])), job["params"], job["fps"],
-                            job["long_side"], job["max_seconds"], job["split"], job["domain"],
-                            job.get("collection", "pseudo"))
+        backends = spec.build(Path(job["path"]), job["long_side"])
+        return label_video(job["path"], job["out"], backends, job["params"], job["fps"], job["long_side"],
+                           job["max_seconds"], job["split"], job["domain"], job.get("collection", "pseudo"))
     except Exception as e:
         rep = dict(video=Path(job["path"]).stem, error=f"{type(e).__name__}: {e}")
         atomic_write(Path(job["out"]) / "reports" / f"{Path(job['path']).stem}.error.json", json.dumps(rep))

@@ -141,6 +141,13 @@ def test_label_one_scene(tmp_path):
     assert {"scale", "scale_consistent", "tracks_kept"} <= set(one["report"])
 
 
+def test_oracle_on_a_video_narrower_than_the_working_size(tmp_path):
+    "read_video enlarges a 320 px video to 512: the oracle's truth is rendered at that size, not the file's."
+    from st_vlm_repro.pseudo_backends import label_one_scene
+    one = label_one_scene(tmp_path, duration=10.0, scale=0.5, corruption="ideal")
+    assert "error" not in one["report"] and one["clips"]
+
+
 def test_depth_pro_depth_is_linear_in_the_given_focal(tiny_models):
     "The notebook's backend check: metric depth at the working size; Depth Pro rescaled by the focal it is given."
     from st_vlm_repro.pseudo_backends import HFMetricDepth
