@@ -5,38 +5,18 @@
 # %% ../nbs/05c_hf_runner.ipynb #b6a580d3
 from __future__ import annotations
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .core import safe_join
-from .stkit import common_prompt
-from .kinematics import video_duration
+# the prompt and chat messages of a record are STKit's (training uses them too); kept importable from here
+from .stkit import record_prompt, vlm_messages  # noqa: F401
 from .visual_prompts import frame_indices, read_video_frames
 
 
 # %% auto #0
-__all__ = ['record_prompt', 'vlm_messages', 'sample_frames', 'HFVideoRunner']
-
-# %% ../nbs/05c_hf_runner.ipynb #0a757c55
-def record_prompt(record:dict, frame_times:Sequence[float])->str:
-    "The question of `record` with the common prompt rebuilt for the frames the model is shown."
-    dur = video_duration(record["frame_times"]) if record.get("frame_times") else None  # the whole video's
-    return (
-        common_prompt(frame_times, [o["colour"] for o in record["objects"] if o.get("colour")], duration=dur)
-        + " "
-        + record["task_question"]
-    )
-
-
-def vlm_messages(record:dict, video:np.ndarray|None, frame_times:Sequence[float], answer:str|None=None)->list[dict]:
-    "Chat messages for one record: the video and its question, and the answer when training."
-    v = {"type": "video"} if video is None else {"type": "video", "video": video}
-    msgs = [{"role": "user", "content": [v, {"type": "text", "text": record_prompt(record, frame_times)}]}]
-    if answer is not None:
-        msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
-    return msgs
+__all__ = ['sample_frames', 'HFVideoRunner']
 
 # %% ../nbs/05c_hf_runner.ipynb #d47c01e5
 def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)

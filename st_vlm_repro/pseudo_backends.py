@@ -20,7 +20,7 @@ from .pseudo import (Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, ps
 __all__ = ['VIDEO_EXTS', 'pseudo_app', 'PSEUDO_SEED_OFFSET', 'read_video', 'write_monst3r_folder', 'MonST3RFolder', 'ClassicalVO',
            'HFMetricDepth', 'GroundedSAM2', 'make_tiny_models', 'Backends', 'label_video', 'load_pseudo_clips',
            'BackendSpec', 'pseudo_label_folder', 'check_label_manifest', 'pseudo_label_cmd', 'write_scene_video',
-           'pseudo_collections', 'build_profile_pseudo_stkit']
+           'label_one_scene', 'pseudo_collections', 'build_profile_pseudo_stkit']
 
 # %% ../nbs/03b_pseudo_backends.ipynb #d39a98ef
 def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:float=20.0)->Video:
@@ -107,23 +107,16 @@ class MonST3RFolder:
             if (d / f"conf_{i}.npy").exists():
                 conf.append(cv2.resize(np.load(d / f"conf_{i}.npy"), (W, H), interpolation=cv2.INTER_NEAREST))
             if (d / f"dynamic_mask_{i}.png").exists():
-                dyn.append(
-                    cv2.resize(cv2.imread(str(d / f"dynamic_mask_{i}.png"), 0), (W, H), interpolation=cv2.INTER_NEAREST)
-                    > 127
-                )
+                dm = cv2.imread(str(d / f"dynamic_mask_{i}.png"), 0)
+                dyn.append(cv2.resize(dm, (W, H), interpolation=cv2.INTER_NEAREST) > 127)
         K = K.copy()
         K[:, 0] *= W / w
         K[:, 1] *= H / h
         pose = np.tile(np.eye(4), (T, 1, 1))
         pose[:, :3, 3] = traj[:, 1:4]
         pose[:, :3, :3] = np.stack([_quat_to_R(q) for q in traj[:, 4:8]])
-        return Geometry(
-            np.stack(depth),
-            K,
-            pose,
-            np.stack(conf) if len(conf) == T else None,
-            np.stack(dyn) if len(dyn) == T else None,
-        )
+        return Geometry(np.stack(depth), K, pose, np.stack(conf) if len(conf) == T else None,
+                        np.stack(dyn) if len(dyn) == T else None)
 
 # %% ../nbs/03b_pseudo_backends.ipynb #35e2df7b
 @dataclass
@@ -141,9 +134,8 @@ class ClassicalVO:
         T = len(video.times)
         if self.focal:                   # known focal: the metric model is told
             f = float(self.focal)
-            depth = self.metric.metric_depth(
-                video, np.tile(np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]]), (T, 1, 1))
-            )
+            depth = self.metric.metric_depth(video,
+                                             np.tile(np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]]), (T, 1, 1)))
         else:                            # the metric model's own focal (Depth Pro's FOV) if it has one, else `fov_deg`
             depth = self.metric.metric_depth(video, None)
             f = getattr(self.metric, "last_focal", None) or 0.5 * W / math.tan(math.radians(self.fov_deg) / 2)
@@ -156,23 +148,16 @@ class ClassicalVO:
         self.failed = []
         gray = [cv2.cvtColor(f_, cv2.COLOR_BGR2GRAY) for f_ in video.frames]
         for t in range(1, T):
-            m0 = (
-                None
-                if exclude is None
-                else (~cv2.dilate(exclude[t - 1].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)).astype(
-                    np.uint8
-                )
-                * 255
-            )
+            m0 = None                    # features only on static pixels: the objects' masks, grown by 4 px, left out
+            if exclude is not None:
+                grown = cv2.dilate(exclude[t - 1].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+                m0 = (~grown).astype(np.uint8) * 255
             k0, d0 = orb.detectAndCompute(gray[t - 1], m0)
             k1, d1 = orb.detectAndCompute(gray[t], None)
             rel = None
             if d0 is not None and d1 is not None and len(k0) >= 8 and len(k1) >= 8:
-                good = [
-                    m
-                    for m, n in (p for p in bf.knnMatch(d0, d1, k=2) if len(p) == 2)
-                    if m.distance < self.ratio * n.distance
-                ]
+                pairs = (p for p in bf.knnMatch(d0, d1, k=2) if len(p) == 2)
+                good = [m for m, n in pairs if m.distance < self.ratio * n.distance]
                 if len(good) >= 8:
                     uv0 = np.array([k0[m.queryIdx].pt for m in good])
                     uv1 = np.array([k1[m.trainIdx].pt for m in good])
@@ -180,15 +165,8 @@ class ClassicalVO:
                     ok = (z > 0.1) & (z < self.max_depth)
                     if ok.sum() >= 6:
                         X = np.c_[(uv0[ok] - K[:2, 2]) / f, np.ones(ok.sum())] * z[ok, None]
-                        res = cv2.solvePnPRansac(
-                            X,
-                            uv1[ok],
-                            K,
-                            None,
-                            reprojectionError=2.0,
-                            iterationsCount=200,
-                            flags=cv2.SOLVEPNP_ITERATIVE,
-                        )
+                        res = cv2.solvePnPRansac(X, uv1[ok], K, None, reprojectionError=2.0, iterationsCount=200,
+                                                 flags=cv2.SOLVEPNP_ITERATIVE)
                         if res[0] and res[3] is not None and len(res[3]) >= 6:
                             R, _ = cv2.Rodrigues(res[1])
                             rel = np.eye(4)
@@ -243,12 +221,12 @@ class HFMetricDepth:
         self.last_focal = float(np.nanmedian(focals)) if np.isfinite(focals).any() else None
         if K is not None and self.is_depth_pro and self.use_given_focal:
             # Depth Pro's depth = f / (W · canonical inverse depth): linear in the focal (without its FOV head, f/W = 1)
-            f_given = (
-                np.asarray(K, float)[:, 0, 0] if np.ndim(K) == 3 else np.full(len(depth), float(np.asarray(K)[0, 0]))
-            )
+            K = np.asarray(K, float)
+            f_given = K[:, 0, 0] if K.ndim == 3 else np.full(len(depth), float(K[0, 0]))
             depth = depth * (f_given / np.where(np.isfinite(focals), focals, W))[:, None, None].astype(np.float32)
         return depth
 
+# %% ../nbs/03b_pseudo_backends.ipynb #acaf9859
 @dataclass
 class GroundedSAM2:
     "Segmentation/tracking: Grounding DINO detections every N frames, Sam2VideoModel propagation, ids kept by mask IoU."
@@ -278,13 +256,9 @@ class GroundedSAM2:
         with torch.no_grad():
             out = self.det(**inp)
         H, W = img_rgb.shape[:2]
-        r = self.det_proc.post_process_grounded_object_detection(
-            out,
-            inp["input_ids"],
-            threshold=self.box_threshold,
-            text_threshold=self.text_threshold,
-            target_sizes=[(H, W)],
-        )[0]
+        r = self.det_proc.post_process_grounded_object_detection(out, inp["input_ids"], threshold=self.box_threshold,
+                                                                 text_threshold=self.text_threshold,
+                                                                 target_sizes=[(H, W)])[0]
         labels = r.get("text_labels", r.get("labels"))
         dets = []
         for b, s, lab in zip(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(), labels):
@@ -299,19 +273,13 @@ class GroundedSAM2:
         import torch
         H, W = img_rgb.shape[:2]
         s = self.sam_proc.init_video_session(video=[img_rgb], inference_device=self.device)
-        self.sam_proc.add_inputs_to_inference_session(
-            inference_session=s,
-            frame_idx=0,
-            obj_ids=list(range(1, len(boxes) + 1)),
-            input_boxes=[[list(map(float, b)) for b in boxes]],
-        )
+        self.sam_proc.add_inputs_to_inference_session(inference_session=s, frame_idx=0,
+                                                      obj_ids=list(range(1, len(boxes) + 1)),
+                                                      input_boxes=[[list(map(float, b)) for b in boxes]])
         with torch.no_grad():
             out = self.sam(inference_session=s, frame_idx=0)
-        return (
-            self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][:, 0]
-            .cpu()
-            .numpy()
-        )
+        masks = self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0]
+        return masks[:, 0].cpu().numpy()
 
     def segment(self, video:Video, classes:Sequence[str])->SegTracks:
         "Track ids per frame: detect at 0, N, 2N…; a detection with SAM2-mask IoU ≥ `iou_match` to a track gets its id."
@@ -351,19 +319,13 @@ class GroundedSAM2:
             if not labels:
                 continue
             with torch.no_grad():
-                for out in self.sam.propagate_in_video_iterator(
-                    session, start_frame_idx=start, max_frame_num_to_track=stop - start
-                ):
+                for out in self.sam.propagate_in_video_iterator(session, start_frame_idx=start,
+                                                                max_frame_num_to_track=stop - start):
                     f = out.frame_idx
                     if f > stop:
                         break
-                    masks = (
-                        self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)[0][
-                            :, 0
-                        ]
-                        .cpu()
-                        .numpy()
-                    )
+                    pm = self.sam_proc.post_process_masks([out.pred_masks], original_sizes=[[H, W]], binarize=True)
+                    masks = pm[0][:, 0].cpu().numpy()
                     obj = list(out.object_ids if out.object_ids is not None else session.obj_ids)
                     sc = (torch.sigmoid(out.object_score_logits.float().reshape(-1)).cpu().numpy()
                           if out.object_score_logits is not None else np.ones(len(obj)))
@@ -383,55 +345,24 @@ def make_tiny_models(
 ) -> dict[str, str]:
     "Random-weight tiny Grounding DINO, Sam2Video, Depth Anything (metric), Depth Pro, with processors (tests only)."
     import torch
-    from transformers import (
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoProcessor,
-        GroundingDinoImageProcessor,
-        BertTokenizer,
-        BertConfig,
-        SwinConfig,
-        Sam2VideoConfig,
-        Sam2VideoModel,
-        Sam2VideoProcessor,
-        Sam2ImageProcessor,
-        Sam2VideoVideoProcessor,
-        Sam2VisionConfig,
-        Sam2HieraDetConfig,
-        Sam2VideoPromptEncoderConfig,
-        Sam2VideoMaskDecoderConfig,
-        DepthAnythingConfig,
-        DepthAnythingForDepthEstimation,
-        Dinov2Config,
-        DPTImageProcessor,
-        DepthProConfig,
-        DepthProForDepthEstimation,
-        DepthProImageProcessor,
-    )
+    from transformers import (GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoProcessor,
+                              GroundingDinoImageProcessor, BertTokenizer, BertConfig, SwinConfig, Sam2VideoConfig,
+                              Sam2VideoModel, Sam2VideoProcessor, Sam2ImageProcessor, Sam2VideoVideoProcessor,
+                              Sam2VisionConfig, Sam2HieraDetConfig, Sam2VideoPromptEncoderConfig,
+                              Sam2VideoMaskDecoderConfig, DepthAnythingConfig, DepthAnythingForDepthEstimation,
+                              Dinov2Config, DPTImageProcessor, DepthProConfig, DepthProForDepthEstimation,
+                              DepthProImageProcessor)
     torch.manual_seed(seed)
     folder = Path(folder)
     paths = {}
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted(
-        {w for c in classes for w in c.lower().split()}
-    )
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."]
+    words = special + sorted({w for c in classes for w in c.lower().split()})
     tok = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
     gd = GroundingDinoConfig(
-        backbone_config=SwinConfig(
-            embed_dim=8,
-            depths=[1, 1, 1, 1],
-            num_heads=[1, 1, 1, 1],
-            window_size=4,
-            image_size=64,
-            out_features=["stage2", "stage3", "stage4"],
-        ),
-        text_config=BertConfig(
-            vocab_size=len(words),
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=32,
-            max_position_embeddings=64,
-        ),
+        backbone_config=SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
+                                   image_size=64, out_features=["stage2", "stage3", "stage4"]),
+        text_config=BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=32, max_position_embeddings=64),
         d_model=32,
         encoder_layers=1,
         decoder_layers=2,
@@ -450,25 +381,17 @@ def make_tiny_models(
     GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 128}),
                            tokenizer=tok).save_pretrained(paths["detector"])
     S, h = 128, 128
-    bb = Sam2HieraDetConfig(
-        hidden_size=8,
-        num_attention_heads=1,
-        image_size=[S, S],
-        blocks_per_stage=[1, 1, 2, 1],
-        embed_dim_per_stage=[8, 16, 32, 64],
-        num_attention_heads_per_stage=[1, 1, 1, 1],
-        window_size_per_stage=[4, 4, 4, 2],
-        global_attention_blocks=[3],
-        window_positional_embedding_background_size=[2, 2],
-    )
+    bb = Sam2HieraDetConfig(hidden_size=8, num_attention_heads=1, image_size=[S, S], blocks_per_stage=[1, 1, 2, 1],
+                            embed_dim_per_stage=[8, 16, 32, 64], num_attention_heads_per_stage=[1, 1, 1, 1],
+                            window_size_per_stage=[4, 4, 4, 2], global_attention_blocks=[3],
+                            window_positional_embedding_background_size=[2, 2])
     vc = Sam2VisionConfig(backbone_config=bb, backbone_channel_list=[64, 32, 16, 8], fpn_hidden_size=h,
                           backbone_feature_sizes=[[S // 4, S // 4], [S // 8, S // 8], [S // 16, S // 16]])
     sc = Sam2VideoConfig(
         vision_config=vc,
         prompt_encoder_config=Sam2VideoPromptEncoderConfig(hidden_size=h, image_size=S, patch_size=16),
-        mask_decoder_config=Sam2VideoMaskDecoderConfig(
-            hidden_size=h, mlp_dim=32, num_attention_heads=2, iou_head_hidden_dim=16
-        ),
+        mask_decoder_config=Sam2VideoMaskDecoderConfig(hidden_size=h, mlp_dim=32, num_attention_heads=2,
+                                                       iou_head_hidden_dim=16),
         image_size=S,
         num_maskmem=3,
         memory_attention_hidden_size=h,
@@ -485,22 +408,15 @@ def make_tiny_models(
     paths["sam2"] = str(folder / "sam2_video")
     Sam2VideoModel(sc).save_pretrained(paths["sam2"])
     Sam2VideoProcessor(
-        image_processor=Sam2ImageProcessor(
-            size={"height": S, "width": S}, mask_size={"height": S // 4, "width": S // 4}
-        ),
+        image_processor=Sam2ImageProcessor(size={"height": S, "width": S},
+                                           mask_size={"height": S // 4, "width": S // 4}),
         video_processor=Sam2VideoVideoProcessor(size={"height": S, "width": S}),
     ).save_pretrained(paths["sam2"])
     da = DepthAnythingConfig(
-        backbone_config=Dinov2Config(
-            image_size=56,
-            patch_size=14,
-            hidden_size=16,
-            num_hidden_layers=4,
-            num_attention_heads=1,
-            intermediate_size=32,
-            out_features=["stage1", "stage2", "stage3", "stage4"],
-            reshape_hidden_states=False,
-        ),
+        backbone_config=Dinov2Config(image_size=56, patch_size=14, hidden_size=16, num_hidden_layers=4,
+                                     num_attention_heads=1, intermediate_size=32,
+                                     out_features=["stage1", "stage2", "stage3", "stage4"],
+                                     reshape_hidden_states=False),
         reassemble_hidden_size=16,
         neck_hidden_sizes=[8, 8, 16, 16],
         fusion_hidden_size=8,
@@ -510,31 +426,14 @@ def make_tiny_models(
     )
     paths["depth_anything"] = str(folder / "depth_anything")
     DepthAnythingForDepthEstimation(da).save_pretrained(paths["depth_anything"])
-    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14).save_pretrained(
-        paths["depth_anything"]
-    )
-    vit = dict(
-        model_type="dinov2",
-        image_size=16,
-        num_hidden_layers=2,
-        hidden_size=16,
-        num_attention_heads=1,
-        patch_size=4,
-        intermediate_size=32,
-    )
-    dp = DepthProConfig(
-        patch_size=16,
-        fusion_hidden_size=16,
-        intermediate_hook_ids=[1, 0],
-        intermediate_feature_dims=[10, 8],
-        scaled_images_ratios=[0.5, 1.0],
-        scaled_images_overlap_ratios=[0.0, 0.2],
-        scaled_images_feature_dims=[12, 12],
-        use_fov_model=True,
-        image_model_config=vit,
-        patch_model_config=vit,
-        fov_model_config=vit,
-    )
+    dpt = DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14)
+    dpt.save_pretrained(paths["depth_anything"])
+    vit = dict(model_type="dinov2", image_size=16, num_hidden_layers=2, hidden_size=16, num_attention_heads=1,
+               patch_size=4, intermediate_size=32)
+    dp = DepthProConfig(patch_size=16, fusion_hidden_size=16, intermediate_hook_ids=[1, 0],
+                        intermediate_feature_dims=[10, 8], scaled_images_ratios=[0.5, 1.0],
+                        scaled_images_overlap_ratios=[0.0, 0.2], scaled_images_feature_dims=[12, 12],
+                        use_fov_model=True, image_model_config=vit, patch_model_config=vit, fov_model_config=vit)
     paths["depth_pro"] = str(folder / "depth_pro")
     m = DepthProForDepthEstimation(dp)
     # random heads give FOV ≈ 0° and inverse depth ≈ 0: set a 60° FOV and depths ≈ 20 m
@@ -610,7 +509,8 @@ class BackendSpec:
     device: str = "cpu"
     seed: int = 0
 
-    def build(self, video_path:Path)->Backends:
+    def build(self, video_path:Path, long_side:int=512)->Backends:
+        "The backends for one video (the oracle: its scene's truth at `read_video`'s working size for `long_side`)."
         if self.backend == "oracle":
             from st_vlm_repro.mini_world import load_ground_truth
             from st_vlm_repro.pseudo_oracle import OracleBackend, NOISE_LEVELS
@@ -623,10 +523,10 @@ class BackendSpec:
             sc = scenes[sid]
             cam = sc.cameras[self.camera]
             cap = cv2.VideoCapture(str(video_path))
-            w_src = cap.get(cv2.CAP_PROP_FRAME_WIDTH)
+            w_src, h_src = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
             cap.release()
-            # read_video's working width (long side 512)
-            scale = (512 if w_src >= 512 else w_src) / cam.width if w_src else 1.0
+            # read_video's working width: the long side resized to `long_side` (up or down), even
+            scale = int(round(w_src * long_side / max(w_src, h_src) / 2)) * 2 / cam.width if w_src else 1.0
             o = OracleBackend(sc, self.camera, scale, NOISE_LEVELS[self.corruption], 0.0, self.seed)
             return Backends(o, o, o)
         if self.backend in ("transformers", "classical"):
@@ -639,12 +539,13 @@ class BackendSpec:
             return Backends(geo, met, seg)
         raise ValueError(f"unknown backend {self.backend!r}: oracle, classical or transformers")
 
+# %% ../nbs/03b_pseudo_backends.ipynb #e329f305
 def _label_job(job:dict)->dict:
     spec = job["spec"]
     try:
-        return label_video(job["path"], job["out"], spec.build(Path(job["path"])), job["params"], job["fps"],
-                            job["long_side"], job["max_seconds"], job["split"], job["domain"],
-                            job.get("collection", "pseudo"))
+        backends = spec.build(Path(job["path"]), job["long_side"])
+        return label_video(job["path"], job["out"], backends, job["params"], job["fps"], job["long_side"],
+                           job["max_seconds"], job["split"], job["domain"], job.get("collection", "pseudo"))
     except Exception as e:
         rep = dict(video=Path(job["path"]).stem, error=f"{type(e).__name__}: {e}")
         atomic_write(Path(job["out"]) / "reports" / f"{Path(job['path']).stem}.error.json", json.dumps(rep))
@@ -677,45 +578,19 @@ def pseudo_label_folder(
         raise ValueError(f"{videos}: no video files ({', '.join(VIDEO_EXTS)})")
     check_label_manifest(out, spec, params, fps, long_side, max_seconds, split, domain, overwrite, collection)
     jobs = [
-        dict(
-            path=str(p),
-            out=str(out),
-            spec=spec,
-            params=params,
-            fps=fps,
-            long_side=long_side,
-            max_seconds=max_seconds,
-            split=split,
-            domain=domain,
-            collection=collection,
-        )
+        dict(path=str(p), out=str(out), spec=spec, params=params, fps=fps, long_side=long_side, max_seconds=max_seconds,
+             split=split, domain=domain, collection=collection)
         for p in vids
     ]
-    reps = parallel_map(
-        _label_job,
-        jobs,
-        n_workers=n_workers,
-        ray_address=ray_address,
-        progress=progress,
-        desc="pseudo-label",
-        ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None,
-    )
+    reps = parallel_map(_label_job, jobs, n_workers=n_workers, ray_address=ray_address, progress=progress,
+                        desc="pseudo-label", ray_options={"num_gpus": gpus_per_task} if gpus_per_task else None)
     atomic_write(Path(out) / "report.json", json.dumps(reps, indent=1, default=float))
     return reps
 
 # %% ../nbs/03b_pseudo_backends.ipynb #c13f0002
-def check_label_manifest(
-    out: Path | str,
-    spec: BackendSpec,
-    params: PseudoParams,
-    fps: float,
-    long_side: int,
-    max_seconds: float,
-    split: str,
-    domain: str,
-    overwrite: bool = False,
-    collection: str | None = None,
-) -> dict:
+def check_label_manifest(out: Path | str, spec: BackendSpec, params: PseudoParams, fps: float, long_side: int,
+                         max_seconds: float, split: str, domain: str, overwrite: bool = False,
+                         collection: str | None = None) -> dict:
     "Refuse to resume `out` under other labelling settings (`overwrite`: clear it); write and return the manifest."
     import shutil
     from st_vlm_repro import __version__
@@ -738,9 +613,8 @@ def check_label_manifest(
 
 # %% ../nbs/03b_pseudo_backends.ipynb #733b547c
 import typer
-pseudo_app = typer.Typer(
-    help="Pseudo-label unlabeled videos (paper Sec. 3.3) into Clips and STKit.", no_args_is_help=True
-)
+pseudo_app = typer.Typer(help="Pseudo-label unlabeled videos (paper Sec. 3.3) into Clips and STKit.",
+                         no_args_is_help=True)
 
 
 @pseudo_app.callback()
@@ -770,14 +644,8 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
                      overwrite: bool = typer.Option(False, "--overwrite",
                                                     help="Label (and build STKit) again if made with other settings")):
     "Videos in, pseudo-labelled Clips (JSONL) and a per-video report out, then STKit; resumable."
-    spec = BackendSpec(
-        backend,
-        str(ground_truth) if ground_truth else None,
-        corruption,
-        "front",
-        *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)),
-        device,
-    )
+    spec = BackendSpec(backend, str(ground_truth) if ground_truth else None, corruption, "front",
+                       *(str(x) if x else None for x in (depth_model, detector, sam2, monst3r)), device)
     try:
         params = domain_params(domain, smoother=smoother)
     except ValueError as e:
@@ -785,15 +653,12 @@ def pseudo_label_cmd(videos: Path = typer.Option(..., help="Folder of videos"),
     reps = pseudo_label_folder(videos, out, spec, params, fps, long_side, max_seconds, split, domain,
                                workers, ray_address, gpus_per_task, overwrite=overwrite, collection=collection)
     for r in reps:
-        typer.echo(
-            f"{r.get('video')}: "
-            + (
-                r["error"]
-                if "error" in r
-                else f"{r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, scale {r['scale']:.3g} "
-                f"({'consistent' if r['scale_consistent'] else 'FLAGGED'}), {r['clips']} clips"
-            )
-        )
+        if "error" in r:
+            typer.echo(f"{r.get('video')}: {r['error']}")
+            continue
+        flag = "consistent" if r["scale_consistent"] else "FLAGGED"
+        typer.echo(f"{r.get('video')}: {r['tracks_kept']} tracks kept, dropped {r['tracks_dropped']}, "
+                   f"scale {r['scale']:.3g} ({flag}), {r['clips']} clips")
     if stkit:
         from st_vlm_repro.stkit import build_stkit
         s = build_stkit(load_pseudo_clips(out), out / "stkit", f"pseudo-{split}", render=render, n_workers=workers,
@@ -820,6 +685,24 @@ def write_scene_video(scene, path:Path|str, cam:str="front", fps:float=10.0, dur
     os.replace(tmp, path)
     return Path(path)
 
+# %% ../nbs/03b_pseudo_backends.ipynb #22b326ce
+def label_one_scene(folder:Path|str, # Work folder: the mini world, the video, the labels and STKit go under it
+                    duration:float=12.0, scale:float=0.8, corruption:str="moderate", seed:int=0)->dict:
+    "A mini-world scene rendered to mp4, oracle-labelled, built into STKit and labelled again (resumed): the results."
+    from st_vlm_repro.mini_world import make_mini_world, make_world
+    from st_vlm_repro.stkit import build_stkit
+    d = Path(folder)
+    make_mini_world(d/"mw", 1, seed=seed, formats=[], n_sports=0)
+    sc = make_world(1, seed=seed, n_sports=0)[0]
+    (d/"videos").mkdir(parents=True, exist_ok=True)
+    write_scene_video(sc, d/"videos"/f"{sc.scene_id}.mp4", duration=duration, scale=scale)
+    spec = BackendSpec("oracle", str(d/"mw"), corruption)
+    reps = pseudo_label_folder(d/"videos", d/"out", spec, n_workers=1)
+    clips = load_pseudo_clips(d/"out")
+    s = build_stkit(clips, d/"stkit", "pseudo-train", render=False, n_workers=1)
+    again = pseudo_label_folder(d/"videos", d/"out", spec, n_workers=1)
+    return dict(report=reps[0], clips=clips, stkit=s, resumed=bool(again[0].get("resumed")))
+
 # %% ../nbs/03b_pseudo_backends.ipynb #ff27ac64
 PSEUDO_SEED_OFFSET = 1000   # mini: the unlabeled scenes' seed is the profile seed + this (scene ids `mw<seed>-…`)
 
@@ -832,6 +715,7 @@ def pseudo_collections(cfg)->list[tuple[str, str, Path]]:
     folders = [Path(f.strip()) for f in (cfg.pseudo_videos or "").split(",") if f.strip()]
     return [(f.name, domains.get(f.name, cfg.pseudo_domain or "driving"), f) for f in folders]
 
+# %% ../nbs/03b_pseudo_backends.ipynb #5ae5c7d7
 def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict:
     "Pseudo-label the profile's unlabeled videos (mini: rendered fresh scenes + oracle) and build their STKit."
     from st_vlm_repro.stkit import build_stkit
@@ -849,9 +733,7 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
             for sub in (world, videos, root / "out"):
                 shutil.rmtree(sub, ignore_errors=True)
         if not (world / "ground_truth.json").exists():
-            make_mini_world(
-                world, cfg.n_pseudo_videos, seed=cfg.seed + PSEUDO_SEED_OFFSET, formats=[], n_sports=0
-            )
+            make_mini_world(world, cfg.n_pseudo_videos, seed=cfg.seed + PSEUDO_SEED_OFFSET, formats=[], n_sports=0)
         _, scenes = load_ground_truth(world)
         videos.mkdir(parents=True, exist_ok=True)
         for sid, sc in scenes.items():
@@ -866,18 +748,8 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
         for _, _, f, _ in runs:
             if not f.is_dir():
                 raise FileNotFoundError(f"pseudo_videos {f}: no such folder of unlabeled videos")
-        spec = BackendSpec(
-            cfg.pseudo_backend,
-            None,
-            "ideal",
-            "front",
-            cfg.pseudo_depth_model,
-            cfg.pseudo_detector,
-            cfg.pseudo_sam2,
-            cfg.pseudo_monst3r,
-            cfg.device or "cpu",
-            cfg.seed,
-        )
+        spec = BackendSpec(cfg.pseudo_backend, None, "ideal", "front", cfg.pseudo_depth_model, cfg.pseudo_detector,
+                           cfg.pseudo_sam2, cfg.pseudo_monst3r, cfg.device or "cpu", cfg.seed)
     reps, clips = [], []
     for name, dom, videos, out in runs:
         reps += pseudo_label_folder(videos, out, spec, n_workers=n_workers, ray_address=ray, progress=progress,
@@ -891,12 +763,6 @@ def build_profile_pseudo_stkit(cfg, render:bool=True, progress:bool=False)->dict
         )
     s = build_stkit(clips, root / "stkit", "pseudo-train", seed=cfg.seed, render=render, n_workers=n_workers,
                     ray_address=ray, overwrite=True)
-    return dict(
-        videos=len(reps),
-        failed=len(failed),
-        clips=len(clips),
-        records=s["records"],
-        stkit=str(root / "stkit"),
-        tracks_kept=sum(r.get("tracks_kept", 0) for r in reps),
-        tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps),
-    )
+    return dict(videos=len(reps), failed=len(failed), clips=len(clips), records=s["records"], stkit=str(root / "stkit"),
+                tracks_kept=sum(r.get("tracks_kept", 0) for r in reps),
+                tracks_dropped=sum(sum(r.get("tracks_dropped", {}).values()) for r in reps))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -19,7 +20,8 @@ from .pseudo import Video, Geometry, SegTracks, PseudoParams, pseudo_tracks, Pse
 
 # %% auto #0
 __all__ = ['NOISE_LEVELS', 'ABLATIONS', 'scaled_camera', 'render_depth_ids', 'Corruption', 'OracleBackend', 'true_centers',
-           'score_tracks', 'trackable', 'validate', 'summarize', 'highway_scene', 'sweep', 'plot_sweep']
+           'score_tracks', 'trackable', 'validate', 'summarize', 'highway_scene', 'sweep', 'plot_sweep',
+           'highway_noise_figure', 'mini_world_sweep']
 
 # %% ../nbs/03a_pseudo_validation.ipynb #08a546b3
 def scaled_camera(cam:Camera, scale:float)->tuple[np.ndarray, tuple[int, int]]:
@@ -28,6 +30,7 @@ def scaled_camera(cam:Camera, scale:float)->tuple[np.ndarray, tuple[int, int]]:
     K[:2] *= scale
     return K, (int(round(cam.width * scale)), int(round(cam.height * scale)))
 
+# %% ../nbs/03a_pseudo_validation.ipynb #db35db8e
 def render_depth_ids(scene:Scene, cam:str, idx:int, # Camera name and tick index
                      scale:float=1.0, # Resolution relative to the camera's native size
                     )->tuple[np.ndarray, np.ndarray]:
@@ -110,15 +113,10 @@ class OracleBackend:
         if frames:
             import cv2
 
-            imgs = np.stack(
-                [
-                    cv2.resize(render(self.scene, self.cam, i), size, interpolation=cv2.INTER_AREA)
-                    for i in self._ticks(times)
-                ]
-            )
-        return Video(
-            name or self.scene.scene_id, imgs, times, size, meta=dict(scene_id=self.scene.scene_id, start=self.start)
-        )
+            imgs = np.stack([cv2.resize(render(self.scene, self.cam, i), size, interpolation=cv2.INTER_AREA)
+                             for i in self._ticks(times)])
+        return Video(name or self.scene.scene_id, imgs, times, size,
+                     meta=dict(scene_id=self.scene.scene_id, start=self.start))
 
     def _ticks(self, times)->np.ndarray:
         return np.round((np.asarray(times) + self.start) * self.scene.rate_hz).astype(int)
@@ -132,12 +130,8 @@ class OracleBackend:
             K, _ = scaled_camera(self.scene.cameras[self.cam], self.scale)
             if len(_TRUTH) >= 4:
                 _TRUTH.pop(next(iter(_TRUTH)))
-            _TRUTH[key] = (
-                np.stack([d for d, _ in r]),
-                np.stack([i for _, i in r]),
-                K,
-                self.scene.world_from_camera(self.cam, ticks),
-            )
+            _TRUTH[key] = (np.stack([d for d, _ in r]), np.stack([i for _, i in r]), K,
+                           self.scene.world_from_camera(self.cam, ticks))
         return _TRUTH[key]
 
     def geometry(self, video:Video, exclude=None)->Geometry:
@@ -264,11 +258,10 @@ def validate(scene:Scene, corruption:Corruption=Corruption(), params:PseudoParam
     rows = score_tracks(res, scene, start)
     want = trackable(scene, o, v, params.min_duration)
     got = {r["track"].split("~")[0].split("#")[0] for r in rows}
-    return dict(
-        rows=rows, retention=len(want & got) / max(len(want), 1), n_trackable=len(want), report=res.report, result=res
-    )
+    return dict(rows=rows, retention=len(want & got) / max(len(want), 1), n_trackable=len(want), report=res.report,
+                result=res)
 
-
+# %% ../nbs/03a_pseudo_validation.ipynb #5bfbf722
 def summarize(runs:Sequence[dict])->dict:
     "Median |relative distance error|, mean clock accuracy, max phantom speed and mean retention over runs."
     rows = [r for run in runs for r in run["rows"]]
@@ -291,16 +284,8 @@ def highway_scene(seed:int=0, duration:float=12.0, rate_hz:float=20.0)->Scene:
     def agent(aid, cat, beh, x0, y, v, yaw=0.0):
         size = np.asarray(SIZES[cat], float)
         x = x0 + v * t * (1 if yaw == 0 else -1)
-        return Agent(
-            aid,
-            cat,
-            beh,
-            size,
-            t.copy(),
-            np.c_[x, np.full(n, y), np.full(n, size[2] / 2)],
-            np.full(n, yaw),
-            (200, 100, 50),
-        )
+        return Agent(aid, cat, beh, size, t.copy(), np.c_[x, np.full(n, y), np.full(n, size[2] / 2)], np.full(n, yaw),
+                     (200, 100, 50))
 
     ego = agent("ego", "car", "straight", 0.0, 0.0, 8.0)
     ego.centers[:, 2] = 0
@@ -309,61 +294,34 @@ def highway_scene(seed:int=0, duration:float=12.0, rate_hz:float=20.0)->Scene:
     wfe[:, :3, 3] = ego.centers
     wfe[:, 3, 3] = 1
     cams = {"front": make_camera("front", 640, 360, 506.0, [1.7, 0.0, 1.5], g)}
-    agents = [
-        agent("lead", "car", "straight", 18.0, 0.0, 10.0),
-        agent("neighbour", "car", "straight", 20.0, 3.5, 6.0),
-        agent("oncoming", "car", "straight", 90.0, -3.5, 5.0, yaw=np.pi),
-        agent("parked", "car", "still", 40.0, -7.0, 0.0),
-        agent("walker", "pedestrian", "walk", 22.0, 5.5, 1.4),
-    ]
+    agents = [agent("lead", "car", "straight", 18.0, 0.0, 10.0), agent("neighbour", "car", "straight", 20.0, 3.5, 6.0),
+              agent("oncoming", "car", "straight", 90.0, -3.5, 5.0, yaw=np.pi),
+              agent("parked", "car", "still", 40.0, -7.0, 0.0), agent("walker", "pedestrian", "walk", 22.0, 5.5, 1.4)]
     return Scene("highway", "train", "driving", 0, rate_hz, t, wfe, ego, cams, agents, "test-road", seed)
 
 # %% ../nbs/03a_pseudo_validation.ipynb #0b080aa2
 NOISE_LEVELS = {
     "ideal": Corruption(unknown_scale=7.3),
-    "mild": Corruption(
-        unknown_scale=7.3, wobble=0.05, depth_noise=0.05, pose_t=0.05, pose_r=0.05, mask_px=1, drop_frac=0.02
-    ),
-    "moderate": Corruption(
-        unknown_scale=7.3,
-        wobble=0.10,
-        depth_noise=0.10,
-        pose_t=0.10,
-        pose_r=0.10,
-        mask_px=2,
-        drop_frac=0.05,
-        id_switch=0.2,
-    ),
-    "strong": Corruption(
-        unknown_scale=7.3,
-        wobble=0.15,
-        depth_noise=0.15,
-        pose_t=0.20,
-        pose_r=0.20,
-        mask_px=3,
-        drop_frac=0.10,
-        id_switch=0.4,
-    ),
+    "mild": Corruption(unknown_scale=7.3, wobble=0.05, depth_noise=0.05, pose_t=0.05, pose_r=0.05, mask_px=1,
+                       drop_frac=0.02),
+    "moderate": Corruption(unknown_scale=7.3, wobble=0.10, depth_noise=0.10, pose_t=0.10, pose_r=0.10, mask_px=2,
+                           drop_frac=0.05, id_switch=0.2),
+    "strong": Corruption(unknown_scale=7.3, wobble=0.15, depth_noise=0.15, pose_t=0.20, pose_r=0.20, mask_px=3,
+                         drop_frac=0.10, id_switch=0.4),
 }
 ABLATIONS = {
     "full": PseudoParams(),
     "no erosion": PseudoParams(erode_px=0, erode_frac=0.0, depth_band=(0.0, 100.0)),
-    "no frame filters": PseudoParams(
-        drop_border=False, occlusion=False, max_area_change=1e9, min_area_frac=0.0, min_area_px=1
-    ),
+    "no frame filters": PseudoParams(drop_border=False, occlusion=False, max_area_change=1e9, min_area_frac=0.0,
+                                     min_area_px=1),
     "no outlier test": PseudoParams(outliers=False),
     "no smoothing": PseudoParams(smoother="none", stationary_gate=False, min_moving_speed=0.0),
     "per-frame scale": PseudoParams(scale_mode="per_frame"),
 }
 
-def sweep(
-    scenes: Sequence[Scene],
-    levels: dict = NOISE_LEVELS,
-    ablations: dict = ABLATIONS,
-    duration: float = 12.0,
-    seeds=(0,),
-    **kw,
-) -> "pd.DataFrame":
+# %% ../nbs/03a_pseudo_validation.ipynb #8d3d3226
+def sweep(scenes: Sequence[Scene], levels: dict = NOISE_LEVELS, ablations: dict = ABLATIONS, duration: float = 12.0,
+          seeds=(0,), **kw) -> "pd.DataFrame":
     "`summarize` of every (ablation, level) over the scenes and seeds, as a long table."
     import pandas as pd
     rows = []
@@ -373,6 +331,7 @@ def sweep(
             rows.append(dict(level=ln, pipeline=an, **summarize(runs)))
     return pd.DataFrame(rows)
 
+# %% ../nbs/03a_pseudo_validation.ipynb #2b04ded6
 def plot_sweep(tab:"pd.DataFrame", title:str=""):
     "Median |relative distance error|, clock accuracy and retention per noise level, one line per pipeline variant."
     import matplotlib.pyplot as plt
@@ -394,3 +353,27 @@ def plot_sweep(tab:"pd.DataFrame", title:str=""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/03a_pseudo_validation.ipynb #73b508f7
+def highway_noise_figure(figures_dir:Path|str, # `pseudo_error_vs_noise.png` is written here
+                         levels:Sequence[str]=("ideal", "moderate", "strong"), # keys of `NOISE_LEVELS`
+                         ablations:Sequence[str]=("full", "no frame filters", "no smoothing", "per-frame scale"),
+                         duration:float=12.0)->"pd.DataFrame":
+    "`sweep` on the highway scene over `levels` × `ablations` (keys of `ABLATIONS`), its figure written; the table."
+    import matplotlib.pyplot as plt
+    tab = sweep([highway_scene()], levels={k: NOISE_LEVELS[k] for k in levels},
+                ablations={k: ABLATIONS[k] for k in ablations}, duration=duration)
+    fig = plot_sweep(tab, f"Pseudo-label error vs noise on the highway scene (oracle backends, 10 Hz, {duration:g} s)")
+    Path(figures_dir).mkdir(parents=True, exist_ok=True)
+    fig.savefig(Path(figures_dir)/"pseudo_error_vs_noise.png", dpi=80)
+    plt.close(fig)
+    return tab
+
+# %% ../nbs/03a_pseudo_validation.ipynb #9e2e3324
+def mini_world_sweep(n_scenes:int=4, seed:int=0, # the mini world's random driving scenes
+                     levels:Sequence[str]=("ideal", "moderate"), ablations:Sequence[str]=("full", "no smoothing"),
+                     duration:float=20.0)->"pd.DataFrame":
+    "`sweep` on `n_scenes` random mini-world driving scenes (turns, stops, reversing, crossing traffic)."
+    from st_vlm_repro.mini_world import make_world
+    return sweep(make_world(n_scenes, seed=seed, n_sports=0), levels={k: NOISE_LEVELS[k] for k in levels},
+                 ablations={k: ABLATIONS[k] for k in ablations}, duration=duration)

@@ -50,7 +50,7 @@ def pick_notebook(notebooks:list[Path], name:str)->int:
 NOTEBOOK_NEEDS = {   # a section notebook's number -> the settings naming paths it reads
     "03b": ("pseudo_videos", "pseudo_depth_model", "pseudo_detector", "pseudo_sam2", "pseudo_monst3r"),
     "04": ("nuscenes_root", "argoverse2_root", "egoexo4d_root", "nuplan_root"),
-    "06": ("model_path", "train_config"),
+    "07": ("model_path", "train_config"),   # Table 6: the profile's model trained from its train config
 }
 _MUST_BE_SET = ("pseudo_videos", "model_path", "train_config")   # an empty value of these is an error, not "left out"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, hashlib, json, os
 from dataclasses import dataclass, asdict
 from pathlib import Path
-from typing import Any, Iterable, Literal, Union
+from typing import Any, Iterable, Literal, Sequence, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -21,12 +21,13 @@ from .clips import Clip, Track, STEP
 __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'TEMPLATES', 'LAST_SEEN_TEMPLATES',
            'LAST_SEEN_PARAPHRASES', 'PARAPHRASES', 'COMPARATIVES', 'VIDEO_FMTS', 'LABELLED_SOURCES',
            'BENCH_ONLY_SOURCES', 'TRAINING_SOURCES', 'ANNOTATION', 'DATASET_NAMES', 'PAPER_TABLE2', 'stkit_app',
-           'PromptObject', 'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'object_name',
-           'fill_template', 'pick_span', 'span_text', 'single_object_labels', 'common_span', 'pair_labels',
-           'object_groups', 'record_id', 'video_name', 'answer_fields', 'record_source', 'make_record', 'clip_records',
-           'build_manifest', 'manifest_digest', 'build_lock', 'check_manifest', 'build_stkit', 'record_stats',
-           'write_summary', 'check_split_separation', 'read_stkit', 'check_trainable', 'table2',
-           'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit', 'write_table2']
+           'PromptObject', 'QARecord', 'LabelRules', 'object_trajectory', 'fmt_num', 'common_prompt', 'record_prompt',
+           'vlm_messages', 'object_name', 'fill_template', 'pick_span', 'span_text', 'single_object_labels',
+           'common_span', 'pair_labels', 'object_groups', 'record_id', 'video_name', 'answer_fields', 'record_source',
+           'make_record', 'clip_records', 'build_manifest', 'manifest_digest', 'build_lock', 'check_manifest',
+           'build_stkit', 'record_stats', 'write_summary', 'check_split_separation', 'read_stkit', 'check_trainable',
+           'table2', 'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit',
+           'write_table2']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
 TASKS = ("traveled_distance", "traveling_speed", "movement_direction", "direction_timestamp",
@@ -150,6 +151,21 @@ def _common_prompt(ft:tuple, colours:tuple, duration:float|None)->str:
     )
     return (f"The video lasts for {fmt_num(duration)} seconds, and {len(ft)} frames are uniformly sampled from it. "
             f"These frames are located at {', '.join(fmt_num(t) for t in ft)} seconds.{objs}")
+
+# %% ../nbs/04_stkit.ipynb #0a757c55
+def record_prompt(record:dict, frame_times:Sequence[float])->str:
+    "The question of `record` with the common prompt rebuilt for the frames the model is shown."
+    dur = video_duration(record["frame_times"]) if record.get("frame_times") else None  # the whole video's
+    colours = [o["colour"] for o in record["objects"] if o.get("colour")]
+    return common_prompt(frame_times, colours, duration=dur) + " " + record["task_question"]
+
+def vlm_messages(record:dict, video:np.ndarray|None, frame_times:Sequence[float], answer:str|None=None)->list[dict]:
+    "Chat messages for one record: the video and its question, and the answer when training."
+    v = {"type": "video"} if video is None else {"type": "video", "video": video}
+    msgs = [{"role": "user", "content": [v, {"type": "text", "text": record_prompt(record, frame_times)}]}]
+    if answer is not None:
+        msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+    return msgs
 
 # %% ../nbs/04_stkit.ipynb #2b60d99b
 TEMPLATES = {
