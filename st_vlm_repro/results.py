@@ -256,16 +256,16 @@ def runs_to_tables(runs:Iterable[Path|str], out:Path|str, profile:str|None=None,
         measured[key], meta[key] = df, m | {"display": name}
     if not measured:
         raise ValueError("no evaluation folders given (--runs)")
-    tables = render_tables(measured, out, cfg["profile"], meta)
+    tables = render_tables(measured, out, cfg.profile, meta)
     plain = {}
     for k, v in measured.items():
         if not meta[k].get("paraphrased"):
             plain[k if meta[k]["display"] in plain else meta[k]["display"]] = v
     if plain:
         import matplotlib.pyplot as plt
-        fd = Path(figures_dir) if figures_dir else cfg.path("figures_dir")
+        fd = Path(figures_dir) if figures_dir else cfg.figures_dir
         fd.mkdir(parents=True, exist_ok=True)
-        fig = plot_average_accuracy(plain, cfg["profile"])
+        fig = plot_average_accuracy(plain, cfg.profile)
         fig.savefig(fd/"table3_average_accuracy.png", dpi=100)
         plt.close(fig)
     return tables
@@ -278,7 +278,7 @@ def tables_cmd(
 ):
     "Render Tables 3, 4 and 5: the paper's rows beside every measured run, with 95 % CIs."
     from st_vlm_repro.core import load_settings
-    tables = runs_to_tables(runs, out or load_settings().path("tables_dir"), None, figures)
+    tables = runs_to_tables(runs, out or load_settings().tables_dir, None, figures)
     typer.echo(tables["table3"].to_markdown(index=False, disable_numparse=True))
 
 # %% ../nbs/07_results.ipynb #c18c0301
@@ -420,12 +420,12 @@ def profile_table6(cfg, # A profile's settings: STKit under data_dir/stkit, the 
     "Table 6 on a profile: each row trained from its train config (resumed) and scored on its STKit-Bench."
     from st_vlm_repro.core import read_jsonl
     from st_vlm_repro.stkit import read_stkit
-    data = cfg.path("data_dir")
+    data = cfg.data_dir
     config = profile_train_config(cfg, repo)
     bench = read_jsonl(data/"bench"/"stkit_bench.jsonl")
     train_recs = [r for r in read_stkit(data/"stkit") if r["split"] == "train"]
     return run_table6(config, bench, data/"stkit", data/"train"/"table6", prior_records=train_recs,
-                      n_frames=config.n_frames, device=cfg.get("device") or "cpu", progress=progress)
+                      n_frames=config.n_frames, device=cfg.device or "cpu", progress=progress)
 
 # %% ../nbs/07_results.ipynb #1a2f57a7
 TABLE6_CURVES = {"label": "+ labelled", "label+pseudo": "+ labelled and pseudo-labelled"}   # row -> loss-curve label
@@ -437,11 +437,11 @@ def plot_table6_losses(cfg, repo:Path|str|None=None):
     config = profile_train_config(cfg, repo)
     items, _ = training_items(config)
     prior = answer_prior_loss(items, load_vlm(config.model_path)[0].tokenizer)
-    rows = ablation_configs(config, cfg.path("data_dir")/"train"/"table6")
+    rows = ablation_configs(config, cfg.data_dir/"train"/"table6")
     runs = {TABLE6_CURVES[k]: Path(c.output_dir) for k, c in rows.items() if c}
-    where = "the mini world" if cfg.bool("mini_world") else "STKit"
-    model = cfg.get("model_size") or Path(config.model_path).name
-    title = f"ST-VLM {model} on {where} ({(cfg.get('device') or 'cpu').upper()})"
+    where = "the mini world" if cfg.mini_world else "STKit"
+    model = cfg.model_size or Path(config.model_path).name
+    title = f"ST-VLM {model} on {where} ({(cfg.device or 'cpu').upper()})"
     logs = {k: read_log(v) for k, v in runs.items() if (v/"log.jsonl").exists()}
     return plot_loss(logs, prior_loss=prior, title=title)
 
@@ -451,7 +451,7 @@ def table6_note(cfg, config:TrainConfig)->str:
     from st_vlm_repro.tiny_model import is_random_init
     mp = Path(config.model_path)
     where = "from scratch (random init)" if is_random_init(mp) else f"from {mp.name}"
-    return (f"profile {cfg.get('profile')}: {cfg.get('model_size') or ''} model trained {where} on "
-            f"{'the synthetic mini world' if cfg.bool('mini_world') else 'STKit'} "
-            f"({config.max_steps or 'epochs'} steps, {cfg.get('device') or 'cpu'})"
+    return (f"profile {cfg.profile}: {cfg.model_size or ''} model trained {where} on "
+            f"{'the synthetic mini world' if cfg.mini_world else 'STKit'} "
+            f"({config.max_steps or 'epochs'} steps, {cfg.device or 'cpu'})"
             " — not the paper's setting; compare the measured rows with the blind prior.")

@@ -1485,7 +1485,7 @@ def _cache_for(cache_path):
         return None
     if cache_path == "auto":
         from st_vlm_repro.core import load_settings
-        cache_path = load_settings().path("data_dir") / "judge_cache.jsonl"
+        cache_path = load_settings().data_dir / "judge_cache.jsonl"
     p = str(Path(cache_path).resolve())
     return _CACHES.setdefault(p, JudgeCache(p))
 

@@ -794,11 +794,11 @@ def profile_train_config(cfg, # A profile's settings (`st_vlm_repro.core.load_se
     "The profile's train config: its data under `data_dir`, the profile's model, its step budget."
     from st_vlm_repro.core import find_settings_file
     repo = Path(repo) if repo is not None else find_settings_file().parent
-    c = TrainConfig.load(repo/cfg.get("train_config", "configs/train_mini.yaml"), base_dir=repo)
-    data = cfg.path("data_dir")
-    pseudo = cfg.path("pseudo_dir")/"stkit"          # notebook 03b's pseudo-labelled STKit, for Table 6's third row
-    steps = cfg.get("train_max_steps") or c.max_steps
-    up = dict(model_path=str(cfg.path("model_path")), make_model=cfg.get("model_size") or c.make_model,
+    c = TrainConfig.load((cfg.train_config or repo/"configs/train_mini.yaml"), base_dir=repo)
+    data = cfg.data_dir
+    pseudo = cfg.pseudo_dir/"stkit"          # notebook 03b's pseudo-labelled STKit, for Table 6's third row
+    steps = cfg.train_max_steps or c.max_steps
+    up = dict(model_path=str(cfg.model_path), make_model=cfg.model_size or c.make_model,
               stkit_dirs=[str(data/"stkit")] + ([str(pseudo)] if pseudo.is_dir() else []),
               output_dir=str(data/"train"/"mini"), cache_dir=str(data/"train"/"cache"),
               max_steps=None if steps is None else int(steps))
