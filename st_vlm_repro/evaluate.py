@@ -180,9 +180,9 @@ def load_run(run_dir:Path|str)->tuple[pd.DataFrame, dict]:
     return df, meta
 
 # %% ../nbs/05d_eval.ipynb #c8643b73
-def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
+def make_runner(spec:str, # chance | prior | text_only | oracle | openai:<name> | hf:<path>
                 videos:Path|str|None=None, # Folder the records' video paths are relative to
-                train_records:list[dict]|None=None, # For prior and for N-shot examples
+                train_records:list[dict]|None=None, # For prior, text_only and N-shot examples
                 base_url:str|None=None, n_frames:int=8, n_shots:int=0, seed:int=0, cache_path:Path|str|None=None,
                 device:str="cpu", n_workers:int=4,
                 fps:float|None=None, # hf: sample frames per second instead of `n_frames`
@@ -198,10 +198,10 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
         return R.ChanceRunner(seed)
     if spec == "oracle":
         return R.OracleRunner()
-    if spec == "prior":
+    if spec in ("prior", "text_only"):
         if not train_records:
-            raise ValueError("--model prior needs --train (a built STKit folder with a train split)")
-        return R.PriorRunner(train_records)
+            raise ValueError(f"--model {spec} needs --train (a built STKit folder with a train split)")
+        return R.PriorRunner(train_records) if spec == "prior" else R.TextOnlyRunner(train_records, seed)
     if kind in ("openai", "hf") and not arg:
         raise ValueError(f"--model {spec!r}: give a name after '{kind}:'")
     if kind in ("openai", "hf") and videos is None:
@@ -224,18 +224,18 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
         return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels)
-    raise ValueError(f"unknown --model {spec!r}; expected chance, prior, oracle, openai:<name> or hf:<path>")
+    raise ValueError(f"unknown --model {spec!r}; expected chance, prior, text_only, oracle, openai:<name> or hf:<path>")
 
 # %% ../nbs/05d_eval.ipynb #ea3133cd
 eval_app = typer.Typer(help="Evaluate a model on STKit-Bench.", invoke_without_command=True, add_completion=False)
 
 @eval_app.callback()
 def eval_cmd(
-    model: str = typer.Option(..., help="chance | prior | oracle | openai:<name> | hf:<path>"),
+    model: str = typer.Option(..., help="chance | prior | text_only | oracle | openai:<name> | hf:<path>"),
     bench: Path = typer.Option(..., help="STKit-Bench JSONL (stkit_bench.jsonl or stkit_bench_paraphrased.jsonl)"),
     out: Path = typer.Option(..., help="Run folder (resumed if it exists)"),
     videos: Path = typer.Option(None, help="The STKit folder the records' videos are relative to"),
-    train: Path = typer.Option(None, help="A built STKit folder: its train split feeds prior and N-shot examples"),
+    train: Path = typer.Option(None, help="A built STKit folder: its train split feeds prior, text_only, N-shot"),
     base_url: str = typer.Option(None, help="OpenAI-compatible server for openai:<name>"),
     n_frames: int = typer.Option(8, help="Frames sampled from each visual prompt"),
     shots: int = typer.Option(0, help="N-shot examples (openai only; needs --train)"),
