@@ -93,10 +93,10 @@ def _partner(k:str)->str:
     return k.replace("first", "second") if k.startswith("first") else k.replace("second", "first")
 
 def paired_classes(task:str, sizes:dict[str, int])->dict[str, int]:
-    "The classes a task may keep: two-choice tasks those whose partner is in the pool too; others all, if two or more."
+    "Two-choice tasks: the classes whose partner is in the pool too (all of them when no pair is complete)."
     if task not in TWO_CHOICE_TASKS:
-        return sizes if len(sizes) >= 2 else {}
-    return {k: s for k, s in sizes.items() if sizes.get(_partner(k), 0) > 0}
+        return sizes
+    return {k: s for k, s in sizes.items() if sizes.get(_partner(k), 0) > 0} or sizes
 
 def class_cap(task:str, n:int=200, # The bench's questions per task
               pool:list[dict]|None=None, # The task's validation records
@@ -106,8 +106,6 @@ def class_cap(task:str, n:int=200, # The bench's questions per task
     if not pool:
         return cap
     sizes = paired_classes(task, class_sizes(pool))
-    if not sizes:
-        return 0   # one answer only: nothing is kept
     if task in TWO_CHOICE_TASKS:
         return min(cap, min(sizes.values()))   # every class alike: the majority answer scores one in two
     while cap > 1:   # a few big classes beside small ones: lower the cap until none holds much over its share
@@ -125,7 +123,7 @@ def balance(records:list[dict], # STKit records of one task
     proportions = PAPER_PROPORTIONS if proportions is None else proportions
     by_key: dict[str, list[dict]] = {}
     task = records[0]["task"] if records else ""
-    keep = paired_classes(task, class_sizes(records))   # a class without its partner, a lone class: left out
+    keep = paired_classes(task, class_sizes(records))   # two-choice: a class without its partner is left out
     for r in records:
         if balance_key(r) in keep:
             by_key.setdefault(balance_key(r), []).append(r)
@@ -239,7 +237,7 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
     rule = ("Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉, lowered until no class\n"
             f"holds over {MAX_CLASS_SHARE:g}× its share of the classes kept); a pool\nthat cannot fill a task balanced "
             "leaves it short;\ncomparisons keep every class alike, and a class\nonly with its partner (this "
-            "project's rules;\nthe paper keeps 200). A task with one answer only\nis left out.")
+            "project's rules;\nthe paper keeps 200).")
     axs[-1].text(0, 0.5, rule, fontsize=9, va="center")
     fig.suptitle(title)
     fig.tight_layout()
