@@ -190,10 +190,14 @@ def make_runner(spec:str, # chance | prior | text_only | oracle | openai:<name> 
                 reasoning:bool=False, # openai: a reasoning model (max_completion_tokens, no temperature)
                 timeout:float=120.0, # Seconds per API request (openai)
                 max_attempts:int=5, # Tries per API request, transient errors only (openai)
+                blind:bool=False, # openai: the question text only, no frames
                )->Runner:
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
+    if blind and kind != "openai":
+        raise ValueError(f"--blind is for openai:<name> models (a blind baseline without one: --model text_only), "
+                         f"not {spec!r}")
     if spec == "chance":
         return R.ChanceRunner(seed)
     if spec == "oracle":
@@ -219,6 +223,7 @@ def make_runner(spec:str, # chance | prior | text_only | oracle | openai:<name> 
             n_workers=n_workers,
             timeout=timeout,
             max_attempts=max_attempts,
+            blind=blind,
             **(dict(max_tokens_param="max_completion_tokens", temperature=None) if reasoning else {}),
         )
     if kind == "hf":
@@ -251,6 +256,7 @@ def eval_cmd(
     reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
     timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name>, judge)"),
     max_attempts: int = typer.Option(5, min=1, help="Tries per API request, transient errors (openai, judge)"),
+    blind: bool = typer.Option(False, "--blind", help="openai:<name>: send the questions without the frames"),
     seed: int = typer.Option(0),
 ):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
@@ -259,7 +265,7 @@ def eval_cmd(
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
     runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl",
                          device, n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model,
-                         timeout=timeout, max_attempts=max_attempts)
+                         timeout=timeout, max_attempts=max_attempts, blind=blind)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl",
               timeout=timeout, max_retries=max_attempts - 1, on_disagreement=judge_on_disagreement) if judge else None
     df = evaluate(runner, records, out, judge=jd)

@@ -286,6 +286,7 @@ class OpenAIRunner:
                  cache_path:Path|str|None=None, # JSONL cache of responses (None: no cache)
                  client=None, # An `openai.OpenAI` client (default: one for base_url/api_key)
                  seed:int=0, # Fixes the choice of shots
+                 blind:bool=False, # Send the question text only, no frames (a bias check: what the text alone gives)
                  name:str|None=None):
         if n_shots and len([r for r in shot_records or []]) == 0:
             raise ValueError(f"n_shots={n_shots} needs shot_records (training records to draw examples from)")
@@ -297,7 +298,7 @@ class OpenAIRunner:
         for r in shot_records or []:
             self.shots_by_task.setdefault(r["task"], []).append(r)
         self.shot_video_root = Path(shot_video_root) if shot_video_root else self.video_root
-        self.geometric_context, self.context = geometric_context, context
+        self.geometric_context, self.context, self.blind = geometric_context, context, blind
         self.max_tokens, self.temperature, self.detail, self.max_side, self.jpeg_quality = (
             max_tokens,
             temperature,
@@ -321,7 +322,8 @@ class OpenAIRunner:
                                    timeout=timeout, max_retries=0)
         self.client = client
         self.cache = JsonlCache(cache_path) if cache_path is not None else None
-        self.name = name or model + (f"-{n_shots}shot" if n_shots else "") + ("-geo" if geometric_context else "")
+        self.name = name or model + (f"-{n_shots}shot" if n_shots else "") + ("-geo" if geometric_context else "") + (
+            "-blind" if blind else "")
 
     @property
     def settings(self)->dict:
@@ -339,6 +341,7 @@ class OpenAIRunner:
             system_prompt=self.system_prompt,
             seed=self.seed,
             **({} if self.max_tokens_param == "max_tokens" else {"max_tokens_param": self.max_tokens_param}),
+            **({"blind": True} if self.blind else {}),
         )
 
     def request_options(self)->dict:
@@ -352,8 +355,12 @@ class OpenAIRunner:
         ).hexdigest()
 
     def _user_turn(self, r:dict, video_root:Path)->dict:
-        from st_vlm_repro.visual_prompts import read_video_frames
-        frames, times = read_video_frames(safe_join(video_root, r["video"]), n=self.n_frames)
+        from st_vlm_repro.visual_prompts import read_video_frames, frame_indices
+        if self.blind:   # the prompt a sighted run gets (the same sampled frame times), without the frames
+            ts = np.asarray(r["frame_times"], float)
+            frames, times = [], ts[frame_indices(ts, self.n_frames, None)]
+        else:
+            frames, times = read_video_frames(safe_join(video_root, r["video"]), n=self.n_frames)
         text = record_prompt(r, [float(t) for t in times])
         images = [image_data_url(f, self.jpeg_quality, self.max_side) for f in frames]
         if self.geometric_context:
