@@ -16,9 +16,9 @@ from .stkit import (read_stkit, TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAP
                                 answer_fields, object_name)
 
 # %% auto #0
-__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO_CHOICE_TASKS', 'bench_app', 'balance_key',
-           'water_fill', 'class_cap', 'balance', 'build_bench', 'bias_check', 'paraphrase_record', 'plot_balance',
-           'write_bench', 'bench_build_cmd']
+__all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO_CHOICE_TASKS', 'MAX_CLASS_SHARE', 'bench_app',
+           'balance_key', 'water_fill', 'class_sizes', 'paired_classes', 'class_cap', 'balance', 'build_bench',
+           'bias_check', 'paraphrase_record', 'plot_balance', 'write_bench', 'bench_build_cmd']
 
 # %% ../nbs/05_bench.ipynb #dd40b429
 DISTANCE_BINS = (0, 5, 10, 20, 40, 80, float("inf"))   # metres
@@ -77,28 +77,56 @@ def water_fill(available:dict, total:int, weights:dict|None=None)->dict:
 # %% ../nbs/05_bench.ipynb #53d9b9a8
 TWO_CHOICE_TASKS = ("distance_comparison", "speed_comparison", "direction_comparison")   # answered by one of two
 
+MAX_CLASS_SHARE = 1.5   # no label class kept holds more than 1.5 × its fair share (1 / the classes kept) of a task
+
+def class_sizes(pool:Iterable[dict])->dict[str, int]:
+    "Records per label class (`balance_key`)."
+    sizes: dict[str, int] = {}
+    for r in pool:
+        sizes[balance_key(r)] = sizes.get(balance_key(r), 0) + 1
+    return sizes
+
+def _partner(k:str)->str:
+    "The other answer to the same wording: the first ↔ the second object (more or less), yes ↔ no."
+    if k in ("yes", "no"):
+        return "no" if k == "yes" else "yes"
+    return k.replace("first", "second") if k.startswith("first") else k.replace("second", "first")
+
+def paired_classes(task:str, sizes:dict[str, int])->dict[str, int]:
+    "Two-choice tasks: the classes whose partner is in the pool too (all of them when no pair is complete)."
+    if task not in TWO_CHOICE_TASKS:
+        return sizes
+    return {k: s for k, s in sizes.items() if sizes.get(_partner(k), 0) > 0} or sizes
+
 def class_cap(task:str, n:int=200, # The bench's questions per task
-              pool:list[dict]|None=None, # The task's validation records (two-choice tasks: the smallest class)
+              pool:list[dict]|None=None, # The task's validation records
              )->int:
-    "Most questions one label class of `task` may hold: its fair share ⌈n / classes⌉ (two-choice: the smallest class)."
+    "Most questions a class of `task` may hold: ⌈n / classes⌉, lowered by `MAX_CLASS_SHARE`; two-choice: the smallest."
     cap = -(-n // N_CLASSES[task])
-    if task in TWO_CHOICE_TASKS and pool:
-        sizes: dict[str, int] = {}
-        for r in pool:
-            sizes[balance_key(r)] = sizes.get(balance_key(r), 0) + 1
-        cap = min(cap, min(sizes.values()))   # every class alike: the majority answer scores one in two
+    if not pool:
+        return cap
+    sizes = paired_classes(task, class_sizes(pool))
+    if task in TWO_CHOICE_TASKS:
+        return min(cap, min(sizes.values()))   # every class alike: the majority answer scores one in two
+    while cap > 1:   # a few big classes beside small ones: lower the cap until none holds much over its share
+        kept = [q for q in water_fill({k: min(s, cap) for k, s in sizes.items()}, n).values() if q]
+        if max(kept) * len(kept) <= MAX_CLASS_SHARE * sum(kept):
+            break
+        cap -= 1
     return cap
 
 def balance(records:list[dict], # STKit records of one task
             n:int=200, # Questions to keep
             seed:int=0, proportions:dict|None=None, # Dataset weights (default: the paper's)
            )->list[dict]:
-    "Up to `n` records, at most `class_cap` per label class, datasets in `proportions` within each class."
+    "Up to `n` records, at most `class_cap` per label class kept, datasets in `proportions` within each class."
     proportions = PAPER_PROPORTIONS if proportions is None else proportions
     by_key: dict[str, list[dict]] = {}
-    for r in records:
-        by_key.setdefault(balance_key(r), []).append(r)
     task = records[0]["task"] if records else ""
+    keep = paired_classes(task, class_sizes(records))   # two-choice: a class without its partner is left out
+    for r in records:
+        if balance_key(r) in keep:
+            by_key.setdefault(balance_key(r), []).append(r)
     cap = class_cap(task, n, records) if records else 0
     quota = water_fill({k: min(len(v), cap) for k, v in by_key.items()}, n)
     out = []
@@ -133,28 +161,31 @@ def build_bench(records:Iterable[dict], # STKit records (any splits; only `split
 
 # %% ../nbs/05_bench.ipynb #780c98c5
 def bias_check(bench:list[dict], # STKit-Bench records
-               train_records:list[dict], # The training records the blind prior is taken from
-               seed:int=0)->"pd.DataFrame":
-    "Per task: questions, blind-prior and chance accuracy (%) on `bench`, and its largest label class's share."
+               train_records:list[dict], # The training records the blind prior and the text-only model learn from
+               seed:int=0,
+               text_only:bool=True, # Also fit and score `TextOnlyRunner`
+              )->"pd.DataFrame":
+    "Per task: questions, classes, blind-prior, text-only and expected chance accuracy (%), largest class share."
     import pandas as pd
-    from st_vlm_repro.runners import PriorRunner, ChanceRunner
+    from st_vlm_repro.runners import PriorRunner, ChanceRunner, TextOnlyRunner
     from st_vlm_repro.scoring import score
     prior = PriorRunner(train_records) if train_records else None
+    tx = TextOnlyRunner(train_records, seed) if train_records and text_only else None
     chance = ChanceRunner(seed)
+    acc = lambda run, t, b: (100 * float(np.mean([score(t, r["label"], run.answer_value(r))["correct"] for r in b]))
+                             if run is not None and t in (run.priors if run is prior else run.tasks) else float("nan"))
     rows = {}
     for t in TASKS:
         b = [r for r in bench if r["task"] == t]
         if not b:
             continue
         keys = [balance_key(r) for r in b]
-        p = [score(t, r["label"], prior.answer_value(r))["correct"] for r in b] if prior and t in prior.priors else []
-        c = [score(t, r["label"], chance.answer_value(r))["correct"] for r in b]
-        rows[TASK_ABBREV[t]] = dict(n=len(b), prior=100 * float(np.mean(p)) if p else float("nan"),
-                                    chance=100 * float(np.mean(c)),
+        rows[TASK_ABBREV[t]] = dict(n=len(b), classes=len(set(keys)), prior=acc(prior, t, b), text_only=acc(tx, t, b),
+                                    chance=100 * float(np.mean([chance.expected_accuracy(r) for r in b])),
                                     top_class_share=100 * max(keys.count(k) for k in set(keys)) / len(b))
     df = pd.DataFrame.from_dict(rows, orient="index")
     if len(df):
-        df.loc["average"] = pd.Series({**df.mean().to_dict(), "n": df["n"].sum()})
+        df.loc["average"] = pd.Series({**df.mean().to_dict(), "n": df["n"].sum(), "classes": float("nan")})
     return df.round(1)
 
 # %% ../nbs/05_bench.ipynb #6b3b39f3
@@ -199,12 +230,14 @@ def plot_balance(before:list[dict], after:list[dict], title:str="STKit-Bench lab
         cap = class_cap(t, n_per_task, [r for r in before if r["task"] == t])
         ax.axhline(cap, color="tab:green", ls=":", lw=1)
         name = f"{t.replace('_', ' ')} ({TASK_ABBREV[t]})"
-        ax.set_title(f"{name}: {len(ka)} of {n_per_task}, ≤ {cap} per class", fontsize=9)
+        kept = f"{len(set(ka))} of {len(keys)} classes kept ({N_CLASSES[t]} possible)"
+        ax.set_title(f"{name}: {len(ka)} of {n_per_task}, ≤ {cap} per class,\n{kept}", fontsize=9)
     axs[-1].axis("off")
     axs[0].legend()
-    rule = ("Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉); a pool that cannot\n"
-            "fill a task balanced leaves it short; comparisons keep\n"
-            "every class alike (this project's rules; the paper\nkeeps 200).")
+    rule = ("Each label class keeps at most its fair share\n(dotted line: ⌈n / classes⌉, lowered until no class\n"
+            f"holds over {MAX_CLASS_SHARE:g}× its share of the classes kept); a pool\nthat cannot fill a task balanced "
+            "leaves it short;\ncomparisons keep every class alike, and a class\nonly with its partner (this "
+            "project's rules;\nthe paper keeps 200).")
     axs[-1].text(0, 0.5, rule, fontsize=9, va="center")
     fig.suptitle(title)
     fig.tight_layout()
@@ -229,7 +262,8 @@ def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0
         tp = [r for r in pool if r["task"] == t]
         checked = bias.loc[TASK_ABBREV[t]].drop("n").to_dict() if TASK_ABBREV[t] in bias.index else {}
         summary[t] = dict(pool=len(tp), questions=sum(r["task"] == t for r in bench), target=n_per_task,
-                          class_cap=class_cap(t, n_per_task, tp), **checked)
+                          class_cap=class_cap(t, n_per_task, tp), pool_classes=len(class_sizes(tp)),
+                          possible_classes=N_CLASSES[t], **checked)
     summary["average"] = bias.loc["average"].drop("n").to_dict() if "average" in bias.index else {}
     atomic_write(out/"stkit_bench.summary.json", json.dumps(summary, indent=1, default=float))
     if figures_dir is not None:

@@ -180,9 +180,9 @@ def load_run(run_dir:Path|str)->tuple[pd.DataFrame, dict]:
     return df, meta
 
 # %% ../nbs/05d_eval.ipynb #c8643b73
-def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
+def make_runner(spec:str, # chance | prior | text_only | oracle | openai:<name> | hf:<path>
                 videos:Path|str|None=None, # Folder the records' video paths are relative to
-                train_records:list[dict]|None=None, # For prior and for N-shot examples
+                train_records:list[dict]|None=None, # For prior, text_only and N-shot examples
                 base_url:str|None=None, n_frames:int=8, n_shots:int=0, seed:int=0, cache_path:Path|str|None=None,
                 device:str="cpu", n_workers:int=4,
                 fps:float|None=None, # hf: sample frames per second instead of `n_frames`
@@ -190,18 +190,22 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
                 reasoning:bool=False, # openai: a reasoning model (max_completion_tokens, no temperature)
                 timeout:float=120.0, # Seconds per API request (openai)
                 max_attempts:int=5, # Tries per API request, transient errors only (openai)
+                blind:bool=False, # openai: the question text only, no frames
                )->Runner:
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
+    if blind and kind != "openai":
+        raise ValueError(f"--blind is for openai:<name> models (a blind baseline without one: --model text_only), "
+                         f"not {spec!r}")
     if spec == "chance":
         return R.ChanceRunner(seed)
     if spec == "oracle":
         return R.OracleRunner()
-    if spec == "prior":
+    if spec in ("prior", "text_only"):
         if not train_records:
-            raise ValueError("--model prior needs --train (a built STKit folder with a train split)")
-        return R.PriorRunner(train_records)
+            raise ValueError(f"--model {spec} needs --train (a built STKit folder with a train split)")
+        return R.PriorRunner(train_records) if spec == "prior" else R.TextOnlyRunner(train_records, seed)
     if kind in ("openai", "hf") and not arg:
         raise ValueError(f"--model {spec!r}: give a name after '{kind}:'")
     if kind in ("openai", "hf") and videos is None:
@@ -219,23 +223,24 @@ def make_runner(spec:str, # chance | prior | oracle | openai:<name> | hf:<path>
             n_workers=n_workers,
             timeout=timeout,
             max_attempts=max_attempts,
+            blind=blind,
             **(dict(max_tokens_param="max_completion_tokens", temperature=None) if reasoning else {}),
         )
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
         return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels)
-    raise ValueError(f"unknown --model {spec!r}; expected chance, prior, oracle, openai:<name> or hf:<path>")
+    raise ValueError(f"unknown --model {spec!r}; expected chance, prior, text_only, oracle, openai:<name> or hf:<path>")
 
 # %% ../nbs/05d_eval.ipynb #ea3133cd
 eval_app = typer.Typer(help="Evaluate a model on STKit-Bench.", invoke_without_command=True, add_completion=False)
 
 @eval_app.callback()
 def eval_cmd(
-    model: str = typer.Option(..., help="chance | prior | oracle | openai:<name> | hf:<path>"),
+    model: str = typer.Option(..., help="chance | prior | text_only | oracle | openai:<name> | hf:<path>"),
     bench: Path = typer.Option(..., help="STKit-Bench JSONL (stkit_bench.jsonl or stkit_bench_paraphrased.jsonl)"),
     out: Path = typer.Option(..., help="Run folder (resumed if it exists)"),
     videos: Path = typer.Option(None, help="The STKit folder the records' videos are relative to"),
-    train: Path = typer.Option(None, help="A built STKit folder: its train split feeds prior and N-shot examples"),
+    train: Path = typer.Option(None, help="A built STKit folder: its train split feeds prior, text_only, N-shot"),
     base_url: str = typer.Option(None, help="OpenAI-compatible server for openai:<name>"),
     n_frames: int = typer.Option(8, help="Frames sampled from each visual prompt"),
     shots: int = typer.Option(0, help="N-shot examples (openai only; needs --train)"),
@@ -251,6 +256,7 @@ def eval_cmd(
     reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
     timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name>, judge)"),
     max_attempts: int = typer.Option(5, min=1, help="Tries per API request, transient errors (openai, judge)"),
+    blind: bool = typer.Option(False, "--blind", help="openai:<name>: send the questions without the frames"),
     seed: int = typer.Option(0),
 ):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."
@@ -259,7 +265,7 @@ def eval_cmd(
     train_records = [r for r in read_stkit(train) if r["split"] == "train"] if train else None
     runner = make_runner(model, videos, train_records, base_url, n_frames, shots, seed, Path(out)/"api_cache.jsonl",
                          device, n_workers=workers, fps=fps, max_pixels=max_pixels, reasoning=reasoning_model,
-                         timeout=timeout, max_attempts=max_attempts)
+                         timeout=timeout, max_attempts=max_attempts, blind=blind)
     jd = dict(model=judge, base_url=judge_base_url or base_url, cache_path=Path(out)/"judge_cache.jsonl",
               timeout=timeout, max_retries=max_attempts - 1, on_disagreement=judge_on_disagreement) if judge else None
     df = evaluate(runner, records, out, judge=jd)

@@ -16,11 +16,11 @@ from .core import rng, atomic_write
 from .clips import box_corners
 
 # %% auto #0
-__all__ = ['SPEEDS', 'SIZES', 'COLORS', 'M', 'BEHAVIOURS', 'OPTICAL', 'WRITERS', 'WRITER_MODULES', 'Camera', 'Agent', 'Scene',
-           'interp_agent', 'yaw_matrix', 'interp_pose', 'token', 'uuid_for', 'profile_of', 'integrate',
-           'small_rotation', 'make_camera', 'make_driving_scene', 'make_sports_scene', 'make_world', 'render',
-           'plot_scene_bev', 'register_writer', 'available_formats', 'get_writer', 'make_mini_world',
-           'load_ground_truth']
+__all__ = ['SPEEDS', 'SIZES', 'COLORS', 'M', 'BEHAVIOURS', 'ROAM', 'DRIVING_BEHAVIOURS', 'DRIVING_SPEEDS', 'OPTICAL', 'WRITERS',
+           'WRITER_MODULES', 'Camera', 'Agent', 'Scene', 'interp_agent', 'yaw_matrix', 'interp_pose', 'token',
+           'uuid_for', 'profile_of', 'integrate', 'roam_profile', 'driving_profile', 'small_rotation', 'make_camera',
+           'make_driving_scene', 'make_sports_scene', 'make_world', 'render', 'plot_scene_bev', 'register_writer',
+           'available_formats', 'get_writer', 'make_mini_world', 'load_ground_truth']
 
 # %% ../nbs/02a_mini_world.ipynb #faf8b568
 @dataclass
@@ -189,6 +189,25 @@ def integrate(x0:np.ndarray, psi0:float, v:np.ndarray, dpsi:np.ndarray, dt:float
     step = np.stack([np.cos(psi), np.sin(psi)], 1) * v[:, None] * dt
     return x0 + np.r_[np.zeros((1, 2)), np.cumsum(step[:-1], 0)], psi
 
+ROAM = ("roam",) * 8   # driving scenes draw these on top of `BEHAVIOURS`: about 60 % of their objects roam
+DRIVING_BEHAVIOURS = {c: b + ROAM for c, b in BEHAVIOURS.items()}
+DRIVING_SPEEDS = {"car": (1.0, 24), "truck": (1.0, 16), "bus": (1.0, 13), "motorcycle": (1.5, 26),  # m/s, log-uniform
+                  "bicycle": (1.0, 9), "pedestrian": (0.6, 2.2)}
+
+def roam_profile(t:np.ndarray, v0:float, g:np.random.Generator)->tuple[np.ndarray, np.ndarray]:
+    "Speed and heading change of a roaming object: every 1–3 s a new turn rate (±50°/s, either side) and speed."
+    knots = np.r_[0.0, np.cumsum(g.uniform(1, 3, int(t[-1]) + 1))]
+    seg = np.searchsorted(knots, t, side="right") - 1
+    rate = np.radians(g.uniform(-50, 50, len(knots))) * (g.random(len(knots)) < 0.8)   # a fifth go straight
+    f = g.uniform(0.4, 1.3, len(knots))                                                # speed as a share of v0
+    ramp = np.clip((t - knots[seg]) / 1.0, 0, 1)                                       # eased over 1 s
+    v = v0 * (f[np.maximum(seg - 1, 0)] + (f[seg] - f[np.maximum(seg - 1, 0)]) * ramp)
+    return v, np.r_[0.0, np.cumsum(rate[seg][:-1] * np.diff(t))]
+
+def driving_profile(behaviour:str, t:np.ndarray, v0:float, g:np.random.Generator, radius:float=10.0):
+    "`profile_of` for a driving scene's object, which may also roam (`roam_profile`)."
+    return roam_profile(t, v0, g) if behaviour == "roam" else profile_of(behaviour, t, v0, g, radius)
+
 # %% ../nbs/02a_mini_world.ipynb #135e7a36
 OPTICAL = np.array([[0., 0, 1], [-1, 0, 0], [0, -1, 0]])  # ego-from-camera rotation of an ideal forward camera
 
@@ -219,7 +238,7 @@ def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scen
     dur = float(np.round(g.uniform(20, 30) * 2) / 2)
     t = np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9)
     dt = 1 / rate_hz
-    ego_beh = g.choice(["straight", "straight", "stop", "turn_left", "turn_right"])
+    ego_beh = g.choice(["straight", "straight", "stop", "turn_left", "turn_right", "manoeuvre"])
     v, d = profile_of(ego_beh, t, g.uniform(5, 9), g, radius=15.0)
     psi0 = g.uniform(-np.pi, np.pi)
     x0 = g.uniform(-500, 500, 2)
@@ -235,8 +254,8 @@ def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scen
     agents = []
     for j in range(int(g.integers(8, 15))):
         cat = str(g.choice(["car", "car", "car", "truck", "bus", "motorcycle", "bicycle", "pedestrian", "pedestrian"]))
-        beh = str(g.choice(BEHAVIOURS[cat]))
-        v0 = g.uniform(*SPEEDS[cat])
+        beh = str(g.choice(DRIVING_BEHAVIOURS[cat]))
+        v0 = float(np.exp(g.uniform(*np.log(DRIVING_SPEEDS[cat]))))
         place = g.choice(
             ["ahead", "ahead", "oncoming", "crossing", "sidewalk"]
             if cat != "pedestrian"
@@ -258,7 +277,7 @@ def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scen
         last = len(t) - (int(g.integers(0, len(t) // 4)) if g.random() < 0.3 else 0)
         last = max(last, min(first + 8 * int(rate_hz), len(t)))
         ta = t[first:last]
-        va, da = profile_of(beh, ta - ta[0], v0, g, radius=2.0 if cat == "pedestrian" else g.uniform(8, 14))
+        va, da = driving_profile(beh, ta - ta[0], v0, g, radius=2.0 if cat == "pedestrian" else g.uniform(8, 14))
         xa, pa = integrate(np.zeros(2), 0.0, va, da, dt)
         anc = first + (int(g.integers(0, last - first)) if g.random() < 0.6 else 0)   # the tick where it sits at `p`
         dpsi = psi[anc] + h - pa[anc - first]                  # move the whole path rigidly so that at tick `anc` the

@@ -19,9 +19,9 @@ from .kinematics import video_duration
 from .hf_runner import record_prompt
 
 # %% auto #0
-__all__ = ['DISTANCE_RANGE', 'SPEED_RANGE', 'TRANSIENT_STATUS', 'Runner', 'say', 'ChanceRunner', 'task_priors', 'PriorRunner',
-           'OracleRunner', 'image_data_url', 'is_transient', 'with_retries', 'OpenAIRunner', 'extrinsics_text',
-           'clip_geometric_context']
+__all__ = ['DISTANCE_RANGE', 'SPEED_RANGE', 'TEXT_ONLY_MAX_TRAIN', 'TRANSIENT_STATUS', 'Runner', 'say', 'ChanceRunner',
+           'task_priors', 'PriorRunner', 'TextOnlyRunner', 'OracleRunner', 'image_data_url', 'is_transient',
+           'with_retries', 'OpenAIRunner', 'extrinsics_text', 'clip_geometric_context']
 
 # %% ../nbs/05b_runners.ipynb #b4ced085
 @runtime_checkable
@@ -78,6 +78,26 @@ class ChanceRunner:
         if t == "direction_comparison":
             return bool(g.integers(0, 2))
         raise ValueError(f"record {r.get('id')!r}: unknown task {t!r}")
+    def expected_accuracy(self, r:dict)->float:
+        "The chance of a random answer to `r` being right (the expectation `answer_value` draws from)."
+        t = r["task"]
+        if t in ("traveled_distance", "traveling_speed"):
+            lo, hi = np.log(DISTANCE_RANGE if t == "traveled_distance" else SPEED_RANGE)
+            y = max(float(r["label"]), 1e-9)
+            return float(max(0.0, min(hi, np.log(1.25 * y)) - max(lo, np.log(0.75 * y))) / (hi - lo))
+        if t == "movement_direction":
+            return 1 / 12
+        if t == "direction_timestamp":
+            n = max(2, int(round(_duration(r) / 0.5)))
+            a, b = np.triu_indices(n + 1, 1)
+            g0, g1 = map(float, r["label"])
+            p0, p1 = 0.5 * a, 0.5 * b
+            inter = np.clip(np.minimum(g1, p1) - np.maximum(g0, p0), 0, None)
+            union = np.maximum(g1, p1) - np.minimum(g0, p0)
+            return float(np.mean(inter >= 0.5 * np.where(union > 0, union, 1)))
+        if t in ("distance_comparison", "speed_comparison"):
+            return 1 / len(r["objects"])
+        return 0.5
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
         "A random answer to each record."
         return [say(r["task"], self.answer_value(r)) for r in records]
@@ -120,6 +140,61 @@ class PriorRunner:
         return v
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
         "The blind prior's answer to each record."
+        return [say(r["task"], self.answer_value(r)) for r in records]
+
+# %% ../nbs/05b_runners.ipynb #c3d4e5f6
+TEXT_ONLY_MAX_TRAIN = 20_000   # training questions per task the text-only model is fit on (a seeded sample beyond)
+_TOKENS = r"[A-Za-z]+|\d+(?:\.\d+)?"   # words and numbers
+
+def _text_target(t:str, r:dict):
+    if t in ("traveled_distance", "traveling_speed"):
+        return float(np.log(max(float(r["label"]), 0.1)))
+    if t == "direction_timestamp":
+        return [float(r["label"][0]), float(r["label"][1])]
+    if t in ("distance_comparison", "speed_comparison"):
+        return _slot(r)
+    return int(r["label"])
+
+class TextOnlyRunner:
+    "A blind model that reads only the question: per task, TF-IDF words and numbers and a linear model."
+    def __init__(self, train_records:Iterable[dict], seed:int=0, max_train:int=TEXT_ONLY_MAX_TRAIN):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.pipeline import make_pipeline
+        self.name, self.models, self.constant = "text_only", {}, {}
+        by: dict[str, list[dict]] = {}
+        for r in train_records:
+            by.setdefault(r["task"], []).append(r)
+        for t, rs in by.items():
+            if len(rs) > max_train:
+                rs = [rs[i] for i in sorted(rng(seed, "text-only", t).permutation(len(rs))[:max_train])]
+            qs, y = [r.get("question") or "" for r in rs], [_text_target(t, r) for r in rs]
+            regress = t in ("traveled_distance", "traveling_speed", "direction_timestamp")
+            if not any(q.strip() for q in qs) or (not regress and len(set(y)) < 2):
+                self.constant[t] = np.median(y, 0).tolist() if regress else Counter(y).most_common(1)[0][0]
+                continue
+            vec = TfidfVectorizer(token_pattern=_TOKENS, ngram_range=(1, 2), sublinear_tf=True)
+            model = Ridge(alpha=1.0) if regress else LogisticRegression(max_iter=1000)
+            self.models[t] = make_pipeline(vec, model).fit(qs, y)
+    @property
+    def tasks(self)->set: return set(self.models) | set(self.constant)
+    def answer_value(self, r:dict):
+        t = r["task"]
+        if t not in self.tasks:
+            raise ValueError(f"TextOnlyRunner has no training records of task {t!r} (record {r.get('id')!r})")
+        v = self.models[t].predict([r.get("question") or ""])[0] if t in self.models else self.constant[t]
+        if t in ("traveled_distance", "traveling_speed"):
+            return max(0.1, round(float(np.exp(v)), 1))
+        if t == "direction_timestamp":
+            d = _duration(r)
+            s, e = sorted(float(np.clip(x, 0, max(d, 0.5))) for x in v)
+            s = round(s * 2) / 2
+            return (s, max(s + 0.5, round(e * 2) / 2))
+        if t in ("distance_comparison", "speed_comparison"):
+            return r["objects"][min(int(v), len(r["objects"]) - 1)]["colour"]
+        return bool(v) if t == "direction_comparison" else int(v)
+    def respond(self, records:list[dict], progress:bool=False)->list[str]:
+        "The text-only model's answer to each record."
         return [say(r["task"], self.answer_value(r)) for r in records]
 
 # %% ../nbs/05b_runners.ipynb #a57e2b93
@@ -211,6 +286,7 @@ class OpenAIRunner:
                  cache_path:Path|str|None=None, # JSONL cache of responses (None: no cache)
                  client=None, # An `openai.OpenAI` client (default: one for base_url/api_key)
                  seed:int=0, # Fixes the choice of shots
+                 blind:bool=False, # Send the question text only, no frames (a bias check: what the text alone gives)
                  name:str|None=None):
         if n_shots and len([r for r in shot_records or []]) == 0:
             raise ValueError(f"n_shots={n_shots} needs shot_records (training records to draw examples from)")
@@ -222,7 +298,7 @@ class OpenAIRunner:
         for r in shot_records or []:
             self.shots_by_task.setdefault(r["task"], []).append(r)
         self.shot_video_root = Path(shot_video_root) if shot_video_root else self.video_root
-        self.geometric_context, self.context = geometric_context, context
+        self.geometric_context, self.context, self.blind = geometric_context, context, blind
         self.max_tokens, self.temperature, self.detail, self.max_side, self.jpeg_quality = (
             max_tokens,
             temperature,
@@ -246,7 +322,8 @@ class OpenAIRunner:
                                    timeout=timeout, max_retries=0)
         self.client = client
         self.cache = JsonlCache(cache_path) if cache_path is not None else None
-        self.name = name or model + (f"-{n_shots}shot" if n_shots else "") + ("-geo" if geometric_context else "")
+        self.name = name or model + (f"-{n_shots}shot" if n_shots else "") + ("-geo" if geometric_context else "") + (
+            "-blind" if blind else "")
 
     @property
     def settings(self)->dict:
@@ -264,6 +341,7 @@ class OpenAIRunner:
             system_prompt=self.system_prompt,
             seed=self.seed,
             **({} if self.max_tokens_param == "max_tokens" else {"max_tokens_param": self.max_tokens_param}),
+            **({"blind": True} if self.blind else {}),
         )
 
     def request_options(self)->dict:
@@ -277,8 +355,12 @@ class OpenAIRunner:
         ).hexdigest()
 
     def _user_turn(self, r:dict, video_root:Path)->dict:
-        from st_vlm_repro.visual_prompts import read_video_frames
-        frames, times = read_video_frames(safe_join(video_root, r["video"]), n=self.n_frames)
+        from st_vlm_repro.visual_prompts import read_video_frames, frame_indices
+        if self.blind:   # the prompt a sighted run gets (the same sampled frame times), without the frames
+            ts = np.asarray(r["frame_times"], float)
+            frames, times = [], ts[frame_indices(ts, self.n_frames, None)]
+        else:
+            frames, times = read_video_frames(safe_join(video_root, r["video"]), n=self.n_frames)
         text = record_prompt(r, [float(t) for t in times])
         images = [image_data_url(f, self.jpeg_quality, self.max_side) for f in frames]
         if self.geometric_context:

@@ -400,3 +400,18 @@ def test_results_pipeline_steps_on_mini_world(mini_world, tmp_path):
     _, meta = load_run(more[0])
     assert meta["model"] == "tiny-llava-ov (random init)" and meta["paraphrased"] is False
     assert load_run(more[1])[1]["paraphrased"] is True and len(read_jsonl(more[1] / "responses.jsonl")) == n
+
+
+def test_blind_openai_runner_sends_the_question_without_frames(server, stkit, tmp_path):
+    "--blind: the sighted prompt (the same sampled frame times) with no image; cached apart from the sighted answers."
+    root, records, _ = stkit
+    recs = records[:3]
+    _Chat.calls.clear()
+    sighted = _runner(server, root, tmp_path).respond(recs, progress=False)
+    blind = _runner(server, root, tmp_path, blind=True)
+    assert blind.name == "gpt-4o-blind" and blind.respond(recs, progress=False) == sighted   # the fake answers by text
+    assert len(_Chat.calls) == 6 and [c["n_images"] for c in _Chat.calls] == [[4]] * 3 + [[0]] * 3
+    assert sorted(c["question"] for c in _Chat.calls[3:]) == sorted(c["question"] for c in _Chat.calls[:3])
+    r = CliRunner().invoke(eval_app, ["--model", "chance", "--blind", "--bench", str(tmp_path / "none.jsonl"),
+                                      "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0
