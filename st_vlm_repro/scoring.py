@@ -263,6 +263,7 @@ def normalize_text(text:str)->str:
     if "⁻¹" in t:
         t = t.replace("⁻¹", "^-1")   # "m s⁻¹", "10⁻¹"
     if "<" in t and ">" in t:
+        t = t.replace("</think>", " <answer> ")   # what follows a closed thinking block is the answer
         t = _TAG.sub(lambda m: "\n" if m.group(0).startswith("</") else " ", t)   # <think>…</think><answer>…</answer>
     if "\\" in t or "$" in t:
         t = _LATEX_WRAP.sub(r" \1", _LATEX_WRAP.sub(r" \1", t))
@@ -538,6 +539,9 @@ _BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at
 _OTHER_BEFORE = re.compile(r"(?:\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
                            r"|\b[xyz]\s*(?:=|≈|~)\s*|\bstraight[- ]line\b[^.;,()\d]{0,30}?)"
                            r"(?:(?:about|around|approximately|roughly|~)\s*)?$")
+# "the typical length of a car (about 4.5 m)": the parenthesis gives the size of the thing just named
+_OTHER_PAREN = re.compile(r"\b(?:widths?|lengths?|height|size|spacing|gaps?)\s+of\s+(?:[a-z-]+\s+){1,3}\(\s*"
+                          r"(?:(?:about|around|approximately|roughly|~|≈)\s*)?$")
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart|"
                             # a size as an adjective: "3 m dashes, 9 m gaps", "a 12 m bus"
                             r"(?:dash|gap|lane|marking|stripe|segment|section|car|bus|truck|vehicle|block|post|pole)"
@@ -645,7 +649,8 @@ def choose_candidate(text:str, # The text the candidates were found in
             own_post = _NEXT_PHRASE.split(post, 1)[0]   # "5 km/h from an initial 15 km/h": "initial" is the 15's
             if _EARLIER.search(pre) or _EARLIER.search(own_post) or _BOUND.search(pre):
                 r -= 1
-            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)):
+            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)
+                                       or ("(" in text[ss:s] and _OTHER_PAREN.search(text, ss, s))):
                 r -= 1
                 other.append(i)
         if any(c0 <= s < c1 for c0, c1 in conc):
@@ -725,6 +730,20 @@ def is_unfinished(text:str)->bool:
     "True when a longer answer stops mid-sentence ('... At 7.0 s it is'): a cut-off chain of thought."
     return len(text) > 40 and text[-1].isalpha() and bool(_UNFINISHED.search(text, len(text) - 16))
 
+# a range refined in the same sentence: "between 20 and 25 km/h, probably closer to 20", "nearer the upper end"
+_LEANS = re.compile(rf"[^.;!?\n]{{0,40}}?\b(?:closer|nearer)\s+(?:to\s+)?(?:the\s+)?"
+                    rf"(?:(?P<w>lower|upper|higher|low|high|bottom|top)\s+end|(?P<n>{_NUM})(?!\d|\.\d))")
+
+def _leaned(text, q, m, why):
+    "The value a refined range leans to, in the range's unit; the range's midpoint if the lean is not inside it."
+    r = _QTY.match(text, q[2])
+    a, b = sorted((float(r.group("a")), float(r.group("b"))))
+    n = float(m.group("n")) if m.group("n") else a if m.group("w") in ("lower", "low", "bottom") else b
+    if not a <= n <= b:
+        return q[1]
+    _note(why, "range refined")
+    return _in_canonical(n, _unit(r.group("u")))
+
 def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits`)
                    kind:str, # "distance" (→ metres), "speed" (→ km/h) or "time" (→ seconds)
                    question:str|None=None, # The question: its own numbers (its time window) are no bare answer
@@ -739,6 +758,8 @@ def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits
         if unfinished and cue in ("first of several", "only candidate"):
             i, cue = None, "unfinished answer"
         _note(why, cue)
+        if i is not None and qs[i][4] and (m := _LEANS.match(text, qs[i][3])):
+            return _leaned(text, qs[i], m, why)
         return None if i is None else qs[i][1]
     if unfinished:
         return None
@@ -948,6 +969,11 @@ def find_time_ranges(text:str)->list[tuple[float, float, int]]:
     "Every time interval written in normalised `text`, as (t0, t1, position), t0/t1 in seconds (frame numbers are not)."
     return [(a, b, p) for a, b, p, _ in _time_ranges(_prepared(text)[1])]
 
+# no interval but the whole video: "it moves toward 3 o'clock throughout the video"
+_WHOLE_VIDEO = re.compile(r"\b(?:throughout|during|for|over|across)\s+(?:the\s+)?(?:entire|whole|full)?\s*"
+                          r"(?:video|clip|duration)\b|\bthe\s+(?:entire|whole)\s+(?:video|clip|time|duration)\b")
+_WHOLE_NEG = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b")   # "it never moves that way"
+
 def parse_time_range(text:str, # Normalised text with digits
                      question:str|None=None, # The question: its ranges are skipped, its clock hour picks an interval
                      why:list|None=None, # If given, the cue that decided is appended
@@ -956,6 +982,9 @@ def parse_time_range(text:str, # Normalised text with digits
     t, tb = _prepared(text, video_length(question))
     found = _time_ranges(tb)
     if not found:
+        if (length := video_length(question)) is not None and _WHOLE_VIDEO.search(t) and not _WHOLE_NEG.search(t):
+            _note(why, "the whole video")
+            return (0.0, length)
         return None
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
@@ -1238,7 +1267,7 @@ _SAME = re.compile(
     r"follow(?:s|ing|ed)?\s+(?:right\s+)?(?:behind\s+)?the\s+(?:other|\w+\s+(?:object|one|car|vehicle)))\b"
 )   # "the white object follows the brown object": one behind the other
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
-_NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
+_NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative|not (?:exactly|quite|really|entirely))\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
 _ASKS_DIFF = re.compile(r"\b(?:opposite|different|differ)")
 _LABELLED_SAME = re.compile(r"\b(?P<k>same|opposite|different)\s*(?:direction|way|heading)?s?\W{0,3}[:=]\s*\W?"
