@@ -257,6 +257,8 @@ def _fraction(m, whole=0):
 
 _TAG = re.compile(r"</?(?!answer>)[a-z_]+>|</answer>")   # "<answer>" stays: a final-answer marker
 
+_TOLERANCE = re.compile(r"(?<=\d)\s*(?:±|\+/-)\s*\d+(?:\.\d+)?(?=\s*[a-z%]|\s*$)")
+
 def normalize_text(text:str)->str:
     "Lower-case `text`, plain quotes and dashes, no Markdown emphasis or LaTeX, no thousands separators, plain numbers."
     t = text.lower().translate(_TRANS)
@@ -275,6 +277,8 @@ def normalize_text(text:str)->str:
         t = _DECIMAL_COMMA.sub(r"\1.\2", t)
     if _SCI_GUARD.search(t):
         t = _SCIENTIFIC.sub(_scientific, t)
+    if "±" in t or "+/-" in t:
+        t = _TOLERANCE.sub("", t)   # "12 ± 2 m": the value, not its tolerance
     if "/" in t and _FRACTION.search(t):
         t = _MIXED_NUMBER.sub(lambda m: _fraction(m, int(m.group(1))), t)
         t = _FRACTION.sub(_fraction, t)
@@ -559,6 +563,8 @@ _MAYBE_GAP = re.compile(rf"\W*(?:(?:or|but)\s+)?(?:\w+\s+){{0,2}}?{_MAYBE}")   #
 _MAYBE_BEFORE = re.compile(rf"\b{_MAYBE}")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
+_ASKS_WINDOW = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+_WHOLE_SPAN = re.compile(r"\b(?:whole|entire|full)\s+(?:video|clip)\b|\bthroughout the (?:video|clip)\b")
 _ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
 _ASKS_END = re.compile(r"\bat the end\b|\bend of the\b|\bby the end\b|\bfinal\b")
 _ASKS_TIME = re.compile(rf"\bat\s+(?:t\s*=\s*)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
@@ -576,7 +582,7 @@ def question_aspect(question:str|None)->tuple|None:
     if _ASKS_END.search(q):
         return ("end",)
     if _ASKS_AVERAGE.search(q):
-        return ("average",)
+        return ("average", tuple(float(x) for x in w.groups())) if (w := _ASKS_WINDOW.search(q)) else ("average",)
     if (m := _ASKS_HOUR.search(q)):
         return ("hour", int(m.group(1)))
     return None
@@ -585,6 +591,11 @@ def _aspect_rank(aspect, ctx):
     if aspect is None:
         return 0
     if aspect[0] in _ASPECTS:
+        if len(aspect) > 1:   # an average over a window: a value said of that window, not of the whole video
+            if _WHOLE_SPAN.search(ctx):
+                return 0
+            if set(aspect[1]) <= {float(x) for x in re.findall(r"(?<![\d.])\d+(?:\.\d+)?", ctx)}:
+                return 2
         return 2 if _ASPECTS[aspect[0]].search(ctx) else 0
     if aspect[0] == "time":
         times = {float(x) for x in re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", ctx)}
@@ -803,6 +814,8 @@ _CLOCK_ALT = re.compile(
 )
 
 
+_HOURS_ONLY = re.compile(rf"\W*(?:{_HOUR}\s*-?\s*o\s*'?\s*clock[\s,;/.]*(?:(?:or|and)\s+)?){{2,}}")
+
 def parse_clock(text:str, # Normalised text with digits
                 question:str|None=None, # The question: "at 5.0 seconds", "at the end" pick among several hours
                 why:list|None=None, # If given, the cue that decided is appended
@@ -815,6 +828,9 @@ def parse_clock(text:str, # Normalised text with digits
         if m:
             _note(why, "bare hour")
         return int(m.group("h")) if m else None
+    if len({f[0] for f in found}) > 1 and _HOURS_ONLY.fullmatch(text):
+        _note(why, "alternatives")   # "12 o'clock, 3 o'clock, 6 o'clock, 9 o'clock": the options listed
+        return None
     # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
     alts = [(m.start(), m.end()) for m in _CLOCK_ALT.finditer(text)
             if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b")]
@@ -1153,6 +1169,9 @@ def _in_concessive(text):
         return []
     return [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)]
 
+_ONE_OPTION = rf"(?:the\s+)?(?:{'|'.join(COLOURS)})(?:[\s-]+(?:object|one|box(?:ed)?|car|bounding box)s?)*"
+_COLOURS_ONLY = re.compile(rf"\W*{_ONE_OPTION}\s*,?\s*or\s+{_ONE_OPTION}\W*")
+
 def parse_choice(text:str, # Normalised response
                  allowed:tuple[str, ...], # Colours it may answer with (see `colour_set`)
                  polarity:int=1, # +1: the question asks for the larger value; −1: the smaller
@@ -1160,6 +1179,9 @@ def parse_choice(text:str, # Normalised response
                  why:list|None=None, # If given, the cue that decided is appended
                 )->str|None:
     "The colour the response asserts as the answer to a which-object comparison, or None."
+    if " or " in text and _COLOURS_ONLY.fullmatch(text):
+        _note(why, "alternatives")   # "the red object or the blue object": the options restated
+        return None
     if "either" in text and _EITHER_COLOURS.search(text):
         _note(why, "alternatives")
         return None
