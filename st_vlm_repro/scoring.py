@@ -526,6 +526,9 @@ _CUE = re.compile(
     r"\b(?:(?<!\bor )so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
     r"comes to|equals|answer|conclusion|summary|final|i\.e\.|best(?:\s+\w+)?\s+(?:estimate|guess))\b|=|≈"
 )
+# a judgement later in the sentence: "about 60 m, seems most plausible"
+_MOST_LIKELY_AFTER = re.compile(r"[^.;!?\n]{0,30}?\b(?:seems?|is|looks?|appears?)\s+(?:the\s+)?(?:most|more)\s+"
+                                r"(?:plausible|likely|probable|reasonable|realistic)\b")
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
 _CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|then)\b)")
 _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+"
@@ -674,7 +677,7 @@ def choose_candidate(text:str, # The text the candidates were found in
         prev = spans[i - 1][1] if i else 0
         prev = min((b1 for b0, b1 in bounds if prev <= b0 and b1 <= s), default=prev) if i else 0
         c = bool(_CUE.search(text, max(ss, prev), s) or _CUE.search(post)
-                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)))
+                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)) or _MOST_LIKELY_AFTER.match(text, e))
         ranks.append(r + a + c)
         asked.append(a > 0)
         cued.append(c)
