@@ -526,6 +526,8 @@ _CUE = re.compile(
     r"\b(?:(?<!\bor )so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
     r"comes to|equals|answer|conclusion|summary|final|i\.e\.|best(?:\s+\w+)?\s+(?:estimate|guess))\b|=|≈"
 )
+# "a typical walking speed is 5 km/h": a reference value; its label does not make it the answer
+_GENERIC = re.compile(r"\b(?:typical(?:ly)?|usual(?:ly)?|normal(?:ly)?|generally|common(?:ly)?)\b")
 # a judgement later in the sentence: "about 60 m, seems most plausible"
 _MOST_LIKELY_AFTER = re.compile(r"[^.;!?\n]{0,30}?\b(?:seems?|is|looks?|appears?)\s+(?:the\s+)?(?:most|more)\s+"
                                 r"(?:plausible|likely|probable|reasonable|realistic)\b")
@@ -677,7 +679,8 @@ def choose_candidate(text:str, # The text the candidates were found in
         prev = spans[i - 1][1] if i else 0
         prev = min((b1 for b0, b1 in bounds if prev <= b0 and b1 <= s), default=prev) if i else 0
         c = bool(_CUE.search(text, max(ss, prev), s) or _CUE.search(post)
-                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)) or _MOST_LIKELY_AFTER.match(text, e))
+                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre) and not _GENERIC.search(pre))
+                 or _MOST_LIKELY_AFTER.match(text, e))
         ranks.append(r + a + c)
         asked.append(a > 0)
         cued.append(c)
