@@ -257,12 +257,15 @@ def _fraction(m, whole=0):
 
 _TAG = re.compile(r"</?(?!answer>)[a-z_]+>|</answer>")   # "<answer>" stays: a final-answer marker
 
+_TOLERANCE = re.compile(r"(?<=\d)\s*(?:±|\+/-)\s*\d+(?:\.\d+)?(?=\s*[a-z%]|\s*$)")
+
 def normalize_text(text:str)->str:
     "Lower-case `text`, plain quotes and dashes, no Markdown emphasis or LaTeX, no thousands separators, plain numbers."
     t = text.lower().translate(_TRANS)
     if "⁻¹" in t:
         t = t.replace("⁻¹", "^-1")   # "m s⁻¹", "10⁻¹"
     if "<" in t and ">" in t:
+        t = t.replace("</think>", " <answer> ")   # what follows a closed thinking block is the answer
         t = _TAG.sub(lambda m: "\n" if m.group(0).startswith("</") else " ", t)   # <think>…</think><answer>…</answer>
     if "\\" in t or "$" in t:
         t = _LATEX_WRAP.sub(r" \1", _LATEX_WRAP.sub(r" \1", t))
@@ -274,6 +277,8 @@ def normalize_text(text:str)->str:
         t = _DECIMAL_COMMA.sub(r"\1.\2", t)
     if _SCI_GUARD.search(t):
         t = _SCIENTIFIC.sub(_scientific, t)
+    if "±" in t or "+/-" in t:
+        t = _TOLERANCE.sub("", t)   # "12 ± 2 m": the value, not its tolerance
     if "/" in t and _FRACTION.search(t):
         t = _MIXED_NUMBER.sub(lambda m: _fraction(m, int(m.group(1))), t)
         t = _FRACTION.sub(_fraction, t)
@@ -521,6 +526,11 @@ _CUE = re.compile(
     r"\b(?:(?<!\bor )so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
     r"comes to|equals|answer|conclusion|summary|final|i\.e\.|best(?:\s+\w+)?\s+(?:estimate|guess))\b|=|≈"
 )
+# "a typical walking speed is 5 km/h": a reference value; its label does not make it the answer
+_GENERIC = re.compile(r"\b(?:typical(?:ly)?|usual(?:ly)?|normal(?:ly)?|generally|common(?:ly)?)\b")
+# a judgement later in the sentence: "about 60 m, seems most plausible"
+_MOST_LIKELY_AFTER = re.compile(r"[^.;!?\n]{0,30}?\b(?:seems?|is|looks?|appears?)\s+(?:the\s+)?(?:most|more)\s+"
+                                r"(?:plausible|likely|probable|reasonable|realistic)\b")
 _SENT_END = re.compile(r"[.!?;\n](?:\s|$)")
 _CLAUSE_END = re.compile(r"[.!?](?:\s|$)|[;\n(]|,\s|\s(?=(?:but|while|whereas|then)\b)")
 _NEGATED = re.compile(r"(?:\bnot|n't|\brather than|\binstead of|\bother than)\s+"
@@ -538,6 +548,9 @@ _BOUND = re.compile(r"\b(?:under|over|below|above|less than|more than|at most|at
 _OTHER_BEFORE = re.compile(r"(?:\b(?:widths?|lengths?|height|spacing|spaced|gaps?|size)\s+(?:of\s+)?"
                            r"|\b[xyz]\s*(?:=|≈|~)\s*|\bstraight[- ]line\b[^.;,()\d]{0,30}?)"
                            r"(?:(?:about|around|approximately|roughly|~)\s*)?$")
+# "the typical length of a car (about 4.5 m)": the parenthesis gives the size of the thing just named
+_OTHER_PAREN = re.compile(r"\b(?:widths?|lengths?|height|size|spacing|gaps?)\s+of\s+(?:[a-z-]+\s+){1,3}\(\s*"
+                          r"(?:(?:about|around|approximately|roughly|~|≈)\s*)?$")
 _OTHER_MEASURE = re.compile(r"\s*(?:ahead|away|behind|in front|from the camera|long|wide|tall|high|apart|"
                             # a size as an adjective: "3 m dashes, 9 m gaps", "a 12 m bus"
                             r"(?:dash|gap|lane|marking|stripe|segment|section|car|bus|truck|vehicle|block|post|pole)"
@@ -555,6 +568,8 @@ _MAYBE_GAP = re.compile(rf"\W*(?:(?:or|but)\s+)?(?:\w+\s+){{0,2}}?{_MAYBE}")   #
 _MAYBE_BEFORE = re.compile(rf"\b{_MAYBE}")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
+_ASKS_WINDOW = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+_WHOLE_SPAN = re.compile(r"\b(?:whole|entire|full)\s+(?:video|clip)\b|\bthroughout the (?:video|clip)\b")
 _ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
 _ASKS_END = re.compile(r"\bat the end\b|\bend of the\b|\bby the end\b|\bfinal\b")
 _ASKS_TIME = re.compile(rf"\bat\s+(?:t\s*=\s*)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
@@ -572,7 +587,7 @@ def question_aspect(question:str|None)->tuple|None:
     if _ASKS_END.search(q):
         return ("end",)
     if _ASKS_AVERAGE.search(q):
-        return ("average",)
+        return ("average", tuple(float(x) for x in w.groups())) if (w := _ASKS_WINDOW.search(q)) else ("average",)
     if (m := _ASKS_HOUR.search(q)):
         return ("hour", int(m.group(1)))
     return None
@@ -581,6 +596,11 @@ def _aspect_rank(aspect, ctx):
     if aspect is None:
         return 0
     if aspect[0] in _ASPECTS:
+        if len(aspect) > 1:   # an average over a window: a value said of that window, not of the whole video
+            if _WHOLE_SPAN.search(ctx):
+                return 0
+            if set(aspect[1]) <= {float(x) for x in re.findall(r"(?<![\d.])\d+(?:\.\d+)?", ctx)}:
+                return 2
         return 2 if _ASPECTS[aspect[0]].search(ctx) else 0
     if aspect[0] == "time":
         times = {float(x) for x in re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", ctx)}
@@ -645,7 +665,8 @@ def choose_candidate(text:str, # The text the candidates were found in
             own_post = _NEXT_PHRASE.split(post, 1)[0]   # "5 km/h from an initial 15 km/h": "initial" is the 15's
             if _EARLIER.search(pre) or _EARLIER.search(own_post) or _BOUND.search(pre):
                 r -= 1
-            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)):
+            if kind == "distance" and (_OTHER_MEASURE.match(post) or _OTHER_BEFORE.search(pre)
+                                       or ("(" in text[ss:s] and _OTHER_PAREN.search(text, ss, s))):
                 r -= 1
                 other.append(i)
         if any(c0 <= s < c1 for c0, c1 in conc):
@@ -658,7 +679,8 @@ def choose_candidate(text:str, # The text the candidates were found in
         prev = spans[i - 1][1] if i else 0
         prev = min((b1 for b0, b1 in bounds if prev <= b0 and b1 <= s), default=prev) if i else 0
         c = bool(_CUE.search(text, max(ss, prev), s) or _CUE.search(post)
-                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre)))
+                 or (kind in _ASKED_LABEL and _ASKED_LABEL[kind].search(pre) and not _GENERIC.search(pre))
+                 or _MOST_LIKELY_AFTER.match(text, e))
         ranks.append(r + a + c)
         asked.append(a > 0)
         cued.append(c)
@@ -725,6 +747,20 @@ def is_unfinished(text:str)->bool:
     "True when a longer answer stops mid-sentence ('... At 7.0 s it is'): a cut-off chain of thought."
     return len(text) > 40 and text[-1].isalpha() and bool(_UNFINISHED.search(text, len(text) - 16))
 
+# a range refined in the same sentence: "between 20 and 25 km/h, probably closer to 20", "nearer the upper end"
+_LEANS = re.compile(rf"[^.;!?\n]{{0,40}}?\b(?:closer|nearer)\s+(?:to\s+)?(?:the\s+)?"
+                    rf"(?:(?P<w>lower|upper|higher|low|high|bottom|top)\s+end|(?P<n>{_NUM})(?!\d|\.\d))")
+
+def _leaned(text, q, m, why):
+    "The value a refined range leans to, in the range's unit; the range's midpoint if the lean is not inside it."
+    r = _QTY.match(text, q[2])
+    a, b = sorted((float(r.group("a")), float(r.group("b"))))
+    n = float(m.group("n")) if m.group("n") else a if m.group("w") in ("lower", "low", "bottom") else b
+    if not a <= n <= b:
+        return q[1]
+    _note(why, "range refined")
+    return _in_canonical(n, _unit(r.group("u")))
+
 def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits`)
                    kind:str, # "distance" (→ metres), "speed" (→ km/h) or "time" (→ seconds)
                    question:str|None=None, # The question: its own numbers (its time window) are no bare answer
@@ -739,6 +775,8 @@ def parse_quantity(text:str, # Normalised text with digits (see `words_to_digits
         if unfinished and cue in ("first of several", "only candidate"):
             i, cue = None, "unfinished answer"
         _note(why, cue)
+        if i is not None and qs[i][4] and (m := _LEANS.match(text, qs[i][3])):
+            return _leaned(text, qs[i], m, why)
         return None if i is None else qs[i][1]
     if unfinished:
         return None
@@ -782,6 +820,8 @@ _CLOCK_ALT = re.compile(
 )
 
 
+_HOURS_ONLY = re.compile(rf"\W*(?:{_HOUR}\s*-?\s*o\s*'?\s*clock[\s,;/.]*(?:(?:or|and)\s+)?){{2,}}")
+
 def parse_clock(text:str, # Normalised text with digits
                 question:str|None=None, # The question: "at 5.0 seconds", "at the end" pick among several hours
                 why:list|None=None, # If given, the cue that decided is appended
@@ -794,6 +834,9 @@ def parse_clock(text:str, # Normalised text with digits
         if m:
             _note(why, "bare hour")
         return int(m.group("h")) if m else None
+    if len({f[0] for f in found}) > 1 and _HOURS_ONLY.fullmatch(text):
+        _note(why, "alternatives")   # "12 o'clock, 3 o'clock, 6 o'clock, 9 o'clock": the options listed
+        return None
     # "between 1 and 2 o'clock", "5 or 7 o'clock": no single hour; "from 12 to 3": a turn
     alts = [(m.start(), m.end()) for m in _CLOCK_ALT.finditer(text)
             if not re.search(r"\bfrom\s+$", text[max(0, m.start() - 8):m.start()]) and m.group("a") != m.group("b")]
@@ -948,6 +991,11 @@ def find_time_ranges(text:str)->list[tuple[float, float, int]]:
     "Every time interval written in normalised `text`, as (t0, t1, position), t0/t1 in seconds (frame numbers are not)."
     return [(a, b, p) for a, b, p, _ in _time_ranges(_prepared(text)[1])]
 
+# no interval but the whole video: "it moves toward 3 o'clock throughout the video"
+_WHOLE_VIDEO = re.compile(r"\b(?:throughout|during|for|over|across)\s+(?:the\s+)?(?:entire|whole|full)?\s*"
+                          r"(?:video|clip|duration)\b|\bthe\s+(?:entire|whole)\s+(?:video|clip|time|duration)\b")
+_WHOLE_NEG = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b")   # "it never moves that way"
+
 def parse_time_range(text:str, # Normalised text with digits
                      question:str|None=None, # The question: its ranges are skipped, its clock hour picks an interval
                      why:list|None=None, # If given, the cue that decided is appended
@@ -956,6 +1004,9 @@ def parse_time_range(text:str, # Normalised text with digits
     t, tb = _prepared(text, video_length(question))
     found = _time_ranges(tb)
     if not found:
+        if (length := video_length(question)) is not None and _WHOLE_VIDEO.search(t) and not _WHOLE_NEG.search(t):
+            _note(why, "the whole video")
+            return (0.0, length)
         return None
     if question and len(found) > 1:
         qr = {(a, b) for a, b, _ in find_time_ranges(words_to_digits(normalize_text(question)))}
@@ -1124,6 +1175,9 @@ def _in_concessive(text):
         return []
     return [(m.start(), m.end()) for m in _CONCESSIVE.finditer(text)]
 
+_ONE_OPTION = rf"(?:the\s+)?(?:{'|'.join(COLOURS)})(?:[\s-]+(?:object|one|box(?:ed)?|car|bounding box)s?)*"
+_COLOURS_ONLY = re.compile(rf"\W*{_ONE_OPTION}\s*,?\s*or\s+{_ONE_OPTION}\W*")
+
 def parse_choice(text:str, # Normalised response
                  allowed:tuple[str, ...], # Colours it may answer with (see `colour_set`)
                  polarity:int=1, # +1: the question asks for the larger value; −1: the smaller
@@ -1131,6 +1185,9 @@ def parse_choice(text:str, # Normalised response
                  why:list|None=None, # If given, the cue that decided is appended
                 )->str|None:
     "The colour the response asserts as the answer to a which-object comparison, or None."
+    if " or " in text and _COLOURS_ONLY.fullmatch(text):
+        _note(why, "alternatives")   # "the red object or the blue object": the options restated
+        return None
     if "either" in text and _EITHER_COLOURS.search(text):
         _note(why, "alternatives")
         return None
@@ -1238,7 +1295,7 @@ _SAME = re.compile(
     r"follow(?:s|ing|ed)?\s+(?:right\s+)?(?:behind\s+)?the\s+(?:other|\w+\s+(?:object|one|car|vehicle)))\b"
 )   # "the white object follows the brown object": one behind the other
 _YES = re.compile(r"\W*(?:yes|yeah|yep|correct|true|indeed|affirmative)\b")
-_NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative)\b")
+_NO = re.compile(r"\W*(?:no|nope|false|incorrect|negative|not (?:exactly|quite|really|entirely))\b")
 _CONCLUDED = re.compile(r"\b(?:so|therefore|thus|hence|answer(?: is)?)\W+(?P<a>yes|no)\b")
 _ASKS_DIFF = re.compile(r"\b(?:opposite|different|differ)")
 _LABELLED_SAME = re.compile(r"\b(?P<k>same|opposite|different)\s*(?:direction|way|heading)?s?\W{0,3}[:=]\s*\W?"
