@@ -42,26 +42,12 @@ def tokenizer_corpus(n:int=400, seed:int=0)->list[str]:
             for task, ts in pool.items():
                 q, a = ts[i % len(ts)]
                 c1, c2 = g.choice(COLOUR_NAMES, 2, replace=False)
-                f = dict(
-                    obj=object_name(c1),
-                    obj_a=object_name(c1),
-                    obj_b=object_name(c2),
-                    value=f"{g.uniform(0, 90):.1f}",
-                    span=f"between {g.integers(0, 10)}.{g.integers(0, 10)} and {g.integers(10, 20)}.5 seconds",
-                    hour=str(g.integers(1, 13)),
-                    start=f"{g.integers(0, 10)}.0",
-                    end=f"{g.integers(10, 20)}.5",
-                    greater="greater",
-                    more="more",
-                    farther="farther",
-                    longer="longer",
-                    faster="faster",
-                    higher="higher",
-                    yes_no="Yes",
-                    is_isnt="is",
-                    do_dont="do",
-                    are_arent="are",
-                )
+                f = dict(obj=object_name(c1), obj_a=object_name(c1), obj_b=object_name(c2),
+                         value=f"{g.uniform(0, 90):.1f}",
+                         span=f"between {g.integers(0, 10)}.{g.integers(0, 10)} and {g.integers(10, 20)}.5 seconds",
+                         hour=str(g.integers(1, 13)), start=f"{g.integers(0, 10)}.0", end=f"{g.integers(10, 20)}.5",
+                         greater="greater", more="more", farther="farther", longer="longer", faster="faster",
+                         higher="higher", yes_no="Yes", is_isnt="is", do_dont="do", are_arent="are")
                 out += [fill_template(q, **f), fill_template(a, **f)]
         out.append(common_prompt(np.arange(0, 8) * 0.5, [str(c) for c in g.choice(COLOUR_NAMES, 2, replace=False)]))
     return out + ["user assistant system You are a helpful assistant. yes no I cannot tell."] * 20
@@ -94,57 +80,34 @@ def _write_llava_onevision(out:Path, seed:int, image_size:int, patch_size:int, v
                            vocab_rows:int|None=None, tokenizer_vocab:int=1024)->Path:
     "A random-init LLaVA-OneVision of the given SigLIP / Qwen2 shapes with the offline tokenizer and processors."
     import torch
-    from transformers import (
-        LlavaOnevisionConfig,
-        LlavaOnevisionForConditionalGeneration,
-        LlavaOnevisionImageProcessor,
-        LlavaOnevisionProcessor,
-        LlavaOnevisionVideoProcessor,
-        Qwen2Config,
-        SiglipVisionConfig,
-    )
+    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
+                              LlavaOnevisionImageProcessor, LlavaOnevisionProcessor, LlavaOnevisionVideoProcessor,
+                              Qwen2Config, SiglipVisionConfig)
     torch.manual_seed(seed)
     tok = train_tokenizer(tokenizer_corpus(seed=seed), tokenizer_vocab)
     size = {"height": image_size, "width": image_size}
-    proc = LlavaOnevisionProcessor(
-        image_processor=LlavaOnevisionImageProcessor(
-            size=size, crop_size=size, image_grid_pinpoints=[[image_size, image_size]]
-        ),
-        video_processor=LlavaOnevisionVideoProcessor(size=size),
-        tokenizer=tok,
-        chat_template=CHAT_TEMPLATE,
-        num_image_tokens=(image_size // patch_size) ** 2,
-        vision_feature_select_strategy="full",
-        vision_aspect_ratio="anyres_max_1",
-    )
+    proc = LlavaOnevisionProcessor(image_processor=LlavaOnevisionImageProcessor(
+                                       size=size, crop_size=size, image_grid_pinpoints=[[image_size, image_size]]),
+                                   video_processor=LlavaOnevisionVideoProcessor(size=size), tokenizer=tok,
+                                   chat_template=CHAT_TEMPLATE, num_image_tokens=(image_size // patch_size) ** 2,
+                                   vision_feature_select_strategy="full", vision_aspect_ratio="anyres_max_1")
     if vocab_rows is not None and vocab_rows < len(tok):
         raise ValueError(f"vocab_rows {vocab_rows} < the tokenizer's {len(tok)} tokens")
     cfg = LlavaOnevisionConfig(
         vision_config=SiglipVisionConfig(**vision, image_size=image_size, patch_size=patch_size),
-        text_config=Qwen2Config(
-            vocab_size=vocab_rows or len(tok),
-            **text,
-            max_position_embeddings=32768,
-            tie_word_embeddings=True,
-            eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
-            pad_token_id=tok.pad_token_id,
-        ),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        video_token_index=tok.convert_tokens_to_ids("<video>"),
-        image_grid_pinpoints=[[image_size, image_size]],
-        vision_aspect_ratio="anyres_max_1",
-        vision_feature_select_strategy="full",
-    )
+        text_config=Qwen2Config(vocab_size=vocab_rows or len(tok), **text, max_position_embeddings=32768,
+                                tie_word_embeddings=True, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+                                pad_token_id=tok.pad_token_id), image_token_index=tok.convert_tokens_to_ids("<image>"),
+        video_token_index=tok.convert_tokens_to_ids("<video>"), image_grid_pinpoints=[[image_size, image_size]],
+        vision_aspect_ratio="anyres_max_1", vision_feature_select_strategy="full")
     model = LlavaOnevisionForConditionalGeneration(cfg)
     model.generation_config.eos_token_id = cfg.text_config.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     out = Path(out)
     model.save_pretrained(out)
     proc.save_pretrained(out)
-    atomic_write(
-        out / RANDOM_INIT_MARK,
-        json.dumps(dict(seed=seed, image_size=image_size, patch_size=patch_size, vision=vision, text=text)),
-    )
+    atomic_write(out / RANDOM_INIT_MARK,
+                 json.dumps(dict(seed=seed, image_size=image_size, patch_size=patch_size, vision=vision, text=text)))
     return out
 
 def is_random_init(path:Path|str)->bool:
@@ -156,26 +119,12 @@ def make_tiny_llava_onevision(out:Path|str, # Folder to write the model into
                               vision_hidden:int=32, text_hidden:int=64, layers:int=2, vocab_size:int=1024,
                              )->Path:
     "Write a tiny random-init LLaVA-OneVision (real classes, offline tokenizer) to `out`; return the folder."
-    return _write_llava_onevision(
-        Path(out),
-        seed,
-        image_size,
-        patch_size,
-        dict(
-            hidden_size=vision_hidden,
-            intermediate_size=2 * vision_hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-        ),
-        dict(
-            hidden_size=text_hidden,
-            intermediate_size=2 * text_hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-        ),
-        tokenizer_vocab=vocab_size,
-    )
+    return _write_llava_onevision(Path(out), seed, image_size, patch_size,
+                                  dict(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden,
+                                       num_hidden_layers=layers, num_attention_heads=2),
+                                  dict(hidden_size=text_hidden, intermediate_size=2 * text_hidden,
+                                       num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1),
+                                  tokenizer_vocab=vocab_size)
 
 def load_vlm(path:Path|str, device:str="cpu", dtype=None):
     "Processor and model from a local folder (a tiny one from here or a real checkpoint), in eval mode."
@@ -186,8 +135,7 @@ def load_vlm(path:Path|str, device:str="cpu", dtype=None):
         raise FileNotFoundError(f"{path} is not a model folder (no config.json)")
     proc = AutoProcessor.from_pretrained(path)
     model = AutoModelForImageTextToText.from_pretrained(
-        path, dtype=dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-    )
+        path, dtype=dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32))
     return proc, model.to(device).eval()
 
 # %% ../nbs/06a_tiny_model.ipynb #5e7ebf3e
