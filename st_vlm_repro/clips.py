@@ -169,13 +169,11 @@ CATEGORY_MAP: dict[str, dict[str, str]] = {
                  "human.pedestrian.construction_worker": "pedestrian", "human.pedestrian.police_officer": "pedestrian"},
     "argoverse2": {"REGULAR_VEHICLE": "car", "BUS": "bus", "SCHOOL_BUS": "bus", "ARTICULATED_BUS": "bus",
                    "TRUCK": "truck", "BOX_TRUCK": "truck", "TRUCK_CAB": "truck", "LARGE_VEHICLE": "truck",
-                   "MOTORCYCLIST": "motorcycle", "BICYCLIST": "bicycle",
-                   "PEDESTRIAN": "pedestrian", "OFFICIAL_SIGNALER": "pedestrian"},
+                   "MOTORCYCLIST": "motorcycle", "BICYCLIST": "bicycle", "PEDESTRIAN": "pedestrian",
+                   "OFFICIAL_SIGNALER": "pedestrian"},
     "nuplan": {"vehicle": "car", "bicycle": "bicycle", "pedestrian": "pedestrian"},
     "egoexo4d": {"person": "pedestrian", "wearer": "pedestrian", "pedestrian": "pedestrian"},
-    "pseudo": {c: c for c in CATEGORIES},
-    "synthetic": {c: c for c in CATEGORIES},
-}
+    "pseudo": {c: c for c in CATEGORIES}, "synthetic": {c: c for c in CATEGORIES}}
 
 def map_category(source:str, # One of `SOURCES`
                  name:str, # The dataset's own category name
@@ -267,9 +265,8 @@ def project_boxes(corners, # (N, 8, 3) world corners, one box per frame
     W, H = image_size
     lo = np.where(ok[..., None], uv, np.inf).min(1)
     hi = np.where(ok[..., None], uv, -np.inf).max(1)
-    out = np.stack(
-        [np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H), np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)], 1
-    )
+    out = np.stack([np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H), np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)],
+                   1)
     bad = ~ok.any(1) | (out[:, 2] <= out[:, 0]) | (out[:, 3] <= out[:, 1])
     out[bad] = np.nan
     return out
@@ -325,10 +322,8 @@ class ClipFrames:
 def _check_raw(rt:RawTrack, t:np.ndarray, v:np.ndarray):
     "Raise `ClipSkip` naming the track and field when a raw track has NaN/inf."
     if not np.isfinite(t).all():
-        raise ClipSkip(
-            "NaN in track",
-            f"track {rt.track_id}: times has NaN/inf at sample {int(np.flatnonzero(~np.isfinite(t))[0])}",
-        )
+        raise ClipSkip("NaN in track",
+                       f"track {rt.track_id}: times has NaN/inf at sample {int(np.flatnonzero(~np.isfinite(t))[0])}")
     if not np.isfinite(v).all():
         i, j = np.argwhere(~np.isfinite(v))[0]
         name = "centers" if j < 3 else "size" if (j < 6 and rt.size is not None) else "yaw"
@@ -419,22 +414,10 @@ def assemble_clip(clip_id:str, source:str, split:str, scene_id:str, domain:str,
                 rep.ok()
         if not any(isinstance(r, Track) for r in res):
             rep.skip(next((r for r in res if r != "outside clip"), "outside clip"))
-    return Clip(
-        clip_id=clip_id,
-        source=source,
-        split=split,
-        scene_id=scene_id,
-        domain=domain,
-        frame_times=rel,
-        frames=list(map(str, frames.paths)),
-        intrinsics=frames.intrinsics,
-        world_from_camera=frames.world_from_camera,
-        image_size=tuple(int(x) for x in frames.image_size),
-        tracks=tracks,
-        start_time=t0,
-        camera=camera,
-        meta=meta or {},
-    )
+    return Clip(clip_id=clip_id, source=source, split=split, scene_id=scene_id, domain=domain, frame_times=rel,
+                frames=list(map(str, frames.paths)), intrinsics=frames.intrinsics,
+                world_from_camera=frames.world_from_camera, image_size=tuple(int(x) for x in frames.image_size),
+                tracks=tracks, start_time=t0, camera=camera, meta=meta or {})
 
 # %% ../nbs/02_clips.ipynb #d1329040
 class DatasetRootError(FileNotFoundError):
