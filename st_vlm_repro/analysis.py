@@ -28,14 +28,8 @@ __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'L
            'write_fig2', 'robustness_runs', 'write_robustness']
 
 # %% ../nbs/08_analysis.ipynb #2d0440df
-TABLE7_COLUMNS = [
-    "PerceptionTest val",
-    "MVBench test",
-    "VideoMME w/o subtitle",
-    "VideoMME w/ subtitle",
-    "MLVU m-avg",
-    "NExT-QA test",
-]
+TABLE7_COLUMNS = ["PerceptionTest val", "MVBench test", "VideoMME w/o subtitle", "VideoMME w/ subtitle", "MLVU m-avg",
+                  "NExT-QA test"]
 PAPER_TABLE7 = {  # model: the six columns (None = not reported) and the paper's average
     "VILA-40B": ([54.0, None, 60.1, 61.1, None, 67.9], 60.8),
     "PLLaVA-34B": ([None, 58.1, None, None, None, None], 58.1),
@@ -79,21 +73,13 @@ def table7(measured:dict[str, dict[str, float]]|None=None, # model: columns read
     "Table 7: the paper's rows, then each measured model (average over its reported columns), or a 'not run' row."
     import pandas as pd
 
-    rows = [
-        dict(Model=m, Source="paper", **dict(zip(TABLE7_COLUMNS, v)), **{"Avg. acc": a})
-        for m, (v, a) in PAPER_TABLE7.items()
-    ]
+    rows = [dict(Model=m, Source="paper", **dict(zip(TABLE7_COLUMNS, v)), **{"Avg. acc": a})
+            for m, (v, a) in PAPER_TABLE7.items()]
     for m, cols in (measured or {}).items():
         vals = [cols.get(c) for c in TABLE7_COLUMNS]
         got = [v for v in vals if v is not None]
-        rows.append(
-            dict(
-                Model=m,
-                Source="measured",
-                **dict(zip(TABLE7_COLUMNS, vals)),
-                **{"Avg. acc": round(float(np.mean(got)), 1) if got else None},
-            )
-        )
+        rows.append(dict(Model=m, Source="measured", **dict(zip(TABLE7_COLUMNS, vals)),
+                         **{"Avg. acc": round(float(np.mean(got)), 1) if got else None}))
     if not measured and not_run_reason:
         rows.append(dict(Model=f"not run: {not_run_reason}", Source="measured"))
     return pd.DataFrame(rows)
@@ -112,16 +98,8 @@ def read_charades_sta(path:Path|str, # e.g. charades_sta_test.txt
         if not sep or len(parts) != 3:
             raise ValueError(f"{path}:{i}: expected 'VID START END##sentence', got {line[:80]!r}")
         vid, s, e = parts[0], float(parts[1]), float(parts[2])
-        items.append(
-            dict(
-                id=f"charades/{vid}/{i}",
-                dataset="Charades-STA",
-                video=f"{vid}.mp4",
-                query=sentence.strip().rstrip("."),
-                gold=[s, e],
-                duration=(durations or {}).get(vid),
-            )
-        )
+        items.append(dict(id=f"charades/{vid}/{i}", dataset="Charades-STA", video=f"{vid}.mp4",
+                          query=sentence.strip().rstrip("."), gold=[s, e], duration=(durations or {}).get(vid)))
     return items
 
 
@@ -135,18 +113,9 @@ def grounding_record(item:dict, frame_times:list[float]|None=None)->dict:
         if frame_times is not None
         else (list(np.round(np.linspace(0, item["duration"], 9)[:-1], 1)) if item.get("duration") else [])
     )
-    return dict(
-        id=item["id"],
-        task="temporal_grounding",
-        video=item["video"],
-        frame_times=ft,
-        objects=[],
-        duration=item.get("duration"),
-        task_question=q,
-        question=q,
-        label=item["gold"],
-        answer=f"It happens from {item['gold'][0]:.1f} to {item['gold'][1]:.1f} seconds.",
-    )
+    return dict(id=item["id"], task="temporal_grounding", video=item["video"], frame_times=ft, objects=[],
+                duration=item.get("duration"), task_question=q, question=q, label=item["gold"],
+                answer=f"It happens from {item['gold'][0]:.1f} to {item['gold'][1]:.1f} seconds.")
 
 
 def grounding_metrics(items:list[dict], responses:list[str])->dict:
@@ -176,23 +145,12 @@ def read_tvqa_plus(path:Path|str)->list[dict]:
                     label = label or b["label"]
                     if b["label"] == label:
                         region[int(f)] = (b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"])
-            items.append(
-                dict(
-                    id=f"tvqa+/{q['qid']}",
-                    dataset="TVQA+",
-                    video=q["vid_name"],
-                    question=q["q"],
-                    choices=choices,
-                    answer_idx=int(q["answer_idx"]),
-                    ts=[float(ts[0]), float(ts[1])],
-                    region_label=label,
-                    region={t / TVQA_FPS: b for t, b in region.items()},
-                )
-            )
+            items.append(dict(id=f"tvqa+/{q['qid']}", dataset="TVQA+", video=q["vid_name"], question=q["q"],
+                              choices=choices, answer_idx=int(q["answer_idx"]), ts=[float(ts[0]), float(ts[1])],
+                              region_label=label, region={t / TVQA_FPS: b for t, b in region.items()}))
         except (KeyError, ValueError, TypeError) as e:
             raise ValueError(
-                f"{path}: question #{k} (qid {q.get('qid')!r}) is missing or has a bad field: {e}"
-            ) from None
+                f"{path}: question #{k} (qid {q.get('qid')!r}) is missing or has a bad field: {e}") from None
     return items
 
 
@@ -391,8 +349,7 @@ class ItemPriorRunner:
         if t == MC_TASK:  # the offered option most often correct in training; ties → the first listed
             return say_choice(
                 max(range(len(r["choices"])), key=lambda i: (self.option_counts.get(r["choices"][i], 0), -i)),
-                r["choices"],
-            )
+                r["choices"])
         if t == MULTISTEP_TASK and self.speed:
             return say_multistep(r, self.speed)
         raise ValueError(f"ItemPriorRunner has no training records for task {t!r} (record {r.get('id')!r})")
@@ -404,9 +361,8 @@ def mc_accuracy(items:list[dict], responses:list[str])->dict:
     "Accuracy (%) of responses to multiple-choice items; an answer naming no option counts as wrong."
     picks = [extract_choice(r, it["choices"]) for it, r in zip(items, responses)]
     ok = [p == it["answer_idx"] for it, p in zip(items, picks)]
-    return dict(
-        n=len(ok), accuracy=round(100 * float(np.mean(ok)), 1) if ok else None, unread=sum(p is None for p in picks)
-    )
+    return dict(n=len(ok), accuracy=round(100 * float(np.mean(ok)), 1) if ok else None,
+                unread=sum(p is None for p in picks))
 
 # %% ../nbs/08_analysis.ipynb #ab6c7c15
 def resolve_video(root:Path|str, name:str)->Path:
@@ -433,9 +389,8 @@ def render_region_prompt(src:Path|str, # The raw video (.mp4 or frame folder nam
         for img, t in zip(frames, times):
             if len(ts) and abs(ts[(k := int(np.abs(ts - t).argmin()))] - t) <= tol:
                 img = draw_boxes(img, [(region[ts[k]], colour)])
-            cv2.imwrite(
-                str(tmp / frame_name(float(t))), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
-            )
+            cv2.imwrite(str(tmp / frame_name(float(t))), cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 90])
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -453,19 +408,8 @@ def mc_record(item:dict, video:str, frame_times:list[float])->dict:
                 task_question=q, question=q, label=k, answer=say_choice(k, item["choices"]))
 
 # %% ../nbs/08_analysis.ipynb #6ac79ead
-CHARADES_CSV_COLUMNS = [
-    "id",
-    "subject",
-    "scene",
-    "quality",
-    "relevance",
-    "verified",
-    "script",
-    "objects",
-    "descriptions",
-    "actions",
-    "length",
-]
+CHARADES_CSV_COLUMNS = ["id", "subject", "scene", "quality", "relevance", "verified", "script", "objects",
+                        "descriptions", "actions", "length"]
 
 
 def read_charades_lengths(path:Path|str)->dict[str, float]:
@@ -501,20 +445,10 @@ def write_charades_sta_from_stkit(records:Iterable[dict], out:Path|str, split:st
             w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": v, "length": f"{d:.2f}"})
     return txt, csv_p
 
-DISTANCE_OPTIONS = [
-    (0, 5, "less than 5 meters"),
-    (5, 10, "5 to 10 meters"),
-    (10, 20, "10 to 20 meters"),
-    (20, 40, "20 to 40 meters"),
-    (40, math.inf, "more than 40 meters"),
-]
-SPEED_OPTIONS = [
-    (0, 10, "under 10 km/h"),
-    (10, 20, "10 to 20 km/h"),
-    (20, 30, "20 to 30 km/h"),
-    (30, 50, "30 to 50 km/h"),
-    (50, math.inf, "over 50 km/h"),
-]
+DISTANCE_OPTIONS = [(0, 5, "less than 5 meters"), (5, 10, "5 to 10 meters"), (10, 20, "10 to 20 meters"),
+                    (20, 40, "20 to 40 meters"), (40, math.inf, "more than 40 meters")]
+SPEED_OPTIONS = [(0, 10, "under 10 km/h"), (10, 20, "10 to 20 km/h"), (20, 30, "20 to 30 km/h"),
+                 (30, 50, "30 to 50 km/h"), (50, math.inf, "over 50 km/h")]
 
 
 def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
@@ -524,16 +458,12 @@ def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
     info = r.get("info", {})
     if t == "movement_direction":
         g = rng(seed, "region_mc", r["id"])
-        hours = [int(h) for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)] + [
-            int(r["label"])
-        ]
+        hours = [int(h)
+                 for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)] + [int(r["label"])]
         hours = [hours[i] for i in g.permutation(5)]
-        return dict(
-            q="At the end of the video, toward which clock direction is it moving?",
-            choices=[f"{h} o'clock" for h in hours],
-            answer_idx=hours.index(r["label"]),
-            ts=[max(0.0, T - 2.0), T],
-        )
+        return dict(q="At the end of the video, toward which clock direction is it moving?",
+                    choices=[f"{h} o'clock" for h in hours], answer_idx=hours.index(r["label"]),
+                    ts=[max(0.0, T - 2.0), T])
     if t in ("traveled_distance", "traveling_speed"):
         opts, v = (DISTANCE_OPTIONS if t == "traveled_distance" else SPEED_OPTIONS), float(r["label"])
         if any(abs(v - e) <= margin * e for lo, hi, _ in opts for e in (lo, hi) if 0 < e < math.inf):
@@ -545,12 +475,8 @@ def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
             if t == "traveled_distance"
             else f"How fast does it move on average {span}?"
         )
-        return dict(
-            q=q,
-            choices=[o[2] for o in opts],
-            answer_idx=k,
-            ts=[0.0, T] if info["whole"] else [info["start"], info["end"]],
-        )
+        return dict(q=q, choices=[o[2] for o in opts], answer_idx=k,
+                    ts=[0.0, T] if info["whole"] else [info["start"], info["end"]])
     return None
 
 def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-object ones are used)
@@ -574,34 +500,16 @@ def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-o
             ft = float(clip.frame_times[i])
             if mq["ts"][0] - 1e-6 <= ft <= mq["ts"][1] + 1e-6:
                 n = int(math.floor(ft * TVQA_FPS + 0.5))  # 3-fps frame number; a 0.5 s grid time may land 1/6 s off it
-                bbox[str(n)] = [
-                    dict(
-                        img_id=n,
-                        left=round(x0, 1),
-                        top=round(y0, 1),
-                        width=round(x1 - x0, 1),
-                        height=round(y1 - y0, 1),
-                        label=tr.category,
-                    )
-                ]
+                bbox[str(n)] = [dict(img_id=n, left=round(x0, 1), top=round(y0, 1), width=round(x1 - x0, 1),
+                                     height=round(y1 - y0, 1), label=tr.category)]
         if not bbox:
             n_nobox += 1
             continue
         vid = clip.clip_id.replace("/", "__") + "__raw"
         used[vid] = clip
-        qs.append(
-            dict(
-                answer_idx=str(mq["answer_idx"]),
-                qid=len(qs),
-                ts=[round(x, 2) for x in mq["ts"]],
-                q=mq["q"],
-                vid_name=vid,
-                **{f"a{i}": c for i, c in enumerate(mq["choices"])},
-                bbox=bbox,
-                stkit_id=r["id"],
-                task=r["task"],
-            )
-        )
+        qs.append(dict(answer_idx=str(mq["answer_idx"]), qid=len(qs), ts=[round(x, 2) for x in mq["ts"]], q=mq["q"],
+                       vid_name=vid, **{f"a{i}": c for i, c in enumerate(mq["choices"])}, bbox=bbox, stkit_id=r["id"],
+                       task=r["task"]))
     out.mkdir(parents=True, exist_ok=True)
     if render:
         for vid, clip in used.items():
@@ -631,8 +539,7 @@ def write_table7(tables_dir:Path|str, results:dict[str, Path]|None=None, note:st
     t.to_csv(d/"table7_general_video.csv", index=False)
     md = t.to_markdown(index=False, floatfmt=".1f").replace("nan", "-").replace("None", "-")
     (d / "table7_general_video.md").write_text(
-        "Table 7. General video benchmarks (accuracy %).\n\n" + md + ("\n\n" + note if note else "") + "\n"
-    )
+        "Table 7. General video benchmarks (accuracy %).\n\n" + md + ("\n\n" + note if note else "") + "\n")
     return t
 
 # %% ../nbs/08_analysis.ipynb #71d55463
@@ -782,10 +689,8 @@ def generalisation_sets(val:list[dict], # STKit val records: the questions
     for split, rs in (("test", val), ("train", train)):   # Charades-STA format; train only feeds the blind prior
         txt, lens = write_charades_sta_from_stkit(rs, ana/"synthetic"/"charades_sta", split)
         items[split] = read_charades_sta(txt, read_charades_lengths(lens))
-        recs[split] = [
-            grounding_record(i, frame_times=[float(t) for t in np.arange(0, i["duration"] + 1e-6, 0.5)])
-            for i in items[split]
-        ]
+        recs[split] = [grounding_record(i, frame_times=[float(t) for t in np.arange(0, i["duration"] + 1e-6, 0.5)])
+                       for i in items[split]]
     # TVQA+ format: the val clips' 2D boxes, raw renders, region prompts
     tv_path, tv_counts = write_tvqa_plus_from_stkit(val, clips, ana/"synthetic"/"tvqa_plus", seed=seed)
     tv_items = read_tvqa_plus(tv_path)
@@ -794,11 +699,8 @@ def generalisation_sets(val:list[dict], # STKit val records: the questions
         rp = render_region_prompt(resolve_video(tv_path.parent/"videos", it["video"]), it["region"],
                                   ana/"region_prompts"/it["id"].replace("/", "__"))
         tv_recs.append(mc_record(it, str(rp.relative_to(ana)), [float(p.stem) for p in sorted(rp.glob("*.jpg"))]))
-    tv_train = [
-        dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"])
-        for r in train
-        if (q := region_mc_question(r, seed))
-    ]
+    tv_train = [dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"]) for r in train
+                if (q := region_mc_question(r, seed))]
     ms_val, ms_train = multistep_questions(val), multistep_questions(train)
     print(
         f"Charades-STA format: {len(items['test'])} val / {len(items['train'])} train queries; "
@@ -822,17 +724,8 @@ def generalisation_runners(sets:dict, # `generalisation_sets` (the prior is fitt
     runners = [ItemChanceRunner(seed), ItemPriorRunner(sets["prior_train"]), OracleRunner()]
     if model_path is not None and (Path(model_path)/"config.json").exists():
         from st_vlm_repro.hf_runner import HFVideoRunner
-        runners.append(
-            HFVideoRunner(
-                model_path,
-                stkit_dir,
-                n_frames=8,
-                max_new_tokens=32,
-                batch_size=8,
-                device=device,
-                name=f"{model_size}-llava-ov (random init)" if model_size else None,
-            )
-        )
+        runners.append(HFVideoRunner(model_path, stkit_dir, n_frames=8, max_new_tokens=32, batch_size=8, device=device,
+                                     name=f"{model_size}-llava-ov (random init)" if model_size else None))
     else:
         print(f"no model at {model_path}: model rows skipped")
     return runners
@@ -876,14 +769,8 @@ def write_generalisation(sets:dict, # `generalisation_sets`
         a = mc_accuracy(sets["tvqa"], answers[(n, "tvqa_plus")])
         m = score_multistep(sets["multistep"], answers[(n, "multistep")])
         fig6[n] = {"Charades-STA* mIoU": g["mIoU"], "Charades-STA* R@0.3": g["R@0.3"], "TVQA+* acc": a["accuracy"]}
-        rows.append(
-            dict(
-                model=n,
-                **{f"Charades-STA* {k}": v for k, v in g.items()},
-                **{f"TVQA+* {k}": v for k, v in a.items()},
-                **{f"multi-step {k}": v for k, v in m.items()},
-            )
-        )
+        rows.append(dict(model=n, **{f"Charades-STA* {k}": v for k, v in g.items()},
+                         **{f"TVQA+* {k}": v for k, v in a.items()}, **{f"multi-step {k}": v for k, v in m.items()}))
     res = pd.DataFrame(rows).set_index("model")
     res.to_csv(tables_dir/"fig6_generalisation.csv")
     (tables_dir / "fig6_generalisation.md").write_text(
@@ -906,10 +793,8 @@ def write_generalisation(sets:dict, # `generalisation_sets`
         )
     )
     fig = plot_generalisation(
-        fig6,
-        title="Spatio-temporal generalisation (Fig. 6)" + (", synthetic mini run" if profile == "mini" else ""),
-        note=note,
-    )
+        fig6, title="Spatio-temporal generalisation (Fig. 6)" + (", synthetic mini run" if profile == "mini" else ""),
+        note=note)
     fig.savefig(figures_dir/"fig6_generalisation.png", dpi=110)
     plt.close(fig)
     return res
@@ -971,21 +856,12 @@ def write_fig2(data:Path|str, # data_dir: the benchmark under bench/, its evalua
     shown = [m for m in ("tiny_llava_ov", "prior", "chance") if m in runs][:2] or list(runs)[:2]
     ans = {json.loads((runs[m]/"meta.json").read_text()).get("model", m) if (runs[m]/"meta.json").exists() else m:
            {r["id"]: r["response"] for r in iter_jsonl(runs[m]/"responses.jsonl")} for m in shown}
-    per_task = [
-        min(
-            (r for r in bench if r["task"] == t and (stkit_dir / r["video"]).exists()),
-            key=lambda r: r["id"],
-            default=None,
-        )
-        for t in TASKS
-    ]
+    per_task = [min((r for r in bench if r["task"] == t and (stkit_dir / r["video"]).exists()), key=lambda r: r["id"],
+                    default=None) for t in TASKS]
     fig = plot_task_examples(
-        [r for r in per_task if r],
-        ans,
-        stkit_dir,
-        title="Task examples with predictions (Fig. 2)"
-        + (": synthetic mini world, tiny random-init model and the blind prior" if profile == "mini" else ""),
-    )
+        [r for r in per_task if r], ans, stkit_dir,
+        title="Task examples with predictions (Fig. 2)" + (
+            ": synthetic mini world, tiny random-init model and the blind prior" if profile == "mini" else ""))
     fig.savefig(Path(figures_dir)/"fig2_task_examples.png", dpi=100)
     plt.close(fig)
     print("Fig. 2 from runs:", shown)
