@@ -13,19 +13,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core import SkipReport, UnsafePathError, atomic_path, parallel_map, safe_join
-from st_vlm_repro.clips import (
-    MAX_FRAMES,
-    ClipFrames,
-    ClipSkip,
-    ClipTask,
-    RawTrack,
-    VisibilityFilter,
-    assemble_clip,
-    check_image,
-    cut_windows,
-    grid_times,
-    register_reader,
-)
+from ..clips import (MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter,
+    assemble_clip, check_image, cut_windows, grid_times, register_reader)
 from ..mini_world import Scene, register_writer, render, token
 
 # %% auto #0
@@ -59,14 +48,8 @@ SCHEMA = {
 }
 CATEGORIES = ("vehicle", "bicycle", "pedestrian", "traffic_cone", "barrier", "czone_sign", "generic_object")
 # mini-world class → nuPlan category (nuPlan's 'bicycle' class covers two-wheelers; buses and trucks are 'vehicle')
-NUPLAN_CATEGORY = {
-    "car": "vehicle",
-    "bus": "vehicle",
-    "truck": "vehicle",
-    "motorcycle": "bicycle",
-    "bicycle": "bicycle",
-    "pedestrian": "pedestrian",
-}
+NUPLAN_CATEGORY = {"car": "vehicle", "bus": "vehicle", "truck": "vehicle", "motorcycle": "bicycle",
+                   "bicycle": "bicycle", "pedestrian": "pedestrian"}
 LOCATIONS = {"boston-seaport": ("us-ma-boston", 32619), "singapore-onenorth": ("sg-one-north", 32648),
              "singapore-queenstown": ("sg-one-north", 32648)}
 LAYOUT = (
@@ -166,95 +149,42 @@ def _write_log(args)->str:
         con = sqlite3.connect(tmp)
         for t, cols in SCHEMA.items():
             con.execute(f"CREATE TABLE {t} ({cols})")
-        con.execute(
-            "INSERT INTO log VALUES (?,?,?,?,?,?,?)",
-            (log_t, name.split("_")[1], name[:10].replace(".", "-"), int(ts[0]), name, loc, "nuplan-maps-v1.0"),
-        )
-        con.executemany(
-            "INSERT INTO scene VALUES (?,?,?,?,?)",
-            [
-                (t, log_t, f"{name}-scene-{j}", pose_t[min((j + 1) * scene_len, n) - 1], "")
-                for j, t in enumerate(scene_t)
-            ],
-        )
-        con.execute(
-            "INSERT INTO lidar VALUES (?,?,?,?,?,?)",
-            (
-                lidar_t,
-                log_t,
-                "MergedPointCloud",
-                "mini-world",
-                nuplan_pickle("Translation", [1.5, 0, 1.9]),
-                nuplan_pickle("Rotation", [1, 0, 0, 0]),
-            ),
-        )
+        con.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?)",
+                    (log_t, name.split("_")[1], name[:10].replace(".", "-"), int(ts[0]), name, loc, "nuplan-maps-v1.0"))
+        con.executemany("INSERT INTO scene VALUES (?,?,?,?,?)",
+                        [(t, log_t, f"{name}-scene-{j}", pose_t[min((j + 1) * scene_len, n) - 1], "")
+                         for j, t in enumerate(scene_t)])
+        con.execute("INSERT INTO lidar VALUES (?,?,?,?,?,?)",
+                    (lidar_t, log_t, "MergedPointCloud", "mini-world", nuplan_pickle("Translation", [1.5, 0, 1.9]),
+                     nuplan_pickle("Rotation", [1, 0, 0, 0])))
         con.executemany("INSERT INTO ego_pose VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [(pose_t[k], int(ts[k]), *map(float, P[k, :3, 3]), *_quat_wxyz(P[k, :3, :3]), *map(float, v[k]),
                           *map(float, acc[k]), 0.0, 0.0, float(wz[k]), epsg, log_t) for k in range(n)])
-        con.executemany(
-            "INSERT INTO lidar_pc VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (
-                    pc_t[k],
-                    pc_t[k + 1] if k + 1 < n else None,
-                    pc_t[k - 1] if k else None,
-                    pose_t[k],
-                    lidar_t,
-                    scene_t[k // scene_len],
-                    f"{name}/MergedPointCloud/{token(sid, 'pcd', k)[:16]}.pcd",
-                    int(ts[k]),
-                )
-                for k in range(n)
-            ],
-        )
-        con.executemany(
-            "INSERT INTO category VALUES (?,?,?)", [(blob(token("nuplan-category", c)), c, "") for c in CATEGORIES]
-        )
+        con.executemany("INSERT INTO lidar_pc VALUES (?,?,?,?,?,?,?,?)",
+                        [(pc_t[k], pc_t[k + 1] if k + 1 < n else None, pc_t[k - 1] if k else None, pose_t[k], lidar_t,
+                          scene_t[k // scene_len], f"{name}/MergedPointCloud/{token(sid, 'pcd', k)[:16]}.pcd",
+                          int(ts[k])) for k in range(n)])
+        con.executemany("INSERT INTO category VALUES (?,?,?)",
+                        [(blob(token("nuplan-category", c)), c, "") for c in CATEGORIES])
         boxes = []
         for a in s.agents:
             tr = tk("track", a.agent_id)
             l, w, h = map(float, a.size)
-            con.execute(
-                "INSERT INTO track VALUES (?,?,?,?,?)",
-                (tr, blob(token("nuplan-category", NUPLAN_CATEGORY[a.category])), w, l, h),
-            )
+            con.execute("INSERT INTO track VALUES (?,?,?,?,?)",
+                        (tr, blob(token("nuplan-category", NUPLAN_CATEGORY[a.category])), w, l, h))
             ks = np.round(a.times * s.rate_hz).astype(int)
             va = np.gradient(a.centers, dt, axis=0) if len(ks) > 1 else np.zeros((1, 3))
             bt = [tk("lidar_box", a.agent_id, k) for k in ks]
-            boxes += [
-                (
-                    bt[j],
-                    pc_t[k],
-                    tr,
-                    bt[j + 1] if j + 1 < len(ks) else None,
-                    bt[j - 1] if j else None,
-                    *map(float, a.centers[j]),
-                    w,
-                    l,
-                    h,
-                    *map(float, va[j]),
-                    float(a.yaw[j]),
-                    1.0,
-                )
-                for j, k in enumerate(ks)
-            ]
+            boxes += [(bt[j], pc_t[k], tr, bt[j + 1] if j + 1 < len(ks) else None, bt[j - 1] if j else None,
+                       *map(float, a.centers[j]), w, l, h, *map(float, va[j]), float(a.yaw[j]), 1.0)
+                      for j, k in enumerate(ks)]
         con.executemany("INSERT INTO lidar_box VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", boxes)
         c = s.cameras[camera]
         con.execute(
             "INSERT INTO camera VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                cam_t,
-                log_t,
-                channel,
-                "mini-world pinhole",
-                nuplan_pickle("Translation", c.ego_from_camera[:3, 3]),
-                nuplan_pickle("Rotation", _quat_wxyz(c.ego_from_camera[:3, :3])),
-                nuplan_pickle("CameraIntrinsic", c.K),
-                pickle.dumps([0.0] * 5),
-                float(c.width),
-                float(c.height),
-            ),
-        )
+            (cam_t, log_t, channel, "mini-world pinhole", nuplan_pickle("Translation", c.ego_from_camera[:3, 3]),
+             nuplan_pickle("Rotation", _quat_wxyz(c.ego_from_camera[:3, :3])), nuplan_pickle("CameraIntrinsic", c.K),
+             pickle.dumps([0.0] * 5), float(c.width), float(c.height)))
         ki = np.arange(0, n, int(round(s.rate_hz / image_hz)))
         it = [tk("image", channel, k) for k in ki]
         rows = []
@@ -263,17 +193,8 @@ def _write_log(args)->str:
             ok, buf = cv2.imencode(".jpg", render(s, camera, int(k)), [cv2.IMWRITE_JPEG_QUALITY, quality])
             (blobs / fn).parent.mkdir(parents=True, exist_ok=True)
             (blobs / fn).write_bytes(buf.tobytes())
-            rows.append(
-                (
-                    it[j],
-                    it[j + 1] if j + 1 < len(ki) else None,
-                    it[j - 1] if j else None,
-                    pose_t[k],
-                    cam_t,
-                    fn,
-                    int(ts[k]),
-                )
-            )
+            rows.append((it[j], it[j + 1] if j + 1 < len(ki) else None, it[j - 1] if j else None, pose_t[k], cam_t, fn,
+                         int(ts[k])))
         con.executemany("INSERT INTO image VALUES (?,?,?,?,?,?,?)", rows)
         con.commit()
         con.close()
@@ -291,13 +212,8 @@ def write_nuplan(scenes:list[Scene], # Ground-truth scenes; only the driving one
     "Write the driving scenes as nuPlan SQLite logs under `root`; returns {scene_id: log name}."
     root = Path(root)
     drv = [s for s in scenes if s.domain == "driving"]
-    names = parallel_map(
-        _write_log,
-        [(s, root, s.split, camera, channel, image_hz, quality) for s in drv],
-        n_workers=n_workers,
-        progress=len(drv) > 4,
-        desc="nuplan logs",
-    )
+    names = parallel_map(_write_log, [(s, root, s.split, camera, channel, image_hz, quality) for s in drv],
+                         n_workers=n_workers, progress=len(drv) > 4, desc="nuplan logs")
     return {s.scene_id: nm for s, nm in zip(drv, names)}
 
 # %% ../../nbs/02e_nuplan.ipynb #3411f633
@@ -329,8 +245,7 @@ def read_log(db:Path, # A nuPlan .db file
             log = con.execute("SELECT logfile, location, map_version FROM log").fetchone()
             cam = con.execute(
                 "SELECT token, translation, rotation, intrinsic, width, height FROM camera WHERE channel = ?",
-                (channel,),
-            ).fetchone()
+                (channel,)).fetchone()
             if cam is None:
                 raise ClipSkip("missing camera", f"{db}: no {channel} row in table camera")
             imgs = con.execute(IMAGES_SQL, (cam[0],)).fetchall()
@@ -400,9 +315,8 @@ def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/; the split: m
                            _nuplan_clip(L, db, blobs, g[a:b], j[a:b], t, a, tracks, split, channel, visibility, max_gap,
                                         check_images, max_frame_dt, track_report))
 
-def _nuplan_clip(
-    L, db, blobs, g, j, t, a, tracks, split, channel, visibility, max_gap, check_images, max_frame_dt, track_report
-):
+def _nuplan_clip(L, db, blobs, g, j, t, a, tracks, split, channel, visibility, max_gap, check_images, max_frame_dt,
+                 track_report):
     name = db.stem
     if (bad := np.flatnonzero(np.abs(t[j] - g) > max_frame_dt)).size:
         raise ClipSkip("missing image", f"{name}: no {channel} image within {max_frame_dt} s of t={g[bad[0]]:.3f} s")
@@ -432,17 +346,6 @@ def _nuplan_clip(
         s = slice(max(np.searchsorted(r.times, lo) - 1, 0), np.searchsorted(r.times, hi) + 2)
         near.append(RawTrack(r.track_id, r.source_category, r.times[s], r.centers[s], r.size[s], r.yaw[s]))
     return assemble_clip(
-        f"nuplan/{name}/{a}",
-        "nuplan",
-        split,
-        name,
-        "driving",
-        frames,
-        near,
-        "lidar",
-        visibility,
-        max_gap,
-        track_report,
-        channel,
-        meta=dict(location=L["location"], logfile=L["logfile"], timestamps_us=[int(L["image_us"][int(k)]) for k in j]),
-    )
+        f"nuplan/{name}/{a}", "nuplan", split, name, "driving", frames, near, "lidar", visibility, max_gap,
+        track_report, channel,
+        meta=dict(location=L["location"], logfile=L["logfile"], timestamps_us=[int(L["image_us"][int(k)]) for k in j]))
