@@ -295,15 +295,8 @@ def plot_clock_convention(ax=None):
         ax.plot([0.9*x, x], [0.9*y, y], color="0.3")
         ax.text(1.15*x, 1.15*y, str(h), ha="center", va="center", fontsize=12, weight="bold" if h in names else None)
         if h in names:
-            ax.text(
-                1.45 * x,
-                1.45 * y,
-                names[h],
-                ha="left" if h == 3 else "right" if h == 9 else "center",
-                va="center",
-                fontsize=8,
-                color="0.35",
-            )
+            ax.text(1.45 * x, 1.45 * y, names[h], ha="left" if h == 3 else "right" if h == 9 else "center", va="center",
+                    fontsize=8, color="0.35")
     ax.annotate("", (0, 0.85), (0, 0), arrowprops=dict(arrowstyle="-|>", lw=2.5, color="tab:blue"))
     ax.annotate("", (0.6, 0.6), (0, 0), arrowprops=dict(arrowstyle="-|>", lw=1.5, color="tab:orange"))
     ax.text(-0.08, 0.45, "first\nmoving\nstep", color="tab:blue", fontsize=8, ha="right")
@@ -334,9 +327,8 @@ def plot_clock_trajectory(points, # N×3 positions
     ax.plot(*p[-1, :2], "s", color="k")
     if times is not None:
         for k in range(0, len(p), 8):
-            ax.annotate(
-                f"{times[k]:g}s", p[k, :2], fontsize=7, color="0.4", xytext=(3, -10), textcoords="offset points"
-            )
+            ax.annotate(f"{times[k]:g}s", p[k, :2], fontsize=7, color="0.4", xytext=(3, -10),
+                        textcoords="offset points")
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0.5, 12.5))
     ax.figure.colorbar(sm, ax=ax, ticks=range(1, 13), label="clock hour", fraction=0.04)
     ax.set_aspect("equal")
