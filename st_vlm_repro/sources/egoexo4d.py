@@ -29,13 +29,12 @@ __all__ = ['TRAJECTORY_COLUMNS', 'ARIA_CAM', 'ARIA_RGB_STREAM', 'ARIA_RGB', 'RGB
            'read_metadata', 'ego_camera', 'take_files', 'take_grid', 'egoexo4d_tasks']
 
 # %% ../../nbs/02d_egoexo4d.ipynb #11feceab
-TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns",
-                      "tx_world_device", "ty_world_device", "tz_world_device",
-                      "qx_world_device", "qy_world_device", "qz_world_device", "qw_world_device",
+TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns", "tx_world_device", "ty_world_device",
+                      "tz_world_device", "qx_world_device", "qy_world_device", "qz_world_device", "qw_world_device",
                       "device_linear_velocity_x_device", "device_linear_velocity_y_device",
-                      "device_linear_velocity_z_device",
-                      "angular_velocity_x_device", "angular_velocity_y_device", "angular_velocity_z_device",
-                      "gravity_x_world", "gravity_y_world", "gravity_z_world", "quality_score"]
+                      "device_linear_velocity_z_device", "angular_velocity_x_device", "angular_velocity_y_device",
+                      "angular_velocity_z_device", "gravity_x_world", "gravity_y_world", "gravity_z_world",
+                      "quality_score"]
 ARIA_CAM, ARIA_RGB_STREAM = "aria01", "214-1"      # the writer's ego camera id and the Aria RGB stream id
 ARIA_RGB = f"{ARIA_CAM}_{ARIA_RGB_STREAM}"         # timesync column prefix and video name of the writer's takes
 RGB_LABEL = "camera-rgb"                           # the RGB camera in online_calibration.jsonl
@@ -287,29 +286,9 @@ def resample_scene(scene:Scene, # A ground-truth scene
         ta = t[(t >= a.times[0] - 1e-9) & (t <= a.times[-1] + 1e-9)]
         c, y = interp_agent(a, ta)
         return Agent(a.agent_id, a.category, a.behaviour, a.size, ta, c, y, a.color)
-    return Scene(
-        scene.scene_id,
-        scene.split,
-        scene.domain,
-        scene.t0_us,
-        rate_hz,
-        t,
-        interp_pose(scene, t),
-        Agent(
-            scene.ego.agent_id,
-            scene.ego.category,
-            scene.ego.behaviour,
-            scene.ego.size,
-            t,
-            ego_c,
-            ego_y,
-            scene.ego.color,
-        ),
-        scene.cameras,
-        [ag(a) for a in scene.agents],
-        scene.location,
-        scene.seed,
-    )
+    return Scene(scene.scene_id, scene.split, scene.domain, scene.t0_us, rate_hz, t, interp_pose(scene, t),
+                 Agent(scene.ego.agent_id, scene.ego.category, scene.ego.behaviour, scene.ego.size, t, ego_c, ego_y,
+                       scene.ego.color), scene.cameras, [ag(a) for a in scene.agents], scene.location, scene.seed)
 
 # %% ../../nbs/02d_egoexo4d.ipynb #b0561f6b
 def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device clock)
@@ -421,11 +400,10 @@ def _write_take(args)->dict:
             "capture": {"capture_uid": uuid_for(s.scene_id, "capture"), "capture_name": capture,
                         "cameras": [{"cam_id": "cam01", "is_ego": False, "device_type": "gopro"},
                                     {"cam_id": ARIA_CAM, "is_ego": True, "device_type": "aria"}]},
-            "timesync_start_idx": start, "timesync_end_idx": end, "duration_sec": n / video_fps,
-            "task_start_sec": 0.0, "task_end_sec": (n - 1) / video_fps,
-            "task_name": f"{sport} Drills - mini world", "parent_task_name": sport,
-            "frame_aligned_videos": videos,
-            "has_trimmed_trajectory": True, "trimmed_trajectory_relative_path": "trajectory/closed_loop_trajectory.csv",
+            "timesync_start_idx": start, "timesync_end_idx": end, "duration_sec": n / video_fps, "task_start_sec": 0.0,
+            "task_end_sec": (n - 1) / video_fps, "task_name": f"{sport} Drills - mini world", "parent_task_name": sport,
+            "frame_aligned_videos": videos, "has_trimmed_trajectory": True,
+            "trimmed_trajectory_relative_path": "trajectory/closed_loop_trajectory.csv",
             "mini_world_scene_id": s.scene_id}
 
 @register_writer("egoexo4d")
