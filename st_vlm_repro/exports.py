@@ -127,8 +127,7 @@ def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT sampl
             raise ValueError(f"{out}: item {i}: {e}") from None
         if s.get("video") and not str(s["video"]).endswith(".mp4"):
             warnings.warn(
-                f"{s['id']}: video {s['video']} is not an .mp4; LLaVA-NeXT reads frame folders only for ShareGPT4Video"
-            )
+                f"{s['id']}: video {s['video']} is not an .mp4; LLaVA-NeXT reads frame folders only for ShareGPT4Video")
         entries.append(llava_entry(s))
         samples.append(s)
     if bad := llava_next_mismatches(samples, video_fps, frames_upbound, force_sample):
@@ -139,19 +138,8 @@ def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT sampl
     return atomic_write(out, json.dumps(entries, ensure_ascii=False, indent=1))
 
 # %% ../nbs/04b_exports.ipynb #fd0273eb
-_STR_FIELDS = (
-    "id",
-    "task",
-    "clip_id",
-    "source",
-    "split",
-    "scene_id",
-    "domain",
-    "video",
-    "question",
-    "answer",
-    "template_id",
-)
+_STR_FIELDS = ("id", "task", "clip_id", "source", "split", "scene_id", "domain", "video", "question", "answer",
+               "template_id")
 
 
 def _label_columns(label)->dict:
@@ -218,13 +206,8 @@ def read_parquet(path:Path|str)->list[dict]:
     for row in t:
         r = {k: v for k, v in row.items() if k not in typed and not k.endswith("_json")}
         r["label"] = json.loads(row["label_json"])
-        r.update(
-            {
-                k[:-5]: json.loads(v)
-                for k, v in row.items()
-                if k.endswith("_json") and k != "label_json" and v is not None
-            }
-        )
+        r.update({k[:-5]: json.loads(v) for k, v in row.items()
+                  if k.endswith("_json") and k != "label_json" and v is not None})
         out.append(r)
     return out
 
@@ -303,16 +286,9 @@ def read_llava_video(paths:Path|str|Sequence[Path|str], # LLaVA-Video-178K annot
             from st_vlm_repro.core import safe_join          # an entry's `video` is data: it must stay under video_root
             video = str(safe_join(video_root, e["video"])) if video_root is not None else e["video"]
             src = e.get("data_source") or Path(path).stem
-            out.append(
-                dict(
-                    id=f"llava_video/{src}/{e.get('id', i)}",
-                    source="llava_video_178k",
-                    video=video,
-                    image=None,
-                    conversations=_check_conversations(e.get("conversations"), where),
-                    meta=dict(data_source=src, file=Path(path).name),
-                )
-            )
+            out.append(dict(id=f"llava_video/{src}/{e.get('id', i)}", source="llava_video_178k", video=video,
+                            image=None, conversations=_check_conversations(e.get("conversations"), where),
+                            meta=dict(data_source=src, file=Path(path).name)))
     return out
 
 # %% ../nbs/04b_exports.ipynb #546483d0
@@ -365,16 +341,9 @@ def read_open_spatial(paths:Path|str|Sequence[Path|str], # OpenSpatialDataset an
             for t in conv:
                 t["value"] = _MASK.sub(name_region, t["value"])
             image = str(Path(image_root) / name) if image_root is not None else name
-            out.append(
-                dict(
-                    id=f"open_spatial/{e.get('id', e.get('filename', i))}#{i}",
-                    source="open_spatial",
-                    video=None,
-                    image=image,
-                    conversations=conv,
-                    meta=dict(regions=regions, data_source="open_spatial", file=Path(path).name),
-                )
-            )
+            out.append(dict(id=f"open_spatial/{e.get('id', e.get('filename', i))}#{i}", source="open_spatial",
+                            video=None, image=image, conversations=conv,
+                            meta=dict(regions=regions, data_source="open_spatial", file=Path(path).name)))
     return out
 
 # %% ../nbs/04b_exports.ipynb #638bcada
@@ -396,8 +365,7 @@ def blend(stkit:Sequence, # STKit QA records or SFT samples
             raise ValueError(f"counts for {name} must be ≥ 0 or None, got {n}")
         if k > len(items):
             warnings.warn(
-                f"blend: {name} has {len(items)} samples, fewer than the {k} asked for; taking all {len(items)}"
-            )
+                f"blend: {name} has {len(items)} samples, fewer than the {k} asked for; taking all {len(items)}")
             k = len(items)
         idx = np.sort(rng(seed, "blend", name).permutation(len(items))[:k]) if k < len(items) else np.arange(len(items))
         parts += [_sample(items[i], video_root) if name == "stkit" else items[i] for i in idx]
