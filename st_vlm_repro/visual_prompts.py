@@ -57,12 +57,8 @@ def draw_boxes(image_rgb:np.ndarray, # H×W×3 uint8 RGB image
     return _draw_inplace(img.copy(), [(b, colour_rgb(c)) for b, c in boxes], t)
 
 # %% ../nbs/04a_visual_prompts.ipynb #74e6e663
-_REDUCED = {
-    1: cv2.IMREAD_COLOR,
-    2: cv2.IMREAD_REDUCED_COLOR_2,
-    4: cv2.IMREAD_REDUCED_COLOR_4,
-    8: cv2.IMREAD_REDUCED_COLOR_8,
-}
+_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 def _reduction(src:tuple[int, int], out:tuple[int, int])->int:
@@ -129,9 +125,8 @@ def make_test_clip(folder:Path|str, # Where to write the JPEG frames
             bx = (max(x0, 0.0), max(y0, 0.0), min(x1, W), min(y1, H))
             if bx[2] - bx[0] < 4 or bx[3] - bx[1] < 4:
                 continue  # out of the image: not visible in this frame
-            cv2.rectangle(
-                img, (int(bx[0]), int(bx[1])), (int(bx[2]) - 1, int(bx[3]) - 1), tuple(int(v) for v in fill[j]), -1
-            )
+            cv2.rectangle(img, (int(bx[0]), int(bx[1])), (int(bx[2]) - 1, int(bx[3]) - 1),
+                          tuple(int(v) for v in fill[j]), -1)
             boxes[j][i] = tuple(float(v) for v in bx)
         p = folder / f"{clip_id.replace('/', '_')}_{i:02d}.jpg"
         cv2.imwrite(str(p), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -141,19 +136,10 @@ def make_test_clip(folder:Path|str, # Where to write the JPEG frames
                     centers=np.stack([t * vel[j, 0] / 50, np.full(n_frames, 10.0 + j), np.zeros(n_frames)], 1))
               for j in range(n_objects)]
     K = np.array([[W, 0, W/2], [0, W, H/2], [0, 0, 1.0]])
-    return Clip(
-        clip_id=clip_id,
-        source="synthetic",
-        split="train",
-        scene_id=clip_id.split("/")[1] if "/" in clip_id else "test",
-        domain="driving",
-        frame_times=t,
-        frames=paths,
-        intrinsics=np.repeat(K[None], n_frames, 0),
-        world_from_camera=np.repeat(np.eye(4)[None], n_frames, 0),
-        image_size=(W, H),
-        tracks=tracks,
-    )
+    return Clip(clip_id=clip_id, source="synthetic", split="train",
+                scene_id=clip_id.split("/")[1] if "/" in clip_id else "test", domain="driving", frame_times=t,
+                frames=paths, intrinsics=np.repeat(K[None], n_frames, 0),
+                world_from_camera=np.repeat(np.eye(4)[None], n_frames, 0), image_size=(W, H), tracks=tracks)
 
 # %% ../nbs/04a_visual_prompts.ipynb #b86fcb00
 def frame_name(t:float)->str:
