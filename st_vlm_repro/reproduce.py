@@ -124,8 +124,7 @@ def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_d
     ]
     for r in summary["notebooks"]:
         status = r["status"] + (
-            f" (cell {r.get('cell')}: {r.get('error', '')[:120]})" if r["status"] == "failed" else ""
-        )
+            f" (cell {r.get('cell')}: {r.get('error', '')[:120]})" if r["status"] == "failed" else "")
         lines.append(f"| [{r['notebook']}]({r['notebook']}.ipynb) | {status} | {r.get('seconds', '')} |")
     tables = sorted(p for p in run_dir.rglob("*") if p.suffix in (".md", ".csv") and p.name != "index.md")
     if tables_dir and Path(tables_dir).is_dir():
@@ -189,13 +188,8 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
     cfg = load_settings(profile)
     old = json.loads((run_dir/"summary.json").read_text()) if (run_dir/"summary.json").exists() else {}
     done = {r["notebook"]: r for r in old.get("notebooks", [])}
-    summary = dict(
-        profile=profile,
-        mini_world=cfg.mini_world,
-        run_dir=str(run_dir),
-        started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
-        notebooks=[],
-    )
+    summary = dict(profile=profile, mini_world=cfg.mini_world, run_dir=str(run_dir),
+                   started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")), notebooks=[])
     for nb in notebooks:
         done.pop(nb.stem, None)
     summary["notebooks"] = sorted(done.values(), key=lambda r: r["notebook"])
@@ -203,24 +197,15 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
         print(f"▶ {nb.stem} ...", flush=True)
         t0, rec = time.time(), dict(notebook=nb.stem)
         try:
-            pm.execute_notebook(
-                str(nb),
-                str(run_dir / nb.name),
-                parameters=dict(profile=profile),
-                kernel_name="python3",
-                language="python",
-                cwd=str(nb.parent),
-                progress_bar=False,
-                log_output=log_output,
-                execution_timeout=timeout,
-            )
+            pm.execute_notebook(str(nb), str(run_dir / nb.name), parameters=dict(profile=profile),
+                                kernel_name="python3", language="python", cwd=str(nb.parent), progress_bar=False,
+                                log_output=log_output, execution_timeout=timeout)
             rec.update(status="ok")
         except Exception as e:
             rec.update(status="failed", **_failure(e, run_dir/nb.name))
         rec["seconds"] = round(time.time() - t0, 1)
-        summary["notebooks"] = sorted(
-            [r for r in summary["notebooks"] if r["notebook"] != nb.stem] + [rec], key=lambda r: r["notebook"]
-        )
+        summary["notebooks"] = sorted([r for r in summary["notebooks"] if r["notebook"] != nb.stem] + [rec],
+                                      key=lambda r: r["notebook"])
         write_index(run_dir, summary, cfg.figures_dir, cfg.tables_dir)
         print(
             f"  {rec['status']} in {rec['seconds']} s"
