@@ -463,11 +463,8 @@ def process_track(name:str, category:str,
         bad = fin & (np.linalg.norm(pos - med, axis=1) > lim)
         n_out = int(bad.sum())
         if n_out > p.max_outlier_frac * fin.sum():
-            return [
-                TrackResult(
-                    name, category, False, "too many outliers", sigma=sig, n_outliers=n_out, n_valid=int(fin.sum())
-                )
-            ]
+            return [TrackResult(name, category, False, "too many outliers", sigma=sig, n_outliers=n_out,
+                                n_valid=int(fin.sum()))]
         pos[bad] = np.nan
         fin &= ~bad
     # split at gaps longer than max_gap
@@ -568,9 +565,8 @@ class PseudoResult:
     @property
     def kept(self)->list[TrackResult]: return [t for t in self.tracks if t.kept]
 
-def pseudo_tracks(
-    video: Video, geo: Geometry, metric: np.ndarray, seg: SegTracks, p: PseudoParams = PseudoParams()
-) -> PseudoResult:
+def pseudo_tracks(video: Video, geo: Geometry, metric: np.ndarray, seg: SegTracks,
+                  p: PseudoParams = PseudoParams()) -> PseudoResult:
     "Geometry core on one video: global scale, robust lifting, frame filters, ground plane, per-track smoothing, gates."
     T = len(video.times)
     W, H = video.size
@@ -582,8 +578,7 @@ def pseudo_tracks(
     valid = static_pixels(metric, seg.ids, geo.dynamic, geo.conf, p)
     fit = fit_scale(geo.depth, metric, valid, p)
     geo_m = apply_scale(
-        geo, fit.scale if p.scale_mode == "global" else np.where(np.isfinite(fit.per_frame), fit.per_frame, fit.scale)
-    )
+        geo, fit.scale if p.scale_mode == "global" else np.where(np.isfinite(fit.per_frame), fit.per_frame, fit.scale))
     if p.scale_mode not in ("global", "per_frame"):
         raise ValueError(f"scale_mode must be global or per_frame, not {p.scale_mode!r}")
     frame_rep = SkipReport("frames")
@@ -617,8 +612,7 @@ def pseudo_tracks(
         up = -geo_m.world_from_camera[:, :3, 1].mean(0)
         s = 8
         pg = PseudoParams(
-            **{**asdict(p), "scale_stride": s, "depth_range": (p.depth_range[0], min(p.depth_range[1], 40.0))}
-        )
+            **{**asdict(p), "scale_stride": s, "depth_range": (p.depth_range[0], min(p.depth_range[1], 40.0))})
         P = []
         for t in range(0, T, max(1, T // 20)):                          # ≤ 20 frames, every 8th pixel, ≤ 40 m
             vv, uu = np.nonzero(static_pixels(metric[t:t+1], seg.ids[t:t+1], None, None, pg)[0])
@@ -690,27 +684,10 @@ def pseudo_clips(res:PseudoResult, # From `pseudo_tracks`
                     boxes[i] = tuple(float(x) for x in bb)
             tracks.append(Track(track_id=r.name, category=r.category, times=tt, centers=cc, boxes_2d=boxes,
                                 label_source="pseudo", source_category=r.category))
-        clips.append(
-            Clip(
-                clip_id=f"pseudo/{video.name}/{s}",
-                source="pseudo",
-                split=split,
-                scene_id=video.name,
-                domain=domain,
-                frame_times=gt[s:e] - t0,
-                frames=list(map(str, frame_paths[s:e])),
-                intrinsics=geo.K[fidx[s:e]],
-                world_from_camera=geo.world_from_camera[fidx[s:e]],
-                image_size=(int(W), int(H)),
-                tracks=tracks,
-                start_time=float(t0),
-                camera="video",
-                meta=dict(
-                    label_source="pseudo",
-                    collection=collection,
-                    scale=res.scale.scale,
-                    scale_consistent=res.scale.consistent,
-                ),
-            )
-        )
+        clips.append(Clip(clip_id=f"pseudo/{video.name}/{s}", source="pseudo", split=split, scene_id=video.name,
+                          domain=domain, frame_times=gt[s:e] - t0, frames=list(map(str, frame_paths[s:e])),
+                          intrinsics=geo.K[fidx[s:e]], world_from_camera=geo.world_from_camera[fidx[s:e]],
+                          image_size=(int(W), int(H)), tracks=tracks, start_time=float(t0), camera="video",
+                          meta=dict(label_source="pseudo", collection=collection, scale=res.scale.scale,
+                                    scale_consistent=res.scale.consistent)))
     return clips
