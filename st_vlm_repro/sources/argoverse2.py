@@ -41,6 +41,7 @@ def _write_feather(path:Path, rows:dict, schema:pa.Schema):
     path.parent.mkdir(parents=True, exist_ok=True)
     pf.write_feather(pa.table(rows, schema=schema), str(path), compression="uncompressed")
 
+# %% ../../nbs/02c_argoverse2.ipynb #50c2e5a8
 def _quats(R:np.ndarray)->np.ndarray:
     "(N, 4) w, x, y, z quaternions of (N, 3, 3) rotations."
     from scipy.spatial.transform import Rotation
@@ -48,6 +49,7 @@ def _quats(R:np.ndarray)->np.ndarray:
     q = q[:, [3, 0, 1, 2]]
     return q * np.where(q[:, :1] < 0, -1, 1)
 
+# %% ../../nbs/02c_argoverse2.ipynb #360efe5a
 def _render_frames(args):
     scene, cam, jobs, quality = args
     for idx, path in jobs:
@@ -143,8 +145,10 @@ def read_table(path:Path, columns:tuple[str, ...])->pa.Table:
         raise ClipSkip("corrupt table", f"{path}: no column {missing[0]!r}")
     return t
 
+# %% ../../nbs/02c_argoverse2.ipynb #46771797
 def _yaw_of(qw, qx, qy, qz): return np.arctan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz))
 
+# %% ../../nbs/02c_argoverse2.ipynb #1378b565
 class _Log:
     "Per-log data shared by the clips of one log, loaded once: annotation columns, pose table, camera model."
     def __init__(self, loader, log_id, cam, ann:pa.Table):
@@ -262,6 +266,7 @@ def sweep_grid(sweeps:np.ndarray, step:float=STEP, tol:float=0.05)->np.ndarray:
         out.append(i)
     return np.array(out, int)
 
+# %% ../../nbs/02c_argoverse2.ipynb #94dc5a85
 @register_reader("argoverse2", required=lambda root, split: [root / split], layout=AV2_LAYOUT)
 def argoverse2_tasks(root:Path, split:str, # Sensor-dataset root and split (train, val, test)
                      camera:str="ring_front_center", # Camera name
