@@ -34,10 +34,12 @@ def quat_wxyz(R:np.ndarray)->list[float]:
     from pyquaternion import Quaternion
     return [float(x) for x in Quaternion(matrix=np.asarray(R, float), atol=1e-7).elements]
 
+# %% ../../nbs/02b_nuscenes.ipynb #d69f6e3a
 def yaw_quat(yaw:float)->list[float]:
     "The `[w, x, y, z]` quaternion of a rotation by `yaw` about z."
     return [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))]
 
+# %% ../../nbs/02b_nuscenes.ipynb #a7904b77
 def _attribute(cat, speed):
     if cat == "pedestrian":
         return "pedestrian.moving" if speed > 0.2 else "pedestrian.standing"
@@ -54,6 +56,7 @@ def nuscenes_scene_names(version:str)->dict[str, list[str]]:
         return {"train": s["mini_train"], "val": s["mini_val"]}
     return {"train": s["train"], "val": s["val"], "test": s["test"]}
 
+# %% ../../nbs/02b_nuscenes.ipynb #ffb37964
 def _render_keyframes(args):
     "Render and write one scene's keyframe JPEGs (a picklable job for `parallel_map`)."
     scene, cam, jobs, quality = args
@@ -134,11 +137,8 @@ def write_nuscenes(scenes:list[Scene], # Ground-truth scenes (sports scenes are 
                      first_annotation_token=at[0], last_annotation_token=at[-1]))
             for n, j in enumerate(ks):
                 r = int(round((sc.times[kf[j]] - a.times[0]) * sc.rate_hz))
-                spd = (
-                    np.linalg.norm(a.centers[min(r + 1, len(a.times) - 1), :2] - a.centers[max(r - 1, 0), :2])
-                    * sc.rate_hz
-                    / 2
-                )
+                dxy = a.centers[min(r + 1, len(a.times) - 1), :2] - a.centers[max(r - 1, 0), :2]
+                spd = np.linalg.norm(dxy) * sc.rate_hz / 2
                 dist = np.linalg.norm(a.centers[r, :2] - sc.world_from_ego[kf[j], :2, 3])
                 T["sample_annotation"].append(
                     dict(token=at[n], sample_token=s_tok[j], instance_token=inst, visibility_token="4",
@@ -171,11 +171,13 @@ def nuscenes_version(split:str, version:str|None=None)->str:
     "The table folder of a split: v1.0-mini for mini_*, v1.0-test for test, else v1.0-trainval (unless given)."
     return version or ("v1.0-mini" if split.startswith("mini") else "v1.0-test" if split == "test" else "v1.0-trainval")
 
+# %% ../../nbs/02b_nuscenes.ipynb #2ea7e8ee
 @lru_cache(maxsize=4)
 def _nusc(root:str, version:str):
     from nuscenes.nuscenes import NuScenes
     return NuScenes(version=version, dataroot=root, verbose=False)
 
+# %% ../../nbs/02b_nuscenes.ipynb #6a32afa6
 def load_nuscenes(root:Path|str, version:str):
     "The devkit's `NuScenes` for `root`/`version` (cached); missing table: `DatasetRootError`, broken: `MetadataError`."
     from st_vlm_repro.clips import DatasetRootError
@@ -194,6 +196,7 @@ def load_nuscenes(root:Path|str, version:str):
         raise MetadataError(f"nuscenes: {Path(root) / version}: the devkit cannot index the tables ({type(e).__name__} "
                             f"{e}): a record lacks that field or points to a token missing from its table") from None
 
+# %% ../../nbs/02b_nuscenes.ipynb #ab20549b
 def keyframe_runs(ts_us, # The keyframe timestamps of a scene (µs), in sample order
                   step:float=STEP, # Grid spacing (s)
                   tol:float=0.1, # An interval of n·step ± tol is n grid steps
@@ -208,6 +211,7 @@ def keyframe_runs(ts_us, # The keyframe timestamps of a scene (µs), in sample o
         out.append((a, b, why))
     return out
 
+# %% ../../nbs/02b_nuscenes.ipynb #49330b13
 def _get(nusc, table:str, tok:str, what:str)->dict:
     "A record by token, or a `ClipSkip` naming the dangling token and who points to it."
     try:
@@ -215,6 +219,7 @@ def _get(nusc, table:str, tok:str, what:str)->dict:
     except KeyError:
         raise ClipSkip("dangling token", f"{table} {tok} ({what}) not in {table}.json") from None
 
+# %% ../../nbs/02b_nuscenes.ipynb #ada7922b
 def _yaw(q)->float:
     w, x, y, z = q
     return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
@@ -233,9 +238,8 @@ def _nusc_clip(nusc, scene, samples, start, stop, split, camera, visibility, max
         try:
             ep = nusc.get("ego_pose", sd["ego_pose_token"])
         except KeyError:
-            raise ClipSkip(
-                "pose missing", f"ego_pose {sd['ego_pose_token']} of sample_data {sd['token']} (t={sd['timestamp']} us)"
-            ) from None
+            raise ClipSkip("pose missing", f"ego_pose {sd['ego_pose_token']} of sample_data {sd['token']} "
+                                           f"(t={sd['timestamp']} us)") from None
         try:
             cs = nusc.get("calibrated_sensor", sd["calibrated_sensor_token"])
         except KeyError:
