@@ -25,26 +25,25 @@ __all__ = ['SCHEMA', 'CATEGORIES', 'NUPLAN_CATEGORY', 'LOCATIONS', 'LAYOUT', 'NU
 # %% ../../nbs/02e_nuplan.ipynb #be7ed81c
 SCHEMA = {
     "log": "token BLOB PRIMARY KEY, vehicle_name VARCHAR(64), date VARCHAR(64), timestamp INTEGER, "
-    "logfile VARCHAR(64), location VARCHAR(64), map_version VARCHAR(64)",
+           "logfile VARCHAR(64), location VARCHAR(64), map_version VARCHAR(64)",
     "scene": "token BLOB PRIMARY KEY, log_token BLOB, name TEXT, goal_ego_pose_token BLOB, roadblock_ids TEXT",
     "lidar": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, "
-    "rotation BLOB",
+             "rotation BLOB",
     "lidar_pc": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, lidar_token BLOB, "
-    "scene_token BLOB, filename VARCHAR(128), timestamp INTEGER",
-    "ego_pose": "token BLOB PRIMARY KEY, timestamp INTEGER, x FLOAT, y FLOAT, z FLOAT, "
-    "qw FLOAT, qx FLOAT, qy FLOAT, qz FLOAT, "
-    "vx FLOAT, vy FLOAT, vz FLOAT, acceleration_x FLOAT, acceleration_y FLOAT, acceleration_z FLOAT, "
-    "angular_rate_x FLOAT, angular_rate_y FLOAT, angular_rate_z FLOAT, epsg INTEGER, log_token BLOB",
+                "scene_token BLOB, filename VARCHAR(128), timestamp INTEGER",
+    "ego_pose": "token BLOB PRIMARY KEY, timestamp INTEGER, x FLOAT, y FLOAT, z FLOAT, qw FLOAT, qx FLOAT, qy FLOAT, "
+                "qz FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, acceleration_x FLOAT, acceleration_y FLOAT, "
+                "acceleration_z FLOAT, angular_rate_x FLOAT, angular_rate_y FLOAT, angular_rate_z FLOAT, "
+                "epsg INTEGER, log_token BLOB",
     "category": "token BLOB PRIMARY KEY, name VARCHAR(64), description TEXT",
     "track": "token BLOB PRIMARY KEY, category_token BLOB, width FLOAT, length FLOAT, height FLOAT",
     "lidar_box": "token BLOB PRIMARY KEY, lidar_pc_token BLOB, track_token BLOB, next_token BLOB, prev_token BLOB, "
-    "x FLOAT, y FLOAT, z FLOAT, "
-    "width FLOAT, length FLOAT, height FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, yaw FLOAT, confidence FLOAT",
+                 "x FLOAT, y FLOAT, z FLOAT, width FLOAT, length FLOAT, height FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, "
+                 "yaw FLOAT, confidence FLOAT",
     "camera": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, "
-    "rotation BLOB, "
-    "intrinsic BLOB, distortion BLOB, width FLOAT, height FLOAT",
+              "rotation BLOB, intrinsic BLOB, distortion BLOB, width FLOAT, height FLOAT",
     "image": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, camera_token BLOB, "
-    "filename_jpg VARCHAR(128), timestamp INTEGER",
+             "filename_jpg VARCHAR(128), timestamp INTEGER",
 }
 CATEGORIES = ("vehicle", "bicycle", "pedestrian", "traffic_cone", "barrier", "czone_sign", "generic_object")
 # mini-world class → nuPlan category (nuPlan's 'bicycle' class covers two-wheelers; buses and trucks are 'vehicle')
@@ -85,6 +84,7 @@ def _nuplan_data_types():
         for n in added:
             sys.modules.pop(n, None)
 
+# %% ../../nbs/02e_nuplan.ipynb #74e79b60
 def nuplan_pickle(kind:str, # Translation | Rotation | CameraIntrinsic
                   value, # The list (nested for CameraIntrinsic)
                  )->bytes:
@@ -95,6 +95,7 @@ def nuplan_pickle(kind:str, # Translation | Rotation | CameraIntrinsic
 _PLAIN = {"list": list, "float": float, "int": int}
 NUPLAN_BLOB_CLASSES = {("nuplan.database.common.data_types", n) for n in ("Translation", "Rotation", "CameraIntrinsic")}
 
+# %% ../../nbs/02e_nuplan.ipynb #8c04dbe1
 class NuplanUnpickler(pickle.Unpickler):
     "Unpickles nuPlan calibration BLOBs without the nuplan package: only its three list classes (as `list`)."
     def find_class(self, module, name):
@@ -105,6 +106,7 @@ class NuplanUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused class {module}.{name} "
                                      "(allowed: nuPlan's Translation, Rotation, CameraIntrinsic)")
 
+# %% ../../nbs/02e_nuplan.ipynb #894fec02
 def unpickle_blob(b:bytes)->list:
     "A pickled nuPlan calibration BLOB as a plain (nested) list of floats."
     return [list(v) if isinstance(v, list) else v for v in NuplanUnpickler(io.BytesIO(b)).load()]
@@ -116,10 +118,12 @@ def log_name_for(scene:Scene)->str:
     d = datetime.datetime.fromtimestamp(scene.t0_us / 1e6, datetime.timezone.utc).strftime("%Y.%m.%d.%H.%M.%S")
     return f"{d}_veh-{35 + i % 20}_{(i * 517) % 90000:05d}_{(i * 517) % 90000 + len(scene.times):05d}"
 
+# %% ../../nbs/02e_nuplan.ipynb #328c2cf0
 def _quat_wxyz(R):
     x, y, z, w = Rotation.from_matrix(R).as_quat()
     return [float(w), float(x), float(y), float(z)]
 
+# %% ../../nbs/02e_nuplan.ipynb #f2bc08fd
 def _write_log(args)->str:
     "Write one driving scene as a nuPlan log (a picklable job for `parallel_map`); returns the log name."
     s, root, split, camera, channel, image_hz, quality = args
@@ -200,6 +204,7 @@ def _write_log(args)->str:
         con.close()
     return name
 
+# %% ../../nbs/02e_nuplan.ipynb #1bb7dbe6
 @register_writer("nuplan")
 def write_nuplan(scenes:list[Scene], # Ground-truth scenes; only the driving ones are written
                  root:Path|str, # Output root (holds nuplan-v1.1/)
@@ -233,6 +238,7 @@ def pose_matrix(xyz, wxyz)->np.ndarray:
     T[..., :3, :3] = Rotation.from_quat(q[..., [1, 2, 3, 0]].reshape(-1, 4)).as_matrix().reshape(q.shape[:-1] + (3, 3))
     return T
 
+# %% ../../nbs/02e_nuplan.ipynb #c7e2ad54
 def read_log(db:Path, # A nuPlan .db file
              channel:str="CAM_F0", # Camera channel
             )->dict:
@@ -265,6 +271,7 @@ def read_log(db:Path, # A nuPlan .db file
                 image_us=np.array([r[0] for r in imgs], np.int64), image_files=[r[1] for r in imgs],
                 image_pose=im, image_pose_token=[r[9] for r in imgs], boxes=boxes)
 
+# %% ../../nbs/02e_nuplan.ipynb #fdc21b65
 def log_tracks(boxes:list)->list[RawTrack]:
     "One `RawTrack` per track token (hex id) from the rows of `TRACKS_SQL` (global centres, l/w/h, yaw; µs → s)."
     out = []
@@ -280,6 +287,7 @@ def log_tracks(boxes:list)->list[RawTrack]:
 # %% ../../nbs/02e_nuplan.ipynb #9bf89ffd
 def _split_dir(root:Path, split:str)->Path: return Path(root) / "nuplan-v1.1" / "splits" / split
 
+# %% ../../nbs/02e_nuplan.ipynb #8c398054
 @register_reader("nuplan", required=lambda root, split: [_split_dir(root, split)], layout=LAYOUT)
 def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/; the split: mini, trainval, test, train or val
                  channel:str="CAM_F0", # Camera channel
@@ -315,6 +323,7 @@ def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/; the split: m
                            _nuplan_clip(L, db, blobs, g[a:b], j[a:b], t, a, tracks, split, channel, visibility, max_gap,
                                         check_images, max_frame_dt, track_report))
 
+# %% ../../nbs/02e_nuplan.ipynb #3f4cc3b9
 def _nuplan_clip(L, db, blobs, g, j, t, a, tracks, split, channel, visibility, max_gap, check_images, max_frame_dt,
                  track_report):
     name = db.stem
@@ -323,11 +332,8 @@ def _nuplan_clip(L, db, blobs, g, j, t, a, tracks, split, channel, visibility, m
     P = L["image_pose"][j]
     if (bad := np.flatnonzero(~np.isfinite(P).all(1))).size:
         k = int(j[bad[0]])
-        raise ClipSkip(
-            "pose missing",
-            f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at {L['image_us'][k]} us "
-            "not in table ego_pose",
-        )
+        raise ClipSkip("pose missing", f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at "
+                                       f"{L['image_us'][k]} us not in table ego_pose")
     try:
         paths = [safe_join(blobs, L["image_files"][int(k)]) for k in j]
     except UnsafePathError as e:
@@ -345,7 +351,7 @@ def _nuplan_clip(L, db, blobs, g, j, t, a, tracks, split, channel, visibility, m
         # the samples bracketing the clip
         s = slice(max(np.searchsorted(r.times, lo) - 1, 0), np.searchsorted(r.times, hi) + 2)
         near.append(RawTrack(r.track_id, r.source_category, r.times[s], r.centers[s], r.size[s], r.yaw[s]))
-    return assemble_clip(
-        f"nuplan/{name}/{a}", "nuplan", split, name, "driving", frames, near, "lidar", visibility, max_gap,
-        track_report, channel,
-        meta=dict(location=L["location"], logfile=L["logfile"], timestamps_us=[int(L["image_us"][int(k)]) for k in j]))
+    return assemble_clip(f"nuplan/{name}/{a}", "nuplan", split, name, "driving", frames, near, "lidar", visibility,
+                         max_gap, track_report, channel,
+                         meta=dict(location=L["location"], logfile=L["logfile"],
+                                   timestamps_us=[int(L["image_us"][int(k)]) for k in j]))
