@@ -13,7 +13,7 @@ import pyarrow.feather as pf
 
 from ..core import UnsafePathError, parallel_map, safe_join
 from ..clips import (ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter, assemble_clip, check_image,
-                                cut_windows, register_reader, se3_wxyz, STEP)
+    cut_windows, key_runs, register_reader, se3_wxyz, STEP)
 from ..mini_world import Scene, register_writer, render, uuid_for
 
 # %% auto #0
@@ -242,11 +242,9 @@ def _av2_clip(log:_Log, sweeps, grid, a, b, split, visibility, max_gap, check_im
     code = log.codes[m]
     order = np.lexsort((t, code))
     cs = code[order]
-    starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
-    ends = np.r_[starts[1:], len(order)]
     cats, lwh, t, world, yaw = log.cats[m][order], log.lwh[m][order], t[order], world[order], yaw[order]
     raws = [RawTrack(str(log.uuids[cs[s]]), str(cats[s]), t[s:e], world[s:e], lwh[s:e], yaw[s:e])
-            for s, e in zip(starts, ends)]
+            for s, e in key_runs(cs)]
     frames = ClipFrames(STEP * np.arange(b - a), paths, np.repeat(cam.intrinsics.K[None], b - a, 0), poses, (W, H))
     c = assemble_clip(f"argoverse2/{log.log_id}/{a:02d}", "argoverse2", split, log.log_id, "driving", frames, raws,
                       "lidar", visibility, max_gap, track_report, log.cam, on_gap=on_gap,

@@ -14,7 +14,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core import SkipReport, UnsafePathError, atomic_path, parallel_map, safe_join
 from ..clips import (MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter,
-    assemble_clip, check_image, cut_windows, grid_times, register_reader)
+    assemble_clip, check_image, cut_windows, grid_times, key_runs, register_reader)
 from ..mini_world import Scene, register_writer, render, token
 
 # %% auto #0
@@ -279,8 +279,7 @@ def log_tracks(boxes:list)->list[RawTrack]:
         return out
     tok = [r[0] for r in boxes]
     A = np.array([[np.nan if v is None else v for v in r[2:]] for r in boxes], float)
-    cut = [0] + [i for i in range(1, len(tok)) if tok[i] != tok[i - 1]] + [len(tok)]
-    for a, b in zip(cut[:-1], cut[1:]):
+    for a, b in key_runs(tok):
         out.append(RawTrack(tok[a].hex(), boxes[a][1], A[a:b, 0] * 1e-6, A[a:b, 1:4], A[a:b, 4:7], A[a:b, 7]))
     return out
 
