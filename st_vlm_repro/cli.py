@@ -30,6 +30,7 @@ def parse_overrides(pairs:List[str]|None)->dict:
         out[k.strip()] = v.strip()
     return out
 
+# %% ../nbs/91_cli.ipynb #43108b6e
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -55,6 +56,7 @@ def settings(ctx: typer.Context):
     "Print the resolved settings of the profile, as JSON (unset keys left out)."
     typer.echo(json.dumps(load_settings(ctx.obj["profile"]).model_dump(mode="json", exclude_none=True), indent=1))
 
+# %% ../nbs/91_cli.ipynb #dee2eca8
 @app.command()
 def reproduce(
     ctx: typer.Context,
@@ -64,9 +66,8 @@ def reproduce(
     only: str = typer.Option(None, "--only", help="Run just this notebook"),
     run_dir: Path = typer.Option(None, "--run-dir", help="Run folder to (re)use; default runs/<timestamp>"),
     log_output: bool = typer.Option(False, "--log-output", help="Stream the notebooks' output"),
-    publish: bool = typer.Option(
-        False, "--publish",
-        help="After a run without failure, copy its tables and figures over the committed tables/ and figures/")):
+    publish: bool = typer.Option(False, "--publish", help="After a run without failure, copy its tables and figures "
+                                                          "over the committed tables/ and figures/")):
     "Run the paper's section notebooks in order with papermill into a run folder."
     from st_vlm_repro.reproduce import run_notebooks
     profile = profile or ctx.obj["profile"] or "mini"
@@ -98,6 +99,7 @@ def error_line(e:BaseException)->str:
     plain = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
     return msg if type(e) in plain or isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {msg}"
 
+# %% ../nbs/91_cli.ipynb #077e43c8
 def main():
     "Entry point of the `st-vlm-repro` console script: an error is one line on stderr, its traceback only with --debug."
     try:
