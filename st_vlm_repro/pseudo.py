@@ -40,10 +40,8 @@ class Video:
         if (np.diff(self.times) <= 0).any():
             raise ValueError(f"video {self.name}: frame times must strictly increase")
         if self.frames is not None and tuple(self.frames.shape[:3]) != (len(self.times), self.size[1], self.size[0]):
-            raise ValueError(
-                f"video {self.name}: frames {self.frames.shape} do not match "
-                f"{len(self.times)} times at size {self.size}"
-            )
+            raise ValueError(f"video {self.name}: frames {self.frames.shape} do not match "
+                             f"{len(self.times)} times at size {self.size}")
 
     @property
     def fps(self)->float: return float(1 / np.median(np.diff(self.times)))

@@ -293,9 +293,9 @@ def _tiny_smolvlm2(seed, image_size, vocab_size):
                         image_token_id=tok.convert_tokens_to_ids("<image>"))
     return proc, SmolVLMForConditionalGeneration(cfg)
 
+# llava_video is None: LLaVA-Video's HF checkpoints are LLaVA-OneVision classes, so it is our tiny OneVision
 TINY_FAMILIES = {"qwen2_5_vl": _tiny_qwen2_5_vl, "qwen3_vl": _tiny_qwen3_vl, "internvl": _tiny_internvl,
-                 "smolvlm2": _tiny_smolvlm2,
-                 "llava_video": None}   # LLaVA-Video's HF checkpoints are LLaVA-OneVision classes: our tiny OneVision
+                 "smolvlm2": _tiny_smolvlm2, "llava_video": None}
 
 # %% ../nbs/06a_tiny_model.ipynb #474c4f96
 def make_tiny_vlm(out:Path|str, # Folder to write the model into
