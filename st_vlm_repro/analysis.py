@@ -436,8 +436,8 @@ def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
     info = r.get("info", {})
     if t == "movement_direction":
         g = rng(seed, "region_mc", r["id"])
-        hours = [int(h)
-                 for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)] + [int(r["label"])]
+        hours = ([int(h) for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)]
+                 + [int(r["label"])])
         hours = [hours[i] for i in g.permutation(5)]
         return dict(q="At the end of the video, toward which clock direction is it moving?",
                     choices=[f"{h} o'clock" for h in hours], answer_idx=hours.index(r["label"]),
