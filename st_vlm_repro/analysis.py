@@ -484,8 +484,8 @@ def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-o
         vid = clip.clip_id.replace("/", "__") + "__raw"
         used[vid] = clip
         qs.append(dict(answer_idx=str(mq["answer_idx"]), qid=len(qs), ts=[round(x, 2) for x in mq["ts"]], q=mq["q"],
-                       vid_name=vid, **{f"a{i}": c for i, c in enumerate(mq["choices"])}, bbox=bbox, stkit_id=r["id"],
-                       task=r["task"]))
+                       vid_name=vid, **{f"a{i}": c for i, c in enumerate(mq["choices"])},
+                       bbox=bbox, stkit_id=r["id"], task=r["task"]))
     out.mkdir(parents=True, exist_ok=True)
     if render:
         for vid, clip in used.items():

@@ -269,8 +269,8 @@ def project_boxes(corners, # (N, 8, 3) world corners, one box per frame
     W, H = image_size
     lo = np.where(ok[..., None], uv, np.inf).min(1)
     hi = np.where(ok[..., None], uv, -np.inf).max(1)
-    out = np.stack([np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H), np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)],
-                   1)
+    out = np.stack([np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H),
+                    np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)], 1)
     bad = ~ok.any(1) | (out[:, 2] <= out[:, 0]) | (out[:, 3] <= out[:, 1])
     out[bad] = np.nan
     return out

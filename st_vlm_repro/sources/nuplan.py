@@ -197,8 +197,8 @@ def _write_log(args)->str:
             ok, buf = cv2.imencode(".jpg", render(s, camera, int(k)), [cv2.IMWRITE_JPEG_QUALITY, quality])
             (blobs / fn).parent.mkdir(parents=True, exist_ok=True)
             (blobs / fn).write_bytes(buf.tobytes())
-            rows.append((it[j], it[j + 1] if j + 1 < len(ki) else None, it[j - 1] if j else None, pose_t[k], cam_t, fn,
-                         int(ts[k])))
+            rows.append((it[j], it[j + 1] if j + 1 < len(ki) else None, it[j - 1] if j else None,
+                         pose_t[k], cam_t, fn, int(ts[k])))
         con.executemany("INSERT INTO image VALUES (?,?,?,?,?,?,?)", rows)
         con.commit()
         con.close()
