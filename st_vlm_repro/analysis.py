@@ -28,14 +28,8 @@ __all__ = ['TABLE7_COLUMNS', 'PAPER_TABLE7', 'LMMS_TASK_COLUMNS', 'TVQA_FPS', 'L
            'write_fig2', 'robustness_runs', 'write_robustness']
 
 # %% ../nbs/08_analysis.ipynb #2d0440df
-TABLE7_COLUMNS = [
-    "PerceptionTest val",
-    "MVBench test",
-    "VideoMME w/o subtitle",
-    "VideoMME w/ subtitle",
-    "MLVU m-avg",
-    "NExT-QA test",
-]
+TABLE7_COLUMNS = ["PerceptionTest val", "MVBench test", "VideoMME w/o subtitle", "VideoMME w/ subtitle", "MLVU m-avg",
+                  "NExT-QA test"]
 PAPER_TABLE7 = {  # model: the six columns (None = not reported) and the paper's average
     "VILA-40B": ([54.0, None, 60.1, 61.1, None, 67.9], 60.8),
     "PLLaVA-34B": ([None, 58.1, None, None, None, None], 58.1),
@@ -59,6 +53,7 @@ def _main_metric(metrics:dict)->float|None:
         return float(v) * (100.0 if abs(v) <= 1.0 else 1.0)
     return None
 
+# %% ../nbs/08_analysis.ipynb #f7890e3f
 def read_lmms_eval_results(path:Path|str)->dict[str, float]:
     "Table 7 columns from an lmms-eval results JSON (`{'results': {task: {metric: value}}}`)."
     res = json.loads(Path(path).read_text())
@@ -79,21 +74,13 @@ def table7(measured:dict[str, dict[str, float]]|None=None, # model: columns read
     "Table 7: the paper's rows, then each measured model (average over its reported columns), or a 'not run' row."
     import pandas as pd
 
-    rows = [
-        dict(Model=m, Source="paper", **dict(zip(TABLE7_COLUMNS, v)), **{"Avg. acc": a})
-        for m, (v, a) in PAPER_TABLE7.items()
-    ]
+    rows = [dict(Model=m, Source="paper", **dict(zip(TABLE7_COLUMNS, v)), **{"Avg. acc": a})
+            for m, (v, a) in PAPER_TABLE7.items()]
     for m, cols in (measured or {}).items():
         vals = [cols.get(c) for c in TABLE7_COLUMNS]
         got = [v for v in vals if v is not None]
-        rows.append(
-            dict(
-                Model=m,
-                Source="measured",
-                **dict(zip(TABLE7_COLUMNS, vals)),
-                **{"Avg. acc": round(float(np.mean(got)), 1) if got else None},
-            )
-        )
+        rows.append(dict(Model=m, Source="measured", **dict(zip(TABLE7_COLUMNS, vals)),
+                         **{"Avg. acc": round(float(np.mean(got)), 1) if got else None}))
     if not measured and not_run_reason:
         rows.append(dict(Model=f"not run: {not_run_reason}", Source="measured"))
     return pd.DataFrame(rows)
@@ -112,16 +99,8 @@ def read_charades_sta(path:Path|str, # e.g. charades_sta_test.txt
         if not sep or len(parts) != 3:
             raise ValueError(f"{path}:{i}: expected 'VID START END##sentence', got {line[:80]!r}")
         vid, s, e = parts[0], float(parts[1]), float(parts[2])
-        items.append(
-            dict(
-                id=f"charades/{vid}/{i}",
-                dataset="Charades-STA",
-                video=f"{vid}.mp4",
-                query=sentence.strip().rstrip("."),
-                gold=[s, e],
-                duration=(durations or {}).get(vid),
-            )
-        )
+        items.append(dict(id=f"charades/{vid}/{i}", dataset="Charades-STA", video=f"{vid}.mp4",
+                          query=sentence.strip().rstrip("."), gold=[s, e], duration=(durations or {}).get(vid)))
     return items
 
 
@@ -130,25 +109,13 @@ def grounding_record(item:dict, frame_times:list[float]|None=None)->dict:
     "A runner record asking for the start and end of the item's moment."
     q = (f'At which time span, in seconds, does this happen in the video: "{item["query"]}"? '
          'Answer with the start and end time.')
-    ft = (
-        frame_times
-        if frame_times is not None
-        else (list(np.round(np.linspace(0, item["duration"], 9)[:-1], 1)) if item.get("duration") else [])
-    )
-    return dict(
-        id=item["id"],
-        task="temporal_grounding",
-        video=item["video"],
-        frame_times=ft,
-        objects=[],
-        duration=item.get("duration"),
-        task_question=q,
-        question=q,
-        label=item["gold"],
-        answer=f"It happens from {item['gold'][0]:.1f} to {item['gold'][1]:.1f} seconds.",
-    )
+    ft = (frame_times if frame_times is not None
+          else list(np.round(np.linspace(0, item["duration"], 9)[:-1], 1)) if item.get("duration") else [])
+    return dict(id=item["id"], task="temporal_grounding", video=item["video"], frame_times=ft, objects=[],
+                duration=item.get("duration"), task_question=q, question=q, label=item["gold"],
+                answer=f"It happens from {item['gold'][0]:.1f} to {item['gold'][1]:.1f} seconds.")
 
-
+# %% ../nbs/08_analysis.ipynb #35584f2d
 def grounding_metrics(items:list[dict], responses:list[str])->dict:
     "mIoU (×100) and recall at IoU 0.3 / 0.5 / 0.7 (%) of responses to grounding items; unread by `UNREAD_RULE`."
     ious = []
@@ -176,23 +143,12 @@ def read_tvqa_plus(path:Path|str)->list[dict]:
                     label = label or b["label"]
                     if b["label"] == label:
                         region[int(f)] = (b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"])
-            items.append(
-                dict(
-                    id=f"tvqa+/{q['qid']}",
-                    dataset="TVQA+",
-                    video=q["vid_name"],
-                    question=q["q"],
-                    choices=choices,
-                    answer_idx=int(q["answer_idx"]),
-                    ts=[float(ts[0]), float(ts[1])],
-                    region_label=label,
-                    region={t / TVQA_FPS: b for t, b in region.items()},
-                )
-            )
+            items.append(dict(id=f"tvqa+/{q['qid']}", dataset="TVQA+", video=q["vid_name"], question=q["q"],
+                              choices=choices, answer_idx=int(q["answer_idx"]), ts=[float(ts[0]), float(ts[1])],
+                              region_label=label, region={t / TVQA_FPS: b for t, b in region.items()}))
         except (KeyError, ValueError, TypeError) as e:
             raise ValueError(
-                f"{path}: question #{k} (qid {q.get('qid')!r}) is missing or has a bad field: {e}"
-            ) from None
+                f"{path}: question #{k} (qid {q.get('qid')!r}) is missing or has a bad field: {e}") from None
     return items
 
 
@@ -205,17 +161,15 @@ def mc_question(item:dict)->str:
     region = f" Focus on the {item['region_label'] or 'region'} in the red box." if item.get("region") else ""
     return f"{region.strip()} {item['question']} Options: {opts} Answer with the option's letter.".strip()
 
+# %% ../nbs/08_analysis.ipynb #6111ff5b
 def extract_choice(response:str, choices:list[str])->int|None:
     "Index of the option a response picks (by letter or by the option's text), or None."
     if not response:
         return None
     t = response.strip()
     # a letter after "answer/option", a bracketed letter of either case, or a bare capital (a bare "a" is an article)
-    m = (
-        re.search(r"(?:answer|option)\s*(?:is|:)?\s*\(?([A-E])\b\)?", t, re.I)
-        or re.match(r"^\(([A-Ea-e])\)", t)
-        or re.match(r"^([A-E])(?:[.):\s]|$)", t)
-    )
+    m = (re.search(r"(?:answer|option)\s*(?:is|:)?\s*\(?([A-E])\b\)?", t, re.I) or re.match(r"^\(([A-Ea-e])\)", t)
+         or re.match(r"^([A-E])(?:[.):\s]|$)", t))
     if m:
         return LETTERS.index(m.group(1).upper())
     low = normalize_text(t)
@@ -223,28 +177,16 @@ def extract_choice(response:str, choices:list[str])->int|None:
     return max(hits, key=lambda i: len(choices[i])) if hits else None
 
 # %% ../nbs/08_analysis.ipynb #cd366701
-MULTISTEP = [  # (id, template, constant, unit, function of (speed km/h, distance m, duration s) → ground truth)
-    (
-        "airliner",
-        "How many times slower than a typical airliner cruising at {c:g} km/h is {obj}, on average, in this video?",
-        900.0,
-        "times",
-        lambda v, d, s, c: c / v,
-    ),
-    (
-        "cover_10km",
-        "At its average speed in this video, how many minutes would {obj} need to cover {c:g} km?",
-        10.0,
-        "minutes",
-        lambda v, d, s, c: c / v * 60.0,
-    ),
-    (
-        "marathon",
-        "If {obj} kept its average speed from this video, how many hours would it take to run a marathon of {c:g} km?",
-        42.195,
-        "hours",
-        lambda v, d, s, c: c / v,
-    ),
+# (id, template, constant, unit, function of (speed km/h, distance m, duration s) → ground truth)
+MULTISTEP = [
+    ("airliner",
+     "How many times slower than a typical airliner cruising at {c:g} km/h is {obj}, on average, in this video?",
+     900.0, "times", lambda v, d, s, c: c / v),
+    ("cover_10km", "At its average speed in this video, how many minutes would {obj} need to cover {c:g} km?",
+     10.0, "minutes", lambda v, d, s, c: c / v * 60.0),
+    ("marathon",
+     "If {obj} kept its average speed from this video, how many hours would it take to run a marathon of {c:g} km?",
+     42.195, "hours", lambda v, d, s, c: c / v),
 ]
 
 def multistep_questions(records:Iterable[dict], min_speed:float=2.0)->list[dict]:
@@ -256,25 +198,14 @@ def multistep_questions(records:Iterable[dict], min_speed:float=2.0)->list[dict]
         obj = f"the {r['info']['object']} object"
         for qid, tpl, c, unit, fn in MULTISTEP:
             q = tpl.format(c=c, obj=obj)
-            out.append(
-                dict(
-                    id=f"{r['id']}/{qid}",
-                    task="multistep",
-                    kind=qid,
-                    video=r["video"],
-                    frame_times=r["frame_times"],
-                    objects=r["objects"],
-                    task_question=q,
-                    question=q,
-                    unit=unit,
-                    label=round(fn(r["label"], None, None, c), 3),
-                    speed=r["label"],
-                    answer=f"Its average speed is about {r['label']:.1f} km/h, "
-                    f"so the answer is {fn(r['label'], None, None, c):.2f} {unit}.",
-                )
-            )
+            out.append(dict(id=f"{r['id']}/{qid}", task="multistep", kind=qid, video=r["video"],
+                            frame_times=r["frame_times"], objects=r["objects"], task_question=q, question=q, unit=unit,
+                            label=round(fn(r["label"], None, None, c), 3), speed=r["label"],
+                            answer=f"Its average speed is about {r['label']:.1f} km/h, "
+                                   f"so the answer is {fn(r['label'], None, None, c):.2f} {unit}."))
     return out
 
+# %% ../nbs/08_analysis.ipynb #91dd53e2
 def extract_final_number(response:str)->float|None:
     "The number a free-text answer concludes with (after 'answer is' / '=' if present, else the last one)."
     if not response:
@@ -287,6 +218,7 @@ def extract_final_number(response:str)->float|None:
     ms = re.findall(r"-?\d+(?:\.\d+)?", t)
     return float(ms[-1]) if ms else None
 
+# %% ../nbs/08_analysis.ipynb #a4b8baf4
 def score_multistep(items:list[dict], responses:list[str], tol:float=0.25)->dict:
     "Accuracy (within ±`tol` of the truth) and median relative error of multi-step answers."
     rel, ok, unread = [], [], 0
@@ -340,15 +272,18 @@ def record_duration(r:dict)->float:
         return float(r["duration"])
     return video_duration(r["frame_times"]) if r.get("frame_times") else 0.0
 
+# %% ../nbs/08_analysis.ipynb #dfb186f3
 def say_choice(k:int, choices:list[str])->str:
     "An option stated as a model would: its letter and its text."
     return f"({LETTERS[k]}) {choices[k]}"
 
+# %% ../nbs/08_analysis.ipynb #f302354f
 def say_multistep(r:dict, speed:float)->str:
     "The answer to a multi-step record if the object's speed were `speed` (km/h), with the arithmetic done right."
     c, unit, fn = _MS[r["kind"]]
     return f"Its average speed is about {speed:.1f} km/h, so the answer is {fn(speed, None, None, c):.2f} {unit}."
 
+# %% ../nbs/08_analysis.ipynb #16017c66
 class ItemChanceRunner:
     "Chance for grounding, multiple-choice and multi-step records; deterministic per (seed, record id)."
     def __init__(self, seed:int=0): self.seed, self.name = seed, "chance"
@@ -362,15 +297,14 @@ class ItemChanceRunner:
             return say_choice(int(g.integers(len(r["choices"]))), r["choices"])
         if t == MULTISTEP_TASK:
             return say_multistep(r, float(np.exp(g.uniform(*np.log(SPEED_RANGE)))))
-        raise ValueError(
-            f"record {r.get('id')!r}: ItemChanceRunner answers {GROUNDING_TASK}, {MC_TASK} or {MULTISTEP_TASK}, "
-            f"not {t!r}"
-        )
+        raise ValueError(f"record {r.get('id')!r}: ItemChanceRunner answers {GROUNDING_TASK}, {MC_TASK} or "
+                         f"{MULTISTEP_TASK}, not {t!r}")
 
     def respond(self, records:list[dict], progress:bool=False)->list[str]:
         "A random answer to each record."
         return [self.answer(r) for r in records]
 
+# %% ../nbs/08_analysis.ipynb #a3b2d89e
 class ItemPriorRunner:
     "The blind prior for grounding, multiple-choice and multi-step records, from training records of the same kinds."
     def __init__(self, train_records:Iterable[dict]):
@@ -391,8 +325,7 @@ class ItemPriorRunner:
         if t == MC_TASK:  # the offered option most often correct in training; ties → the first listed
             return say_choice(
                 max(range(len(r["choices"])), key=lambda i: (self.option_counts.get(r["choices"][i], 0), -i)),
-                r["choices"],
-            )
+                r["choices"])
         if t == MULTISTEP_TASK and self.speed:
             return say_multistep(r, self.speed)
         raise ValueError(f"ItemPriorRunner has no training records for task {t!r} (record {r.get('id')!r})")
@@ -400,13 +333,13 @@ class ItemPriorRunner:
         "The blind prior's answer to each record."
         return [self.answer(r) for r in records]
 
+# %% ../nbs/08_analysis.ipynb #a127607f
 def mc_accuracy(items:list[dict], responses:list[str])->dict:
     "Accuracy (%) of responses to multiple-choice items; an answer naming no option counts as wrong."
     picks = [extract_choice(r, it["choices"]) for it, r in zip(items, responses)]
     ok = [p == it["answer_idx"] for it, p in zip(items, picks)]
-    return dict(
-        n=len(ok), accuracy=round(100 * float(np.mean(ok)), 1) if ok else None, unread=sum(p is None for p in picks)
-    )
+    return dict(n=len(ok), accuracy=round(100 * float(np.mean(ok)), 1) if ok else None,
+                unread=sum(p is None for p in picks))
 
 # %% ../nbs/08_analysis.ipynb #ab6c7c15
 def resolve_video(root:Path|str, name:str)->Path:
@@ -416,6 +349,7 @@ def resolve_video(root:Path|str, name:str)->Path:
             return p
     raise FileNotFoundError(f"video {name!r} not found under {root} (tried {name} and {name}.mp4)")
 
+# %% ../nbs/08_analysis.ipynb #6d7e4019
 def render_region_prompt(src:Path|str, # The raw video (.mp4 or frame folder named by time)
                          region:dict[float, tuple], # time (s) → box (x0, y0, x1, y1) in the video's pixels
                          out:Path|str, # Frame folder to write
@@ -433,9 +367,8 @@ def render_region_prompt(src:Path|str, # The raw video (.mp4 or frame folder nam
         for img, t in zip(frames, times):
             if len(ts) and abs(ts[(k := int(np.abs(ts - t).argmin()))] - t) <= tol:
                 img = draw_boxes(img, [(region[ts[k]], colour)])
-            cv2.imwrite(
-                str(tmp / frame_name(float(t))), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
-            )
+            cv2.imwrite(str(tmp / frame_name(float(t))), cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 90])
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -444,6 +377,7 @@ def render_region_prompt(src:Path|str, # The raw video (.mp4 or frame folder nam
             shutil.rmtree(tmp, ignore_errors=True)
     return out
 
+# %% ../nbs/08_analysis.ipynb #df25baff
 def mc_record(item:dict, video:str, frame_times:list[float])->dict:
     "A runner record for a region-aware multiple-choice item (`video`: its region prompt, relative to the runner root)."
     q, k = mc_question(item), item["answer_idx"]
@@ -453,19 +387,8 @@ def mc_record(item:dict, video:str, frame_times:list[float])->dict:
                 task_question=q, question=q, label=k, answer=say_choice(k, item["choices"]))
 
 # %% ../nbs/08_analysis.ipynb #6ac79ead
-CHARADES_CSV_COLUMNS = [
-    "id",
-    "subject",
-    "scene",
-    "quality",
-    "relevance",
-    "verified",
-    "script",
-    "objects",
-    "descriptions",
-    "actions",
-    "length",
-]
+CHARADES_CSV_COLUMNS = ["id", "subject", "scene", "quality", "relevance", "verified", "script", "objects",
+                        "descriptions", "actions", "length"]
 
 
 def read_charades_lengths(path:Path|str)->dict[str, float]:
@@ -477,6 +400,7 @@ def read_charades_lengths(path:Path|str)->dict[str, float]:
             raise ValueError(f"{path}: needs columns 'id' and 'length', has {rd.fieldnames}")
         return {row["id"]: float(row["length"]) for row in rd}
 
+# %% ../nbs/08_analysis.ipynb #15538aa6
 def write_charades_sta_from_stkit(records:Iterable[dict], out:Path|str, split:str="test")->tuple[Path, Path]:
     "Charades-STA-format annotations (and a Charades-style CSV of lengths) from STKit Direction Timestamp records."
     import csv
@@ -487,10 +411,8 @@ def write_charades_sta_from_stkit(records:Iterable[dict], out:Path|str, split:st
         if r["task"] != "direction_timestamp":
             continue
         vid = r["video"][:-4] if r["video"].endswith(".mp4") else r["video"]
-        lines.append(
-            f"{vid} {r['label'][0]:.1f} {r['label'][1]:.1f}##"
-            f"the {r['info']['object']} object moves toward {r['info']['hour']} o'clock."
-        )
+        lines.append(f"{vid} {r['label'][0]:.1f} {r['label'][1]:.1f}##"
+                     f"the {r['info']['object']} object moves toward {r['info']['hour']} o'clock.")
         lengths[vid] = record_duration(r)
     txt, csv_p = out/f"charades_sta_{split}.txt", out/f"Charades_v1_{split}.csv"
     txt.write_text("".join(l + "\n" for l in lines), encoding="utf-8")
@@ -501,22 +423,12 @@ def write_charades_sta_from_stkit(records:Iterable[dict], out:Path|str, split:st
             w.writerow({**{c: "" for c in CHARADES_CSV_COLUMNS}, "id": v, "length": f"{d:.2f}"})
     return txt, csv_p
 
-DISTANCE_OPTIONS = [
-    (0, 5, "less than 5 meters"),
-    (5, 10, "5 to 10 meters"),
-    (10, 20, "10 to 20 meters"),
-    (20, 40, "20 to 40 meters"),
-    (40, math.inf, "more than 40 meters"),
-]
-SPEED_OPTIONS = [
-    (0, 10, "under 10 km/h"),
-    (10, 20, "10 to 20 km/h"),
-    (20, 30, "20 to 30 km/h"),
-    (30, 50, "30 to 50 km/h"),
-    (50, math.inf, "over 50 km/h"),
-]
+DISTANCE_OPTIONS = [(0, 5, "less than 5 meters"), (5, 10, "5 to 10 meters"), (10, 20, "10 to 20 meters"),
+                    (20, 40, "20 to 40 meters"), (40, math.inf, "more than 40 meters")]
+SPEED_OPTIONS = [(0, 10, "under 10 km/h"), (10, 20, "10 to 20 km/h"), (20, 30, "20 to 30 km/h"),
+                 (30, 50, "30 to 50 km/h"), (50, math.inf, "over 50 km/h")]
 
-
+# %% ../nbs/08_analysis.ipynb #dc97d0b7
 def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
     "A region-aware multiple-choice question (q, choices, answer_idx, ts) from a single-object STKit record, or None."
     from st_vlm_repro.stkit import span_text
@@ -524,35 +436,25 @@ def region_mc_question(r:dict, seed:int=0, margin:float=0.05)->dict|None:
     info = r.get("info", {})
     if t == "movement_direction":
         g = rng(seed, "region_mc", r["id"])
-        hours = [int(h) for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)] + [
-            int(r["label"])
-        ]
+        hours = ([int(h) for h in g.choice([h for h in range(1, 13) if h != r["label"]], 4, replace=False)]
+                 + [int(r["label"])])
         hours = [hours[i] for i in g.permutation(5)]
-        return dict(
-            q="At the end of the video, toward which clock direction is it moving?",
-            choices=[f"{h} o'clock" for h in hours],
-            answer_idx=hours.index(r["label"]),
-            ts=[max(0.0, T - 2.0), T],
-        )
+        return dict(q="At the end of the video, toward which clock direction is it moving?",
+                    choices=[f"{h} o'clock" for h in hours], answer_idx=hours.index(r["label"]),
+                    ts=[max(0.0, T - 2.0), T])
     if t in ("traveled_distance", "traveling_speed"):
         opts, v = (DISTANCE_OPTIONS if t == "traveled_distance" else SPEED_OPTIONS), float(r["label"])
         if any(abs(v - e) <= margin * e for lo, hi, _ in opts for e in (lo, hi) if 0 < e < math.inf):
             return None
         k = next(i for i, (lo, hi, _) in enumerate(opts) if lo <= v < hi)
         span = span_text(info["start"], info["end"], info["whole"])
-        q = (
-            f"How far does it travel {span}?"
-            if t == "traveled_distance"
-            else f"How fast does it move on average {span}?"
-        )
-        return dict(
-            q=q,
-            choices=[o[2] for o in opts],
-            answer_idx=k,
-            ts=[0.0, T] if info["whole"] else [info["start"], info["end"]],
-        )
+        q = (f"How far does it travel {span}?" if t == "traveled_distance"
+             else f"How fast does it move on average {span}?")
+        return dict(q=q, choices=[o[2] for o in opts], answer_idx=k,
+                    ts=[0.0, T] if info["whole"] else [info["start"], info["end"]])
     return None
 
+# %% ../nbs/08_analysis.ipynb #ba898976
 def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-object ones are used)
                                clips:dict, # clip_id → Clip (their 2D boxes and frames)
                                out:Path|str, seed:int=0, render:bool=True)->tuple[Path, dict]:
@@ -574,34 +476,16 @@ def write_tvqa_plus_from_stkit(records:Iterable[dict], # STKit records (single-o
             ft = float(clip.frame_times[i])
             if mq["ts"][0] - 1e-6 <= ft <= mq["ts"][1] + 1e-6:
                 n = int(math.floor(ft * TVQA_FPS + 0.5))  # 3-fps frame number; a 0.5 s grid time may land 1/6 s off it
-                bbox[str(n)] = [
-                    dict(
-                        img_id=n,
-                        left=round(x0, 1),
-                        top=round(y0, 1),
-                        width=round(x1 - x0, 1),
-                        height=round(y1 - y0, 1),
-                        label=tr.category,
-                    )
-                ]
+                bbox[str(n)] = [dict(img_id=n, left=round(x0, 1), top=round(y0, 1), width=round(x1 - x0, 1),
+                                     height=round(y1 - y0, 1), label=tr.category)]
         if not bbox:
             n_nobox += 1
             continue
         vid = clip.clip_id.replace("/", "__") + "__raw"
         used[vid] = clip
-        qs.append(
-            dict(
-                answer_idx=str(mq["answer_idx"]),
-                qid=len(qs),
-                ts=[round(x, 2) for x in mq["ts"]],
-                q=mq["q"],
-                vid_name=vid,
-                **{f"a{i}": c for i, c in enumerate(mq["choices"])},
-                bbox=bbox,
-                stkit_id=r["id"],
-                task=r["task"],
-            )
-        )
+        qs.append(dict(answer_idx=str(mq["answer_idx"]), qid=len(qs), ts=[round(x, 2) for x in mq["ts"]], q=mq["q"],
+                       vid_name=vid, **{f"a{i}": c for i, c in enumerate(mq["choices"])},
+                       bbox=bbox, stkit_id=r["id"], task=r["task"]))
     out.mkdir(parents=True, exist_ok=True)
     if render:
         for vid, clip in used.items():
@@ -622,6 +506,7 @@ def parse_results_setting(value:str|None)->dict[str, Path]:
         out[m.strip()] = Path(p.strip())
     return out
 
+# %% ../nbs/08_analysis.ipynb #ce909794
 def write_table7(tables_dir:Path|str, results:dict[str, Path]|None=None, note:str="")->"pd.DataFrame":
     "Table 7 with the measured rows read from lmms-eval results (or the 'not run' row), as Markdown and CSV."
     measured = {m: read_lmms_eval_results(p) for m, p in (results or {}).items()}
@@ -631,8 +516,7 @@ def write_table7(tables_dir:Path|str, results:dict[str, Path]|None=None, note:st
     t.to_csv(d/"table7_general_video.csv", index=False)
     md = t.to_markdown(index=False, floatfmt=".1f").replace("nan", "-").replace("None", "-")
     (d / "table7_general_video.md").write_text(
-        "Table 7. General video benchmarks (accuracy %).\n\n" + md + ("\n\n" + note if note else "") + "\n"
-    )
+        "Table 7. General video benchmarks (accuracy %).\n\n" + md + ("\n\n" + note if note else "") + "\n")
     return t
 
 # %% ../nbs/08_analysis.ipynb #71d55463
@@ -647,6 +531,7 @@ def _frame_time(r:dict)->float:
         return float(r["frame_times"][-1])
     return float(r["frame_times"][len(r["frame_times"]) // 2])
 
+# %% ../nbs/08_analysis.ipynb #94b70d42
 def plot_task_examples(records:list[dict], # one benchmark record per panel
                        answers:dict[str, dict[str, str]], # model → record id → response
                        video_root:Path|str, title:str="Task examples with predictions (Fig. 2)"):
@@ -669,6 +554,7 @@ def plot_task_examples(records:list[dict], # one benchmark record per panel
     fig.tight_layout()
     return fig
 
+# %% ../nbs/08_analysis.ipynb #80509e2f
 def multistep_table(items:list[dict], answers:dict[str, list[str]], n:int|None=None)->str:
     "Fig. 7 as a Markdown table: question, ground truth and each model's free-text answer."
     head = "| question | ground truth | " + " | ".join(answers) + " |\n|---|---|" + "---|" * len(answers) + "\n"
@@ -686,6 +572,7 @@ def sampling_label(settings:dict)->str:
         return f"{settings['fps']} fps"
     return f"{settings['n_frames']} frames" if settings.get("n_frames") else "-"
 
+# %% ../nbs/08_analysis.ipynb #420794f1
 def robustness_table(run_dirs:Iterable[Path|str], # Evaluation folders (scores.jsonl + meta.json)
                      bench_records:Iterable[dict], # The benchmark records (for each item's domain)
                      n_boot:int=1000, seed:int=0)->"pd.DataFrame":
@@ -714,6 +601,7 @@ def robustness_table(run_dirs:Iterable[Path|str], # Evaluation folders (scores.j
                              ci_low=round(float(a["acc_ci_low"]), 1), ci_high=round(float(a["acc_ci_high"]), 1)))
     return pd.DataFrame(rows)
 
+# %% ../nbs/08_analysis.ipynb #b6f0af26
 def plot_robustness(table:"pd.DataFrame", title:str="Robustness of STKit-Bench accuracy", note:str=""):
     "Left: average accuracy vs frame sampling per model; right: accuracy per domain per run; 95 % bootstrap bars."
     import matplotlib.pyplot as plt
@@ -782,10 +670,8 @@ def generalisation_sets(val:list[dict], # STKit val records: the questions
     for split, rs in (("test", val), ("train", train)):   # Charades-STA format; train only feeds the blind prior
         txt, lens = write_charades_sta_from_stkit(rs, ana/"synthetic"/"charades_sta", split)
         items[split] = read_charades_sta(txt, read_charades_lengths(lens))
-        recs[split] = [
-            grounding_record(i, frame_times=[float(t) for t in np.arange(0, i["duration"] + 1e-6, 0.5)])
-            for i in items[split]
-        ]
+        recs[split] = [grounding_record(i, frame_times=[float(t) for t in np.arange(0, i["duration"] + 1e-6, 0.5)])
+                       for i in items[split]]
     # TVQA+ format: the val clips' 2D boxes, raw renders, region prompts
     tv_path, tv_counts = write_tvqa_plus_from_stkit(val, clips, ana/"synthetic"/"tvqa_plus", seed=seed)
     tv_items = read_tvqa_plus(tv_path)
@@ -794,17 +680,12 @@ def generalisation_sets(val:list[dict], # STKit val records: the questions
         rp = render_region_prompt(resolve_video(tv_path.parent/"videos", it["video"]), it["region"],
                                   ana/"region_prompts"/it["id"].replace("/", "__"))
         tv_recs.append(mc_record(it, str(rp.relative_to(ana)), [float(p.stem) for p in sorted(rp.glob("*.jpg"))]))
-    tv_train = [
-        dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"])
-        for r in train
-        if (q := region_mc_question(r, seed))
-    ]
+    tv_train = [dict(task=MC_TASK, choices=q["choices"], label=q["answer_idx"]) for r in train
+                if (q := region_mc_question(r, seed))]
     ms_val, ms_train = multistep_questions(val), multistep_questions(train)
-    print(
-        f"Charades-STA format: {len(items['test'])} val / {len(items['train'])} train queries; "
-        f"TVQA+ format: {tv_counts}; "
-        f"multi-step: {len(ms_val)} questions"
-    )
+    print(f"Charades-STA format: {len(items['test'])} val / {len(items['train'])} train queries; "
+          f"TVQA+ format: {tv_counts}; "
+          f"multi-step: {len(ms_val)} questions")
     n = max_items or None   # the same first items of each set for every runner, so the bars compare like with like
     return dict(charades=items["test"][:n], charades_recs=recs["test"][:n], tvqa=tv_items[:n], tvqa_recs=tv_recs[:n],
                 multistep=ms_val[:n], prior_train=recs["train"] + tv_train + ms_train, tvqa_counts=tv_counts)
@@ -822,17 +703,8 @@ def generalisation_runners(sets:dict, # `generalisation_sets` (the prior is fitt
     runners = [ItemChanceRunner(seed), ItemPriorRunner(sets["prior_train"]), OracleRunner()]
     if model_path is not None and (Path(model_path)/"config.json").exists():
         from st_vlm_repro.hf_runner import HFVideoRunner
-        runners.append(
-            HFVideoRunner(
-                model_path,
-                stkit_dir,
-                n_frames=8,
-                max_new_tokens=32,
-                batch_size=8,
-                device=device,
-                name=f"{model_size}-llava-ov (random init)" if model_size else None,
-            )
-        )
+        runners.append(HFVideoRunner(model_path, stkit_dir, n_frames=8, max_new_tokens=32, batch_size=8, device=device,
+                                     name=f"{model_size}-llava-ov (random init)" if model_size else None))
     else:
         print(f"no model at {model_path}: model rows skipped")
     return runners
@@ -876,40 +748,25 @@ def write_generalisation(sets:dict, # `generalisation_sets`
         a = mc_accuracy(sets["tvqa"], answers[(n, "tvqa_plus")])
         m = score_multistep(sets["multistep"], answers[(n, "multistep")])
         fig6[n] = {"Charades-STA* mIoU": g["mIoU"], "Charades-STA* R@0.3": g["R@0.3"], "TVQA+* acc": a["accuracy"]}
-        rows.append(
-            dict(
-                model=n,
-                **{f"Charades-STA* {k}": v for k, v in g.items()},
-                **{f"TVQA+* {k}": v for k, v in a.items()},
-                **{f"multi-step {k}": v for k, v in m.items()},
-            )
-        )
+        rows.append(dict(model=n, **{f"Charades-STA* {k}": v for k, v in g.items()},
+                         **{f"TVQA+* {k}": v for k, v in a.items()}, **{f"multi-step {k}": v for k, v in m.items()}))
     res = pd.DataFrame(rows).set_index("model")
     res.to_csv(tables_dir/"fig6_generalisation.csv")
     (tables_dir / "fig6_generalisation.md").write_text(
-        "Fig. 6 (measured) and Sec. 6.3 multi-step scores. * = "
-        + (synth or "real benchmark files")
-        + ".\n\n"
+        "Fig. 6 (measured) and Sec. 6.3 multi-step scores. * = " + (synth or "real benchmark files") + ".\n\n"
         + res.map(lambda v: "-" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v).to_markdown()
-        + "\n"
-    )
+        + "\n")
     gaps = "\n".join(f"  {k}: +{v:.1f}" for k, v in PAPER_FIG6_GAPS.items())
-    note = (
-        f"Paper (Sec. 6.2), ST-VLM minus\nLLaVA-OneVision:\n{gaps}\n"
-        "(the paper's other bars are\nnot given as numbers)\n\n"
-        + (
-            "* Measured here: synthetic\nfiles in the Charades-STA and\nTVQA+ formats from the mini\n"
-            "world (driving clips); tiny\nrandom-init model and offline\nbaselines. Not the benchmarks."
-            if profile == "mini"
-            else "* Measured here: files in the\nCharades-STA and TVQA+ formats\nwritten from the profile's\n"
-            "STKit val split. Not the\nbenchmarks."
-        )
-    )
+    note = (f"Paper (Sec. 6.2), ST-VLM minus\nLLaVA-OneVision:\n{gaps}\n"
+            "(the paper's other bars are\nnot given as numbers)\n\n"
+            + ("* Measured here: synthetic\nfiles in the Charades-STA and\nTVQA+ formats from the mini\n"
+               "world (driving clips); tiny\nrandom-init model and offline\nbaselines. Not the benchmarks."
+               if profile == "mini" else
+               "* Measured here: files in the\nCharades-STA and TVQA+ formats\nwritten from the profile's\n"
+               "STKit val split. Not the\nbenchmarks."))
     fig = plot_generalisation(
-        fig6,
-        title="Spatio-temporal generalisation (Fig. 6)" + (", synthetic mini run" if profile == "mini" else ""),
-        note=note,
-    )
+        fig6, title="Spatio-temporal generalisation (Fig. 6)" + (", synthetic mini run" if profile == "mini" else ""),
+        note=note)
     fig.savefig(figures_dir/"fig6_generalisation.png", dpi=110)
     plt.close(fig)
     return res
@@ -928,19 +785,12 @@ def write_multistep_examples(tables_dir:Path|str,
     path = Path(tables_dir)/"multistep_examples.md"
     path.write_text(
         "Multi-step questions (Sec. 6.3, Fig. 7 style): ground truth from the 3D label and the stated constant; "
-        "a numeric answer "
-        "within ±25 % counts as correct."
-        + (f" {synth}." if synth else "")
-        + "\n\n"
+        "a numeric answer within ±25 % counts as correct."
+        + (f" {synth}." if synth else "") + "\n\n"
         + "| model | accuracy (%) | median rel. error | unread |\n|---|---|---|---|\n"
-        + "".join(
-            f"| {n} | {res.loc[n, 'multi-step accuracy']} | {res.loc[n, 'multi-step median_rel_error']} "
-            f"| {res.loc[n, 'multi-step unread']} |\n"
-            for n in names
-        )
-        + "\n"
-        + multistep_table(ms_val, {n: answers[(n, "multistep")] for n in names}, n=ms_n)
-    )
+        + "".join(f"| {n} | {res.loc[n, 'multi-step accuracy']} | {res.loc[n, 'multi-step median_rel_error']} "
+                  f"| {res.loc[n, 'multi-step unread']} |\n" for n in names)
+        + "\n" + multistep_table(ms_val, {n: answers[(n, "multistep")] for n in names}, n=ms_n))
     return path
 
 # %% ../nbs/08_analysis.ipynb #c18c0108
@@ -955,15 +805,8 @@ def write_fig2(data:Path|str, # data_dir: the benchmark under bench/, its evalua
     from st_vlm_repro.stkit import TASKS
     data, stkit_dir = Path(data), Path(stkit_dir)
     bench_path = data/"bench"/"stkit_bench.jsonl"
-    runs = (
-        {
-            d.name: d
-            for d in sorted((data / "eval").glob("*"))
-            if (d / "responses.jsonl").exists() and not d.name.endswith("-para")
-        }
-        if (data / "eval").exists()
-        else {}
-    )
+    runs = ({d.name: d for d in sorted((data / "eval").glob("*"))
+             if (d / "responses.jsonl").exists() and not d.name.endswith("-para")} if (data / "eval").exists() else {})
     if not (bench_path.exists() and runs):
         print("Fig. 2: no STKit-Bench evaluation runs under", data/"eval", "(run the results notebook first)")
         return None
@@ -971,21 +814,12 @@ def write_fig2(data:Path|str, # data_dir: the benchmark under bench/, its evalua
     shown = [m for m in ("tiny_llava_ov", "prior", "chance") if m in runs][:2] or list(runs)[:2]
     ans = {json.loads((runs[m]/"meta.json").read_text()).get("model", m) if (runs[m]/"meta.json").exists() else m:
            {r["id"]: r["response"] for r in iter_jsonl(runs[m]/"responses.jsonl")} for m in shown}
-    per_task = [
-        min(
-            (r for r in bench if r["task"] == t and (stkit_dir / r["video"]).exists()),
-            key=lambda r: r["id"],
-            default=None,
-        )
-        for t in TASKS
-    ]
+    per_task = [min((r for r in bench if r["task"] == t and (stkit_dir / r["video"]).exists()), key=lambda r: r["id"],
+                    default=None) for t in TASKS]
     fig = plot_task_examples(
-        [r for r in per_task if r],
-        ans,
-        stkit_dir,
-        title="Task examples with predictions (Fig. 2)"
-        + (": synthetic mini world, tiny random-init model and the blind prior" if profile == "mini" else ""),
-    )
+        [r for r in per_task if r], ans, stkit_dir,
+        title="Task examples with predictions (Fig. 2)" + (
+            ": synthetic mini world, tiny random-init model and the blind prior" if profile == "mini" else ""))
     fig.savefig(Path(figures_dir)/"fig2_task_examples.png", dpi=100)
     plt.close(fig)
     print("Fig. 2 from runs:", shown)

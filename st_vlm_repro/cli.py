@@ -18,10 +18,7 @@ __all__ = ['app', 'parse_overrides', 'main_options', 'settings', 'reproduce', 'e
 # %% ../nbs/91_cli.ipynb #ab0c7826
 app = typer.Typer(
     help="ST-VLM reproduction: build STKit and STKit-Bench, train, evaluate, regenerate the paper's tables.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-)
+    no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 
 def parse_overrides(pairs:List[str]|None)->dict:
     "`['key=value', ...]` as a dict, with a clear error for a pair without '='."
@@ -33,19 +30,15 @@ def parse_overrides(pairs:List[str]|None)->dict:
         out[k.strip()] = v.strip()
     return out
 
+# %% ../nbs/91_cli.ipynb #43108b6e
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    profile: str = typer.Option(
-        None,
-        "--profile",
-        "-p",
-        help="Settings profile (settings.ini section): mini, small_gpu or full",
-        envvar="ST_VLM_PROFILE",
-    ),
+    profile: str = typer.Option(None, "--profile", "-p",
+                                help="Settings profile (settings.ini section): mini, small_gpu or full",
+                                envvar="ST_VLM_PROFILE"),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting: key=value (repeatable)"),
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error"),
-):
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error")):
     "Global options: the profile and setting overrides, exported as ST_VLM_* for every stage and notebook."
     if debug:
         os.environ["ST_VLM_DEBUG"] = "1"
@@ -63,22 +56,18 @@ def settings(ctx: typer.Context):
     "Print the resolved settings of the profile, as JSON (unset keys left out)."
     typer.echo(json.dumps(load_settings(ctx.obj["profile"]).model_dump(mode="json", exclude_none=True), indent=1))
 
+# %% ../nbs/91_cli.ipynb #dee2eca8
 @app.command()
 def reproduce(
     ctx: typer.Context,
-    profile: str = typer.Option(
-        None, "--profile", "-p", help="mini (CPU, minutes), small_gpu (one GPU) or full (real data, GPUs)"
-    ),
+    profile: str = typer.Option(None, "--profile", "-p",
+                                help="mini (CPU, minutes), small_gpu (one GPU) or full (real data, GPUs)"),
     start: str = typer.Option(None, "--from", help="Resume from this notebook (name, number or prefix)"),
     only: str = typer.Option(None, "--only", help="Run just this notebook"),
     run_dir: Path = typer.Option(None, "--run-dir", help="Run folder to (re)use; default runs/<timestamp>"),
     log_output: bool = typer.Option(False, "--log-output", help="Stream the notebooks' output"),
-    publish: bool = typer.Option(
-        False,
-        "--publish",
-        help="After a run without failure, copy its tables and figures over the committed tables/ and figures/",
-    ),
-):
+    publish: bool = typer.Option(False, "--publish", help="After a run without failure, copy its tables and figures "
+                                                          "over the committed tables/ and figures/")):
     "Run the paper's section notebooks in order with papermill into a run folder."
     from st_vlm_repro.reproduce import run_notebooks
     profile = profile or ctx.obj["profile"] or "mini"
@@ -110,6 +99,7 @@ def error_line(e:BaseException)->str:
     plain = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
     return msg if type(e) in plain or isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {msg}"
 
+# %% ../nbs/91_cli.ipynb #077e43c8
 def main():
     "Entry point of the `st-vlm-repro` console script: an error is one line on stderr, its traceback only with --debug."
     try:

@@ -19,7 +19,7 @@ from .kinematics import resample_track, split_at_gaps, TrackGapError
 __all__ = ['SOURCES', 'DOMAINS', 'CATEGORIES', 'LABEL_SOURCES', 'STEP', 'MAX_FRAMES', 'Source', 'Domain', 'Category',
            'LabelSource', 'Vec', 'Vec3s', 'Mat3s', 'Mat4s', 'CATEGORY_MAP', 'READERS', 'READER_MODULES', 'Track',
            'Clip', 'map_category', 'grid_times', 'cut_windows', 'se3_wxyz', 'box_corners', 'project_boxes',
-           'VisibilityFilter', 'ClipSkip', 'RawTrack', 'ClipFrames', 'assemble_clip', 'DatasetRootError',
+           'VisibilityFilter', 'ClipSkip', 'RawTrack', 'key_runs', 'ClipFrames', 'assemble_clip', 'DatasetRootError',
            'MetadataError', 'ClipTask', 'SourceReader', 'register_reader', 'get_reader', 'ClipStream', 'load_clips',
            'check_image', 'show_clip']
 
@@ -55,6 +55,7 @@ Vec3s = Annotated[np.ndarray, _array(None, 3), _ser]     # (N, 3)
 Mat3s = Annotated[np.ndarray, _array(None, 3, 3), _ser]  # (T, 3, 3)
 Mat4s = Annotated[np.ndarray, _array(None, 4, 4), _ser]  # (T, 4, 4)
 
+# %% ../nbs/02_clips.ipynb #7a3ef581
 class _Model(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=False)
     def __eq__(self, other):
@@ -71,6 +72,7 @@ def _on_grid(t:np.ndarray, step:float, what:str):
     if (bad := np.flatnonzero(np.diff(t) <= 0)).size:
         raise ValueError(f"{what} must strictly increase; index {bad[0]+1} ({t[bad[0]+1]}) follows {t[bad[0]]}")
 
+# %% ../nbs/02_clips.ipynb #e7c94804
 class Track(_Model):
     "One object in one clip: world-frame centres on the clip's 0.5 s grid, its 3D box, and its 2D box per frame."
     track_id: str                       # the dataset's instance/track id
@@ -169,13 +171,11 @@ CATEGORY_MAP: dict[str, dict[str, str]] = {
                  "human.pedestrian.construction_worker": "pedestrian", "human.pedestrian.police_officer": "pedestrian"},
     "argoverse2": {"REGULAR_VEHICLE": "car", "BUS": "bus", "SCHOOL_BUS": "bus", "ARTICULATED_BUS": "bus",
                    "TRUCK": "truck", "BOX_TRUCK": "truck", "TRUCK_CAB": "truck", "LARGE_VEHICLE": "truck",
-                   "MOTORCYCLIST": "motorcycle", "BICYCLIST": "bicycle",
-                   "PEDESTRIAN": "pedestrian", "OFFICIAL_SIGNALER": "pedestrian"},
+                   "MOTORCYCLIST": "motorcycle", "BICYCLIST": "bicycle", "PEDESTRIAN": "pedestrian",
+                   "OFFICIAL_SIGNALER": "pedestrian"},
     "nuplan": {"vehicle": "car", "bicycle": "bicycle", "pedestrian": "pedestrian"},
     "egoexo4d": {"person": "pedestrian", "wearer": "pedestrian", "pedestrian": "pedestrian"},
-    "pseudo": {c: c for c in CATEGORIES},
-    "synthetic": {c: c for c in CATEGORIES},
-}
+    "pseudo": {c: c for c in CATEGORIES}, "synthetic": {c: c for c in CATEGORIES}}
 
 def map_category(source:str, # One of `SOURCES`
                  name:str, # The dataset's own category name
@@ -195,6 +195,7 @@ def grid_times(t_start:float, # First time of the scene (s, any clock)
     n = int(np.floor((t_end - t_start + tol) / step)) + 1 if t_end >= t_start else 0
     return t_start + step * np.arange(max(n, 0))
 
+# %% ../nbs/02_clips.ipynb #9f0d4800
 def cut_windows(n_frames:int, # Grid frames in the scene
                 clip_frames:int=MAX_FRAMES, # Frames per clip (≤ 40)
                 stride:int|None=None, # Frames between clip starts (default: `clip_frames`, no overlap)
@@ -244,6 +245,7 @@ def box_corners(centers, # (N, 3) box centres
 
 _EDGES = np.array([(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)])
 
+# %% ../nbs/02_clips.ipynb #c75d8182
 def project_boxes(corners, # (N, 8, 3) world corners, one box per frame
                   world_from_camera, # (N, 4, 4) camera pose per box
                   K, # (N, 3, 3) intrinsics per box
@@ -267,9 +269,8 @@ def project_boxes(corners, # (N, 8, 3) world corners, one box per frame
     W, H = image_size
     lo = np.where(ok[..., None], uv, np.inf).min(1)
     hi = np.where(ok[..., None], uv, -np.inf).max(1)
-    out = np.stack(
-        [np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H), np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)], 1
-    )
+    out = np.stack([np.clip(lo[:, 0], 0, W), np.clip(lo[:, 1], 0, H),
+                    np.clip(hi[:, 0], 0, W), np.clip(hi[:, 1], 0, H)], 1)
     bad = ~ok.any(1) | (out[:, 2] <= out[:, 0]) | (out[:, 3] <= out[:, 1])
     out[bad] = np.nan
     return out
@@ -302,6 +303,7 @@ class ClipSkip(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason, self.detail = reason, detail
 
+# %% ../nbs/02_clips.ipynb #373dc6e7
 @dataclass
 class RawTrack:
     "One object's labels as the dataset gives them, before resampling (times on the dataset clock, seconds)."
@@ -312,6 +314,16 @@ class RawTrack:
     size: np.ndarray|None = None  # (N, 3) length, width, height
     yaw: np.ndarray|None = None   # (N,) radians about world z
 
+# %% ../nbs/02_clips.ipynb #284eaba6
+def key_runs(keys)->list[tuple[int, int]]:
+    "`(start, stop)` of each run of equal consecutive `keys`: the rows of one track, when rows come sorted by track."
+    k = np.asarray(keys, dtype=object)
+    if not len(k):
+        return []
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return list(zip(starts.tolist(), [*starts[1:].tolist(), len(k)]))
+
+# %% ../nbs/02_clips.ipynb #0a6ea3e6
 @dataclass
 class ClipFrames:
     "The frames of one clip: dataset-clock times on the grid, image paths, intrinsics and world-from-camera poses."
@@ -325,15 +337,14 @@ class ClipFrames:
 def _check_raw(rt:RawTrack, t:np.ndarray, v:np.ndarray):
     "Raise `ClipSkip` naming the track and field when a raw track has NaN/inf."
     if not np.isfinite(t).all():
-        raise ClipSkip(
-            "NaN in track",
-            f"track {rt.track_id}: times has NaN/inf at sample {int(np.flatnonzero(~np.isfinite(t))[0])}",
-        )
+        raise ClipSkip("NaN in track",
+                       f"track {rt.track_id}: times has NaN/inf at sample {int(np.flatnonzero(~np.isfinite(t))[0])}")
     if not np.isfinite(v).all():
         i, j = np.argwhere(~np.isfinite(v))[0]
         name = "centers" if j < 3 else "size" if (j < 6 and rt.size is not None) else "yaw"
         raise ClipSkip("NaN in track", f"track {rt.track_id}: {name} has NaN/inf at sample {int(i)}")
 
+# %% ../nbs/02_clips.ipynb #baf2f760
 def _track_on_grid(track_id, cat, source_category, t, v, has_size, has_yaw, rel, frames, vis, max_gap, label_source):
     "A raw track (times `t` from clip start, columns `v`) resampled at the clip's frames, filtered: `Track` or reason."
     inside = (rel >= t[0] - 1e-6) & (rel <= t[-1] + 1e-6)
@@ -362,6 +373,7 @@ def _track_on_grid(track_id, cat, source_category, t, v, has_size, has_yaw, rel,
     return Track(track_id=track_id, category=cat, times=g, centers=centers, size=size, yaw=yaw, boxes_2d=boxes,
                  label_source=label_source, source_category=source_category)
 
+# %% ../nbs/02_clips.ipynb #0d5ff9bd
 def assemble_clip(clip_id:str, source:str, split:str, scene_id:str, domain:str,
                   frames:ClipFrames, # The clip's frames
                   raw_tracks:Iterable[RawTrack], # Every object of the scene near the clip
@@ -419,36 +431,27 @@ def assemble_clip(clip_id:str, source:str, split:str, scene_id:str, domain:str,
                 rep.ok()
         if not any(isinstance(r, Track) for r in res):
             rep.skip(next((r for r in res if r != "outside clip"), "outside clip"))
-    return Clip(
-        clip_id=clip_id,
-        source=source,
-        split=split,
-        scene_id=scene_id,
-        domain=domain,
-        frame_times=rel,
-        frames=list(map(str, frames.paths)),
-        intrinsics=frames.intrinsics,
-        world_from_camera=frames.world_from_camera,
-        image_size=tuple(int(x) for x in frames.image_size),
-        tracks=tracks,
-        start_time=t0,
-        camera=camera,
-        meta=meta or {},
-    )
+    return Clip(clip_id=clip_id, source=source, split=split, scene_id=scene_id, domain=domain, frame_times=rel,
+                frames=list(map(str, frames.paths)), intrinsics=frames.intrinsics,
+                world_from_camera=frames.world_from_camera, image_size=tuple(int(x) for x in frames.image_size),
+                tracks=tracks, start_time=t0, camera=camera, meta=meta or {})
 
 # %% ../nbs/02_clips.ipynb #d1329040
 class DatasetRootError(FileNotFoundError):
     "A dataset root that is missing or lacks the expected layout."
 
+# %% ../nbs/02_clips.ipynb #5b140785
 class MetadataError(ValueError):
     "Dataset metadata that makes a whole split unreadable; the message names the file and the field."
 
+# %% ../nbs/02_clips.ipynb #3d2a6d15
 @dataclass
 class ClipTask:
     "One clip a reader can build: its id (for the skip report) and a function of no arguments that builds it."
     clip_id: str
     build: Callable[[], Clip]
 
+# %% ../nbs/02_clips.ipynb #b558cb70
 @dataclass
 class SourceReader:
     "A registered reader: how to list a split's clips, what a root must hold, and the layout to name when it does not."
@@ -462,6 +465,7 @@ READERS: dict[str, SourceReader] = {}
 READER_MODULES = {"nuscenes": "st_vlm_repro.sources.nuscenes", "argoverse2": "st_vlm_repro.sources.argoverse2",
                   "egoexo4d": "st_vlm_repro.sources.egoexo4d", "nuplan": "st_vlm_repro.sources.nuplan"}
 
+# %% ../nbs/02_clips.ipynb #4846e207
 def register_reader(source:str, required:Callable[[Path, str], list[Path]], layout:str):
     "Decorator registering `tasks(root, split, **options)` as the reader of `source`."
     def deco(tasks):
@@ -469,6 +473,7 @@ def register_reader(source:str, required:Callable[[Path, str], list[Path]], layo
         return tasks
     return deco
 
+# %% ../nbs/02_clips.ipynb #92d095a5
 def get_reader(source:str)->SourceReader:
     "The reader registered for `source`, importing its module on first use."
     if source not in READERS and source in READER_MODULES:
@@ -487,6 +492,7 @@ def _reason(e:Exception)->str:
         return "track gap"
     return type(e).__name__
 
+# %% ../nbs/02_clips.ipynb #f03284b8
 class ClipStream:
     "The clips of one split of one source, read lazily; `.report` / `.track_report` count what was read and skipped."
     def __init__(self, source, root, split, verbose=True, **options):
@@ -515,6 +521,7 @@ class ClipStream:
         if self.verbose:
             print(self.report)
 
+# %% ../nbs/02_clips.ipynb #c5743bba
 def load_clips(source:str, # nuscenes | argoverse2 | egoexo4d | nuplan (or any registered reader)
                root:Path|str, # The dataset root
                split:str, # The dataset's split (train, val, ...)

@@ -21,22 +21,11 @@ __all__ = ['DEFAULTS', 'NOT_SETTINGS', 'SettingsPath', 'find_settings_file', 'Se
            'Failed', 'parallel_map', 'SkipReport', 'manifest_diff', 'check_resume']
 
 # %% ../nbs/00_core.ipynb #6f25768e
-DEFAULTS = dict(   # the layer under settings.ini: all a package installed outside a clone reads
-    seed="0",
-    data_dir="data",
-    runs_dir="runs",
-    figures_dir="${runs_dir}/latest/figures",
-    tables_dir="${runs_dir}/latest/tables",
-    published_figures_dir="figures",
-    published_tables_dir="tables",
-    n_workers="0",
-    ray_address="",
-    step="0.5",
-    max_frames="40",
-    min_step="0.1",
-    max_gap="1.0",
-    mini_world="false",
-)
+# the layer under settings.ini: all a package installed outside a clone reads
+DEFAULTS = dict(seed="0", data_dir="data", runs_dir="runs", figures_dir="${runs_dir}/latest/figures",
+                tables_dir="${runs_dir}/latest/tables", published_figures_dir="figures", published_tables_dir="tables",
+                n_workers="0", ray_address="", step="0.5", max_frames="40", min_step="0.1", max_gap="1.0",
+                mini_world="false")
 
 # %% ../nbs/00_core.ipynb #ed474159
 def find_settings_file(start:Path|str|None=None, # Folder to search from (default: the current directory)
@@ -59,9 +48,11 @@ NOT_SETTINGS = ("ST_VLM_SETTINGS", "ST_VLM_PROFILE", "ST_VLM_DEBUG")  # environm
 class SettingsError(ValueError):
     "A setting that does not exist or has a value of the wrong type."
 
+# %% ../nbs/00_core.ipynb #1a20bf38
 class SettingsWarning(UserWarning):
     "A key of settings.ini that `Settings` has no field for (read as text)."
 
+# %% ../nbs/00_core.ipynb #0e3d25e1
 def _from_settings_folder(p:Path, info:ValidationInfo)->Path:
     "A relative path taken from the settings file's folder (`base` in the validation context; else the cwd)."
     return p if p.is_absolute() else (Path((info.context or {}).get("base") or Path.cwd())/p).resolve()
@@ -173,6 +164,7 @@ def _unknown(key:str, names:Iterable[str], where:str, source:str="")->SettingsEr
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     return SettingsError(f"{where}: unknown setting {key!r}{source}{hint}; valid keys: {', '.join(names)}")
 
+# %% ../nbs/00_core.ipynb #03f30ca9
 def _settings_layers(path:Path|None)->configparser.ConfigParser:
     "settings.ini read raw with `[DEFAULT]` as a section of its own: which section sets which key."
     layers = configparser.ConfigParser(interpolation=None, default_section="\0")
@@ -180,6 +172,7 @@ def _settings_layers(path:Path|None)->configparser.ConfigParser:
         layers.read(path)
     return layers
 
+# %% ../nbs/00_core.ipynb #33b1d941
 def load_settings(profile:str|None=None, # Profile (section of settings.ini); default `ST_VLM_PROFILE` or "mini"
                   path:Path|str|None=None, # settings.ini to read; default `find_settings_file()`
                   **overrides, # Values that win over everything else
@@ -272,6 +265,7 @@ def seed_everything(seed:int=0):
         import torch
         torch.manual_seed(seed)
 
+# %% ../nbs/00_core.ipynb #b1e7baad
 def rng(seed:int, *keys)->np.random.Generator:
     "A NumPy generator determined by `seed` and any `keys` (strings or ints), independent of call order."
     import hashlib
@@ -295,6 +289,7 @@ def atomic_path(path:Path|str, # Final destination
         if tmp.exists():
             tmp.unlink()
 
+# %% ../nbs/00_core.ipynb #0e462a61
 def atomic_write(path:Path|str, data:str|bytes)->Path:
     "Write `data` (text or bytes) to `path` atomically."
     with atomic_path(path) as tmp:
@@ -325,12 +320,14 @@ def to_jsonable(o:Any)->Any:
         return to_jsonable(dataclasses.asdict(o))
     return o
 
+# %% ../nbs/00_core.ipynb #0b93a7c4
 def write_jsonl(path:Path|str, records:Iterable, # Records to write, one JSON object per line
                )->Path:
     "Write `records` to `path` as JSON Lines, atomically."
     lines = (json.dumps(to_jsonable(r), ensure_ascii=False, sort_keys=False) + "\n" for r in records)
     return atomic_write(path, "".join(lines))
 
+# %% ../nbs/00_core.ipynb #5a2eae7c
 def iter_jsonl(path:Path|str)->Iterator[dict]:
     "Yield the JSON objects of a JSON Lines file, naming the file and line of any that does not parse."
     with open(path, encoding="utf-8") as f:
@@ -342,6 +339,7 @@ def iter_jsonl(path:Path|str)->Iterator[dict]:
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{i}: not a JSON object ({e.msg})") from None
 
+# %% ../nbs/00_core.ipynb #bd065ec7
 def read_jsonl(path:Path|str)->list[dict]:
     "The JSON objects of a JSON Lines file, as a list."
     return list(iter_jsonl(path))
@@ -390,6 +388,7 @@ class JsonlCache:
 class UnsafePathError(ValueError):
     "A path named by a data file that would leave its base folder."
 
+# %% ../nbs/00_core.ipynb #00ec51f6
 def relative_part(part:str|Path, # A relative path taken from a data file
                   base:Path|str=".", # The folder it is meant for, named in the error
                  )->Path:
@@ -402,6 +401,7 @@ def relative_part(part:str|Path, # A relative path taken from a data file
         raise UnsafePathError(f"path part {s!r} is absolute or has '..'; refused under {base}")
     return q
 
+# %% ../nbs/00_core.ipynb #8dd70e93
 def safe_join(base:Path|str, # The folder every result must stay under
               *parts:str|Path, # Relative path parts taken from a data file
              )->Path:
@@ -423,6 +423,7 @@ class Failed:
     error: str
     def __bool__(self): return False
 
+# %% ../nbs/00_core.ipynb #0dba7fe0
 def _call(fn, i, x, errors):
     try:
         return fn(x)
@@ -517,6 +518,7 @@ def manifest_diff(old:Mapping, new:Mapping, prefix:str="")->list[str]:
             out.append(f"{prefix}{k}: {a!r} -> {b!r}")
     return out
 
+# %% ../nbs/00_core.ipynb #8dad8552
 def check_resume(old:Mapping|None, # The manifest the earlier run recorded (None: nothing recorded, nothing to check)
                  new:Mapping, # This run's manifest
                  where:str, # The file or folder being resumed, named in the error

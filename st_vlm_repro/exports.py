@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, re, warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,6 +29,7 @@ def _qa_model():
         return None
     return QARecord
 
+# %% ../nbs/04b_exports.ipynb #4699193a
 def as_record(r:Any, i:int|None=None, validate:bool=True)->dict:
     "A QA record (model or dict) as a plain JSON dict, checked for the record fields (and by `QARecord` if available)."
     where = f"record {i}" if i is not None else "record"
@@ -61,6 +62,7 @@ def llava_next_frame_indices(total_frames:int, # Frames in the video
         idx = np.linspace(0, total_frames - 1, frames_upbound, dtype=int).tolist()
     return idx
 
+# %% ../nbs/04b_exports.ipynb #2dc40a9d
 def llava_next_mismatches(samples:Iterable[dict], # SFT samples; those with `meta.frame_times` (STKit) are checked
                           video_fps:float=1, frames_upbound:int=0, force_sample:bool=False)->list[str]:
     "Ids of the samples whose frames under these LLaVA-NeXT flags are not the frames their prompt lists."
@@ -82,6 +84,7 @@ def _strip_media_tokens(text:str)->str:
     "`text` without LLaVA's `<image>`/`<video>` placeholders (and the newline after each)."
     return re.sub(r"\s*<(image|video)>\n?", " ", text).strip() if ("<image>" in text or "<video>" in text) else text
 
+# %% ../nbs/04b_exports.ipynb #72cee5bd
 def record_to_sample(r:Any, # A QA record (dict or QARecord)
                      video_root:Path|str|None=None, # Joined in front of the record's relative `video` path
                      validate:bool=True,
@@ -96,12 +99,14 @@ def record_to_sample(r:Any, # A QA record (dict or QARecord)
                 meta=dict(task=r["task"], data_source=f"stkit_{r['source']}", clip_id=r["clip_id"], split=r["split"],
                           frame_times=r["frame_times"], label=r["label"]))
 
+# %% ../nbs/04b_exports.ipynb #9a10608d
 def _sample(x:Any, video_root=None)->dict:
     "An SFT sample from a QA record or an SFT sample."
     if isinstance(x, dict) and "conversations" in x:
         return x
     return record_to_sample(x, video_root)
 
+# %% ../nbs/04b_exports.ipynb #39e121b6
 def llava_entry(s:dict)->dict:
     "The LLaVA-NeXT JSON entry of an SFT sample."
     e = {"id": s["id"]}
@@ -113,6 +118,7 @@ def llava_entry(s:dict)->dict:
     e["data_source"] = s.get("meta", {}).get("data_source", s.get("source", ""))
     return e
 
+# %% ../nbs/04b_exports.ipynb #0db226c6
 def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT samples
                   out:Path|str, # The .json file to write
                   video_root:Path|str|None=None, # Prefix for the records' relative video paths (None: keep relative)
@@ -127,8 +133,7 @@ def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT sampl
             raise ValueError(f"{out}: item {i}: {e}") from None
         if s.get("video") and not str(s["video"]).endswith(".mp4"):
             warnings.warn(
-                f"{s['id']}: video {s['video']} is not an .mp4; LLaVA-NeXT reads frame folders only for ShareGPT4Video"
-            )
+                f"{s['id']}: video {s['video']} is not an .mp4; LLaVA-NeXT reads frame folders only for ShareGPT4Video")
         entries.append(llava_entry(s))
         samples.append(s)
     if bad := llava_next_mismatches(samples, video_fps, frames_upbound, force_sample):
@@ -139,19 +144,8 @@ def to_llava_json(records:Iterable, # QA records (dicts / QARecord) or SFT sampl
     return atomic_write(out, json.dumps(entries, ensure_ascii=False, indent=1))
 
 # %% ../nbs/04b_exports.ipynb #fd0273eb
-_STR_FIELDS = (
-    "id",
-    "task",
-    "clip_id",
-    "source",
-    "split",
-    "scene_id",
-    "domain",
-    "video",
-    "question",
-    "answer",
-    "template_id",
-)
+_STR_FIELDS = ("id", "task", "clip_id", "source", "split", "scene_id", "domain", "video", "question", "answer",
+               "template_id")
 
 
 def _label_columns(label)->dict:
@@ -169,6 +163,7 @@ def _label_columns(label)->dict:
         raise ValueError(f"label {label!r} is none of number, [t0, t1], colour, bool")
     return out
 
+# %% ../nbs/04b_exports.ipynb #726ffe56
 def _parquet_schema(extra_str:Sequence[str], extra_json:Sequence[str]):
     import pyarrow as pa
     obj = pa.struct([("track_id", pa.string()), ("category", pa.string()), ("colour", pa.string())])
@@ -178,6 +173,7 @@ def _parquet_schema(extra_str:Sequence[str], extra_json:Sequence[str]):
                       ("label_colour", pa.string()), ("label_bool", pa.bool_())] +
                      [(f, pa.string()) for f in extra_str] + [(f"{f}_json", pa.string()) for f in extra_json])
 
+# %% ../nbs/04b_exports.ipynb #0d3c0be6
 def to_parquet(records:Iterable, # QA records (dicts / QARecord)
                out:Path|str, # The .parquet file to write
                validate:bool=True,
@@ -209,6 +205,7 @@ def to_parquet(records:Iterable, # QA records (dicts / QARecord)
         pq.write_table(table, tmp, compression="zstd")
     return Path(out)
 
+# %% ../nbs/04b_exports.ipynb #d586136b
 def read_parquet(path:Path|str)->list[dict]:
     "The QA records of a `to_parquet` file, exactly as written (label and JSON columns decoded)."
     import pyarrow.parquet as pq
@@ -218,13 +215,8 @@ def read_parquet(path:Path|str)->list[dict]:
     for row in t:
         r = {k: v for k, v in row.items() if k not in typed and not k.endswith("_json")}
         r["label"] = json.loads(row["label_json"])
-        r.update(
-            {
-                k[:-5]: json.loads(v)
-                for k, v in row.items()
-                if k.endswith("_json") and k != "label_json" and v is not None
-            }
-        )
+        r.update({k[:-5]: json.loads(v) for k, v in row.items()
+                  if k.endswith("_json") and k != "label_json" and v is not None})
         out.append(r)
     return out
 
@@ -272,6 +264,14 @@ def _load_json_list(path:Path)->list:
         raise ValueError(f"{path}: expected a JSON list of samples, got {type(data).__name__}")
     return data
 
+# %% ../nbs/04b_exports.ipynb #da642fa3
+def _entries(paths)->Iterator[tuple[Path|str, int, Any, str]]:
+    "`(path, i, entry, where)` for each entry of one or more annotation files; `where` names the file and the entry."
+    for path in [paths] if isinstance(paths, (str, Path)) else list(paths):
+        for i, e in enumerate(_load_json_list(Path(path))):
+            yield path, i, e, f"{path}: entry {i}"
+
+# %% ../nbs/04b_exports.ipynb #48f90221
 def _check_conversations(conv, where:str)->list[dict]:
     "Alternating human/gpt turns starting with human, each a {'from', 'value'} pair; the first with one `<image>\\n`."
     if not isinstance(conv, list) or len(conv) < 2:
@@ -289,30 +289,21 @@ def _check_conversations(conv, where:str)->list[dict]:
         t["value"] = _strip_media_tokens(t["value"]) if t["from"] == "human" else t["value"]
     return out
 
+# %% ../nbs/04b_exports.ipynb #921a4aa5
 def read_llava_video(paths:Path|str|Sequence[Path|str], # LLaVA-Video-178K annotation file(s) (.json / .jsonl)
                      video_root:Path|str|None=None, # Folder the entries' `video` paths are relative to
                     )->list[dict]:
     "SFT samples of LLaVA-Video-178K annotation files."
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     out = []
-    for path in paths:
-        for i, e in enumerate(_load_json_list(Path(path))):
-            where = f"{path}: entry {i}"
-            if not isinstance(e, dict) or "video" not in e:
-                raise ValueError(f"{where}: no 'video' field")
-            from st_vlm_repro.core import safe_join          # an entry's `video` is data: it must stay under video_root
-            video = str(safe_join(video_root, e["video"])) if video_root is not None else e["video"]
-            src = e.get("data_source") or Path(path).stem
-            out.append(
-                dict(
-                    id=f"llava_video/{src}/{e.get('id', i)}",
-                    source="llava_video_178k",
-                    video=video,
-                    image=None,
-                    conversations=_check_conversations(e.get("conversations"), where),
-                    meta=dict(data_source=src, file=Path(path).name),
-                )
-            )
+    for path, i, e, where in _entries(paths):
+        if not isinstance(e, dict) or "video" not in e:
+            raise ValueError(f"{where}: no 'video' field")
+        from st_vlm_repro.core import safe_join          # an entry's `video` is data: it must stay under video_root
+        video = str(safe_join(video_root, e["video"])) if video_root is not None else e["video"]
+        src = e.get("data_source") or Path(path).stem
+        out.append(dict(id=f"llava_video/{src}/{e.get('id', i)}", source="llava_video_178k", video=video,
+                        image=None, conversations=_check_conversations(e.get("conversations"), where),
+                        meta=dict(data_source=src, file=Path(path).name)))
     return out
 
 # %% ../nbs/04b_exports.ipynb #546483d0
@@ -328,53 +319,44 @@ def _rle_box(rle:dict)->list[float]:
     x, y, w, h = (float(v) for v in mask_utils.toBbox(r))
     return [x, y, x + w, y + h]
 
+# %% ../nbs/04b_exports.ipynb #8b62dcbb
 def read_open_spatial(paths:Path|str|Sequence[Path|str], # OpenSpatialDataset annotation file(s) (.json / .jsonl)
                       image_root:Path|str|None=None, # The Open Images folder holding `<filename>.jpg`
                       image_ext:str=".jpg", # Appended to `filename`, as the official loader does
                      )->list[dict]:
     "SFT samples (image + multi-turn conversation, regions named `Region [k]`) of OpenSpatialDataset files."
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     out = []
-    for path in paths:
-        for i, e in enumerate(_load_json_list(Path(path))):
-            where = f"{path}: entry {i}"
-            if not isinstance(e, dict):
-                raise ValueError(f"{where}: not a JSON object")
-            if "filename" in e:
-                name = f"{e['filename']}{image_ext}"
-            elif "image" in e:
-                name = e["image"]
-            else:
-                raise ValueError(f"{where}: no 'filename' (or 'image') field")
-            conv = _check_conversations(e.get("conversations"), where)
-            n_masks = sum(len(_MASK.findall(t["value"])) for t in conv)
-            if e.get("bbox") is not None:
-                boxes = [[float(v) for v in b] for b in e["bbox"]]
-            elif e.get("rle") is not None:
-                boxes = [_rle_box(r) for r in e["rle"]]
-            else:
-                boxes = []
-            if n_masks != len(boxes):
-                raise ValueError(f"{where}: {n_masks} <mask> tokens but {len(boxes)} region entries (bbox/rle)")
-            regions, it = [], iter(boxes)
-            def name_region(_):
-                b = next(it)
-                if b not in regions:
-                    regions.append(b)
-                return f"Region [{regions.index(b)}]"
-            for t in conv:
-                t["value"] = _MASK.sub(name_region, t["value"])
-            image = str(Path(image_root) / name) if image_root is not None else name
-            out.append(
-                dict(
-                    id=f"open_spatial/{e.get('id', e.get('filename', i))}#{i}",
-                    source="open_spatial",
-                    video=None,
-                    image=image,
-                    conversations=conv,
-                    meta=dict(regions=regions, data_source="open_spatial", file=Path(path).name),
-                )
-            )
+    for path, i, e, where in _entries(paths):
+        if not isinstance(e, dict):
+            raise ValueError(f"{where}: not a JSON object")
+        if "filename" in e:
+            name = f"{e['filename']}{image_ext}"
+        elif "image" in e:
+            name = e["image"]
+        else:
+            raise ValueError(f"{where}: no 'filename' (or 'image') field")
+        conv = _check_conversations(e.get("conversations"), where)
+        n_masks = sum(len(_MASK.findall(t["value"])) for t in conv)
+        if e.get("bbox") is not None:
+            boxes = [[float(v) for v in b] for b in e["bbox"]]
+        elif e.get("rle") is not None:
+            boxes = [_rle_box(r) for r in e["rle"]]
+        else:
+            boxes = []
+        if n_masks != len(boxes):
+            raise ValueError(f"{where}: {n_masks} <mask> tokens but {len(boxes)} region entries (bbox/rle)")
+        regions, it = [], iter(boxes)
+        def name_region(_):
+            b = next(it)
+            if b not in regions:
+                regions.append(b)
+            return f"Region [{regions.index(b)}]"
+        for t in conv:
+            t["value"] = _MASK.sub(name_region, t["value"])
+        image = str(Path(image_root) / name) if image_root is not None else name
+        out.append(dict(id=f"open_spatial/{e.get('id', e.get('filename', i))}#{i}", source="open_spatial",
+                        video=None, image=image, conversations=conv,
+                        meta=dict(regions=regions, data_source="open_spatial", file=Path(path).name)))
     return out
 
 # %% ../nbs/04b_exports.ipynb #638bcada
@@ -396,8 +378,7 @@ def blend(stkit:Sequence, # STKit QA records or SFT samples
             raise ValueError(f"counts for {name} must be ≥ 0 or None, got {n}")
         if k > len(items):
             warnings.warn(
-                f"blend: {name} has {len(items)} samples, fewer than the {k} asked for; taking all {len(items)}"
-            )
+                f"blend: {name} has {len(items)} samples, fewer than the {k} asked for; taking all {len(items)}")
             k = len(items)
         idx = np.sort(rng(seed, "blend", name).permutation(len(items))[:k]) if k < len(items) else np.arange(len(items))
         parts += [_sample(items[i], video_root) if name == "stkit" else items[i] for i in idx]

@@ -44,6 +44,7 @@ def check_track(times, # N timestamps in seconds, strictly increasing
 class TrackGapError(ValueError):
     "A trajectory has a gap between two samples longer than the allowed `max_gap`."
 
+# %% ../nbs/01_grounding.ipynb #6bd219e6
 def _check_gaps(t, max_gap):
     if max_gap is None:
         return
@@ -52,6 +53,7 @@ def _check_gaps(t, max_gap):
         raise TrackGapError(f"gap of {t[i+1]-t[i]:.3f} s between samples at {t[i]:.3f} s and {t[i+1]:.3f} s "
                             f"exceeds max_gap={max_gap} s; split the track with split_at_gaps")
 
+# %% ../nbs/01_grounding.ipynb #e7825f54
 def split_at_gaps(times, points, max_gap:float=1.0)->list[tuple[np.ndarray, np.ndarray]]:
     "The pieces of a trajectory between gaps longer than `max_gap` seconds (pieces of one sample included)."
     t, p = np.asarray(times, dtype=float), np.asarray(points, dtype=float)
@@ -90,6 +92,7 @@ def interval_mask(times, start:float|None=None, end:float|None=None, tol:float=1
     hi = np.inf if end is None else end + tol
     return (t >= lo) & (t <= hi)
 
+# %% ../nbs/01_grounding.ipynb #2403cfb7
 def _interval(times, points, start, end):
     t, p = check_track(times, points)
     if start is not None and end is not None and end <= start:
@@ -109,6 +112,7 @@ def traveled_distance(points, # N×3 positions in metres
     t, p = _interval(times, points, start, end)
     return float(batch_traveled_distance(p[None])[0])
 
+# %% ../nbs/01_grounding.ipynb #5943a17d
 def traveling_speed(points, # N×3 positions in metres
                     times, # N timestamps in seconds
                     start:float|None=None, # Interval start in seconds (default: first sample)
@@ -130,10 +134,12 @@ def batch_step_lengths(points, # (B, N, 3) positions
     m = np.asarray(mask, dtype=bool)
     return np.where(m[..., 1:] & m[..., :-1], np.nan_to_num(d), 0.0)
 
+# %% ../nbs/01_grounding.ipynb #5b6fa744
 def batch_traveled_distance(points, mask=None)->np.ndarray:
     "(B,) metres traveled by each track: the sum of its valid step lengths."
     return batch_step_lengths(points, mask).sum(-1)
 
+# %% ../nbs/01_grounding.ipynb #c5e5a25e
 def batch_traveling_speed(points, # (B, N, 3) positions
                           times, # (N,) or (B, N) timestamps in seconds
                           mask=None, # (B, N) valid samples
@@ -180,6 +186,7 @@ def batch_clock_directions(points, # (B, N, 3) positions (x, y ground plane, z u
     hours = np.trunc(a + np.copysign(0.5, a)).astype(np.int64) % 12  # rounded half away from zero
     return np.where(moving, np.where(hours == 0, 12, hours), 0)
 
+# %% ../nbs/01_grounding.ipynb #695ee25c
 def clock_directions(points, # N×3 positions (x, y ground plane, z up)
                      min_step:float=0.1, # Shortest ground-plane step (m) that counts as moving
                     )->np.ndarray:
@@ -194,6 +201,7 @@ def movement_direction(points, min_step:float=0.1)->int:
     c = clock_directions(points, min_step)
     return int(c[np.flatnonzero(c)[-1]]) if c.any() else 0
 
+# %% ../nbs/01_grounding.ipynb #6ae45f23
 def direction_intervals(points, times, min_step:float=0.1)->list[tuple[int, float, float]]:
     "Every maximal run of steps with the same clock hour, as `(hour, t_start, t_end)`; standing still left out."
     t, p = check_track(times, points)
@@ -268,10 +276,12 @@ def ground_heading(points)->float:
     d = p[-1, :2] - p[0, :2]
     return float(np.degrees(np.arctan2(d[1], d[0]))) if np.hypot(*d) > 0 else float("nan")
 
+# %% ../nbs/01_grounding.ipynb #4d50e624
 def heading_difference(a:float, b:float)->float:
     "Unsigned angle in degrees (0..180) between two headings given in degrees."
     return float(abs((a - b + 180.0) % 360.0 - 180.0))
 
+# %% ../nbs/01_grounding.ipynb #8018c5c4
 def path_deviation(points, min_step:float=0.1)->float:
     "Largest angle (degrees) between any moving step and the path's net heading; 0 for a straight path."
     p = np.asarray(points, dtype=float)
@@ -295,15 +305,8 @@ def plot_clock_convention(ax=None):
         ax.plot([0.9*x, x], [0.9*y, y], color="0.3")
         ax.text(1.15*x, 1.15*y, str(h), ha="center", va="center", fontsize=12, weight="bold" if h in names else None)
         if h in names:
-            ax.text(
-                1.45 * x,
-                1.45 * y,
-                names[h],
-                ha="left" if h == 3 else "right" if h == 9 else "center",
-                va="center",
-                fontsize=8,
-                color="0.35",
-            )
+            ax.text(1.45 * x, 1.45 * y, names[h], ha="left" if h == 3 else "right" if h == 9 else "center", va="center",
+                    fontsize=8, color="0.35")
     ax.annotate("", (0, 0.85), (0, 0), arrowprops=dict(arrowstyle="-|>", lw=2.5, color="tab:blue"))
     ax.annotate("", (0.6, 0.6), (0, 0), arrowprops=dict(arrowstyle="-|>", lw=1.5, color="tab:orange"))
     ax.text(-0.08, 0.45, "first\nmoving\nstep", color="tab:blue", fontsize=8, ha="right")
@@ -334,9 +337,8 @@ def plot_clock_trajectory(points, # N×3 positions
     ax.plot(*p[-1, :2], "s", color="k")
     if times is not None:
         for k in range(0, len(p), 8):
-            ax.annotate(
-                f"{times[k]:g}s", p[k, :2], fontsize=7, color="0.4", xytext=(3, -10), textcoords="offset points"
-            )
+            ax.annotate(f"{times[k]:g}s", p[k, :2], fontsize=7, color="0.4", xytext=(3, -10),
+                        textcoords="offset points")
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0.5, 12.5))
     ax.figure.colorbar(sm, ax=ax, ticks=range(1, 13), label="clock hour", fraction=0.04)
     ax.set_aspect("equal")

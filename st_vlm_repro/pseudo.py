@@ -40,14 +40,13 @@ class Video:
         if (np.diff(self.times) <= 0).any():
             raise ValueError(f"video {self.name}: frame times must strictly increase")
         if self.frames is not None and tuple(self.frames.shape[:3]) != (len(self.times), self.size[1], self.size[0]):
-            raise ValueError(
-                f"video {self.name}: frames {self.frames.shape} do not match "
-                f"{len(self.times)} times at size {self.size}"
-            )
+            raise ValueError(f"video {self.name}: frames {self.frames.shape} do not match "
+                             f"{len(self.times)} times at size {self.size}")
 
     @property
     def fps(self)->float: return float(1 / np.median(np.diff(self.times)))
 
+# %% ../nbs/03_pseudo_labels.ipynb #751b4ae6
 @dataclass
 class Geometry:
     "What a 4D reconstruction gives for each frame (at the working resolution)."
@@ -67,6 +66,7 @@ class Geometry:
                 raise ValueError(f"{where}.{k}: shape {tuple(v.shape)}, expected {s}")
         return self
 
+# %% ../nbs/03_pseudo_labels.ipynb #8c087f09
 @dataclass
 class SegTracks:
     "Instance-id images (0 = background) and, per id, its class and per-frame score (0 where absent)."
@@ -75,14 +75,17 @@ class SegTracks:
     categories: dict[int, str]         # id → one of the paper's moving classes
     scores: dict[int, np.ndarray]      # id → (T,) detection/tracking score
 
+# %% ../nbs/03_pseudo_labels.ipynb #2e540b15
 @runtime_checkable
 class GeometryBackend(Protocol):
     def geometry(self, video:Video, exclude:np.ndarray|None=None)->Geometry: ...
 
+# %% ../nbs/03_pseudo_labels.ipynb #dfece930
 @runtime_checkable
 class MetricDepthBackend(Protocol):
     def metric_depth(self, video:Video, K:np.ndarray)->np.ndarray: ...
 
+# %% ../nbs/03_pseudo_labels.ipynb #23db5a68
 @runtime_checkable
 class SegTrackBackend(Protocol):
     def segment(self, video:Video, classes:Sequence[str])->SegTracks: ...
@@ -149,12 +152,12 @@ DOMAIN_DEPTH_RANGES = {"driving": (1.0, 80.0),   # road scenes: metres to a long
                        "sports": (0.5, 40.0),    # a pitch or a court: near players, a bounded field
                        "general": (0.5, 80.0)}   # everyday video (LLaVA-Video): both (our choice)
 
+# %% ../nbs/03_pseudo_labels.ipynb #f9479176
 def domain_params(domain:str="driving", **overrides)->PseudoParams:
     "`PseudoParams` for videos of `domain` (its metric depth range), with `overrides`."
     if domain not in DOMAIN_DEPTH_RANGES:
         raise ValueError(f"domain {domain!r}: expected one of {', '.join(DOMAIN_DEPTH_RANGES)}")
     return PseudoParams(**{"depth_range": DOMAIN_DEPTH_RANGES[domain], **overrides})
-
 
 # %% ../nbs/03_pseudo_labels.ipynb #12279b52
 def static_pixels(metric:np.ndarray, # (T, H, W) metric depth
@@ -186,6 +189,7 @@ def static_pixels(metric:np.ndarray, # (T, H, W) metric depth
         ok &= ((yy >= b) & (yy < H - b))[None, :, None] & ((xx >= b) & (xx < W - b))[None, None, :]
     return ok
 
+# %% ../nbs/03_pseudo_labels.ipynb #e0ee9fae
 @dataclass
 class ScaleFit:
     "The video's metric scale and its quality flags."
@@ -196,6 +200,7 @@ class ScaleFit:
     max_dev_log: float                 # max |log(s_t / k̂)|
     consistent: bool                   # False: flag this video (scale inconsistent across frames)
 
+# %% ../nbs/03_pseudo_labels.ipynb #f4549c8f
 def fit_scale(depth_rel:np.ndarray, # (T, H, W) depth up to scale
               metric:np.ndarray, # (T, H, W) metric depth
               valid:np.ndarray, # (T, H', W') from `static_pixels`
@@ -219,6 +224,7 @@ def fit_scale(depth_rel:np.ndarray, # (T, H, W) depth up to scale
     dev = float(np.abs(lp - math.log(k)).max())
     return ScaleFit(k, per, int(v.sum()), mad, dev, bool(mad <= p.scale_mad_flag and dev <= p.scale_dev_flag))
 
+# %% ../nbs/03_pseudo_labels.ipynb #70382052
 def apply_scale(geo:Geometry, # Reconstruction up to scale
                 scale, # one k̂, or (T,) per-frame scales
                )->Geometry:
@@ -261,14 +267,11 @@ def lift_frame(depth:np.ndarray, # (H, W) metric depth
         if p.drop_border and (xs.start == 0 or ys.start == 0 or xs.stop == W or ys.stop == H):
             rec["reason"] = "truncated"
         r = max(p.erode_px, int(round(p.erode_frac * min(ys.stop - ys.start, xs.stop - xs.start))))
-        me = (
-            cv2.erode(np.pad(m, 1).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))[
-                1:-1, 1:-1
-            ]
-            > 0
-            if r
-            else m
-        )
+        if r:
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
+            me = cv2.erode(np.pad(m, 1).astype(np.uint8), kernel)[1:-1, 1:-1] > 0
+        else:
+            me = m
         vv, uu = np.nonzero(me)
         if not len(vv):
             if not rec["reason"]:
@@ -334,6 +337,7 @@ def fit_ground_plane(points:np.ndarray, # (N, 3) static world points
     nrm *= np.sign(nrm @ up)   # least-variance axis (3×3 scatter, not an N×N SVD)
     return nrm, float(nrm @ c), float(inl[:, best].mean())
 
+# %% ../nbs/03_pseudo_labels.ipynb #32d9476b
 def ground_frame(normal:np.ndarray, d:float, # The plane n·x = d
                  world_from_camera0:np.ndarray, # (4, 4) first camera
                 )->np.ndarray:
@@ -362,6 +366,7 @@ def sigma_from_second_diff(pos:np.ndarray)->float:
     mad = np.median(np.abs(d2 - np.median(d2, 0)), 0) * 1.4826
     return float(np.sqrt(np.mean(mad ** 2) / 6))
 
+# %% ../nbs/03_pseudo_labels.ipynb #1516ad1d
 def running_median(pos:np.ndarray, half:int)->np.ndarray:
     "Per-axis median of the ±`half` neighbouring finite rows; the window shrinks evenly at the ends (no lag in motion)."
     out = np.full_like(pos, np.nan)
@@ -374,6 +379,7 @@ def running_median(pos:np.ndarray, half:int)->np.ndarray:
         out[idx[j]] = np.median(f[j - h:j + h + 1], 0)
     return out
 
+# %% ../nbs/03_pseudo_labels.ipynb #ba4c825a
 def rts_smooth(pos:np.ndarray, # (N, k) positions at uniform times, NaN rows missing
                dt:float, # s between rows
                q:float, # process noise (m²/s³), white acceleration
@@ -412,6 +418,7 @@ def rts_smooth(pos:np.ndarray, # (N, k) positions at uniform times, NaN rows mis
         xs[i] = xf[i] + C @ (xs[i + 1] - xp[i + 1])
     return xs[:, 0], xs[:, 1]
 
+# %% ../nbs/03_pseudo_labels.ipynb #67ac2fdd
 def sg_smooth(pos:np.ndarray, dt:float, window:float=2.0, order:int=2)->np.ndarray:
     "Savitzky-Golay smoothing (scipy) of positions (N, k) at uniform times; missing rows linearly interpolated first."
     from scipy.signal import savgol_filter
@@ -442,6 +449,7 @@ class TrackResult:
     smooth_pos: np.ndarray | None = None   # (m, 3) smoothed positions at frame rate over the span (for plots)
     smooth_times: np.ndarray | None = None
 
+# %% ../nbs/03_pseudo_labels.ipynb #c6395a72
 def process_track(name:str, category:str,
                   times:np.ndarray, # (T,) uniform frame times (s)
                   pos:np.ndarray, # (T, 3) positions at every frame, NaN where dropped
@@ -463,11 +471,8 @@ def process_track(name:str, category:str,
         bad = fin & (np.linalg.norm(pos - med, axis=1) > lim)
         n_out = int(bad.sum())
         if n_out > p.max_outlier_frac * fin.sum():
-            return [
-                TrackResult(
-                    name, category, False, "too many outliers", sigma=sig, n_outliers=n_out, n_valid=int(fin.sum())
-                )
-            ]
+            return [TrackResult(name, category, False, "too many outliers", sigma=sig, n_outliers=n_out,
+                                n_valid=int(fin.sum()))]
         pos[bad] = np.nan
         fin &= ~bad
     # split at gaps longer than max_gap
@@ -568,9 +573,9 @@ class PseudoResult:
     @property
     def kept(self)->list[TrackResult]: return [t for t in self.tracks if t.kept]
 
-def pseudo_tracks(
-    video: Video, geo: Geometry, metric: np.ndarray, seg: SegTracks, p: PseudoParams = PseudoParams()
-) -> PseudoResult:
+# %% ../nbs/03_pseudo_labels.ipynb #54776a35
+def pseudo_tracks(video: Video, geo: Geometry, metric: np.ndarray, seg: SegTracks,
+                  p: PseudoParams = PseudoParams()) -> PseudoResult:
     "Geometry core on one video: global scale, robust lifting, frame filters, ground plane, per-track smoothing, gates."
     T = len(video.times)
     W, H = video.size
@@ -582,8 +587,7 @@ def pseudo_tracks(
     valid = static_pixels(metric, seg.ids, geo.dynamic, geo.conf, p)
     fit = fit_scale(geo.depth, metric, valid, p)
     geo_m = apply_scale(
-        geo, fit.scale if p.scale_mode == "global" else np.where(np.isfinite(fit.per_frame), fit.per_frame, fit.scale)
-    )
+        geo, fit.scale if p.scale_mode == "global" else np.where(np.isfinite(fit.per_frame), fit.per_frame, fit.scale))
     if p.scale_mode not in ("global", "per_frame"):
         raise ValueError(f"scale_mode must be global or per_frame, not {p.scale_mode!r}")
     frame_rep = SkipReport("frames")
@@ -617,8 +621,7 @@ def pseudo_tracks(
         up = -geo_m.world_from_camera[:, :3, 1].mean(0)
         s = 8
         pg = PseudoParams(
-            **{**asdict(p), "scale_stride": s, "depth_range": (p.depth_range[0], min(p.depth_range[1], 40.0))}
-        )
+            **{**asdict(p), "scale_stride": s, "depth_range": (p.depth_range[0], min(p.depth_range[1], 40.0))})
         P = []
         for t in range(0, T, max(1, T // 20)):                          # ≤ 20 frames, every 8th pixel, ≤ 40 m
             vv, uu = np.nonzero(static_pixels(metric[t:t+1], seg.ids[t:t+1], None, None, pg)[0])
@@ -690,27 +693,10 @@ def pseudo_clips(res:PseudoResult, # From `pseudo_tracks`
                     boxes[i] = tuple(float(x) for x in bb)
             tracks.append(Track(track_id=r.name, category=r.category, times=tt, centers=cc, boxes_2d=boxes,
                                 label_source="pseudo", source_category=r.category))
-        clips.append(
-            Clip(
-                clip_id=f"pseudo/{video.name}/{s}",
-                source="pseudo",
-                split=split,
-                scene_id=video.name,
-                domain=domain,
-                frame_times=gt[s:e] - t0,
-                frames=list(map(str, frame_paths[s:e])),
-                intrinsics=geo.K[fidx[s:e]],
-                world_from_camera=geo.world_from_camera[fidx[s:e]],
-                image_size=(int(W), int(H)),
-                tracks=tracks,
-                start_time=float(t0),
-                camera="video",
-                meta=dict(
-                    label_source="pseudo",
-                    collection=collection,
-                    scale=res.scale.scale,
-                    scale_consistent=res.scale.consistent,
-                ),
-            )
-        )
+        clips.append(Clip(clip_id=f"pseudo/{video.name}/{s}", source="pseudo", split=split, scene_id=video.name,
+                          domain=domain, frame_times=gt[s:e] - t0, frames=list(map(str, frame_paths[s:e])),
+                          intrinsics=geo.K[fidx[s:e]], world_from_camera=geo.world_from_camera[fidx[s:e]],
+                          image_size=(int(W), int(H)), tracks=tracks, start_time=float(t0), camera="video",
+                          meta=dict(label_source="pseudo", collection=collection, scale=res.scale.scale,
+                                    scale_consistent=res.scale.consistent)))
     return clips

@@ -21,12 +21,11 @@ def project_root()->Path:
     "The folder holding `settings.ini` and `nbs/` (from the current directory upwards)."
     f = find_settings_file()
     if f is None:
-        raise FileNotFoundError(
-            "no settings.ini with a pyproject.toml or nbs/ beside it in the current folder or its parents; "
-            "run from a clone of st_vlm_repro"
-        )
+        raise FileNotFoundError("no settings.ini with a pyproject.toml or nbs/ beside it in the current folder or its "
+                                "parents; run from a clone of st_vlm_repro")
     return f.parent
 
+# %% ../nbs/90_reproduce.ipynb #c38c8647
 def section_notebooks(nbs_dir:Path|str)->list[Path]:
     "The pipeline notebooks of `nbs_dir` in paper order: `NN_name.ipynb` with NN below `TOOLING_FROM`."
     out = []
@@ -64,6 +63,7 @@ def _needed(cfg, key:str)->bool:
         return not cfg.model_size
     return True
 
+# %% ../nbs/90_reproduce.ipynb #33c997e4
 def missing_paths(cfg, notebooks:list[Path])->list[tuple[str, str, str]]:
     "(key, value, notebook) for each path the `notebooks` will read that does not exist (or is unset where required)."
     base = cfg.settings_file.parent if cfg.settings_file else Path.cwd()
@@ -81,6 +81,7 @@ def missing_paths(cfg, notebooks:list[Path])->list[tuple[str, str, str]]:
                 out.append((key, v, nb.stem))   # base/v is v itself when v is absolute
     return out
 
+# %% ../nbs/90_reproduce.ipynb #e4885817
 def preflight(cfg, notebooks:list[Path])->None:
     "Raise `FileNotFoundError` naming every missing path the `notebooks` need, with its settings key, in one message."
     if miss := missing_paths(cfg, notebooks):
@@ -105,27 +106,18 @@ def _failure(e:Exception, executed:Path)->dict:
         pass
     return res
 
+# %% ../nbs/90_reproduce.ipynb #08b1e36d
 def write_index(run_dir:Path, summary:dict, figures_dir:Path|None=None, tables_dir:Path|None=None):
     "Write the run's `summary.json` and an `index.md` linking its executed notebooks, tables and figures."
     atomic_write(run_dir/"summary.json", json.dumps(summary, indent=1))
-    lines = [
-        f"# Reproduction run {run_dir.name}",
-        "",
-        f"Profile `{summary['profile']}`."
-        + (
-            f" **`{summary['profile']}` numbers come from the synthetic mini world and small models, "
-            "not from the paper's data.**"
-            if summary.get("mini_world")
-            else ""
-        ),
-        "",
-        "| notebook | status | seconds |",
-        "|---|---|---|",
-    ]
+    lines = [f"# Reproduction run {run_dir.name}", "",
+             f"Profile `{summary['profile']}`."
+             + (f" **`{summary['profile']}` numbers come from the synthetic mini world and small models, "
+                "not from the paper's data.**" if summary.get("mini_world") else ""),
+             "", "| notebook | status | seconds |", "|---|---|---|"]
     for r in summary["notebooks"]:
         status = r["status"] + (
-            f" (cell {r.get('cell')}: {r.get('error', '')[:120]})" if r["status"] == "failed" else ""
-        )
+            f" (cell {r.get('cell')}: {r.get('error', '')[:120]})" if r["status"] == "failed" else "")
         lines.append(f"| [{r['notebook']}]({r['notebook']}.ipynb) | {status} | {r.get('seconds', '')} |")
     tables = sorted(p for p in run_dir.rglob("*") if p.suffix in (".md", ".csv") and p.name != "index.md")
     if tables_dir and Path(tables_dir).is_dir():
@@ -183,19 +175,15 @@ def run_notebooks(profile:str="mini", # Settings profile passed to every noteboo
         summary["published"] = publish_run(run_dir, published)
     return summary
 
+# %% ../nbs/90_reproduce.ipynb #ba53c66b
 def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
     "Run `notebooks` in order into `run_dir`, rewriting its summary after each; stop at the first failure."
     import papermill as pm
     cfg = load_settings(profile)
     old = json.loads((run_dir/"summary.json").read_text()) if (run_dir/"summary.json").exists() else {}
     done = {r["notebook"]: r for r in old.get("notebooks", [])}
-    summary = dict(
-        profile=profile,
-        mini_world=cfg.mini_world,
-        run_dir=str(run_dir),
-        started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
-        notebooks=[],
-    )
+    summary = dict(profile=profile, mini_world=cfg.mini_world, run_dir=str(run_dir),
+                   started=old.get("started", time.strftime("%Y-%m-%d %H:%M:%S")), notebooks=[])
     for nb in notebooks:
         done.pop(nb.stem, None)
     summary["notebooks"] = sorted(done.values(), key=lambda r: r["notebook"])
@@ -203,44 +191,28 @@ def _run_sequence(profile, notebooks, run_dir, timeout, log_output)->dict:
         print(f"▶ {nb.stem} ...", flush=True)
         t0, rec = time.time(), dict(notebook=nb.stem)
         try:
-            pm.execute_notebook(
-                str(nb),
-                str(run_dir / nb.name),
-                parameters=dict(profile=profile),
-                kernel_name="python3",
-                language="python",
-                cwd=str(nb.parent),
-                progress_bar=False,
-                log_output=log_output,
-                execution_timeout=timeout,
-            )
+            pm.execute_notebook(str(nb), str(run_dir / nb.name), parameters=dict(profile=profile),
+                                kernel_name="python3", language="python", cwd=str(nb.parent), progress_bar=False,
+                                log_output=log_output, execution_timeout=timeout)
             rec.update(status="ok")
         except Exception as e:
             rec.update(status="failed", **_failure(e, run_dir/nb.name))
         rec["seconds"] = round(time.time() - t0, 1)
-        summary["notebooks"] = sorted(
-            [r for r in summary["notebooks"] if r["notebook"] != nb.stem] + [rec], key=lambda r: r["notebook"]
-        )
+        summary["notebooks"] = sorted([r for r in summary["notebooks"] if r["notebook"] != nb.stem] + [rec],
+                                      key=lambda r: r["notebook"])
         write_index(run_dir, summary, cfg.figures_dir, cfg.tables_dir)
-        print(
-            f"  {rec['status']} in {rec['seconds']} s"
-            + (
-                f" — cell {rec.get('cell')} ({rec.get('source')!r}): {rec.get('error')}"
-                if rec["status"] == "failed"
-                else ""
-            ),
-            flush=True,
-        )
+        print(f"  {rec['status']} in {rec['seconds']} s"
+              + (f" — cell {rec.get('cell')} ({rec.get('source')!r}): {rec.get('error')}"
+                 if rec["status"] == "failed" else ""), flush=True)
         if rec["status"] == "failed":
             summary["failed"] = nb.stem
             write_index(run_dir, summary, cfg.figures_dir, cfg.tables_dir)
-            print(
-                f"Stopped at {nb.stem}. Fix it, then resume: "
-                f"st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}"
-            )
+            print(f"Stopped at {nb.stem}. Fix it, then resume: "
+                  f"st-vlm-repro reproduce --profile {profile} --from {nb.stem} --run-dir {run_dir}")
             break
     return summary
 
+# %% ../nbs/90_reproduce.ipynb #23344cee
 def publish_run(run_dir:Path|str, cfg)->list[str]:
     "Copy a run's tables and figures over the profile's `published_tables_dir` and `published_figures_dir`."
     out = []

@@ -42,30 +42,17 @@ def tokenizer_corpus(n:int=400, seed:int=0)->list[str]:
             for task, ts in pool.items():
                 q, a = ts[i % len(ts)]
                 c1, c2 = g.choice(COLOUR_NAMES, 2, replace=False)
-                f = dict(
-                    obj=object_name(c1),
-                    obj_a=object_name(c1),
-                    obj_b=object_name(c2),
-                    value=f"{g.uniform(0, 90):.1f}",
-                    span=f"between {g.integers(0, 10)}.{g.integers(0, 10)} and {g.integers(10, 20)}.5 seconds",
-                    hour=str(g.integers(1, 13)),
-                    start=f"{g.integers(0, 10)}.0",
-                    end=f"{g.integers(10, 20)}.5",
-                    greater="greater",
-                    more="more",
-                    farther="farther",
-                    longer="longer",
-                    faster="faster",
-                    higher="higher",
-                    yes_no="Yes",
-                    is_isnt="is",
-                    do_dont="do",
-                    are_arent="are",
-                )
+                f = dict(obj=object_name(c1), obj_a=object_name(c1), obj_b=object_name(c2),
+                         value=f"{g.uniform(0, 90):.1f}",
+                         span=f"between {g.integers(0, 10)}.{g.integers(0, 10)} and {g.integers(10, 20)}.5 seconds",
+                         hour=str(g.integers(1, 13)), start=f"{g.integers(0, 10)}.0", end=f"{g.integers(10, 20)}.5",
+                         greater="greater", more="more", farther="farther", longer="longer", faster="faster",
+                         higher="higher", yes_no="Yes", is_isnt="is", do_dont="do", are_arent="are")
                 out += [fill_template(q, **f), fill_template(a, **f)]
         out.append(common_prompt(np.arange(0, 8) * 0.5, [str(c) for c in g.choice(COLOUR_NAMES, 2, replace=False)]))
     return out + ["user assistant system You are a helpful assistant. yes no I cannot tell."] * 20
 
+# %% ../nbs/06a_tiny_model.ipynb #c7648412
 def train_tokenizer(corpus:list[str], vocab_size:int=1024,
                     special_tokens:list[str]=SPECIAL_TOKENS, # Special tokens (the first three: pad, chat start/end)
                     named_tokens:dict|None=None, # Attributes a processor reads, e.g. {"video_token": "<video>"}
@@ -94,89 +81,58 @@ def _write_llava_onevision(out:Path, seed:int, image_size:int, patch_size:int, v
                            vocab_rows:int|None=None, tokenizer_vocab:int=1024)->Path:
     "A random-init LLaVA-OneVision of the given SigLIP / Qwen2 shapes with the offline tokenizer and processors."
     import torch
-    from transformers import (
-        LlavaOnevisionConfig,
-        LlavaOnevisionForConditionalGeneration,
-        LlavaOnevisionImageProcessor,
-        LlavaOnevisionProcessor,
-        LlavaOnevisionVideoProcessor,
-        Qwen2Config,
-        SiglipVisionConfig,
-    )
+    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
+                              LlavaOnevisionImageProcessor, LlavaOnevisionProcessor, LlavaOnevisionVideoProcessor,
+                              Qwen2Config, SiglipVisionConfig)
     torch.manual_seed(seed)
     tok = train_tokenizer(tokenizer_corpus(seed=seed), tokenizer_vocab)
     size = {"height": image_size, "width": image_size}
-    proc = LlavaOnevisionProcessor(
-        image_processor=LlavaOnevisionImageProcessor(
-            size=size, crop_size=size, image_grid_pinpoints=[[image_size, image_size]]
-        ),
-        video_processor=LlavaOnevisionVideoProcessor(size=size),
-        tokenizer=tok,
-        chat_template=CHAT_TEMPLATE,
-        num_image_tokens=(image_size // patch_size) ** 2,
-        vision_feature_select_strategy="full",
-        vision_aspect_ratio="anyres_max_1",
-    )
+    image_proc = LlavaOnevisionImageProcessor(size=size, crop_size=size,
+                                              image_grid_pinpoints=[[image_size, image_size]])
+    proc = LlavaOnevisionProcessor(image_processor=image_proc, video_processor=LlavaOnevisionVideoProcessor(size=size),
+                                   tokenizer=tok, chat_template=CHAT_TEMPLATE,
+                                   num_image_tokens=(image_size // patch_size) ** 2,
+                                   vision_feature_select_strategy="full", vision_aspect_ratio="anyres_max_1")
     if vocab_rows is not None and vocab_rows < len(tok):
         raise ValueError(f"vocab_rows {vocab_rows} < the tokenizer's {len(tok)} tokens")
-    cfg = LlavaOnevisionConfig(
-        vision_config=SiglipVisionConfig(**vision, image_size=image_size, patch_size=patch_size),
-        text_config=Qwen2Config(
-            vocab_size=vocab_rows or len(tok),
-            **text,
-            max_position_embeddings=32768,
-            tie_word_embeddings=True,
-            eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
-            pad_token_id=tok.pad_token_id,
-        ),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        video_token_index=tok.convert_tokens_to_ids("<video>"),
-        image_grid_pinpoints=[[image_size, image_size]],
-        vision_aspect_ratio="anyres_max_1",
-        vision_feature_select_strategy="full",
-    )
+    vision_cfg = SiglipVisionConfig(**vision, image_size=image_size, patch_size=patch_size)
+    text_cfg = Qwen2Config(vocab_size=vocab_rows or len(tok), **text, max_position_embeddings=32768,
+                           tie_word_embeddings=True, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+                           pad_token_id=tok.pad_token_id)
+    cfg = LlavaOnevisionConfig(vision_config=vision_cfg, text_config=text_cfg,
+                               image_token_index=tok.convert_tokens_to_ids("<image>"),
+                               video_token_index=tok.convert_tokens_to_ids("<video>"),
+                               image_grid_pinpoints=[[image_size, image_size]], vision_aspect_ratio="anyres_max_1",
+                               vision_feature_select_strategy="full")
     model = LlavaOnevisionForConditionalGeneration(cfg)
     model.generation_config.eos_token_id = cfg.text_config.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     out = Path(out)
     model.save_pretrained(out)
     proc.save_pretrained(out)
-    atomic_write(
-        out / RANDOM_INIT_MARK,
-        json.dumps(dict(seed=seed, image_size=image_size, patch_size=patch_size, vision=vision, text=text)),
-    )
+    atomic_write(out / RANDOM_INIT_MARK,
+                 json.dumps(dict(seed=seed, image_size=image_size, patch_size=patch_size, vision=vision, text=text)))
     return out
 
+# %% ../nbs/06a_tiny_model.ipynb #8201e76a
 def is_random_init(path:Path|str)->bool:
     "Whether the model folder was written by this module with random weights (and not, e.g., real weights put there)."
     return (Path(path)/RANDOM_INIT_MARK).is_file()
 
+# %% ../nbs/06a_tiny_model.ipynb #2c0e96e4
 def make_tiny_llava_onevision(out:Path|str, # Folder to write the model into
                               seed:int=0, image_size:int=64, patch_size:int=16,
                               vision_hidden:int=32, text_hidden:int=64, layers:int=2, vocab_size:int=1024,
                              )->Path:
     "Write a tiny random-init LLaVA-OneVision (real classes, offline tokenizer) to `out`; return the folder."
-    return _write_llava_onevision(
-        Path(out),
-        seed,
-        image_size,
-        patch_size,
-        dict(
-            hidden_size=vision_hidden,
-            intermediate_size=2 * vision_hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-        ),
-        dict(
-            hidden_size=text_hidden,
-            intermediate_size=2 * text_hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-        ),
-        tokenizer_vocab=vocab_size,
-    )
+    return _write_llava_onevision(Path(out), seed, image_size, patch_size,
+                                  dict(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden,
+                                       num_hidden_layers=layers, num_attention_heads=2),
+                                  dict(hidden_size=text_hidden, intermediate_size=2 * text_hidden,
+                                       num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1),
+                                  tokenizer_vocab=vocab_size)
 
+# %% ../nbs/06a_tiny_model.ipynb #07924f6c
 def load_vlm(path:Path|str, device:str="cpu", dtype=None):
     "Processor and model from a local folder (a tiny one from here or a real checkpoint), in eval mode."
     import torch
@@ -186,42 +142,28 @@ def load_vlm(path:Path|str, device:str="cpu", dtype=None):
         raise FileNotFoundError(f"{path} is not a model folder (no config.json)")
     proc = AutoProcessor.from_pretrained(path)
     model = AutoModelForImageTextToText.from_pretrained(
-        path, dtype=dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-    )
+        path, dtype=dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32))
     return proc, model.to(device).eval()
 
 # %% ../nbs/06a_tiny_model.ipynb #5e7ebf3e
 QWEN2_VOCAB = 151_936   # embedding rows of Qwen2 (LLaVA-OneVision's language model)
 
-MODEL_SIZES = {  # image size, patch, SigLIP and Qwen2 shapes, embedding rows (None: the tokenizer's)
-    "tiny": dict(
-        image_size=64,
-        patch_size=16,
-        vocab_rows=None,
-        vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
-        text=dict(
-            hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1
-        ),
-    ),
-    "small": dict(
-        image_size=64,
-        patch_size=8,
-        vocab_rows=QWEN2_VOCAB,
-        vision=dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
-        text=dict(
-            hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2
-        ),
-    ),
-    "mid": dict(
-        image_size=384,
-        patch_size=14,
-        vocab_rows=QWEN2_VOCAB,
-        vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16),
-        text=dict(
-            hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2
-        ),
-    ),
+# per size: image size, patch, SigLIP and Qwen2 shapes, embedding rows (None: the tokenizer's)
+MODEL_SIZES = {
+    "tiny": dict(image_size=64, patch_size=16, vocab_rows=None,
+                 vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
+                 text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                           num_key_value_heads=1)),
+    "small": dict(image_size=64, patch_size=8, vocab_rows=QWEN2_VOCAB,
+                  vision=dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
+                  text=dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
+                            num_key_value_heads=2)),
+    "mid": dict(image_size=384, patch_size=14, vocab_rows=QWEN2_VOCAB,
+                vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16),
+                text=dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                          num_key_value_heads=2)),
 }
+
 
 def make_llava_onevision(out:Path|str, # Folder to write the model into
                          size:str="tiny", # A key of `MODEL_SIZES`
@@ -263,21 +205,25 @@ def _family_tokenizer(named:dict, seed:int, vocab_size:int, eos:str="<|im_end|>"
     special = list(dict.fromkeys(SPECIAL_TOKENS[:3] + [eos] + list(named.values())))
     return train_tokenizer(tokenizer_corpus(seed=seed), vocab_size, special_tokens=special, named_tokens=named, eos=eos)
 
+# %% ../nbs/06a_tiny_model.ipynb #aacc6703
 def _qwen_text(tok, **kw)->dict:
     "A 2-layer language model's config for `tok`."
     return dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
                 num_key_value_heads=1, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None,
                 **kw)
 
+# %% ../nbs/06a_tiny_model.ipynb #a3b0e118
 def _ids(tok, **names)->dict:
     "Config fields holding token ids, from token names."
     return {k: tok.convert_tokens_to_ids(v) for k, v in names.items()}
 
+# %% ../nbs/06a_tiny_model.ipynb #eaa804c0
 def _qwen_ids(tok)->dict:
     "The Qwen families' vision token ids."
     return _ids(tok, image_token_id="<|image_pad|>", video_token_id="<|video_pad|>",
                 vision_start_token_id="<|vision_start|>", vision_end_token_id="<|vision_end|>")
 
+# %% ../nbs/06a_tiny_model.ipynb #adc73691
 def _tiny_qwen2_5_vl(seed, image_size, vocab_size):
     "Processor and random-init model of a tiny Qwen2.5-VL."
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
@@ -292,6 +238,7 @@ def _tiny_qwen2_5_vl(seed, image_size, vocab_size):
     cfg = Qwen2_5_VLConfig(vision_config=vision, text_config=text, **_qwen_ids(tok))
     return proc, Qwen2_5_VLForConditionalGeneration(cfg)
 
+# %% ../nbs/06a_tiny_model.ipynb #16a2cacb
 def _tiny_qwen3_vl(seed, image_size, vocab_size):
     "Processor and random-init model of a tiny Qwen3-VL."
     from transformers import (Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen2VLImageProcessor,
@@ -308,6 +255,7 @@ def _tiny_qwen3_vl(seed, image_size, vocab_size):
     cfg = Qwen3VLConfig(vision_config=vision, text_config=text, **_qwen_ids(tok))
     return proc, Qwen3VLForConditionalGeneration(cfg)
 
+# %% ../nbs/06a_tiny_model.ipynb #37cc2adf
 def _tiny_internvl(seed, image_size, vocab_size):
     "Processor and random-init model of a tiny InternVL (HF classes)."
     from transformers import (GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration,
@@ -325,6 +273,7 @@ def _tiny_internvl(seed, image_size, vocab_size):
                          image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"), image_seq_length=seq)
     return proc, InternVLForConditionalGeneration(cfg)
 
+# %% ../nbs/06a_tiny_model.ipynb #11905f55
 def _tiny_smolvlm2(seed, image_size, vocab_size):
     "Processor and random-init model of a tiny SmolVLM2."
     from transformers import (SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessor, SmolVLMProcessor,
@@ -344,10 +293,11 @@ def _tiny_smolvlm2(seed, image_size, vocab_size):
                         image_token_id=tok.convert_tokens_to_ids("<image>"))
     return proc, SmolVLMForConditionalGeneration(cfg)
 
+# llava_video is None: LLaVA-Video's HF checkpoints are LLaVA-OneVision classes, so it is our tiny OneVision
 TINY_FAMILIES = {"qwen2_5_vl": _tiny_qwen2_5_vl, "qwen3_vl": _tiny_qwen3_vl, "internvl": _tiny_internvl,
-                 "smolvlm2": _tiny_smolvlm2,
-                 "llava_video": None}   # LLaVA-Video's HF checkpoints are LLaVA-OneVision classes: our tiny OneVision
+                 "smolvlm2": _tiny_smolvlm2, "llava_video": None}
 
+# %% ../nbs/06a_tiny_model.ipynb #474c4f96
 def make_tiny_vlm(out:Path|str, # Folder to write the model into
                   family:str="llava_video", # A key of `TINY_FAMILIES`
                   seed:int=0, image_size:int=64, vocab_size:int=600)->Path:

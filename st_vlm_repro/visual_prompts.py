@@ -36,6 +36,7 @@ def box_thickness(width:int, height:int)->int:
     "Default outline width in pixels for an image of this size."
     return max(2, round(min(width, height) / 150))
 
+# %% ../nbs/04a_visual_prompts.ipynb #f3a9c37a
 def _draw_inplace(img:np.ndarray, boxes:Iterable[tuple[Sequence[float], tuple[int, int, int]]], thickness:int):
     "Draw `(box, colour)` outlines on `img` (colour already in the image's channel order), in place."
     H, W = img.shape[:2]
@@ -45,6 +46,7 @@ def _draw_inplace(img:np.ndarray, boxes:Iterable[tuple[Sequence[float], tuple[in
         cv2.rectangle(img, a, b, c, thickness, lineType=cv2.LINE_8)
     return img
 
+# %% ../nbs/04a_visual_prompts.ipynb #c650ad25
 def draw_boxes(image_rgb:np.ndarray, # H×W×3 uint8 RGB image
                boxes:Sequence[tuple[Sequence[float], str]], # (box (x0, y0, x1, y1) in px, colour name) pairs
                thickness:int|None=None, # Outline width in px (default `box_thickness`)
@@ -57,12 +59,8 @@ def draw_boxes(image_rgb:np.ndarray, # H×W×3 uint8 RGB image
     return _draw_inplace(img.copy(), [(b, colour_rgb(c)) for b, c in boxes], t)
 
 # %% ../nbs/04a_visual_prompts.ipynb #74e6e663
-_REDUCED = {
-    1: cv2.IMREAD_COLOR,
-    2: cv2.IMREAD_REDUCED_COLOR_2,
-    4: cv2.IMREAD_REDUCED_COLOR_4,
-    8: cv2.IMREAD_REDUCED_COLOR_8,
-}
+_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 def _reduction(src:tuple[int, int], out:tuple[int, int])->int:
@@ -72,6 +70,7 @@ def _reduction(src:tuple[int, int], out:tuple[int, int])->int:
             return k
     return 1
 
+# %% ../nbs/04a_visual_prompts.ipynb #bc5a341a
 def _read_frame(path:str|Path, k:int=1, expect:tuple[int, int]|None=None, where:str="")->np.ndarray:
     "Decode a frame file to BGR at 1/k scale, checking it exists, is complete, has size `expect` (w, h) at full scale."
     p = Path(path)
@@ -129,9 +128,8 @@ def make_test_clip(folder:Path|str, # Where to write the JPEG frames
             bx = (max(x0, 0.0), max(y0, 0.0), min(x1, W), min(y1, H))
             if bx[2] - bx[0] < 4 or bx[3] - bx[1] < 4:
                 continue  # out of the image: not visible in this frame
-            cv2.rectangle(
-                img, (int(bx[0]), int(bx[1])), (int(bx[2]) - 1, int(bx[3]) - 1), tuple(int(v) for v in fill[j]), -1
-            )
+            cv2.rectangle(img, (int(bx[0]), int(bx[1])), (int(bx[2]) - 1, int(bx[3]) - 1),
+                          tuple(int(v) for v in fill[j]), -1)
             boxes[j][i] = tuple(float(v) for v in bx)
         p = folder / f"{clip_id.replace('/', '_')}_{i:02d}.jpg"
         cv2.imwrite(str(p), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -141,25 +139,17 @@ def make_test_clip(folder:Path|str, # Where to write the JPEG frames
                     centers=np.stack([t * vel[j, 0] / 50, np.full(n_frames, 10.0 + j), np.zeros(n_frames)], 1))
               for j in range(n_objects)]
     K = np.array([[W, 0, W/2], [0, W, H/2], [0, 0, 1.0]])
-    return Clip(
-        clip_id=clip_id,
-        source="synthetic",
-        split="train",
-        scene_id=clip_id.split("/")[1] if "/" in clip_id else "test",
-        domain="driving",
-        frame_times=t,
-        frames=paths,
-        intrinsics=np.repeat(K[None], n_frames, 0),
-        world_from_camera=np.repeat(np.eye(4)[None], n_frames, 0),
-        image_size=(W, H),
-        tracks=tracks,
-    )
+    return Clip(clip_id=clip_id, source="synthetic", split="train",
+                scene_id=clip_id.split("/")[1] if "/" in clip_id else "test", domain="driving", frame_times=t,
+                frames=paths, intrinsics=np.repeat(K[None], n_frames, 0),
+                world_from_camera=np.repeat(np.eye(4)[None], n_frames, 0), image_size=(W, H), tracks=tracks)
 
 # %% ../nbs/04a_visual_prompts.ipynb #b86fcb00
 def frame_name(t:float)->str:
     "File name of the frame at time `t` (s) in a frame-folder visual prompt."
     return f"{t:08.3f}.jpg"
 
+# %% ../nbs/04a_visual_prompts.ipynb #18d9d811
 def _out_size(src:tuple[int, int], size, even:bool)->tuple[int, int]:
     "Output (w, h): `size` (w, h), or int = longer side keeping the aspect ratio; even numbers when `even`."
     W, H = src
@@ -174,6 +164,7 @@ def _out_size(src:tuple[int, int], size, even:bool)->tuple[int, int]:
         raise ValueError(f"size {size!r} gives a {w}×{h} image")
     return (w - w % 2, h - h % 2) if even else (w, h)
 
+# %% ../nbs/04a_visual_prompts.ipynb #b33c5c68
 def _check_objects(clip:Clip, objects)->list[tuple[Track, tuple[int, int, int]]]:
     "Tracks and BGR colours of `objects` [(track_id, colour)], checking ids exist and colours are known and distinct."
     names = [c for _, c in objects]
@@ -181,6 +172,7 @@ def _check_objects(clip:Clip, objects)->list[tuple[Track, tuple[int, int, int]]]
         raise ValueError(f"objects share a box colour: {names}; each object needs its own")
     return [(clip.track(tid), colour_rgb(c)[::-1]) for tid, c in objects]
 
+# %% ../nbs/04a_visual_prompts.ipynb #822e97e4
 class _Mp4Writer:
     "H.264 writer with one frame per clip time (pts in ms)."
     def __init__(self, path, size, quality, preset, threads):
@@ -280,6 +272,7 @@ def frame_indices(all_times:np.ndarray, n:int|None, times, repeat:bool=False)->n
         raise ValueError(f"n must be ≥ 1, got {n}")
     return np.linspace(0, T - 1, n).astype(int)     # as LLaVA-NeXT's loader: np.linspace(..., dtype=int)
 
+# %% ../nbs/04a_visual_prompts.ipynb #43c4fea1
 def read_video_frames(path:Path|str, # An .mp4 visual prompt or a frame folder
                       n:int|None=None, # Sample this many frames uniformly (None: all)
                       times:Sequence[float]|None=None, # Or: the frame nearest to each of these times (s)

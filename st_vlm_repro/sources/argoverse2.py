@@ -13,7 +13,7 @@ import pyarrow.feather as pf
 
 from ..core import UnsafePathError, parallel_map, safe_join
 from ..clips import (ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter, assemble_clip, check_image,
-                                cut_windows, register_reader, se3_wxyz, STEP)
+    cut_windows, key_runs, register_reader, se3_wxyz, STEP)
 from ..mini_world import Scene, register_writer, render, uuid_for
 
 # %% auto #0
@@ -26,33 +26,22 @@ AV2_CATEGORY = {"car": "REGULAR_VEHICLE", "bus": "BUS", "truck": "BOX_TRUCK", "m
 AV2_RIDDEN = {"BICYCLIST": "BICYCLE", "MOTORCYCLIST": "MOTORCYCLE"}
 _f64 = pa.float64()
 ANNOTATION_SCHEMA = pa.schema(
-    [
-        ("timestamp_ns", pa.int64()),
-        ("track_uuid", pa.string()),
-        ("category", pa.string()),
-        *[(c, _f64) for c in ("length_m", "width_m", "height_m", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")],
-        ("num_interior_pts", pa.int64()),
-    ]
-)
+    [("timestamp_ns", pa.int64()), ("track_uuid", pa.string()), ("category", pa.string()),
+     *[(c, _f64) for c in ("length_m", "width_m", "height_m", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")],
+     ("num_interior_pts", pa.int64())])
 POSE_SCHEMA = pa.schema(
-    [("timestamp_ns", pa.int64()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]]
-)
+    [("timestamp_ns", pa.int64()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]])
 SENSOR_POSE_SCHEMA = pa.schema(
-    [("sensor_name", pa.string()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]]
-)
+    [("sensor_name", pa.string()), *[(c, _f64) for c in ("qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")]])
 INTRINSICS_SCHEMA = pa.schema(
-    [
-        ("sensor_name", pa.string()),
-        *[(c, _f64) for c in ("fx_px", "fy_px", "cx_px", "cy_px", "k1", "k2", "k3")],
-        ("height_px", pa.uint16()),
-        ("width_px", pa.uint16()),
-    ]
-)
+    [("sensor_name", pa.string()), *[(c, _f64) for c in ("fx_px", "fy_px", "cx_px", "cy_px", "k1", "k2", "k3")],
+     ("height_px", pa.uint16()), ("width_px", pa.uint16())])
 
 def _write_feather(path:Path, rows:dict, schema:pa.Schema):
     path.parent.mkdir(parents=True, exist_ok=True)
     pf.write_feather(pa.table(rows, schema=schema), str(path), compression="uncompressed")
 
+# %% ../../nbs/02c_argoverse2.ipynb #50c2e5a8
 def _quats(R:np.ndarray)->np.ndarray:
     "(N, 4) w, x, y, z quaternions of (N, 3, 3) rotations."
     from scipy.spatial.transform import Rotation
@@ -60,13 +49,13 @@ def _quats(R:np.ndarray)->np.ndarray:
     q = q[:, [3, 0, 1, 2]]
     return q * np.where(q[:, :1] < 0, -1, 1)
 
+# %% ../../nbs/02c_argoverse2.ipynb #360efe5a
 def _render_frames(args):
     scene, cam, jobs, quality = args
     for idx, path in jobs:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(
-            cv2.imencode(".jpg", render(scene, cam, idx), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
-        )
+            cv2.imencode(".jpg", render(scene, cam, idx), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes())
 
 # %% ../../nbs/02c_argoverse2.ipynb #5ee33d7b
 @register_writer("argoverse2")
@@ -89,20 +78,9 @@ def write_argoverse2(scenes:list[Scene], # Ground-truth scenes (sports scenes ar
         ticks = np.union1d(sweeps, cams)
         q = _quats(sc.world_from_ego[ticks, :3, :3])
         t = sc.world_from_ego[ticks, :3, 3]
-        _write_feather(
-            d / "city_SE3_egovehicle.feather",
-            dict(
-                timestamp_ns=[ns(i) for i in ticks],
-                qw=q[:, 0],
-                qx=q[:, 1],
-                qy=q[:, 2],
-                qz=q[:, 3],
-                tx_m=t[:, 0],
-                ty_m=t[:, 1],
-                tz_m=t[:, 2],
-            ),
-            POSE_SCHEMA,
-        )
+        _write_feather(d / "city_SE3_egovehicle.feather",
+                       dict(timestamp_ns=[ns(i) for i in ticks], qw=q[:, 0], qx=q[:, 1], qy=q[:, 2], qz=q[:, 3],
+                            tx_m=t[:, 0], ty_m=t[:, 1], tz_m=t[:, 2]), POSE_SCHEMA)
         c = sc.cameras[camera]
         qc = _quats(c.ego_from_camera[None, :3, :3])[0]
         tc = c.ego_from_camera[:3, 3]
@@ -128,8 +106,7 @@ def write_argoverse2(scenes:list[Scene], # Ground-truth scenes (sports scenes ar
             yaw = a.yaw[r] - ego_yaw
             dist = np.linalg.norm(p[:, :2], axis=1)
             cats = [AV2_CATEGORY[a.category]] + (
-                [AV2_RIDDEN[AV2_CATEGORY[a.category]]] if AV2_CATEGORY[a.category] in AV2_RIDDEN else []
-            )
+                [AV2_RIDDEN[AV2_CATEGORY[a.category]]] if AV2_CATEGORY[a.category] in AV2_RIDDEN else [])
             for cat in cats:
                 rows["timestamp_ns"] += [ns(i) for i in sw]
                 rows["track_uuid"] += [uuid_for("av2", sc.scene_id, a.agent_id, cat)] * len(sw)
@@ -145,12 +122,10 @@ def write_argoverse2(scenes:list[Scene], # Ground-truth scenes (sports scenes ar
                 rows["tz_m"] += list(p[:, 2])
                 rows["num_interior_pts"] += [int(max(1, 3000 / max(x, 1) ** 1.5)) for x in dist]
         order = np.lexsort((rows["track_uuid"], rows["timestamp_ns"]))
-        _write_feather(
-            d / "annotations.feather", {k: [v[i] for i in order] for k, v in rows.items()}, ANNOTATION_SCHEMA
-        )
+        _write_feather(d / "annotations.feather", {k: [v[i] for i in order] for k, v in rows.items()},
+                       ANNOTATION_SCHEMA)
         jobs.append(
-            (sc, camera, [(i, str(d / "sensors/cameras/ring_front_center" / f"{ns(i)}.jpg")) for i in cams], quality)
-        )
+            (sc, camera, [(i, str(d / "sensors/cameras/ring_front_center" / f"{ns(i)}.jpg")) for i in cams], quality))
     parallel_map(_render_frames, jobs, n_workers=n_workers, progress=len(jobs) > 8, desc="AV2 ring_front_center frames")
     return out
 
@@ -170,8 +145,10 @@ def read_table(path:Path, columns:tuple[str, ...])->pa.Table:
         raise ClipSkip("corrupt table", f"{path}: no column {missing[0]!r}")
     return t
 
+# %% ../../nbs/02c_argoverse2.ipynb #46771797
 def _yaw_of(qw, qx, qy, qz): return np.arctan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz))
 
+# %% ../../nbs/02c_argoverse2.ipynb #1378b565
 class _Log:
     "Per-log data shared by the clips of one log, loaded once: annotation columns, pose table, camera model."
     def __init__(self, loader, log_id, cam, ann:pa.Table):
@@ -194,10 +171,8 @@ class _Log:
         col = lambda c: t.column(c).to_numpy()
         ts = col("timestamp_ns").astype(np.int64)
         o = np.argsort(ts, kind="stable")
-        T = se3_wxyz(
-            np.stack([col(c) for c in ("tx_m", "ty_m", "tz_m")], 1),
-            np.stack([col(c) for c in ("qw", "qx", "qy", "qz")], 1),
-        )
+        T = se3_wxyz(np.stack([col(c) for c in ("tx_m", "ty_m", "tz_m")], 1),
+                     np.stack([col(c) for c in ("qw", "qx", "qy", "qz")], 1))
         self._poses = (ts[o], T[o])
     def poses(self, ts)->np.ndarray:
         "(N, 4, 4) city_SE3_ego at exact timestamps `ts` (ns); `ClipSkip('pose missing')` names the first absent one."
@@ -219,27 +194,20 @@ class _Log:
             for f in ("egovehicle_SE3_sensor", "intrinsics"):
                 if not (p := cal / f"{f}.feather").is_file():
                     raise ClipSkip("missing file", f"{p} does not exist")
-            ext = read_table(
-                cal / "egovehicle_SE3_sensor.feather", ("sensor_name", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")
-            ).to_pydict()
-            itr = read_table(
-                cal / "intrinsics.feather", ("sensor_name", "fx_px", "fy_px", "cx_px", "cy_px", "width_px", "height_px")
-            ).to_pydict()
+            ext = read_table(cal / "egovehicle_SE3_sensor.feather",
+                             ("sensor_name", "qw", "qx", "qy", "qz", "tx_m", "ty_m", "tz_m")).to_pydict()
+            itr = read_table(cal / "intrinsics.feather",
+                             ("sensor_name", "fx_px", "fy_px", "cx_px", "cy_px", "width_px", "height_px")).to_pydict()
             if self.cam not in ext["sensor_name"] or self.cam not in itr["sensor_name"]:
                 raise ClipSkip("calibration missing", f"{self.log_id}: no calibration row for {self.cam}")
             i, j = ext["sensor_name"].index(self.cam), itr["sensor_name"].index(self.cam)
-            T = se3_wxyz(
-                [[ext[k][i] for k in ("tx_m", "ty_m", "tz_m")]], [[ext[k][i] for k in ("qw", "qx", "qy", "qz")]]
-            )[0]
+            T = se3_wxyz([[ext[k][i] for k in ("tx_m", "ty_m", "tz_m")]],
+                         [[ext[k][i] for k in ("qw", "qx", "qy", "qz")]])[0]
             self._camera = PinholeCamera(
                 ego_SE3_cam=SE3(rotation=T[:3, :3], translation=T[:3, 3]),
-                intrinsics=Intrinsics(
-                    *(float(itr[k][j]) for k in ("fx_px", "fy_px", "cx_px", "cy_px")),
-                    width_px=int(itr["width_px"][j]),
-                    height_px=int(itr["height_px"][j]),
-                ),
-                cam_name=self.cam,
-            )
+                intrinsics=Intrinsics(*(float(itr[k][j]) for k in ("fx_px", "fy_px", "cx_px", "cy_px")),
+                                      width_px=int(itr["width_px"][j]), height_px=int(itr["height_px"][j])),
+                cam_name=self.cam)
         return self._camera
 
 # %% ../../nbs/02c_argoverse2.ipynb #08f3f74b
@@ -274,30 +242,13 @@ def _av2_clip(log:_Log, sweeps, grid, a, b, split, visibility, max_gap, check_im
     code = log.codes[m]
     order = np.lexsort((t, code))
     cs = code[order]
-    starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
-    ends = np.r_[starts[1:], len(order)]
     cats, lwh, t, world, yaw = log.cats[m][order], log.lwh[m][order], t[order], world[order], yaw[order]
-    raws = [
-        RawTrack(str(log.uuids[cs[s]]), str(cats[s]), t[s:e], world[s:e], lwh[s:e], yaw[s:e])
-        for s, e in zip(starts, ends)
-    ]
+    raws = [RawTrack(str(log.uuids[cs[s]]), str(cats[s]), t[s:e], world[s:e], lwh[s:e], yaw[s:e])
+            for s, e in key_runs(cs)]
     frames = ClipFrames(STEP * np.arange(b - a), paths, np.repeat(cam.intrinsics.K[None], b - a, 0), poses, (W, H))
-    c = assemble_clip(
-        f"argoverse2/{log.log_id}/{a:02d}",
-        "argoverse2",
-        split,
-        log.log_id,
-        "driving",
-        frames,
-        raws,
-        "lidar",
-        visibility,
-        max_gap,
-        track_report,
-        log.cam,
-        on_gap=on_gap,
-        meta=dict(sweep_timestamps_ns=[int(sweeps[g]) for g in grid[a:b]]),
-    )
+    c = assemble_clip(f"argoverse2/{log.log_id}/{a:02d}", "argoverse2", split, log.log_id, "driving", frames, raws,
+                      "lidar", visibility, max_gap, track_report, log.cam, on_gap=on_gap,
+                      meta=dict(sweep_timestamps_ns=[int(sweeps[g]) for g in grid[a:b]]))
     return c.model_copy(update=dict(start_time=ts0 * 1e-9))
 
 # %% ../../nbs/02c_argoverse2.ipynb #85cf95b2
@@ -313,6 +264,7 @@ def sweep_grid(sweeps:np.ndarray, step:float=STEP, tol:float=0.05)->np.ndarray:
         out.append(i)
     return np.array(out, int)
 
+# %% ../../nbs/02c_argoverse2.ipynb #94dc5a85
 @register_reader("argoverse2", required=lambda root, split: [root / split], layout=AV2_LAYOUT)
 def argoverse2_tasks(root:Path, split:str, # Sensor-dataset root and split (train, val, test)
                      camera:str="ring_front_center", # Camera name
@@ -347,9 +299,6 @@ def argoverse2_tasks(root:Path, split:str, # Sensor-dataset root and split (trai
         grid = sweep_grid(sweeps)
         log = _Log(loader, log_id, camera, ann)
         for a, b in cut_windows(len(grid), clip_frames, stride, min_frames):
-            yield ClipTask(
-                f"argoverse2/{log_id}/{a:02d}",
-                lambda log=log, sweeps=sweeps, grid=grid, a=a, b=b: _av2_clip(
-                    log, sweeps, grid, a, b, split, visibility, max_gap, check_images, track_report, on_gap
-                ),
-            )
+            yield ClipTask(f"argoverse2/{log_id}/{a:02d}",
+                           lambda log=log, sweeps=sweeps, grid=grid, a=a, b=b: _av2_clip(
+                               log, sweeps, grid, a, b, split, visibility, max_gap, check_images, track_report, on_gap))

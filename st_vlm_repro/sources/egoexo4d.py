@@ -29,13 +29,12 @@ __all__ = ['TRAJECTORY_COLUMNS', 'ARIA_CAM', 'ARIA_RGB_STREAM', 'ARIA_RGB', 'RGB
            'read_metadata', 'ego_camera', 'take_files', 'take_grid', 'egoexo4d_tasks']
 
 # %% ../../nbs/02d_egoexo4d.ipynb #11feceab
-TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns",
-                      "tx_world_device", "ty_world_device", "tz_world_device",
-                      "qx_world_device", "qy_world_device", "qz_world_device", "qw_world_device",
+TRAJECTORY_COLUMNS = ["graph_uid", "tracking_timestamp_us", "utc_timestamp_ns", "tx_world_device", "ty_world_device",
+                      "tz_world_device", "qx_world_device", "qy_world_device", "qz_world_device", "qw_world_device",
                       "device_linear_velocity_x_device", "device_linear_velocity_y_device",
-                      "device_linear_velocity_z_device",
-                      "angular_velocity_x_device", "angular_velocity_y_device", "angular_velocity_z_device",
-                      "gravity_x_world", "gravity_y_world", "gravity_z_world", "quality_score"]
+                      "device_linear_velocity_z_device", "angular_velocity_x_device", "angular_velocity_y_device",
+                      "angular_velocity_z_device", "gravity_x_world", "gravity_y_world", "gravity_z_world",
+                      "quality_score"]
 ARIA_CAM, ARIA_RGB_STREAM = "aria01", "214-1"      # the writer's ego camera id and the Aria RGB stream id
 ARIA_RGB = f"{ARIA_CAM}_{ARIA_RGB_STREAM}"         # timesync column prefix and video name of the writer's takes
 RGB_LABEL = "camera-rgb"                           # the RGB camera in online_calibration.jsonl
@@ -64,6 +63,7 @@ ARIA_RGB_DISTORTION = [0.411035882200732, -0.456468282322496, 0.038303075146701,
 # %% ../../nbs/02d_egoexo4d.ipynb #9b950a35
 def _se3(T:np.ndarray): return sophus.SE3.from_matrix(np.asarray(T, float))
 
+# %% ../../nbs/02d_egoexo4d.ipynb #2f8ba94a
 def _quiet(fn, *args):
     "`fn(*args)` with the process's stdout muted: projectaria-tools' readers print a line per file from C++."
     import sys
@@ -77,12 +77,14 @@ def _quiet(fn, *args):
         os.dup2(saved, 1)
         os.close(saved)
 
+# %% ../../nbs/02d_egoexo4d.ipynb #1968042e
 def pinhole_K(cal)->np.ndarray:
     "The 3×3 intrinsics of a projectaria-tools linear camera."
     fx, fy = cal.get_focal_lengths()
     cx, cy = cal.get_principal_point()
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], float)
 
+# %% ../../nbs/02d_egoexo4d.ipynb #e75e7332
 def rgb_video_calibration(calib, # projectaria-tools `CameraCalibration` of the RGB camera (sensor resolution)
                           size:int, # Width (= height) of the released video, px
                          ):
@@ -102,6 +104,7 @@ def rgb_video_calibration(calib, # projectaria-tools `CameraCalibration` of the 
                        f"the {size}×{size} px video (calibration at {w}×{h} px)")
     return c
 
+# %% ../../nbs/02d_egoexo4d.ipynb #0b391d88
 def upright_pinhole(fisheye)->tuple:
     "(sensor-oriented, upright = turned 90° clockwise) linear cameras with the fisheye's focal length and centre."
     f = float(fisheye.get_focal_lengths()[0])
@@ -112,6 +115,7 @@ def upright_pinhole(fisheye)->tuple:
                                         np.pi, fisheye.get_serial_number())
     return raw, calibration.rotate_camera_calib_cw90deg(raw)
 
+# %% ../../nbs/02d_egoexo4d.ipynb #84504b66
 def upright_remap(dst, # Sensor-oriented calibration of the camera wanted
                   src, # Sensor-oriented calibration of the camera the frames come from
                   size:int, # Frame width = height, px
@@ -126,6 +130,7 @@ def upright_remap(dst, # Sensor-oriented calibration of the camera wanted
     my[out[2] < 0.999] = -1
     return mx, my
 
+# %% ../../nbs/02d_egoexo4d.ipynb #b2525b34
 def sensor_params(f:float, # Focal length at the video size, px
                   cx:float, cy:float, # Sensor-oriented principal point at the video size, px
                   size:int, # Video width = height, px
@@ -137,6 +142,7 @@ def sensor_params(f:float, # Focal length at the video size, px
     cs = [(c + 0.5) / 0.5 - 0.5 + 32 for c in c1]                # 1408 → 2880: undo halving and the 32 px crop
     return [f / s / 0.5, *cs, *distortion]
 
+# %% ../../nbs/02d_egoexo4d.ipynb #ce24e341
 def read_rgb_calibration(path:Path|str, # online_calibration.jsonl
                          t_us:float|None=None, # Device time (µs): the record nearest it (default: the first)
                          label:str=RGB_LABEL, # Camera label
@@ -165,6 +171,7 @@ def read_rgb_calibration(path:Path|str, # online_calibration.jsonl
         raise ClipSkip("bad calibration", f"{p}: no camera {label!r}; has {sorted(cams)}")
     return cams[label]
 
+# %% ../../nbs/02d_egoexo4d.ipynb #a56d1f83
 def aria_rgb_camera(cam, # The mini world's upright pinhole `Camera` (square image)
                     device_from_upright:np.ndarray, # (4, 4) T_Device_Camera of that pinhole camera
                    )->tuple:
@@ -198,6 +205,7 @@ def remap_tables(dst, src, width:int, height:int)->tuple[np.ndarray, np.ndarray]
     my[out[2] < 0.999] = -1
     return mx, my
 
+# %% ../../nbs/02d_egoexo4d.ipynb #e72f0288
 def read_exo_calibration(path:Path|str, # gopro_calibs.csv
                          cam_id:str, # Exo camera id (cam01, ...)
                          size:tuple[int, int], # (width, height) of its released video
@@ -227,6 +235,7 @@ def read_exo_calibration(path:Path|str, # gopro_calibs.csv
                        f"{p}: {cam_id} principal point ({cx:.1f}, {cy:.1f}) outside the {W}×{H} video")
     return cal, c.transform_world_cam.to_matrix()
 
+# %% ../../nbs/02d_egoexo4d.ipynb #cd376ffb
 def exo_pinhole(cal):
     "The linear (pinhole) camera with the fisheye's focal lengths and principal point."
     fx, fy = cal.get_focal_lengths()
@@ -236,10 +245,12 @@ def exo_pinhole(cal):
                                          np.array([fx, fy, cx, cy]), cal.get_transform_device_camera(), w, h, None,
                                          np.pi, "")
 
+# %% ../../nbs/02d_egoexo4d.ipynb #00dfdb3d
 def wearer_box_centers(device_xyz:np.ndarray)->np.ndarray:
     "World centres of the wearer's box from device (head) positions: `WEARER_TOP` above the device is the box top."
     return np.asarray(device_xyz, float) - [0, 0, WEARER_SIZE[2] / 2 - WEARER_TOP]
 
+# %% ../../nbs/02d_egoexo4d.ipynb #d346fee1
 def _write_exo(s, rs, tdir, video_fps, width=512, height=288, distortion=(0.036902, 0.057131, -0.057154, 0.018458)):
     "Write a static GoPro view of a sports scene (the wearer drawn as a box) and its gopro_calibs.csv; returns its id."
     c = rs.ego.centers.mean(0)
@@ -287,29 +298,9 @@ def resample_scene(scene:Scene, # A ground-truth scene
         ta = t[(t >= a.times[0] - 1e-9) & (t <= a.times[-1] + 1e-9)]
         c, y = interp_agent(a, ta)
         return Agent(a.agent_id, a.category, a.behaviour, a.size, ta, c, y, a.color)
-    return Scene(
-        scene.scene_id,
-        scene.split,
-        scene.domain,
-        scene.t0_us,
-        rate_hz,
-        t,
-        interp_pose(scene, t),
-        Agent(
-            scene.ego.agent_id,
-            scene.ego.category,
-            scene.ego.behaviour,
-            scene.ego.size,
-            t,
-            ego_c,
-            ego_y,
-            scene.ego.color,
-        ),
-        scene.cameras,
-        [ag(a) for a in scene.agents],
-        scene.location,
-        scene.seed,
-    )
+    return Scene(scene.scene_id, scene.split, scene.domain, scene.t0_us, rate_hz, t, interp_pose(scene, t),
+                 Agent(scene.ego.agent_id, scene.ego.category, scene.ego.behaviour, scene.ego.size, t, ego_c, ego_y,
+                       scene.ego.color), scene.cameras, [ag(a) for a in scene.agents], scene.location, scene.seed)
 
 # %% ../../nbs/02d_egoexo4d.ipynb #b0561f6b
 def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device clock)
@@ -344,6 +335,7 @@ def trajectory_frame(times_us:np.ndarray, # (N,) tracking_timestamp_us (device c
     d["quality_score"] = np.ones(n)
     return pd.DataFrame(d, columns=TRAJECTORY_COLUMNS)
 
+# %% ../../nbs/02d_egoexo4d.ipynb #3a7dcf12
 def online_calibration_record(tracking_timestamp_us:int, # Device clock
                               params:list[float], # The 15 FisheyeRadTanThinPrism parameters at the sensor resolution
                               device_from_camera:np.ndarray, # (4, 4) T_Device_Camera of the sensor (unrotated) camera
@@ -367,6 +359,7 @@ def take_name_for(scene:Scene)->str:
     sport = SPORTS_TASKS[int(scene.scene_id.rsplit("-", 1)[1]) % 2].lower()
     return f"minw{scene.seed}_{sport}_{scene.scene_id.rsplit('-', 1)[1]}_1"
 
+# %% ../../nbs/02d_egoexo4d.ipynb #5aa3e0a1
 def _write_video(path:Path, frames, fps:float, size:tuple[int, int]):
     with atomic_path(path) as tmp:
         vw = cv2.VideoWriter(str(tmp.with_suffix(".mp4")), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
@@ -377,6 +370,7 @@ def _write_video(path:Path, frames, fps:float, size:tuple[int, int]):
         vw.release()
         tmp.with_suffix(".mp4").replace(tmp)
 
+# %% ../../nbs/02d_egoexo4d.ipynb #98f9be12
 def _write_take(args)->dict:
     "Write one sports scene as a take (a picklable job for `parallel_map`); returns its takes.json entry."
     s, root, video_fps, traj_hz, pad_rows, exo_view = args
@@ -421,13 +415,13 @@ def _write_take(args)->dict:
             "capture": {"capture_uid": uuid_for(s.scene_id, "capture"), "capture_name": capture,
                         "cameras": [{"cam_id": "cam01", "is_ego": False, "device_type": "gopro"},
                                     {"cam_id": ARIA_CAM, "is_ego": True, "device_type": "aria"}]},
-            "timesync_start_idx": start, "timesync_end_idx": end, "duration_sec": n / video_fps,
-            "task_start_sec": 0.0, "task_end_sec": (n - 1) / video_fps,
-            "task_name": f"{sport} Drills - mini world", "parent_task_name": sport,
-            "frame_aligned_videos": videos,
-            "has_trimmed_trajectory": True, "trimmed_trajectory_relative_path": "trajectory/closed_loop_trajectory.csv",
+            "timesync_start_idx": start, "timesync_end_idx": end, "duration_sec": n / video_fps, "task_start_sec": 0.0,
+            "task_end_sec": (n - 1) / video_fps, "task_name": f"{sport} Drills - mini world", "parent_task_name": sport,
+            "frame_aligned_videos": videos, "has_trimmed_trajectory": True,
+            "trimmed_trajectory_relative_path": "trajectory/closed_loop_trajectory.csv",
             "mini_world_scene_id": s.scene_id}
 
+# %% ../../nbs/02d_egoexo4d.ipynb #90bb983d
 @register_writer("egoexo4d")
 def write_egoexo4d(scenes:list[Scene], # Ground-truth scenes; only the sports ones are written
                    root:Path|str, # Output root (e.g. <mini_world>/egoexo4d)
@@ -469,6 +463,7 @@ def read_trajectory(path:Path|str, # closed_loop_trajectory.csv
     except Exception as e:
         raise ClipSkip("bad trajectory", f"{p}: {type(e).__name__}: {e}") from None
 
+# %% ../../nbs/02d_egoexo4d.ipynb #39a11ccb
 def device_poses(df:pd.DataFrame)->tuple[np.ndarray, np.ndarray]:
     "(times in device seconds, (N, 4, 4) T_world_device) from a trajectory table."
     t = df["tracking_timestamp_us"].to_numpy(np.int64) * 1e-6
@@ -482,6 +477,7 @@ def device_poses(df:pd.DataFrame)->tuple[np.ndarray, np.ndarray]:
         T[ok, :3, :3] = Rotation.from_quat(q[ok]).as_matrix()
     return t, T
 
+# %% ../../nbs/02d_egoexo4d.ipynb #becf47e1
 def device_pose_at(t:np.ndarray, T:np.ndarray, # Trajectory times (s) and T_world_device (from `device_poses`)
                    times:np.ndarray, # Times wanted (s, device clock)
                    max_dt:float=0.005, # The nearer trajectory row must lie this close (s)
@@ -504,6 +500,7 @@ def device_pose_at(t:np.ndarray, T:np.ndarray, # Trajectory times (s) and T_worl
     out[:, :3, 3] = (1 - w[:, None]) * T[a, :3, 3] + w[:, None] * T[b, :3, 3]
     return out
 
+# %% ../../nbs/02d_egoexo4d.ipynb #7be390b1
 def take_frame_times(timesync:pd.DataFrame, take:dict, stream:str=ARIA_RGB)->np.ndarray:
     "(n,) device-clock seconds of the take's frames: row `timesync_start_idx + 1 + i` of the capture's timesync."
     a, b = int(take["timesync_start_idx"]), int(take["timesync_end_idx"])
@@ -518,6 +515,7 @@ def take_frame_times(timesync:pd.DataFrame, take:dict, stream:str=ARIA_RGB)->np.
 def default_frames_dir()->Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "st_vlm_repro" / "egoexo4d_frames"
 
+# %% ../../nbs/02d_egoexo4d.ipynb #48d3287e
 def extract_frames(video:Path, # The take's video
                    indices, # Frame indices wanted
                    out_dir:Path, # Cache folder for this take
@@ -555,6 +553,7 @@ def extract_frames(video:Path, # The take's video
             cap.release()
     return {i: p for i, p in out.items() if p.exists()}
 
+# %% ../../nbs/02d_egoexo4d.ipynb #e4e28d11
 def video_size(video:Path)->tuple[int, int]:
     "(width, height) of a video, read from its header; `ClipSkip` if it does not open."
     if not Path(video).is_file():
@@ -573,6 +572,7 @@ def video_size(video:Path)->tuple[int, int]:
 # %% ../../nbs/02d_egoexo4d.ipynb #64ba6a61
 def _required(root:Path, split:str)->list[Path]: return [root / "takes.json", root / "annotations" / "splits.json"]
 
+# %% ../../nbs/02d_egoexo4d.ipynb #46ec1dee
 def read_metadata(path:Path, # A JSON file of the release (takes.json, splits.json)
                   kind:type, # The type its top level must have
                   field:str|None=None, # A field the top level must hold (then that field is returned)
@@ -590,6 +590,7 @@ def read_metadata(path:Path, # A JSON file of the release (takes.json, splits.js
         raise MetadataError(f"{path}: the top level is a {type(data).__name__}, not a {kind.__name__}")
     return data
 
+# %% ../../nbs/02d_egoexo4d.ipynb #7e5018a5
 def ego_camera(take:dict)->str:
     "The id (`aria01` … `aria0N`) of the take's ego camera: the capture camera with `is_ego`."
     ego = [c["cam_id"] for c in take["capture"]["cameras"] if c.get("is_ego")]
@@ -597,6 +598,7 @@ def ego_camera(take:dict)->str:
         raise ClipSkip("no ego camera", f"take {take['take_name']}: {len(ego)} capture cameras have is_ego")
     return ego[0]
 
+# %% ../../nbs/02d_egoexo4d.ipynb #9ed76ae4
 def take_files(root:Path, # Ego-Exo4D root
                take:dict, # One takes.json entry
                view:str="ego", # "ego" (the wearer's Aria RGB) or "exo" (a static GoPro)
@@ -628,6 +630,7 @@ def take_files(root:Path, # Ego-Exo4D root
                                 traj.parent / GOPRO_CALIBS), label=exo)
     return files
 
+# %% ../../nbs/02d_egoexo4d.ipynb #2c94d204
 def take_grid(ft:np.ndarray, # (n,) device-clock seconds of the take's frames (NaN where timesync has none)
               take:dict, # The takes.json entry (task_start_sec, task_end_sec)
              )->tuple[np.ndarray, np.ndarray]:
@@ -647,6 +650,7 @@ def take_grid(ft:np.ndarray, # (n,) device-clock seconds of the take's frames (N
         j = np.where(np.abs(ft[ok[j - 1]] - g) <= np.abs(ft[ok[j]] - g), j - 1, j)
     return g, ok[j]
 
+# %% ../../nbs/02d_egoexo4d.ipynb #aa771970
 @register_reader("egoexo4d", required=_required, layout=LAYOUT)
 def egoexo4d_tasks(root:Path, # Ego-Exo4D root
                    split:str, # train | val | test (annotations/splits.json)
@@ -714,6 +718,7 @@ def egoexo4d_tasks(root:Path, # Ego-Exo4D root
                            _build_clip(cid, take, name, g[a:b], fi[a:b], ft, a, files, load_take, fi, cache,
                                        max_pose_dt, max_frame_dt, split, visibility, max_gap, track_report))
 
+# %% ../../nbs/02d_egoexo4d.ipynb #09c591c9
 def _load_take(files:dict, g:np.ndarray, name:str)->dict:
     "Read a take's trajectory and RGB calibration and build the undistortion of its video."
     t, T = device_poses(read_trajectory(files["trajectory"]))
@@ -736,6 +741,7 @@ def _load_take(files:dict, g:np.ndarray, name:str)->dict:
     return dict(t=t, T=T, size=(W, H), K=pinhole_K(up), device_from_camera=up.get_transform_device_camera().to_matrix(),
                 remap=remap, tag=tag, model=str(fish.get_model_name()))
 
+# %% ../../nbs/02d_egoexo4d.ipynb #0e56f3cf
 def _load_exo(files:dict, t:np.ndarray, T:np.ndarray, W:int, H:int)->dict:
     "The exo camera of a take: its static pose, the pinhole it is undistorted to, and the (lazy) undistortion tables."
     cal, Twc = read_exo_calibration(files["gopro"], files["exo"], (W, H))
@@ -748,6 +754,7 @@ def _load_exo(files:dict, t:np.ndarray, T:np.ndarray, W:int, H:int)->dict:
     return dict(t=t, T=T, size=(W, H), K=pinhole_K(lin), world_from_camera=Twc, remap=remap,
                 tag=json.dumps([list(map(float, cal.get_projection_params())), W, H]), model=str(cal.get_model_name()))
 
+# %% ../../nbs/02d_egoexo4d.ipynb #dbbe3393
 def _build_clip(cid, take, name, g, fidx, ft, a, files, load_take, take_fidx, cache, max_pose_dt, max_frame_dt, split,
                 visibility, max_gap, track_report):
     if (bad := np.flatnonzero(np.abs(ft[fidx] - g) > max_frame_dt)).size:

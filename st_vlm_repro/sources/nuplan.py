@@ -13,19 +13,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core import SkipReport, UnsafePathError, atomic_path, parallel_map, safe_join
-from st_vlm_repro.clips import (
-    MAX_FRAMES,
-    ClipFrames,
-    ClipSkip,
-    ClipTask,
-    RawTrack,
-    VisibilityFilter,
-    assemble_clip,
-    check_image,
-    cut_windows,
-    grid_times,
-    register_reader,
-)
+from ..clips import (MAX_FRAMES, ClipFrames, ClipSkip, ClipTask, RawTrack, VisibilityFilter,
+    assemble_clip, check_image, cut_windows, grid_times, key_runs, register_reader)
 from ..mini_world import Scene, register_writer, render, token
 
 # %% auto #0
@@ -36,37 +25,30 @@ __all__ = ['SCHEMA', 'CATEGORIES', 'NUPLAN_CATEGORY', 'LOCATIONS', 'LAYOUT', 'NU
 # %% ../../nbs/02e_nuplan.ipynb #be7ed81c
 SCHEMA = {
     "log": "token BLOB PRIMARY KEY, vehicle_name VARCHAR(64), date VARCHAR(64), timestamp INTEGER, "
-    "logfile VARCHAR(64), location VARCHAR(64), map_version VARCHAR(64)",
+           "logfile VARCHAR(64), location VARCHAR(64), map_version VARCHAR(64)",
     "scene": "token BLOB PRIMARY KEY, log_token BLOB, name TEXT, goal_ego_pose_token BLOB, roadblock_ids TEXT",
     "lidar": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, "
-    "rotation BLOB",
+             "rotation BLOB",
     "lidar_pc": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, lidar_token BLOB, "
-    "scene_token BLOB, filename VARCHAR(128), timestamp INTEGER",
-    "ego_pose": "token BLOB PRIMARY KEY, timestamp INTEGER, x FLOAT, y FLOAT, z FLOAT, "
-    "qw FLOAT, qx FLOAT, qy FLOAT, qz FLOAT, "
-    "vx FLOAT, vy FLOAT, vz FLOAT, acceleration_x FLOAT, acceleration_y FLOAT, acceleration_z FLOAT, "
-    "angular_rate_x FLOAT, angular_rate_y FLOAT, angular_rate_z FLOAT, epsg INTEGER, log_token BLOB",
+                "scene_token BLOB, filename VARCHAR(128), timestamp INTEGER",
+    "ego_pose": "token BLOB PRIMARY KEY, timestamp INTEGER, x FLOAT, y FLOAT, z FLOAT, qw FLOAT, qx FLOAT, qy FLOAT, "
+                "qz FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, acceleration_x FLOAT, acceleration_y FLOAT, "
+                "acceleration_z FLOAT, angular_rate_x FLOAT, angular_rate_y FLOAT, angular_rate_z FLOAT, "
+                "epsg INTEGER, log_token BLOB",
     "category": "token BLOB PRIMARY KEY, name VARCHAR(64), description TEXT",
     "track": "token BLOB PRIMARY KEY, category_token BLOB, width FLOAT, length FLOAT, height FLOAT",
     "lidar_box": "token BLOB PRIMARY KEY, lidar_pc_token BLOB, track_token BLOB, next_token BLOB, prev_token BLOB, "
-    "x FLOAT, y FLOAT, z FLOAT, "
-    "width FLOAT, length FLOAT, height FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, yaw FLOAT, confidence FLOAT",
+                 "x FLOAT, y FLOAT, z FLOAT, width FLOAT, length FLOAT, height FLOAT, vx FLOAT, vy FLOAT, vz FLOAT, "
+                 "yaw FLOAT, confidence FLOAT",
     "camera": "token BLOB PRIMARY KEY, log_token BLOB, channel VARCHAR(64), model VARCHAR(64), translation BLOB, "
-    "rotation BLOB, "
-    "intrinsic BLOB, distortion BLOB, width FLOAT, height FLOAT",
+              "rotation BLOB, intrinsic BLOB, distortion BLOB, width FLOAT, height FLOAT",
     "image": "token BLOB PRIMARY KEY, next_token BLOB, prev_token BLOB, ego_pose_token BLOB, camera_token BLOB, "
-    "filename_jpg VARCHAR(128), timestamp INTEGER",
+             "filename_jpg VARCHAR(128), timestamp INTEGER",
 }
 CATEGORIES = ("vehicle", "bicycle", "pedestrian", "traffic_cone", "barrier", "czone_sign", "generic_object")
 # mini-world class → nuPlan category (nuPlan's 'bicycle' class covers two-wheelers; buses and trucks are 'vehicle')
-NUPLAN_CATEGORY = {
-    "car": "vehicle",
-    "bus": "vehicle",
-    "truck": "vehicle",
-    "motorcycle": "bicycle",
-    "bicycle": "bicycle",
-    "pedestrian": "pedestrian",
-}
+NUPLAN_CATEGORY = {"car": "vehicle", "bus": "vehicle", "truck": "vehicle", "motorcycle": "bicycle",
+                   "bicycle": "bicycle", "pedestrian": "pedestrian"}
 LOCATIONS = {"boston-seaport": ("us-ma-boston", 32619), "singapore-onenorth": ("sg-one-north", 32648),
              "singapore-queenstown": ("sg-one-north", 32648)}
 LAYOUT = (
@@ -102,6 +84,7 @@ def _nuplan_data_types():
         for n in added:
             sys.modules.pop(n, None)
 
+# %% ../../nbs/02e_nuplan.ipynb #74e79b60
 def nuplan_pickle(kind:str, # Translation | Rotation | CameraIntrinsic
                   value, # The list (nested for CameraIntrinsic)
                  )->bytes:
@@ -112,6 +95,7 @@ def nuplan_pickle(kind:str, # Translation | Rotation | CameraIntrinsic
 _PLAIN = {"list": list, "float": float, "int": int}
 NUPLAN_BLOB_CLASSES = {("nuplan.database.common.data_types", n) for n in ("Translation", "Rotation", "CameraIntrinsic")}
 
+# %% ../../nbs/02e_nuplan.ipynb #8c04dbe1
 class NuplanUnpickler(pickle.Unpickler):
     "Unpickles nuPlan calibration BLOBs without the nuplan package: only its three list classes (as `list`)."
     def find_class(self, module, name):
@@ -122,6 +106,7 @@ class NuplanUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused class {module}.{name} "
                                      "(allowed: nuPlan's Translation, Rotation, CameraIntrinsic)")
 
+# %% ../../nbs/02e_nuplan.ipynb #894fec02
 def unpickle_blob(b:bytes)->list:
     "A pickled nuPlan calibration BLOB as a plain (nested) list of floats."
     return [list(v) if isinstance(v, list) else v for v in NuplanUnpickler(io.BytesIO(b)).load()]
@@ -133,10 +118,12 @@ def log_name_for(scene:Scene)->str:
     d = datetime.datetime.fromtimestamp(scene.t0_us / 1e6, datetime.timezone.utc).strftime("%Y.%m.%d.%H.%M.%S")
     return f"{d}_veh-{35 + i % 20}_{(i * 517) % 90000:05d}_{(i * 517) % 90000 + len(scene.times):05d}"
 
+# %% ../../nbs/02e_nuplan.ipynb #328c2cf0
 def _quat_wxyz(R):
     x, y, z, w = Rotation.from_matrix(R).as_quat()
     return [float(w), float(x), float(y), float(z)]
 
+# %% ../../nbs/02e_nuplan.ipynb #f2bc08fd
 def _write_log(args)->str:
     "Write one driving scene as a nuPlan log (a picklable job for `parallel_map`); returns the log name."
     s, root, split, camera, channel, image_hz, quality = args
@@ -166,95 +153,42 @@ def _write_log(args)->str:
         con = sqlite3.connect(tmp)
         for t, cols in SCHEMA.items():
             con.execute(f"CREATE TABLE {t} ({cols})")
-        con.execute(
-            "INSERT INTO log VALUES (?,?,?,?,?,?,?)",
-            (log_t, name.split("_")[1], name[:10].replace(".", "-"), int(ts[0]), name, loc, "nuplan-maps-v1.0"),
-        )
-        con.executemany(
-            "INSERT INTO scene VALUES (?,?,?,?,?)",
-            [
-                (t, log_t, f"{name}-scene-{j}", pose_t[min((j + 1) * scene_len, n) - 1], "")
-                for j, t in enumerate(scene_t)
-            ],
-        )
-        con.execute(
-            "INSERT INTO lidar VALUES (?,?,?,?,?,?)",
-            (
-                lidar_t,
-                log_t,
-                "MergedPointCloud",
-                "mini-world",
-                nuplan_pickle("Translation", [1.5, 0, 1.9]),
-                nuplan_pickle("Rotation", [1, 0, 0, 0]),
-            ),
-        )
+        con.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?)",
+                    (log_t, name.split("_")[1], name[:10].replace(".", "-"), int(ts[0]), name, loc, "nuplan-maps-v1.0"))
+        con.executemany("INSERT INTO scene VALUES (?,?,?,?,?)",
+                        [(t, log_t, f"{name}-scene-{j}", pose_t[min((j + 1) * scene_len, n) - 1], "")
+                         for j, t in enumerate(scene_t)])
+        con.execute("INSERT INTO lidar VALUES (?,?,?,?,?,?)",
+                    (lidar_t, log_t, "MergedPointCloud", "mini-world", nuplan_pickle("Translation", [1.5, 0, 1.9]),
+                     nuplan_pickle("Rotation", [1, 0, 0, 0])))
         con.executemany("INSERT INTO ego_pose VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [(pose_t[k], int(ts[k]), *map(float, P[k, :3, 3]), *_quat_wxyz(P[k, :3, :3]), *map(float, v[k]),
                           *map(float, acc[k]), 0.0, 0.0, float(wz[k]), epsg, log_t) for k in range(n)])
-        con.executemany(
-            "INSERT INTO lidar_pc VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (
-                    pc_t[k],
-                    pc_t[k + 1] if k + 1 < n else None,
-                    pc_t[k - 1] if k else None,
-                    pose_t[k],
-                    lidar_t,
-                    scene_t[k // scene_len],
-                    f"{name}/MergedPointCloud/{token(sid, 'pcd', k)[:16]}.pcd",
-                    int(ts[k]),
-                )
-                for k in range(n)
-            ],
-        )
-        con.executemany(
-            "INSERT INTO category VALUES (?,?,?)", [(blob(token("nuplan-category", c)), c, "") for c in CATEGORIES]
-        )
+        con.executemany("INSERT INTO lidar_pc VALUES (?,?,?,?,?,?,?,?)",
+                        [(pc_t[k], pc_t[k + 1] if k + 1 < n else None, pc_t[k - 1] if k else None, pose_t[k], lidar_t,
+                          scene_t[k // scene_len], f"{name}/MergedPointCloud/{token(sid, 'pcd', k)[:16]}.pcd",
+                          int(ts[k])) for k in range(n)])
+        con.executemany("INSERT INTO category VALUES (?,?,?)",
+                        [(blob(token("nuplan-category", c)), c, "") for c in CATEGORIES])
         boxes = []
         for a in s.agents:
             tr = tk("track", a.agent_id)
             l, w, h = map(float, a.size)
-            con.execute(
-                "INSERT INTO track VALUES (?,?,?,?,?)",
-                (tr, blob(token("nuplan-category", NUPLAN_CATEGORY[a.category])), w, l, h),
-            )
+            con.execute("INSERT INTO track VALUES (?,?,?,?,?)",
+                        (tr, blob(token("nuplan-category", NUPLAN_CATEGORY[a.category])), w, l, h))
             ks = np.round(a.times * s.rate_hz).astype(int)
             va = np.gradient(a.centers, dt, axis=0) if len(ks) > 1 else np.zeros((1, 3))
             bt = [tk("lidar_box", a.agent_id, k) for k in ks]
-            boxes += [
-                (
-                    bt[j],
-                    pc_t[k],
-                    tr,
-                    bt[j + 1] if j + 1 < len(ks) else None,
-                    bt[j - 1] if j else None,
-                    *map(float, a.centers[j]),
-                    w,
-                    l,
-                    h,
-                    *map(float, va[j]),
-                    float(a.yaw[j]),
-                    1.0,
-                )
-                for j, k in enumerate(ks)
-            ]
+            boxes += [(bt[j], pc_t[k], tr, bt[j + 1] if j + 1 < len(ks) else None, bt[j - 1] if j else None,
+                       *map(float, a.centers[j]), w, l, h, *map(float, va[j]), float(a.yaw[j]), 1.0)
+                      for j, k in enumerate(ks)]
         con.executemany("INSERT INTO lidar_box VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", boxes)
         c = s.cameras[camera]
         con.execute(
             "INSERT INTO camera VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                cam_t,
-                log_t,
-                channel,
-                "mini-world pinhole",
-                nuplan_pickle("Translation", c.ego_from_camera[:3, 3]),
-                nuplan_pickle("Rotation", _quat_wxyz(c.ego_from_camera[:3, :3])),
-                nuplan_pickle("CameraIntrinsic", c.K),
-                pickle.dumps([0.0] * 5),
-                float(c.width),
-                float(c.height),
-            ),
-        )
+            (cam_t, log_t, channel, "mini-world pinhole", nuplan_pickle("Translation", c.ego_from_camera[:3, 3]),
+             nuplan_pickle("Rotation", _quat_wxyz(c.ego_from_camera[:3, :3])), nuplan_pickle("CameraIntrinsic", c.K),
+             pickle.dumps([0.0] * 5), float(c.width), float(c.height)))
         ki = np.arange(0, n, int(round(s.rate_hz / image_hz)))
         it = [tk("image", channel, k) for k in ki]
         rows = []
@@ -263,22 +197,14 @@ def _write_log(args)->str:
             ok, buf = cv2.imencode(".jpg", render(s, camera, int(k)), [cv2.IMWRITE_JPEG_QUALITY, quality])
             (blobs / fn).parent.mkdir(parents=True, exist_ok=True)
             (blobs / fn).write_bytes(buf.tobytes())
-            rows.append(
-                (
-                    it[j],
-                    it[j + 1] if j + 1 < len(ki) else None,
-                    it[j - 1] if j else None,
-                    pose_t[k],
-                    cam_t,
-                    fn,
-                    int(ts[k]),
-                )
-            )
+            rows.append((it[j], it[j + 1] if j + 1 < len(ki) else None, it[j - 1] if j else None,
+                         pose_t[k], cam_t, fn, int(ts[k])))
         con.executemany("INSERT INTO image VALUES (?,?,?,?,?,?,?)", rows)
         con.commit()
         con.close()
     return name
 
+# %% ../../nbs/02e_nuplan.ipynb #1bb7dbe6
 @register_writer("nuplan")
 def write_nuplan(scenes:list[Scene], # Ground-truth scenes; only the driving ones are written
                  root:Path|str, # Output root (holds nuplan-v1.1/)
@@ -291,13 +217,8 @@ def write_nuplan(scenes:list[Scene], # Ground-truth scenes; only the driving one
     "Write the driving scenes as nuPlan SQLite logs under `root`; returns {scene_id: log name}."
     root = Path(root)
     drv = [s for s in scenes if s.domain == "driving"]
-    names = parallel_map(
-        _write_log,
-        [(s, root, s.split, camera, channel, image_hz, quality) for s in drv],
-        n_workers=n_workers,
-        progress=len(drv) > 4,
-        desc="nuplan logs",
-    )
+    names = parallel_map(_write_log, [(s, root, s.split, camera, channel, image_hz, quality) for s in drv],
+                         n_workers=n_workers, progress=len(drv) > 4, desc="nuplan logs")
     return {s.scene_id: nm for s, nm in zip(drv, names)}
 
 # %% ../../nbs/02e_nuplan.ipynb #3411f633
@@ -317,6 +238,7 @@ def pose_matrix(xyz, wxyz)->np.ndarray:
     T[..., :3, :3] = Rotation.from_quat(q[..., [1, 2, 3, 0]].reshape(-1, 4)).as_matrix().reshape(q.shape[:-1] + (3, 3))
     return T
 
+# %% ../../nbs/02e_nuplan.ipynb #c7e2ad54
 def read_log(db:Path, # A nuPlan .db file
              channel:str="CAM_F0", # Camera channel
             )->dict:
@@ -329,8 +251,7 @@ def read_log(db:Path, # A nuPlan .db file
             log = con.execute("SELECT logfile, location, map_version FROM log").fetchone()
             cam = con.execute(
                 "SELECT token, translation, rotation, intrinsic, width, height FROM camera WHERE channel = ?",
-                (channel,),
-            ).fetchone()
+                (channel,)).fetchone()
             if cam is None:
                 raise ClipSkip("missing camera", f"{db}: no {channel} row in table camera")
             imgs = con.execute(IMAGES_SQL, (cam[0],)).fetchall()
@@ -350,6 +271,7 @@ def read_log(db:Path, # A nuPlan .db file
                 image_us=np.array([r[0] for r in imgs], np.int64), image_files=[r[1] for r in imgs],
                 image_pose=im, image_pose_token=[r[9] for r in imgs], boxes=boxes)
 
+# %% ../../nbs/02e_nuplan.ipynb #fdc21b65
 def log_tracks(boxes:list)->list[RawTrack]:
     "One `RawTrack` per track token (hex id) from the rows of `TRACKS_SQL` (global centres, l/w/h, yaw; µs → s)."
     out = []
@@ -357,14 +279,14 @@ def log_tracks(boxes:list)->list[RawTrack]:
         return out
     tok = [r[0] for r in boxes]
     A = np.array([[np.nan if v is None else v for v in r[2:]] for r in boxes], float)
-    cut = [0] + [i for i in range(1, len(tok)) if tok[i] != tok[i - 1]] + [len(tok)]
-    for a, b in zip(cut[:-1], cut[1:]):
+    for a, b in key_runs(tok):
         out.append(RawTrack(tok[a].hex(), boxes[a][1], A[a:b, 0] * 1e-6, A[a:b, 1:4], A[a:b, 4:7], A[a:b, 7]))
     return out
 
 # %% ../../nbs/02e_nuplan.ipynb #9bf89ffd
 def _split_dir(root:Path, split:str)->Path: return Path(root) / "nuplan-v1.1" / "splits" / split
 
+# %% ../../nbs/02e_nuplan.ipynb #8c398054
 @register_reader("nuplan", required=lambda root, split: [_split_dir(root, split)], layout=LAYOUT)
 def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/; the split: mini, trainval, test, train or val
                  channel:str="CAM_F0", # Camera channel
@@ -400,20 +322,17 @@ def nuplan_tasks(root:Path, split:str, # Root holding nuplan-v1.1/; the split: m
                            _nuplan_clip(L, db, blobs, g[a:b], j[a:b], t, a, tracks, split, channel, visibility, max_gap,
                                         check_images, max_frame_dt, track_report))
 
-def _nuplan_clip(
-    L, db, blobs, g, j, t, a, tracks, split, channel, visibility, max_gap, check_images, max_frame_dt, track_report
-):
+# %% ../../nbs/02e_nuplan.ipynb #3f4cc3b9
+def _nuplan_clip(L, db, blobs, g, j, t, a, tracks, split, channel, visibility, max_gap, check_images, max_frame_dt,
+                 track_report):
     name = db.stem
     if (bad := np.flatnonzero(np.abs(t[j] - g) > max_frame_dt)).size:
         raise ClipSkip("missing image", f"{name}: no {channel} image within {max_frame_dt} s of t={g[bad[0]]:.3f} s")
     P = L["image_pose"][j]
     if (bad := np.flatnonzero(~np.isfinite(P).all(1))).size:
         k = int(j[bad[0]])
-        raise ClipSkip(
-            "pose missing",
-            f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at {L['image_us'][k]} us "
-            "not in table ego_pose",
-        )
+        raise ClipSkip("pose missing", f"{name}: ego_pose {L['image_pose_token'][k].hex()} of image at "
+                                       f"{L['image_us'][k]} us not in table ego_pose")
     try:
         paths = [safe_join(blobs, L["image_files"][int(k)]) for k in j]
     except UnsafePathError as e:
@@ -431,18 +350,7 @@ def _nuplan_clip(
         # the samples bracketing the clip
         s = slice(max(np.searchsorted(r.times, lo) - 1, 0), np.searchsorted(r.times, hi) + 2)
         near.append(RawTrack(r.track_id, r.source_category, r.times[s], r.centers[s], r.size[s], r.yaw[s]))
-    return assemble_clip(
-        f"nuplan/{name}/{a}",
-        "nuplan",
-        split,
-        name,
-        "driving",
-        frames,
-        near,
-        "lidar",
-        visibility,
-        max_gap,
-        track_report,
-        channel,
-        meta=dict(location=L["location"], logfile=L["logfile"], timestamps_us=[int(L["image_us"][int(k)]) for k in j]),
-    )
+    return assemble_clip(f"nuplan/{name}/{a}", "nuplan", split, name, "driving", frames, near, "lidar", visibility,
+                         max_gap, track_report, channel,
+                         meta=dict(location=L["location"], logfile=L["logfile"],
+                                   timestamps_us=[int(L["image_us"][int(k)]) for k in j]))

@@ -21,14 +21,9 @@ __all__ = ['NUSC_CATEGORY', 'ATTRIBUTES', 'VISIBILITY', 'NUSCENES_LAYOUT', 'quat
            'write_nuscenes', 'nuscenes_version', 'load_nuscenes', 'keyframe_runs', 'nuscenes_tasks']
 
 # %% ../../nbs/02b_nuscenes.ipynb #5d346702
-NUSC_CATEGORY = {
-    "car": "vehicle.car",
-    "bus": "vehicle.bus.rigid",
-    "truck": "vehicle.truck",
-    "motorcycle": "vehicle.motorcycle",
-    "bicycle": "vehicle.bicycle",
-    "pedestrian": "human.pedestrian.adult",
-}
+NUSC_CATEGORY = {"car": "vehicle.car", "bus": "vehicle.bus.rigid", "truck": "vehicle.truck",
+                 "motorcycle": "vehicle.motorcycle", "bicycle": "vehicle.bicycle",
+                 "pedestrian": "human.pedestrian.adult"}
 ATTRIBUTES = ["vehicle.moving", "vehicle.stopped", "vehicle.parked", "cycle.with_rider", "cycle.without_rider",
               "pedestrian.moving", "pedestrian.standing", "pedestrian.sitting_lying_down"]
 VISIBILITY = [("1", "v0-40", "visibility of whole object is between 0 and 40%"), ("2", "v40-60", "between 40 and 60%"),
@@ -39,10 +34,12 @@ def quat_wxyz(R:np.ndarray)->list[float]:
     from pyquaternion import Quaternion
     return [float(x) for x in Quaternion(matrix=np.asarray(R, float), atol=1e-7).elements]
 
+# %% ../../nbs/02b_nuscenes.ipynb #d69f6e3a
 def yaw_quat(yaw:float)->list[float]:
     "The `[w, x, y, z]` quaternion of a rotation by `yaw` about z."
     return [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))]
 
+# %% ../../nbs/02b_nuscenes.ipynb #a7904b77
 def _attribute(cat, speed):
     if cat == "pedestrian":
         return "pedestrian.moving" if speed > 0.2 else "pedestrian.standing"
@@ -59,6 +56,7 @@ def nuscenes_scene_names(version:str)->dict[str, list[str]]:
         return {"train": s["mini_train"], "val": s["mini_val"]}
     return {"train": s["train"], "val": s["val"], "test": s["test"]}
 
+# %% ../../nbs/02b_nuscenes.ipynb #ffb37964
 def _render_keyframes(args):
     "Render and write one scene's keyframe JPEGs (a picklable job for `parallel_map`)."
     scene, cam, jobs, quality = args
@@ -100,19 +98,12 @@ def write_nuscenes(scenes:list[Scene], # Ground-truth scenes (sports scenes are 
         log_tok = token(sid, "log")
         cam = sc.cameras[camera]
         T["log"].append(
-            dict(token=log_tok, logfile=sid, vehicle="n015", date_captured="2018-08-01", location=sc.location)
-        )
+            dict(token=log_tok, logfile=sid, vehicle="n015", date_captured="2018-08-01", location=sc.location))
         maps.setdefault(sc.location, []).append(log_tok)
         cs_tok = token(sid, "calibrated_sensor", channel)
         T["calibrated_sensor"].append(
-            dict(
-                token=cs_tok,
-                sensor_token=sensor_tok,
-                translation=[float(x) for x in cam.ego_from_camera[:3, 3]],
-                rotation=quat_wxyz(cam.ego_from_camera[:3, :3]),
-                camera_intrinsic=cam.K.tolist(),
-            )
-        )
+            dict(token=cs_tok, sensor_token=sensor_tok, translation=[float(x) for x in cam.ego_from_camera[:3, 3]],
+                 rotation=quat_wxyz(cam.ego_from_camera[:3, :3]), camera_intrinsic=cam.K.tolist()))
         every = int(round(sc.rate_hz / keyframe_hz))
         kf = np.arange(0, len(sc.times), every)
         ts = [int(sc.t0_us + round(sc.times[i] * 1e6)) for i in kf]
@@ -121,41 +112,20 @@ def write_nuscenes(scenes:list[Scene], # Ground-truth scenes (sports scenes are 
         for j, i in enumerate(kf):
             prev, nxt = (s_tok[j-1] if j else ""), (s_tok[j+1] if j + 1 < len(kf) else "")
             T["sample"].append(
-                dict(token=s_tok[j], timestamp=ts[j], prev=prev, next=nxt, scene_token=token(sid, "scene"))
-            )
+                dict(token=s_tok[j], timestamp=ts[j], prev=prev, next=nxt, scene_token=token(sid, "scene")))
             ep_tok = token(sid, "ego_pose", channel, i)
             wfe = sc.world_from_ego[i]
             T["ego_pose"].append(dict(token=ep_tok, timestamp=ts[j], rotation=quat_wxyz(wfe[:3, :3]),
                                       translation=[float(wfe[0, 3]), float(wfe[1, 3]), 0.0]))
             fn = f"samples/{channel}/{name}__{channel}__{ts[j]}.jpg"
             T["sample_data"].append(
-                dict(
-                    token=sd_tok[j],
-                    sample_token=s_tok[j],
-                    ego_pose_token=ep_tok,
-                    calibrated_sensor_token=cs_tok,
-                    timestamp=ts[j],
-                    fileformat="jpg",
-                    is_key_frame=True,
-                    height=cam.height,
-                    width=cam.width,
-                    filename=fn,
-                    prev=sd_tok[j - 1] if j else "",
-                    next=sd_tok[j + 1] if j + 1 < len(kf) else "",
-                )
-            )
+                dict(token=sd_tok[j], sample_token=s_tok[j], ego_pose_token=ep_tok, calibrated_sensor_token=cs_tok,
+                     timestamp=ts[j], fileformat="jpg", is_key_frame=True, height=cam.height, width=cam.width,
+                     filename=fn, prev=sd_tok[j - 1] if j else "", next=sd_tok[j + 1] if j + 1 < len(kf) else ""))
             render_jobs.append((sid, i, str(root / fn)))
         T["scene"].append(
-            dict(
-                token=token(sid, "scene"),
-                log_token=log_tok,
-                nbr_samples=len(kf),
-                first_sample_token=s_tok[0],
-                last_sample_token=s_tok[-1],
-                name=name,
-                description=f"mini world {sid}",
-            )
-        )
+            dict(token=token(sid, "scene"), log_token=log_tok, nbr_samples=len(kf), first_sample_token=s_tok[0],
+                 last_sample_token=s_tok[-1], name=name, description=f"mini world {sid}"))
         for a in sc.agents:
             ks = [j for j, i in enumerate(kf) if a.times[0] - 1e-9 <= sc.times[i] <= a.times[-1] + 1e-9]
             if not ks:
@@ -163,38 +133,20 @@ def write_nuscenes(scenes:list[Scene], # Ground-truth scenes (sports scenes are 
             inst = token(sid, "instance", a.agent_id)
             at = [token(sid, "ann", a.agent_id, j) for j in ks]
             T["instance"].append(
-                dict(
-                    token=inst,
-                    category_token=token("category", NUSC_CATEGORY[a.category]),
-                    nbr_annotations=len(ks),
-                    first_annotation_token=at[0],
-                    last_annotation_token=at[-1],
-                )
-            )
+                dict(token=inst, category_token=token("category", NUSC_CATEGORY[a.category]), nbr_annotations=len(ks),
+                     first_annotation_token=at[0], last_annotation_token=at[-1]))
             for n, j in enumerate(ks):
                 r = int(round((sc.times[kf[j]] - a.times[0]) * sc.rate_hz))
-                spd = (
-                    np.linalg.norm(a.centers[min(r + 1, len(a.times) - 1), :2] - a.centers[max(r - 1, 0), :2])
-                    * sc.rate_hz
-                    / 2
-                )
+                dxy = a.centers[min(r + 1, len(a.times) - 1), :2] - a.centers[max(r - 1, 0), :2]
+                spd = np.linalg.norm(dxy) * sc.rate_hz / 2
                 dist = np.linalg.norm(a.centers[r, :2] - sc.world_from_ego[kf[j], :2, 3])
                 T["sample_annotation"].append(
-                    dict(
-                        token=at[n],
-                        sample_token=s_tok[j],
-                        instance_token=inst,
-                        visibility_token="4",
-                        attribute_tokens=[token("attribute", _attribute(a.category, spd))],
-                        translation=[float(x) for x in a.centers[r]],
-                        size=[float(a.size[1]), float(a.size[0]), float(a.size[2])],
-                        rotation=yaw_quat(a.yaw[r]),
-                        prev=at[n - 1] if n else "",
-                        next=at[n + 1] if n + 1 < len(ks) else "",
-                        num_lidar_pts=int(max(1, 4000 / max(dist, 1) ** 1.5)),
-                        num_radar_pts=0,
-                    )
-                )
+                    dict(token=at[n], sample_token=s_tok[j], instance_token=inst, visibility_token="4",
+                         attribute_tokens=[token("attribute", _attribute(a.category, spd))],
+                         translation=[float(x) for x in a.centers[r]],
+                         size=[float(a.size[1]), float(a.size[0]), float(a.size[2])], rotation=yaw_quat(a.yaw[r]),
+                         prev=at[n - 1] if n else "", next=at[n + 1] if n + 1 < len(ks) else "",
+                         num_lidar_pts=int(max(1, 4000 / max(dist, 1) ** 1.5)), num_radar_pts=0))
     for loc, logs in sorted(maps.items()):
         fn = f"maps/{token('map', loc)}.png"
         T["map"].append(dict(token=token("map", loc), log_tokens=logs, category="semantic_prior", filename=fn))
@@ -219,11 +171,13 @@ def nuscenes_version(split:str, version:str|None=None)->str:
     "The table folder of a split: v1.0-mini for mini_*, v1.0-test for test, else v1.0-trainval (unless given)."
     return version or ("v1.0-mini" if split.startswith("mini") else "v1.0-test" if split == "test" else "v1.0-trainval")
 
+# %% ../../nbs/02b_nuscenes.ipynb #2ea7e8ee
 @lru_cache(maxsize=4)
 def _nusc(root:str, version:str):
     from nuscenes.nuscenes import NuScenes
     return NuScenes(version=version, dataroot=root, verbose=False)
 
+# %% ../../nbs/02b_nuscenes.ipynb #6a32afa6
 def load_nuscenes(root:Path|str, version:str):
     "The devkit's `NuScenes` for `root`/`version` (cached); missing table: `DatasetRootError`, broken: `MetadataError`."
     from st_vlm_repro.clips import DatasetRootError
@@ -242,6 +196,7 @@ def load_nuscenes(root:Path|str, version:str):
         raise MetadataError(f"nuscenes: {Path(root) / version}: the devkit cannot index the tables ({type(e).__name__} "
                             f"{e}): a record lacks that field or points to a token missing from its table") from None
 
+# %% ../../nbs/02b_nuscenes.ipynb #ab20549b
 def keyframe_runs(ts_us, # The keyframe timestamps of a scene (µs), in sample order
                   step:float=STEP, # Grid spacing (s)
                   tol:float=0.1, # An interval of n·step ± tol is n grid steps
@@ -256,6 +211,7 @@ def keyframe_runs(ts_us, # The keyframe timestamps of a scene (µs), in sample o
         out.append((a, b, why))
     return out
 
+# %% ../../nbs/02b_nuscenes.ipynb #49330b13
 def _get(nusc, table:str, tok:str, what:str)->dict:
     "A record by token, or a `ClipSkip` naming the dangling token and who points to it."
     try:
@@ -263,25 +219,14 @@ def _get(nusc, table:str, tok:str, what:str)->dict:
     except KeyError:
         raise ClipSkip("dangling token", f"{table} {tok} ({what}) not in {table}.json") from None
 
+# %% ../../nbs/02b_nuscenes.ipynb #ada7922b
 def _yaw(q)->float:
     w, x, y, z = q
     return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
 
 # %% ../../nbs/02b_nuscenes.ipynb #17c1d395
-def _nusc_clip(
-    nusc,
-    scene,
-    samples,
-    start,
-    stop,
-    split,
-    camera,
-    visibility,
-    max_gap,
-    check_images,
-    track_report,
-    on_gap="skip_clip",
-):
+def _nusc_clip(nusc, scene, samples, start, stop, split, camera, visibility, max_gap, check_images, track_report,
+               on_gap="skip_clip"):
     "Build the clip of keyframes `samples[start:stop]` of `scene`."
     root = Path(nusc.dataroot)
     win = samples[start:stop]
@@ -293,9 +238,8 @@ def _nusc_clip(
         try:
             ep = nusc.get("ego_pose", sd["ego_pose_token"])
         except KeyError:
-            raise ClipSkip(
-                "pose missing", f"ego_pose {sd['ego_pose_token']} of sample_data {sd['token']} (t={sd['timestamp']} us)"
-            ) from None
+            raise ClipSkip("pose missing", f"ego_pose {sd['ego_pose_token']} of sample_data {sd['token']} "
+                                           f"(t={sd['timestamp']} us)") from None
         try:
             cs = nusc.get("calibrated_sensor", sd["calibrated_sensor_token"])
         except KeyError:
@@ -327,33 +271,14 @@ def _nusc_clip(
             w, l, h = a["size"]
             rec[3].append((l, w, h))
             rec[4].append(_yaw(a["rotation"]))
-    raws = [
-        RawTrack(i, c, np.array(t), np.array(x, float), np.array(sz, float), np.array(y))
-        for i, (c, t, x, sz, y) in per.items()
-    ]
+    raws = [RawTrack(i, c, np.array(t), np.array(x, float), np.array(sz, float), np.array(y))
+            for i, (c, t, x, sz, y) in per.items()]
     frames = ClipFrames(nominal, paths, np.array(Ks, float), poses, size)
     log = nusc.get("log", scene["log_token"])
-    return assemble_clip(
-        f"nuscenes/{scene['name']}/{start:02d}",
-        "nuscenes",
-        split,
-        scene["name"],
-        "driving",
-        frames,
-        raws,
-        "lidar",
-        visibility,
-        max_gap,
-        track_report,
-        camera,
-        on_gap=on_gap,
-        meta=dict(
-            location=log["location"],
-            description=scene["description"],
-            first_sample_token=win[0]["token"],
-            timestamps_us=[s["timestamp"] for s in win],
-        ),
-    )
+    return assemble_clip(f"nuscenes/{scene['name']}/{start:02d}", "nuscenes", split, scene["name"], "driving", frames,
+                         raws, "lidar", visibility, max_gap, track_report, camera, on_gap=on_gap,
+                         meta=dict(location=log["location"], description=scene["description"],
+                                   first_sample_token=win[0]["token"], timestamps_us=[s["timestamp"] for s in win]))
 
 # %% ../../nbs/02b_nuscenes.ipynb #a23bf778
 @register_reader("nuscenes", required=lambda root, split: [root / nuscenes_version(split)], layout=NUSCENES_LAYOUT)
