@@ -567,7 +567,8 @@ def score_runner(runner, records:list[dict])->tuple[pd.DataFrame, list[dict]]:
 # %% ../nbs/06b_miniature.ipynb #81b2cbc1
 MINIATURE_KEYS = dict(miniature_train_clips=600, miniature_val_clips=300, miniature_pseudo_clips=400,
                       miniature_bench_per_task=60, miniature_vision_steps=1000, miniature_general_steps=1000,
-                      miniature_kinematic_steps=700, miniature_eval_every=175)   # the miniature profile's values
+                      miniature_kinematic_steps=700, miniature_eval_every=175,
+                      miniature_runs="labelled, pseudo")   # the miniature profile's values
 
 def _row(name:str, summ:pd.DataFrame, **extra)->dict:
     row = dict(model=name, **extra)
@@ -599,6 +600,8 @@ def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_cli
                   bench_split:str="val", # The split the bench is drawn from ("dev" to compare recipe settings)
                  )->dict:
     "Every stage of the miniature and its measured rows: a dict of DataFrames (table, curves, probe) and timings."
+    if "labelled" not in runs or set(runs) - set(RUNS):
+        raise ValueError(f"miniature runs: {runs!r} must include 'labelled' and name only {RUNS}")
     import torch
     from st_vlm_repro.bench import build_bench
     from st_vlm_repro.runners import ChanceRunner, PriorRunner
@@ -694,7 +697,7 @@ def miniature_table(table:pd.DataFrame)->str:
     return "\n".join(lines) + "\n"
 
 def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
-    "Accuracy per task against kinematic-tuning steps, one line per run, the blind prior and the base dashed."
+    "Accuracy per task against kinematic-tuning steps, one line per run; the prior, base and read-out probe level."
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
     t = table.set_index("model")
@@ -705,6 +708,8 @@ def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
         ax.axhline(t.loc["blind prior", a], color="k", ls="--", lw=1, label="blind prior")
         base = [m for m in t.index if m.startswith("base")][0]
         ax.axhline(t.loc[base, a], color="grey", ls=":", lw=1, label="base")
+        if READ_OUT in t.index:
+            ax.axhline(t.loc[READ_OUT, a], color="tab:green", ls="-.", lw=1, label="read-out probe")
         ax.set_title(a)
         ax.set_ylim(0, 100)
     axes.flat[0].legend(fontsize=7)

@@ -56,3 +56,10 @@ def test_run_miniature_writes_table(tmp_path):
     md = write_miniature(res, tmp_path / "tables", tmp_path / "figures").read_text()
     assert "| blind prior |" in md and "| + labelled and pseudo-labelled STKit |" in md
     assert (tmp_path / "figures" / "miniature_learning_curves.png").is_file()
+
+
+def test_run_miniature_names_its_runs():
+    with pytest.raises(ValueError, match="labelled"):
+        run_miniature(runs=("text",))
+    with pytest.raises(ValueError, match="labelled"):
+        run_miniature(runs=("labelled", "tracks"))
