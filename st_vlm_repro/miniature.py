@@ -29,7 +29,7 @@ __all__ = ['MINI_SIZE', 'MINI_VIEW_M', 'MINI_HEIGHT_M', 'MINI_FRAMES', 'MINI_CAT
            'build_split', 'decode_tracks', 'target_tracks', 'read_out_answers', 'read_out_accuracy', 'video_features',
            'encode', 'embed', 'make_items', 'answer_loss', 'task_weights', 'tune', 'generate', 'MiniatureRunner',
            'score_runner', 'general_skills', 'run_miniature', 'beats', 'miniature_table', 'plot_curves',
-           'write_miniature']
+           'write_miniature', 'hour_prior']
 
 # %% ../nbs/06b_miniature.ipynb #66e34142
 MINI_SIZE = 96            # px: frames are rendered at the model's input size, so nothing is lost to a resize
@@ -750,3 +750,17 @@ def write_miniature(res:dict, tables_dir:Path|str, figures_dir:Path|str,
         fig.savefig(fd/"miniature_learning_curves.png", dpi=90)
         plt.close(fig)
     return td/"table6_miniature.md"
+
+# %% ../nbs/06b_miniature.ipynb #ee75f9f8
+def hour_prior(train_records:list[dict], records:list[dict])->float:
+    "Accuracy (%) on the direction-timestamp `records` of the training span most common for the hour the question asks."
+    from collections import Counter, defaultdict
+    from st_vlm_repro.scoring import score
+    spans = defaultdict(Counter)
+    for r in train_records:
+        if r["task"] == "direction_timestamp":
+            spans[r["info"]["hour"]][tuple(r["label"])] += 1
+    dt = [r for r in records if r["task"] == "direction_timestamp"]
+    ok = [score(r["task"], r["label"], list(spans[r["info"]["hour"]].most_common(1)[0][0]))["correct"]
+          if spans[r["info"]["hour"]] else False for r in dt]
+    return 100 * float(np.mean(ok)) if dt else float("nan")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from st_vlm_repro.miniature import (GRID, MINI_FRAMES, N_COLOURS, READ_OUT, VIDEO_TOKENS, MiniatureRunner,
-                                    build_split, colour_cover, decode_tracks, make_miniature_model, make_items,
-                                    pretrain_vision, probe_perception, read_out_accuracy, run_miniature, score_runner,
-                                    target_tracks, task_weights, tune, video_features, write_miniature)
+                                    build_split, colour_cover, decode_tracks, hour_prior, make_miniature_model,
+                                    make_items, pretrain_vision, probe_perception, read_out_accuracy, run_miniature,
+                                    score_runner, target_tracks, task_weights, tune, video_features, write_miniature)
 from st_vlm_repro.stkit import TASK_ABBREV, TASKS
 from st_vlm_repro.tiny_model import tokenizer_corpus
 from st_vlm_repro.visual_prompts import COLOURS
@@ -63,3 +63,10 @@ def test_run_miniature_names_its_runs():
         run_miniature(runs=("text",))
     with pytest.raises(ValueError, match="labelled"):
         run_miniature(runs=("labelled", "tracks"))
+
+
+def test_hour_prior_reads_the_asked_hour():
+    sp = build_split(0, "train", 30)
+    dt = [r for r in sp["records"] if r["task"] == "direction_timestamp"]
+    assert dt and hour_prior(dt, dt) > 0          # the training records' own spans: the asked hour's mode hits some
+    assert np.isnan(hour_prior(dt, [r for r in sp["records"] if r["task"] != "direction_timestamp"]))
