@@ -22,12 +22,14 @@ from .stkit import TASKS, TASK_ABBREV, clip_records
 # %% auto #0
 __all__ = ['MINI_SIZE', 'MINI_VIEW_M', 'MINI_HEIGHT_M', 'MINI_FRAMES', 'MINI_CATEGORIES', 'GROUND_GREY', 'OBJECT_GREYS',
            'PROMPT_THICKNESS', 'PATCH', 'GRID', 'N_COLOURS', 'MINI_VISION', 'MINI_TEXT', 'VIDEO_TOKENS',
-           'PSEUDO_JITTER_PX', 'MINIATURE_KEYS', 'overhead_camera', 'project', 'miniature_agents', 'render_frame',
-           'image_box', 'make_miniature_clip', 'draw_prompts', 'colour_cover', 'box_targets', 'make_miniature_model',
-           'pixel_values', 'frame_tokens', 'warmup_cosine', 'PerceptionHeads', 'perception_losses', 'pretrain_vision',
-           'probe_perception', 'general_questions', 'track_text', 'pseudo_clip', 'build_split', 'video_features',
-           'encode', 'embed', 'make_items', 'answer_loss', 'tune', 'generate', 'MiniatureRunner', 'score_runner',
-           'general_skills', 'run_miniature', 'beats', 'miniature_table', 'plot_curves', 'write_miniature']
+           'PSEUDO_JITTER_PX', 'MINIATURE_KEYS', 'READ_OUT', 'RUNS', 'overhead_camera', 'project', 'miniature_agents',
+           'render_frame', 'image_box', 'make_miniature_clip', 'draw_prompts', 'colour_cover', 'box_targets',
+           'make_miniature_model', 'pixel_values', 'frame_tokens', 'warmup_cosine', 'PerceptionHeads',
+           'perception_losses', 'pretrain_vision', 'probe_perception', 'general_questions', 'track_text', 'pseudo_clip',
+           'build_split', 'decode_tracks', 'target_tracks', 'read_out_answers', 'read_out_accuracy', 'video_features',
+           'encode', 'embed', 'make_items', 'answer_loss', 'task_weights', 'tune', 'generate', 'MiniatureRunner',
+           'score_runner', 'general_skills', 'run_miniature', 'beats', 'miniature_table', 'plot_curves',
+           'write_miniature', 'hour_prior']
 
 # %% ../nbs/06b_miniature.ipynb #66e34142
 MINI_SIZE = 96            # px: frames are rendered at the model's input size, so nothing is lost to a resize
@@ -307,6 +309,9 @@ def general_questions(clip:Clip, objects, g:np.random.Generator)->list[tuple[str
                     (f"Which object is higher in the frame {when(i)}?",
                      f"The {high} object is higher in the frame {when(i)}."),
                     ("Which boxed object is larger?", f"The {big} object is larger.")]
+            gap = np.hypot(a[0] + a[2] - b[0] - b[2], a[1] + a[3] - b[1] - b[3]) / 2 * MINI_VIEW_M / MINI_SIZE
+            out.append((f"How far apart are the {ca} object and the {cb} object {when(i)}?",
+                        f"The {ca} object and the {cb} object are {gap:.1f} meters apart {when(i)}."))
     return out
 
 def track_text(clip:Clip, objects)->str:
@@ -364,6 +369,75 @@ def build_split(seed:int, split:str, n_clips:int, pseudo:bool=False)->dict:
                 targets=np.stack(targets) if targets else np.zeros((0, MINI_FRAMES, GRID, GRID, N_COLOURS, 5), "f4"),
                 records=records, general=general, context=context)
 
+# %% ../nbs/06b_miniature.ipynb #76c4b64b
+def decode_tracks(heads:PerceptionHeads, model, videos:np.ndarray, batch:int=32)->np.ndarray:
+    "(n, T, N_COLOURS, 2) box centres (px) that stage (a)'s box head reads from each video's tokens; NaN where none."
+    import torch
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(videos), batch):
+            v = videos[i:i + batch]
+            box = heads(*frame_tokens(model, pixel_values(v)))[1]          # (B·T, GRID², N_COLOURS, 5)
+            k = box[..., 0].argmax(1)                                      # the cell surest of each colour's centre
+            xy = box[..., 1:3].sigmoid().gather(1, k[:, None, :, None].expand(-1, 1, -1, 2))[:, 0] * MINI_SIZE
+            xy[box[..., 0].amax(1) <= 0] = float("nan")
+            out.append(xy.reshape(len(v), MINI_FRAMES, N_COLOURS, 2).numpy())
+    return np.concatenate(out) if out else np.zeros((0, MINI_FRAMES, N_COLOURS, 2), np.float32)
+
+def target_tracks(targets:np.ndarray)->np.ndarray:
+    "(n, T, N_COLOURS, 2) the true box centres (px) of `box_targets` (n, T, GRID, GRID, N_COLOURS, 5); NaN where none."
+    t = targets.reshape(*targets.shape[:2], GRID * GRID, N_COLOURS, 5)
+    k = t[..., 0].argmax(2)
+    xy = np.take_along_axis(t[..., 1:3], k[:, :, None, :, None], 2)[:, :, 0] * MINI_SIZE
+    xy[t[..., 0].max(2) < 0.5] = np.nan
+    return xy
+
+def read_out_answers(tracks:np.ndarray, records:list[dict])->list:
+    "Each record's typed answer computed exactly from `tracks` (n, T, N_COLOURS, 2) px; None where it cannot be."
+    from st_vlm_repro.kinematics import Trajectory, ground_heading, heading_difference
+    m = MINI_VIEW_M / MINI_SIZE
+    def path(r, colours, start=None, end=None):
+        xy = tracks[r["vidx"]][:, [COLOUR_NAMES.index(c) for c in colours]]
+        t = np.asarray(r["frame_times"], float)
+        ok = ~np.isnan(xy).any((1, 2))
+        if start is not None:
+            ok &= (t >= start - 1e-6) & (t <= end + 1e-6)
+        return t[ok], [np.c_[xy[ok, j, 0] * m, -xy[ok, j, 1] * m, np.zeros(ok.sum())] for j in range(len(colours))]
+    out = []
+    for r in records:
+        task, info = r["task"], r["info"]
+        try:
+            if task in ("traveled_distance", "traveling_speed"):
+                t, (p,) = path(r, [info["object"]], info["start"], info["end"])
+                tr = Trajectory(p, t)
+                out.append(tr.traveled_distance() if task == "traveled_distance" else tr.traveling_speed())
+            elif task == "movement_direction":
+                t, (p,) = path(r, [info["object"]])
+                out.append(Trajectory(p, t).movement_direction() or None)
+            elif task == "direction_timestamp":
+                t, (p,) = path(r, [info["object"]])
+                runs = [(a, b) for h, a, b in Trajectory(p, t).direction_intervals() if h == info["hour"]]
+                out.append(list(runs[0]) if runs else None)
+            else:
+                cs = [o["colour"] for o in r["objects"] if o["colour"]]
+                t, ps = path(r, cs)
+                if task == "direction_comparison":
+                    out.append(heading_difference(ground_heading(ps[0]), ground_heading(ps[1])) <= 30.0)
+                else:
+                    v = [Trajectory(p, t).traveled_distance() for p in ps]
+                    out.append(cs[int(np.argmax(v) if info["more"] else np.argmin(v))])
+        except (ValueError, IndexError):
+            out.append(None)
+    return out
+
+def read_out_accuracy(tracks:np.ndarray, records:list[dict])->dict:
+    "Bench accuracy (%) per task of `read_out_answers` on `records`."
+    from st_vlm_repro.scoring import score
+    ok = {}
+    for r, a in zip(records, read_out_answers(tracks, records)):
+        ok.setdefault(r["task"], []).append(score(r["task"], r["label"], a)["correct"])
+    return {t: round(100 * float(np.mean(ok[t])), 1) for t in TASKS if t in ok}
+
 # %% ../nbs/06b_miniature.ipynb #c69c9355
 def video_features(model, videos:np.ndarray, batch:int=32):
     "(n, VIDEO_TOKENS, D): each video's tokens as the language model receives them."
@@ -416,8 +490,16 @@ def answer_loss(model, items:list[tuple], feats)->"torch.Tensor":
     logits = model(inputs_embeds=e, attention_mask=att, logits_to_keep=keep).logits
     return F.cross_entropy(logits.float(), target[target != -100])
 
+def task_weights(groups:list[str])->np.ndarray:
+    "Sampling probabilities that give every group (task) the same share of the batches, whatever its count."
+    _, inv, n = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    w = 1.0 / n[inv]
+    return w / w.sum()
+
 def tune(model, items:list[tuple], feats, steps:int, batch:int=32, lr:float=1e-3, seed:int=0, tag:str="",
-         eval_fn=None, eval_every:int=0, verbose:bool=True)->list[dict]:
+         eval_fn=None, eval_every:int=0, verbose:bool=True,
+         weights:np.ndarray|None=None, # Sampling probability of each item (`task_weights`); uniform if None
+        )->list[dict]:
     "Stages (b), (c): the language model trained on answer tokens; `eval_fn()` every `eval_every` steps: the curve."
     import torch
     for p in list(model.model.vision_tower.parameters()) + list(model.model.multi_modal_projector.parameters()):
@@ -430,7 +512,8 @@ def tune(model, items:list[tuple], feats, steps:int, batch:int=32, lr:float=1e-3
     curve = []
     for s in range(steps):
         model.train()
-        loss = answer_loss(model, [items[i] for i in g.integers(0, len(items), batch)], feats)
+        idx = g.choice(len(items), batch, p=weights) if weights is not None else g.integers(0, len(items), batch)
+        loss = answer_loss(model, [items[i] for i in idx], feats)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -483,8 +566,9 @@ def score_runner(runner, records:list[dict])->tuple[pd.DataFrame, list[dict]]:
 
 # %% ../nbs/06b_miniature.ipynb #81b2cbc1
 MINIATURE_KEYS = dict(miniature_train_clips=600, miniature_val_clips=300, miniature_pseudo_clips=400,
-                      miniature_bench_per_task=60, miniature_vision_steps=1000, miniature_general_steps=400,
-                      miniature_kinematic_steps=700, miniature_eval_every=175)   # the miniature profile's values
+                      miniature_bench_per_task=60, miniature_vision_steps=1000, miniature_general_steps=1000,
+                      miniature_kinematic_steps=700, miniature_eval_every=175,
+                      miniature_runs="labelled, pseudo")   # the miniature profile's values
 
 def _row(name:str, summ:pd.DataFrame, **extra)->dict:
     row = dict(model=name, **extra)
@@ -505,19 +589,29 @@ def general_skills(model, tok, feats, rows:list[dict], n:int=300)->dict:
     return dict(general_exact=100 * float(np.mean([a == r["answer"] for a, r in zip(ans, rows)])) if rows else np.nan,
                 grounding_error_px=float(np.median(err)) if err else np.nan)
 
+READ_OUT = "probe: exact kinematics on stage (a)'s read-out tracks"
+RUNS = ("labelled", "pseudo", "text")
+
 def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_clips:int=400, bench_per_task:int=60,
-                  vision_steps:int=1000, general_steps:int=400, kinematic_steps:int=700, eval_every:int=175,
-                  batch:int=32, verbose:bool=True)->dict:
+                  vision_steps:int=1000, general_steps:int=1000, kinematic_steps:int=700, eval_every:int=175,
+                  batch:int=32, verbose:bool=True,
+                  balanced:bool=True, # Stage (c) batches task-balanced (`task_weights`), else in STKit's natural mix
+                  runs:tuple=RUNS, # Which kinematic runs: labelled, pseudo (labelled and pseudo-labelled), text
+                  bench_split:str="val", # The split the bench is drawn from ("dev" to compare recipe settings)
+                 )->dict:
     "Every stage of the miniature and its measured rows: a dict of DataFrames (table, curves, probe) and timings."
+    if "labelled" not in runs or set(runs) - set(RUNS):
+        raise ValueError(f"miniature runs: {runs!r} must include 'labelled' and name only {RUNS}")
     import torch
     from st_vlm_repro.bench import build_bench
     from st_vlm_repro.runners import ChanceRunner, PriorRunner
+    from st_vlm_repro.scoring import score, summarize
     from st_vlm_repro.tiny_model import tokenizer_corpus
     t0, secs = time.time(), {}
     tick = lambda k: secs.__setitem__(k, round(time.time() - t0 - sum(secs.values()), 1))
-    train, val = build_split(seed, "train", train_clips), build_split(seed, "val", val_clips)
+    train, val = build_split(seed, "train", train_clips), build_split(seed, bench_split, val_clips)
     pseudo = build_split(seed, "pseudo", pseudo_clips, pseudo=True)
-    bench = build_bench(val["records"], bench_per_task, seed, proportions={"synthetic": 1.0},
+    bench = build_bench(val["records"], bench_per_task, seed, splits=(bench_split,), proportions={"synthetic": 1.0},
                         train_records=train["records"])
     _log(f"data: {len(train['videos'])} train videos, {len(train['records'])} STKit records, {len(pseudo['records'])} "
          f"pseudo-labelled; bench {len(bench)} items", verbose)
@@ -538,6 +632,9 @@ def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_cli
     rows = []
     for name, runner in (("chance", ChanceRunner(seed)), ("blind prior", PriorRunner(train["records"]))):
         rows.append(_row(name, score_runner(runner, bench)[0], stage="", steps=0))
+    read_out = read_out_answers(decode_tracks(heads, model, val["videos"]), bench)
+    rows.append(_row(READ_OUT, summarize([dict(id=r["id"], **score(r["task"], r["label"], a))
+                                         for r, a in zip(bench, read_out)]), stage="a (probe)", steps=0))
     general = make_items(tok, train["general"])
     tune(model, general, f_train, general_steps, batch, tag="general", seed=seed, verbose=verbose)
     base_general = general_skills(model, tok, f_val, val["general"])
@@ -545,32 +642,38 @@ def run_miniature(seed:int=0, train_clips:int=600, val_clips:int=300, pseudo_cli
     rows.append(_row("base (a: perception, b: general video)", base, stage="a+b", steps=general_steps, **base_general))
     _log(f"base: general questions {base_general}; bench average {rows[-1]['avg']:.1f} %", verbose)
     tick("stage_b")
-    replay = general[: len(train["records"]) // 4]
+    replay_rows = train["general"][: len(train["records"]) // 4]
+    replay = make_items(tok, replay_rows)
     kin = make_items(tok, train["records"])
     off = len(f_train)
     pseudo_kin = [(i, m, v + off) for i, m, v in make_items(tok, pseudo["records"])]
-    runs = {"+ labelled STKit": (kin + replay, None, None),
-            "+ labelled and pseudo-labelled STKit": (kin + pseudo_kin + replay, None, None),
-            "+ labelled STKit, tracks as text": (make_items(tok, train["records"], train["context"]) + replay,
-                                                 train["context"], val["context"])}
+    tasks, ptasks = [r["task"] for r in train["records"]], [r["task"] for r in pseudo["records"]]
+    gen = ["general"] * len(replay)
+    weigh = lambda groups: task_weights(groups) if balanced else None
+    plan = {"labelled": ("+ labelled STKit", kin + replay, tasks + gen, None),
+            "pseudo": ("+ labelled and pseudo-labelled STKit", kin + pseudo_kin + replay, tasks + ptasks + gen, None),
+            "text": ("+ labelled STKit, tracks as text", make_items(tok, train["records"], train["context"])
+                     + make_items(tok, replay_rows), tasks + gen, val["context"])}
     curves = []
-    for name, (items, _, ctx_val) in runs.items():
+    for key in runs:
+        name, items, groups, ctx_val = plan[key]
         m = copy.deepcopy(model)
         runner = MiniatureRunner(m, tok, f_val, name, ctx_val)
-        def eval_fn(runner=runner):
-            s = score_runner(runner, bench)[0]
-            return {t: s.loc[t, "accuracy"] for t in s.index}
+        last = {}
+        def eval_fn(runner=runner, last=last):
+            last["summary"] = score_runner(runner, bench)[0]
+            return {t: last["summary"].loc[t, "accuracy"] for t in last["summary"].index}
         curve = tune(m, items, f_all, kinematic_steps, batch, tag=name, seed=seed, eval_fn=eval_fn,
-                     eval_every=eval_every, verbose=verbose)
+                     eval_every=eval_every, verbose=verbose, weights=weigh(groups))
         curves += [dict(run=name, **c) for c in curve]
-        summ = score_runner(runner, bench)[0]
+        summ = last["summary"] if curve else score_runner(runner, bench)[0]   # the curve's last point is the last step
         skills = general_skills(m, tok, f_val, val["general"])
         rows.append(_row(name, summ, stage="a+b+c", steps=kinematic_steps, **skills))
         _log(f"{name}: bench average {rows[-1]['avg']:.1f} %", verbose)
         tick(name)
         del m
     return dict(table=pd.DataFrame(rows), curves=pd.DataFrame(curves), probe=probe,
-                vision_history=pd.DataFrame(vision_hist),
+                vision_history=pd.DataFrame(vision_hist), balanced=balanced, bench_split=bench_split,
                 seconds=secs | dict(total=round(time.time() - t0, 1)), n_bench=len(bench),
                 n_train_records=len(train["records"]), n_pseudo_records=len(pseudo["records"]),
                 bench_counts={t: sum(r["task"] == t for r in bench) for t in TASKS})
@@ -594,7 +697,7 @@ def miniature_table(table:pd.DataFrame)->str:
     return "\n".join(lines) + "\n"
 
 def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
-    "Accuracy per task against kinematic-tuning steps, one line per run, the blind prior and the base dashed."
+    "Accuracy per task against kinematic-tuning steps, one line per run; the prior, base and read-out probe level."
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
     t = table.set_index("model")
@@ -605,6 +708,8 @@ def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
         ax.axhline(t.loc["blind prior", a], color="k", ls="--", lw=1, label="blind prior")
         base = [m for m in t.index if m.startswith("base")][0]
         ax.axhline(t.loc[base, a], color="grey", ls=":", lw=1, label="base")
+        if READ_OUT in t.index:
+            ax.axhline(t.loc[READ_OUT, a], color="tab:green", ls="-.", lw=1, label="read-out probe")
         ax.set_title(a)
         ax.set_ylim(0, 100)
     axes.flat[0].legend(fontsize=7)
@@ -645,3 +750,17 @@ def write_miniature(res:dict, tables_dir:Path|str, figures_dir:Path|str,
         fig.savefig(fd/"miniature_learning_curves.png", dpi=90)
         plt.close(fig)
     return td/"table6_miniature.md"
+
+# %% ../nbs/06b_miniature.ipynb #ee75f9f8
+def hour_prior(train_records:list[dict], records:list[dict])->float:
+    "Accuracy (%) on the direction-timestamp `records` of the training span most common for the hour the question asks."
+    from collections import Counter, defaultdict
+    from st_vlm_repro.scoring import score
+    spans = defaultdict(Counter)
+    for r in train_records:
+        if r["task"] == "direction_timestamp":
+            spans[r["info"]["hour"]][tuple(r["label"])] += 1
+    dt = [r for r in records if r["task"] == "direction_timestamp"]
+    ok = [score(r["task"], r["label"], list(spans[r["info"]["hour"]].most_common(1)[0][0]))["correct"]
+          if spans[r["info"]["hour"]] else False for r in dt]
+    return 100 * float(np.mean(ok)) if dt else float("nan")
