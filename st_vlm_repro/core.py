@@ -85,12 +85,6 @@ class _MappingView:
         v = self._value(k)
         return default if v is None else v
 
-    # Deprecated getters of the dict days: the typed attribute (`cfg.seed`, `cfg.data_dir`) gives the same value.
-    def int(self, k): return int(self[k])
-    def float(self, k): return float(self[k])
-    def path(self, k): return Path(self[k])
-    def bool(self, k): return str(self[k]).lower() in ("1", "true", "yes", "on")
-
 # %% ../nbs/00_core.ipynb #c18e0001
 class Settings(_MappingView, BaseModel):
     "The resolved settings of one profile: one typed field per key of settings.ini (its comments say more)."
@@ -130,6 +124,7 @@ class Settings(_MappingView, BaseModel):
     miniature_general_steps: int | None = Field(None, description="Table 6 miniature: steps of stage b (general video)")
     miniature_kinematic_steps: int | None = Field(None, description="Table 6 miniature: steps of stage c (kinematics)")
     miniature_eval_every: int | None = Field(None, description="Table 6 miniature: steps between curve measurements")
+    miniature_runs: str | None = Field(None, description="Table 6 miniature: its runs (labelled, pseudo, text)")
     description: str | None = Field(None, description="What the profile is, in one line")
     n_scenes: int | None = Field(None, description="Scenes per dataset format of the synthetic mini world")
     model_path: SettingsPath | None = Field(None, description="The model's folder (a random-init one is made there)")

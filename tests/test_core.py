@@ -80,7 +80,7 @@ def test_settings_are_typed(no_env):
     assert type(cfg.n_scenes) is int and type(cfg.mini_world) is bool and cfg.data_dir == ROOT/"data"
     assert cfg.model_path == ROOT/"data/tiny_llava_ov" and cfg.train_config == ROOT/"configs/train_mini.yaml"
     assert cfg.figures_dir == ROOT/"runs/latest/figures" and cfg.published_tables_dir == ROOT/"tables"
-    assert cfg["seed"] == cfg.int("seed") == 0 and cfg.get("bench_per_task", 200) == 200   # the dict-era reads
+    assert cfg["seed"] == cfg.seed == 0 and cfg.get("bench_per_task", 200) == 200   # the dict-era reads
     full = load_settings("full")
     assert full.nuscenes_root == Path("/datasets/nuscenes") and full.model_size is None and full.pseudo_monst3r is None
 
