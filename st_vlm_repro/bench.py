@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_bench.ipynb #79862524
 from __future__ import annotations
-import json, re
+import collections, json, re
 from pathlib import Path
 from typing import Iterable
 
@@ -81,10 +81,7 @@ MAX_CLASS_SHARE = 1.5   # no label class kept holds more than 1.5 × its fair sh
 
 def class_sizes(pool:Iterable[dict])->dict[str, int]:
     "Records per label class (`balance_key`)."
-    sizes: dict[str, int] = {}
-    for r in pool:
-        sizes[balance_key(r)] = sizes.get(balance_key(r), 0) + 1
-    return sizes
+    return dict(collections.Counter(balance_key(r) for r in pool))
 
 def _partner(k:str)->str:
     "The other answer to the same wording: the first ↔ the second object (more or less), yes ↔ no."
@@ -172,8 +169,11 @@ def bias_check(bench:list[dict], # STKit-Bench records
     prior = PriorRunner(train_records) if train_records else None
     tx = TextOnlyRunner(train_records, seed) if train_records and text_only else None
     chance = ChanceRunner(seed)
-    acc = lambda run, t, b: (100 * float(np.mean([score(t, r["label"], run.answer_value(r))["correct"] for r in b]))
-                             if run is not None and t in (run.priors if run is prior else run.tasks) else float("nan"))
+    def acc(run, t:str, b:list[dict])->float:
+        "Accuracy (%) of `run` on the questions `b` of task `t`; NaN where it has no model of `t`."
+        if run is None or t not in run.tasks:
+            return float("nan")
+        return 100 * float(np.mean([score(t, r["label"], run.answer_value(r))["correct"] for r in b]))
     rows = {}
     for t in TASKS:
         b = [r for r in bench if r["task"] == t]

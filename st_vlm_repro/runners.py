@@ -130,6 +130,8 @@ class PriorRunner:
     "The blind prior: each task answered with its training-set median or majority label, never looking at the video."
     def __init__(self, train_records:Iterable[dict]):
         self.priors, self.name = task_priors(train_records), "prior"
+    @property
+    def tasks(self)->set: return set(self.priors)
     def answer_value(self, r:dict):
         t = r["task"]
         if t not in self.priors:
