@@ -4,7 +4,7 @@
 
 # %% ../nbs/05b_runners.ipynb #a580ecdc
 from __future__ import annotations
-import base64, hashlib, json, os, random, time
+import base64, hashlib, json, os, random, threading, time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -411,15 +411,22 @@ class OpenAIRunner:
         todo = [i for i, a in enumerate(out) if a is None]
         if not todo:
             return out
+        failed = threading.Event()   # after the first error no worker sends another request: a 400 is reported once
+        def ask(r):
+            if failed.is_set():
+                return None
+            try:
+                return self._ask(r)
+            except BaseException:
+                failed.set()
+                raise
         ex = ThreadPoolExecutor(max(1, self.n_workers))
-        futures = {ex.submit(self._ask, records[i]): i for i in todo}
+        futures = {ex.submit(ask, records[i]): i for i in todo}
         try:
             for f in tqdm(as_completed(futures), total=len(todo), desc=f"{self.name} answers", disable=not progress):
                 out[futures[f]] = f.result()
-        except BaseException:
-            ex.shutdown(wait=True, cancel_futures=True)   # a refused request (400) is reported once, not per record
-            raise
-        ex.shutdown()
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
         return out
 
 # %% ../nbs/05b_runners.ipynb #7ab9e523
