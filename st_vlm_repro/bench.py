@@ -90,10 +90,10 @@ def _partner(k:str)->str:
     return k.replace("first", "second") if k.startswith("first") else k.replace("second", "first")
 
 def paired_classes(task:str, sizes:dict[str, int])->dict[str, int]:
-    "Two-choice tasks: the classes whose partner is in the pool too (all of them when no pair is complete)."
+    "Two-choice tasks: the classes whose partner is in the pool too (none when no pair is complete)."
     if task not in TWO_CHOICE_TASKS:
         return sizes
-    return {k: s for k, s in sizes.items() if sizes.get(_partner(k), 0) > 0} or sizes
+    return {k: s for k, s in sizes.items() if sizes.get(_partner(k), 0) > 0}
 
 def class_cap(task:str, n:int=200, # The bench's questions per task
               pool:list[dict]|None=None, # The task's validation records
@@ -104,7 +104,7 @@ def class_cap(task:str, n:int=200, # The bench's questions per task
         return cap
     sizes = paired_classes(task, class_sizes(pool))
     if task in TWO_CHOICE_TASKS:
-        return min(cap, min(sizes.values()))   # every class alike: the majority answer scores one in two
+        return min(cap, min(sizes.values(), default=0))   # every class alike: the majority scores one in two
     while cap > 1:   # a few big classes beside small ones: lower the cap until none holds much over its share
         kept = [q for q in water_fill({k: min(s, cap) for k, s in sizes.items()}, n).values() if q]
         if max(kept) * len(kept) <= MAX_CLASS_SHARE * sum(kept):

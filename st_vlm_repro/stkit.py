@@ -142,10 +142,11 @@ def common_prompt(frame_times, # the times (s) of the frames the model sees
 def _common_prompt(ft:tuple, colours:tuple, duration:float|None)->str:
     duration = duration if duration is not None else video_duration(ft)
     cols = "" if not colours else colours[0] if len(colours) == 1 else ", ".join(colours[:-1]) + " and " + colours[-1]
+    article = "an" if cols[:1] in tuple("aeiou") else "a"   # an orange bounding box
     objs = (
         ""
         if not colours
-        else f" There is 1 object annotated with a {cols} bounding box in the video."
+        else f" There is 1 object annotated with {article} {cols} bounding box in the video."
         if len(colours) == 1
         else f" There are {len(colours)} objects annotated with {cols} bounding boxes in the video."
     )
