@@ -190,14 +190,14 @@ def make_runner(spec:str, # chance | prior | text_only | oracle | openai:<name> 
                 reasoning:bool=False, # openai: a reasoning model (max_completion_tokens, no temperature)
                 timeout:float=120.0, # Seconds per API request (openai)
                 max_attempts:int=5, # Tries per API request, transient errors only (openai)
-                blind:bool=False, # openai: the question text only, no frames
+                blind:bool=False, # openai, hf: the question text only, no frames
                )->Runner:
     "A runner from its command-line name."
     from st_vlm_repro import runners as R
     kind, _, arg = spec.partition(":")
-    if blind and kind != "openai":
-        raise ValueError(f"--blind is for openai:<name> models (a blind baseline without one: --model text_only), "
-                         f"not {spec!r}")
+    if blind and kind not in ("openai", "hf"):
+        raise ValueError(f"--blind is for openai:<name> and hf:<path> models (a blind baseline without one: "
+                         f"--model text_only), not {spec!r}")
     if spec == "chance":
         return R.ChanceRunner(seed)
     if spec == "oracle":
@@ -228,7 +228,8 @@ def make_runner(spec:str, # chance | prior | text_only | oracle | openai:<name> 
         )
     if kind == "hf":
         from st_vlm_repro.hf_runner import HFVideoRunner
-        return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels)
+        return HFVideoRunner(arg, videos, n_frames=n_frames, device=device, fps=fps, max_pixels=max_pixels,
+                             blind=blind)
     raise ValueError(f"unknown --model {spec!r}; expected chance, prior, text_only, oracle, openai:<name> or hf:<path>")
 
 # %% ../nbs/05d_eval.ipynb #ea3133cd
@@ -256,7 +257,7 @@ def eval_cmd(
     reasoning_model: bool = typer.Option(False, help="openai:<name>: max_completion_tokens, no temperature"),
     timeout: float = typer.Option(120.0, min=0.1, help="Seconds per API request (openai:<name>, judge)"),
     max_attempts: int = typer.Option(5, min=1, help="Tries per API request, transient errors (openai, judge)"),
-    blind: bool = typer.Option(False, "--blind", help="openai:<name>: send the questions without the frames"),
+    blind: bool = typer.Option(False, "--blind", help="openai:<name>, hf:<path>: ask the questions without the frames"),
     seed: int = typer.Option(0),
 ):
     "Answer, extract and score STKit-Bench with one model; write responses, scores and the summary to --out."

@@ -16,9 +16,23 @@ from .visual_prompts import frame_indices, read_video_frames
 
 
 # %% auto #0
-__all__ = ['sample_frames', 'HFVideoRunner']
+__all__ = ['shown_frame_indices', 'sample_frames', 'HFVideoRunner']
 
 # %% ../nbs/05c_hf_runner.ipynb #d47c01e5
+def shown_frame_indices(times:np.ndarray, # The times (s) of all the video's frames
+                        n_frames:int|None=8, # Frames sampled uniformly (None: use `fps`)
+                        fps:float|None=None, # Or: frames per second
+                       )->np.ndarray:
+    "Indices of the frames a model is shown: exactly `n_frames` uniform (some repeated if fewer), or one per 1/fps s."
+    if (n_frames is None) == (fps is None):
+        raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    times = np.asarray(times, float)
+    if n_frames is not None:
+        return frame_indices(times, n_frames, None, repeat=True)
+    return np.unique(frame_indices(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
+
 def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
                   n_frames:int|None=8, # Frames sampled uniformly (None: use `fps`)
                   fps:float|None=None, # Or: frames per second
@@ -27,20 +41,14 @@ def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
     "(frames T×H×W×3, their times in s, `VideoMetadata`) of the frames a model is shown from a visual prompt."
     import cv2
     from transformers.video_utils import VideoMetadata
-    if (n_frames is None) == (fps is None):
-        raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
-    if fps is not None and fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
+    shown_frame_indices([0.0], n_frames, fps)   # a bad choice is refused before the video is read
     frames, times = read_video_frames(path)
     T = len(times)
     rate = 1 / float(np.median(np.diff(times))) if T > 1 else 1.0
     if T > 1 and not np.allclose(times, np.arange(T) / rate, atol=0.25 / rate):
         first = np.round(times[:4], 3).tolist()
         raise ValueError(f"{path}: frames are not at a constant rate from 0 s (times {first}…)")
-    if n_frames is not None:
-        idx = frame_indices(times, n_frames, None, repeat=True)
-    else:
-        idx = np.unique(frame_indices(times, None, np.arange(0, times[-1] + 1e-6, 1 / fps)))
+    idx = shown_frame_indices(times, n_frames, fps)
     frames = frames[idx]
     h, w = frames.shape[1:3]
     if max_pixels is not None and h * w > max_pixels:
@@ -60,6 +68,7 @@ class HFVideoRunner:
                  max_new_tokens:int=64, batch_size:int=4, device:str="cpu", name:str|None=None,
                  fps:float|None=None, # Or: frames per second sampled from each visual prompt
                  max_pixels:int|None=None, # Frame budget: larger frames are shrunk to this many pixels
+                 blind:bool=False, # Ask the question text only, no frames (a bias check: what the text alone gives)
                 ):
         from st_vlm_repro.tiny_model import load_vlm
         if fps is not None:
@@ -69,25 +78,40 @@ class HFVideoRunner:
         self.proc, self.model = load_vlm(model_path, device)
         self.proc.tokenizer.padding_side = "left"
         self.video_root, self.n_frames, self.fps, self.max_pixels = Path(video_root), n_frames, fps, max_pixels
-        self.max_new_tokens, self.batch_size, self.device = max_new_tokens, batch_size, device
-        self.name = name or Path(model_path).name
+        self.max_new_tokens, self.batch_size, self.device, self.blind = max_new_tokens, batch_size, device, blind
+        self.name = name or Path(model_path).name + ("-blind" if blind else "")
 
     @property
     def settings(self)->dict:
-        "What the results are recorded with: the family and the frame sampling."
+        "What the results are recorded with: the family, the frame sampling, and `blind` when the frames are left out."
         sampling = f"{self.fps} fps" if self.fps else f"{self.n_frames} frames"
         return dict(family=self.model.config.model_type, sampling=sampling, n_frames=self.n_frames, fps=self.fps,
-                    max_pixels=self.max_pixels, max_new_tokens=self.max_new_tokens)
+                    max_pixels=self.max_pixels, max_new_tokens=self.max_new_tokens,
+                    **({"blind": True} if self.blind else {}))
 
     def _sample(self, record:dict):
-        "The record's frames, times and metadata."
+        "The record's frames, times and metadata; blind, only the times a sighted run shows, from its `frame_times`."
+        if self.blind:
+            if not record.get("frame_times"):
+                raise ValueError(f"record {record.get('id')!r}: a blind run needs its field 'frame_times'")
+            ts = np.asarray(record["frame_times"], float)
+            return None, ts[shown_frame_indices(ts, self.n_frames, self.fps)], None
         return sample_frames(safe_join(self.video_root, record["video"]), self.n_frames, self.fps, self.max_pixels)
+
+    def messages(self, record:dict, frame_times)->list[dict]:
+        "The chat turn of a record: the video and its question; blind, the same question text alone."
+        msgs = vlm_messages(record, None, frame_times)
+        if self.blind:
+            msgs = [dict(m, content=[c for c in m["content"] if c["type"] == "text"]) for m in msgs]
+        return msgs
 
     def _inputs(self, records:list[dict], samples:list|None=None):
         "The processor's batch for `records`: pre-sampled frames with their metadata, no re-sampling, left padding."
         samples = samples or [self._sample(r) for r in records]
-        text = [self.proc.apply_chat_template(vlm_messages(r, None, t), add_generation_prompt=True)
+        text = [self.proc.apply_chat_template(self.messages(r, t), add_generation_prompt=True)
                 for r, (_, t, _) in zip(records, samples)]
+        if self.blind:   # text only: the processor is given no video
+            return self.proc(text=text, return_tensors="pt", text_kwargs=dict(padding=True)).to(self.device)
         enc = self.proc(text=text, videos=[f for f, _, _ in samples], return_tensors="pt",
                         text_kwargs=dict(padding=True),
                         videos_kwargs=dict(video_metadata=[m for _, _, m in samples], do_sample_frames=False))

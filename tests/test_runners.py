@@ -421,3 +421,40 @@ def test_blind_openai_runner_sends_the_question_without_frames(server, stkit, tm
     r = CliRunner().invoke(eval_app, ["--model", "chance", "--blind", "--bench", str(tmp_path / "none.jsonl"),
                                       "--out", str(tmp_path / "x")])
     assert r.exit_code != 0
+
+
+@pytest.mark.parametrize("family", ["llava_video", "qwen2_5_vl"])
+def test_blind_hf_model_asks_the_sighted_prompt_without_the_video(stkit, tmp_path, family):
+    """--blind with hf:<path>: the sighted prompt's text in a text-only turn, no video read (the folder holds none),
+    a run whose settings say blind, and a sighted run refused in its folder."""
+    from st_vlm_repro.hf_runner import HFVideoRunner
+    from st_vlm_repro.tiny_model import make_tiny_vlm
+    root, records, _ = stkit
+    recs = records[:2]
+    write_jsonl(tmp_path / "bench.jsonl", recs)
+    tiny = make_tiny_vlm(tmp_path / family, family)   # llava_video: make_tiny_llava_onevision
+    empty = tmp_path / "no_videos"
+    empty.mkdir()
+    sighted = HFVideoRunner(tiny, root, n_frames=4, max_new_tokens=4)
+    blind = HFVideoRunner(tiny, empty, n_frames=4, max_new_tokens=4, blind=True)
+    for r in recs:
+        t_seen, t_blind = sighted._sample(r)[1], blind._sample(r)[1]
+        assert t_blind.tolist() == pytest.approx(t_seen.tolist(), abs=1e-3)
+        seen_text = [c["text"] for c in sighted.messages(r, t_seen)[0]["content"] if c["type"] == "text"]
+        assert blind.messages(r, t_blind)[0]["content"] == [{"type": "text", "text": t} for t in seen_text]
+        enc = blind._inputs([r])
+        assert set(enc) <= {"input_ids", "attention_mask", "mm_token_type_ids"}   # no pixels, no video grid
+        text = blind.proc.tokenizer.decode(enc["input_ids"][0])
+        assert seen_text[0] in text and blind.proc.video_token not in text and blind.proc.image_token not in text
+    with pytest.raises(FileNotFoundError):   # a sighted runner on that folder would have to read the video
+        HFVideoRunner(tiny, empty, n_frames=4).respond(recs[:1], progress=False)
+    args = ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--out", str(tmp_path / "run"),
+            "--n-frames", "4"]
+    r = CliRunner().invoke(eval_app, args + ["--videos", str(empty), "--blind"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert len(read_jsonl(tmp_path / "run" / "scores.jsonl")) == 2
+    _, meta = load_run(tmp_path / "run")
+    assert meta["model"] == f"{family}-blind" and meta["settings"]["blind"] is True
+    assert meta["settings"]["family"] == AutoConfig.from_pretrained(tiny).model_type
+    r = CliRunner().invoke(eval_app, args + ["--videos", str(root)])   # a sighted run never resumes the blind one
+    assert r.exit_code != 0 and "holds responses of" in str(r.exception)
