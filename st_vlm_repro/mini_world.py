@@ -19,8 +19,8 @@ from .clips import box_corners
 __all__ = ['SPEEDS', 'SIZES', 'COLORS', 'M', 'BEHAVIOURS', 'ROAM', 'DRIVING_BEHAVIOURS', 'DRIVING_SPEEDS', 'OPTICAL', 'WRITERS',
            'WRITER_MODULES', 'Camera', 'Agent', 'Scene', 'interp_agent', 'yaw_matrix', 'interp_pose', 'token',
            'uuid_for', 'profile_of', 'integrate', 'roam_profile', 'driving_profile', 'small_rotation', 'make_camera',
-           'make_driving_scene', 'make_sports_scene', 'make_world', 'render', 'plot_scene_bev', 'register_writer',
-           'available_formats', 'get_writer', 'make_mini_world', 'load_ground_truth']
+           'convoy_agents', 'make_driving_scene', 'make_sports_scene', 'make_world', 'render', 'plot_scene_bev',
+           'register_writer', 'available_formats', 'get_writer', 'make_mini_world', 'load_ground_truth']
 
 # %% ../nbs/02a_mini_world.ipynb #faf8b568
 @dataclass
@@ -231,8 +231,27 @@ def _agent(aid, cat, beh, t, xy, psi, size, color, z_extra=0.0):
     return Agent(aid, cat, beh, np.asarray(size, float), t.copy(),
                  np.c_[xy, np.full(len(t), size[2] / 2 + z_extra)], psi.copy(), tuple(int(c) for c in color))
 
+def convoy_agents(sid:str, t:np.ndarray, xy:np.ndarray, psi:np.ndarray, # scene id, ticks, ego positions, headings
+                  g:np.random.Generator)->list[Agent]:
+    "A line of 2–3 vehicles driving straight down one lane at one speed, ahead of the ego or oncoming."
+    anc = int(g.integers(0, len(t) // 2))                     # the tick where the leader sits at `p` (ego frame)
+    lane, h = (g.choice([-3.5, 3.5, 7.0]), 0.0) if g.random() < 0.5 else (g.choice([3.5, 7.0]), np.pi)
+    v0 = float(g.uniform(4, 12))
+    head = psi[anc] + h
+    ahead = np.array([np.cos(head), np.sin(head)])
+    p = xy[anc] + yaw_matrix(psi[anc])[:2, :2] @ np.array([g.uniform(15, 45), lane])
+    out, gap = [], 0.0
+    for k in range(int(g.integers(2, 4))):
+        cat = str(g.choice(["car", "car", "truck", "bus"]))
+        size = np.asarray(SIZES[cat]) * g.uniform(0.9, 1.1, 3)
+        col = np.clip(np.asarray(COLORS[cat]) + g.integers(-30, 31, 3), 0, 255)
+        path = p - gap * ahead + np.outer((t - t[anc]) * v0, ahead)
+        out.append(_agent(f"{sid}-convoy-{cat}-{k:02d}", cat, "straight", t, path, np.full(len(t), head), size, col))
+        gap += size[0] + g.uniform(6, 14)                      # the next one follows 6–14 m behind
+    return out
+
 def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene:
-    "One driving scene: an ego vehicle and 8–14 objects, 20–30 s at `rate_hz`."
+    "One driving scene: an ego vehicle, 8–14 objects and a convoy, 20–30 s at `rate_hz`."
     g = rng(seed, "driving", index)
     sid = f"mw{seed}-{index:04d}"
     dur = float(np.round(g.uniform(20, 30) * 2) / 2)
@@ -287,6 +306,7 @@ def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scen
         size = np.asarray(SIZES[cat]) * g.uniform(0.9, 1.1, 3)
         col = np.clip(np.asarray(COLORS[cat]) + g.integers(-30, 31, 3), 0, 255)
         agents.append(_agent(f"{sid}-{cat}-{j:02d}", cat, beh, ta, xa, pa, size, col))
+    agents += convoy_agents(sid, t, xy, psi, rng(seed, "convoy", index))   # its own stream: the others stay
     return Scene(
         sid,
         split,
