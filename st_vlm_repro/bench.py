@@ -97,12 +97,13 @@ def paired_classes(task:str, sizes:dict[str, int])->dict[str, int]:
 
 def class_cap(task:str, n:int=200, # The bench's questions per task
               pool:list[dict]|None=None, # The task's validation records
+              sizes:dict[str, int]|None=None, # Or the pool's `class_sizes`, when counted already
              )->int:
     "Most questions a class of `task` may hold: ⌈n / classes⌉, lowered by `MAX_CLASS_SHARE`; two-choice: the smallest."
     cap = -(-n // N_CLASSES[task])
-    if not pool:
+    if sizes is None and not pool:
         return cap
-    sizes = paired_classes(task, class_sizes(pool))
+    sizes = paired_classes(task, class_sizes(pool) if sizes is None else sizes)
     if task in TWO_CHOICE_TASKS:
         return min(cap, min(sizes.values(), default=0))   # every class alike: the majority scores one in two
     while cap > 1:   # a few big classes beside small ones: lower the cap until none holds much over its share
@@ -120,11 +121,13 @@ def balance(records:list[dict], # STKit records of one task
     proportions = PAPER_PROPORTIONS if proportions is None else proportions
     by_key: dict[str, list[dict]] = {}
     task = records[0]["task"] if records else ""
-    keep = paired_classes(task, class_sizes(records))   # two-choice: a class without its partner is left out
-    for r in records:
-        if balance_key(r) in keep:
-            by_key.setdefault(balance_key(r), []).append(r)
-    cap = class_cap(task, n, records) if records else 0
+    keys = [balance_key(r) for r in records]
+    sizes = dict(collections.Counter(keys))
+    keep = paired_classes(task, sizes)   # two-choice: a class without its partner is left out
+    for r, k in zip(records, keys):
+        if k in keep:
+            by_key.setdefault(k, []).append(r)
+    cap = class_cap(task, n, sizes=sizes) if records else 0
     quota = water_fill({k: min(len(v), cap) for k, v in by_key.items()}, n)
     out = []
     for k in sorted(by_key):
