@@ -208,8 +208,8 @@ def make_runner(spec:str, # chance | prior | text_only | oracle | openai:<name> 
         return R.PriorRunner(train_records) if spec == "prior" else R.TextOnlyRunner(train_records, seed)
     if kind in ("openai", "hf") and not arg:
         raise ValueError(f"--model {spec!r}: give a name after '{kind}:'")
-    if kind in ("openai", "hf") and videos is None:
-        raise ValueError(f"--model {spec!r} needs --videos (the STKit folder)")
+    if kind in ("openai", "hf") and videos is None and not blind:
+        raise ValueError(f"--model {spec!r} needs --videos (the STKit folder; not read with --blind)")
     if kind == "openai":
         return R.OpenAIRunner(
             arg,
@@ -240,7 +240,7 @@ def eval_cmd(
     model: str = typer.Option(..., help="chance | prior | text_only | oracle | openai:<name> | hf:<path>"),
     bench: Path = typer.Option(..., help="STKit-Bench JSONL (stkit_bench.jsonl or stkit_bench_paraphrased.jsonl)"),
     out: Path = typer.Option(..., help="Run folder (resumed if it exists)"),
-    videos: Path = typer.Option(None, help="The STKit folder the records' videos are relative to"),
+    videos: Path = typer.Option(None, help="The STKit folder the videos are relative to (not read with --blind)"),
     train: Path = typer.Option(None, help="A built STKit folder: its train split feeds prior, text_only, N-shot"),
     base_url: str = typer.Option(None, help="OpenAI-compatible server for openai:<name>"),
     n_frames: int = typer.Option(8, help="Frames sampled from each visual prompt"),

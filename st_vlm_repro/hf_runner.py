@@ -63,13 +63,15 @@ def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
 class HFVideoRunner:
     "Answer benchmark records with a local transformers video VLM (greedy decoding, batched)."
     def __init__(self, model_path:Path|str, # Local model folder (config, weights, processor)
-                 video_root:Path|str, # Folder the records' `video` paths are relative to
+                 video_root:Path|str|None, # Folder the records' `video` paths are relative to (None: blind)
                  n_frames:int|None=8, # Frames sampled uniformly from each visual prompt (None: use `fps`)
                  max_new_tokens:int=64, batch_size:int=4, device:str="cpu", name:str|None=None,
                  fps:float|None=None, # Or: frames per second sampled from each visual prompt
                  max_pixels:int|None=None, # Frame budget: larger frames are shrunk to this many pixels
                  blind:bool=False, # Ask the question text only, no frames (a bias check: what the text alone gives)
                 ):
+        if video_root is None and not blind:
+            raise ValueError("video_root: the folder of the records' videos is needed unless blind=True")
         from st_vlm_repro.tiny_model import load_vlm
         if fps is not None:
             n_frames = None
@@ -77,7 +79,8 @@ class HFVideoRunner:
             raise ValueError("give n_frames or fps")
         self.proc, self.model = load_vlm(model_path, device)
         self.proc.tokenizer.padding_side = "left"
-        self.video_root, self.n_frames, self.fps, self.max_pixels = Path(video_root), n_frames, fps, max_pixels
+        self.video_root = Path(video_root) if video_root is not None else None
+        self.n_frames, self.fps, self.max_pixels = n_frames, fps, max_pixels
         self.max_new_tokens, self.batch_size, self.device, self.blind = max_new_tokens, batch_size, device, blind
         self.name = name or Path(model_path).name + ("-blind" if blind else "")
 

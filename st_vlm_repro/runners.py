@@ -266,7 +266,7 @@ class OpenAIRunner:
     "Answer bench records with an OpenAI-compatible chat model, frames as images; N-shot, geometric context optional."
 
     def __init__(self, model:str, # Chat model name, e.g. gpt-4o
-                 video_root:Path|str, # Folder the records' `video` paths are relative to
+                 video_root:Path|str|None, # Folder the records' `video` paths are relative to (None: blind)
                  base_url:str|None=None, # OpenAI-compatible server (default: OPENAI_BASE_URL or OpenAI)
                  api_key:str|None=None, # Default: OPENAI_API_KEY
                  n_frames:int=8, # Frames sampled uniformly from each visual prompt
@@ -295,7 +295,10 @@ class OpenAIRunner:
         if geometric_context and context is None:
             raise ValueError("geometric_context=True needs context=callable(record) -> (text, images); "
                              "build one with clip_geometric_context(clips, depth=...)")
-        self.model, self.video_root, self.n_frames, self.n_shots = model, Path(video_root), n_frames, n_shots
+        if video_root is None and not blind:
+            raise ValueError("video_root: the folder of the records' videos is needed unless blind=True")
+        self.model, self.n_frames, self.n_shots = model, n_frames, n_shots
+        self.video_root = Path(video_root) if video_root is not None else None
         self.shots_by_task: dict[str, list[dict]] = {}
         for r in shot_records or []:
             self.shots_by_task.setdefault(r["task"], []).append(r)

@@ -418,6 +418,9 @@ def test_blind_openai_runner_sends_the_question_without_frames(server, stkit, tm
     assert blind.name == "gpt-4o-blind" and blind.respond(recs, progress=False) == sighted   # the fake answers by text
     assert len(_Chat.calls) == 6 and [c["n_images"] for c in _Chat.calls] == [[4]] * 3 + [[0]] * 3
     assert sorted(c["question"] for c in _Chat.calls[3:]) == sorted(c["question"] for c in _Chat.calls[:3])
+    assert _runner(server, None, tmp_path, blind=True, cache_path=None).respond(recs[:1], progress=False) == sighted[:1]
+    with pytest.raises(ValueError, match="needed unless blind"):
+        _runner(server, None, tmp_path)
     r = CliRunner().invoke(eval_app, ["--model", "chance", "--blind", "--bench", str(tmp_path / "none.jsonl"),
                                       "--out", str(tmp_path / "x")])
     assert r.exit_code != 0
@@ -446,11 +449,15 @@ def test_blind_hf_model_asks_the_sighted_prompt_without_the_video(stkit, tmp_pat
         assert set(enc) <= {"input_ids", "attention_mask", "mm_token_type_ids"}   # no pixels, no video grid
         text = blind.proc.tokenizer.decode(enc["input_ids"][0])
         assert seen_text[0] in text and blind.proc.video_token not in text and blind.proc.image_token not in text
+    test_none = HFVideoRunner(tiny, None, n_frames=4, max_new_tokens=4, blind=True)
+    assert test_none.messages(recs[0], t_blind) == blind.messages(recs[0], t_blind)
+    with pytest.raises(ValueError, match="needed unless blind"):
+        HFVideoRunner(tiny, None, n_frames=4)
     with pytest.raises(FileNotFoundError):   # a sighted runner on that folder would have to read the video
         HFVideoRunner(tiny, empty, n_frames=4).respond(recs[:1], progress=False)
     args = ["--model", f"hf:{tiny}", "--bench", str(tmp_path / "bench.jsonl"), "--out", str(tmp_path / "run"),
             "--n-frames", "4"]
-    r = CliRunner().invoke(eval_app, args + ["--videos", str(empty), "--blind"])
+    r = CliRunner().invoke(eval_app, args + ["--blind"])   # no --videos: a blind run reads none
     assert r.exit_code == 0, (r.output, r.exception)
     assert len(read_jsonl(tmp_path / "run" / "scores.jsonl")) == 2
     _, meta = load_run(tmp_path / "run")
