@@ -251,7 +251,10 @@ import typer
 bench_app = typer.Typer(help="Build STKit-Bench from a built STKit folder.", no_args_is_help=True)
 
 def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0, proportions:dict|None=None,
-                figures_dir:Path|str|None=None)->dict:
+                figures_dir:Path|str|None=None, # Where Fig. 5 goes (None: not drawn)
+                tables_dir:Path|str|None=None, # Where the bias-check table goes too (always beside the bench)
+                note:str="", # What data this is, for the captions (e.g. the profile)
+               )->dict:
     "Write STKit-Bench, its paraphrased variant, a summary with the bias check (and Fig. 5); return the summary."
     out = Path(out)
     train = [r for r in records if r["split"] == "train"]
@@ -269,6 +272,13 @@ def write_bench(records:list[dict], out:Path|str, n_per_task:int=200, seed:int=0
                           possible_classes=N_CLASSES[t], **checked)
     summary["average"] = bias.loc["average"].drop("n").to_dict() if "average" in bias.index else {}
     atomic_write(out/"stkit_bench.summary.json", json.dumps(summary, indent=1, default=float))
+    caption = (f"STKit-Bench bias check (measured{', ' + note if note else ''}; beyond the paper): per task the "
+               "questions kept, label classes, and the accuracy (%) of the blind prior, a text-only model and "
+               "chance, with the largest class's share (%). A balanced bench keeps prior and text-only near chance.")
+    for folder in [out] + ([Path(tables_dir)] if tables_dir is not None else []):
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder/"stkit_bench_bias_check.md", caption + "\n\n" + bias.to_markdown() + "\n")
+        bias.to_csv(folder/"stkit_bench_bias_check.csv")
     if figures_dir is not None:
         import matplotlib.pyplot as plt
         fig = plot_balance(pool, bench, n_per_task=n_per_task)

@@ -38,8 +38,10 @@ def test_prior_and_text_only_near_chance_per_task(records):
     checked = 0
     for t, abbrev in TASK_ABBREV.items():
         keys = {balance_key(r) for r in bench if r["task"] == t}
-        if abbrev not in bias.index or (t in TWO_CHOICE_TASKS and not any(_partner(k) in keys for k in keys)):
-            continue   # a two-choice task whose pool has no answer with its partner: kept as it is, never emptied
+        if t in TWO_CHOICE_TASKS and not any(_partner(k) in keys for k in keys):
+            assert not keys   # no answer with its partner: the task keeps no questions (one answer would be right)
+        if abbrev not in bias.index:
+            continue
         row = bias.loc[abbrev]
         assert row["top_class_share"] <= 100 * MAX_CLASS_SHARE / row["classes"] + 0.1, (t, row.to_dict())
         if t in TWO_CHOICE_TASKS:
@@ -51,8 +53,12 @@ def test_prior_and_text_only_near_chance_per_task(records):
 
 
 def test_summary_reports_classes_caps_and_bias(records, tmp_path):
-    s = write_bench(records, tmp_path, 200, figures_dir=tmp_path)
+    s = write_bench(records, tmp_path, 200, figures_dir=tmp_path, tables_dir=tmp_path/"tables", note="conftest world")
     assert (tmp_path/"fig5_bench_balance.png").is_file()
+    for folder in (tmp_path, tmp_path/"tables"):   # the bias check beside the bench and with the tables
+        md = (folder/"stkit_bench_bias_check.md").read_text()
+        assert md.startswith("STKit-Bench bias check (measured, conftest world; beyond the paper)") and "| MD " in md
+        assert "prior" in (folder/"stkit_bench_bias_check.csv").read_text().splitlines()[0]
     assert json.loads((tmp_path/"stkit_bench.summary.json").read_text()) == json.loads(json.dumps(s, default=float))
     for t in TASK_ABBREV:
         row = s[t]
