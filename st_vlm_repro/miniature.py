@@ -50,6 +50,7 @@ def overhead_camera(size:int=MINI_SIZE, view_m:float=MINI_VIEW_M, height:float=M
     T[:3, 3] = [0, 0, height]
     return K, T
 
+# %% ../nbs/06b_miniature.ipynb #9f7d341d
 def project(points, K:np.ndarray, world_from_camera:np.ndarray)->np.ndarray:
     "(…, 2) pixel coordinates of world points (…, 3)."
     R, t = world_from_camera[:3, :3], world_from_camera[:3, 3]
@@ -76,6 +77,7 @@ def miniature_agents(g:np.random.Generator, n_objects:int, t:np.ndarray)->list[d
                         centers=np.c_[xy[k], np.full(len(k), size[2] / 2)], yaw=psi[k]))
     return out
 
+# %% ../nbs/06b_miniature.ipynb #3067999f
 def render_frame(agents:list[dict], i:int, K:np.ndarray, T:np.ndarray, size:int=MINI_SIZE)->np.ndarray:
     "The RGB frame (size, size, 3) at frame index `i`: grey ground and each object's roof in its category's grey."
     img = np.full((size, size, 3), GROUND_GREY, np.uint8)
@@ -86,6 +88,7 @@ def render_frame(agents:list[dict], i:int, K:np.ndarray, T:np.ndarray, size:int=
         cv2.fillConvexPoly(img, np.round(roof * 16).astype(np.int32), (grey, grey, grey), cv2.LINE_AA, shift=4)
     return img
 
+# %% ../nbs/06b_miniature.ipynb #3f476056
 def image_box(a:dict, i:int, K:np.ndarray, T:np.ndarray, size:int=MINI_SIZE, pad:float=1.5, min_side:float=5.0):
     "The object's padded image box (x0, y0, x1, y1) at frame `i`, ≥ `min_side` px; None when its centre is out of view."
     uv = project(box_corners(a["centers"][i:i+1], a["size"][None], a["yaw"][i:i+1])[0], K, T)
@@ -123,6 +126,7 @@ def make_miniature_clip(seed:int, # Everything is a function of the seed, split 
                 world_from_camera=np.repeat(T[None], n_frames, 0), image_size=(MINI_SIZE, MINI_SIZE), tracks=tracks)
     return clip, frames
 
+# %% ../nbs/06b_miniature.ipynb #7d0a2254
 def draw_prompts(frames:np.ndarray, clip:Clip, objects, thickness:int=PROMPT_THICKNESS)->np.ndarray:
     "The visual prompt: a copy of `frames` with each boxed object's outline in its colour wherever it is visible."
     out = frames.copy()
@@ -146,6 +150,7 @@ def colour_cover(frames:np.ndarray)->np.ndarray:
     m = np.stack([(f == np.array(COLOURS[c], np.uint8)).all(-1) for c in COLOUR_NAMES], -1).astype(np.float32)
     return m.reshape(*f.shape[:-3], P, PATCH, P, PATCH, N_COLOURS).mean((-4, -2))
 
+# %% ../nbs/06b_miniature.ipynb #9bdfd6b0
 def box_targets(clip:Clip, objects, n_frames:int=MINI_FRAMES)->np.ndarray:
     "(T, GRID, GRID, N_COLOURS, 5): per pooled cell and colour: box centre here (0/1), centre x, y, width, height."
     y = np.zeros((n_frames, GRID, GRID, N_COLOURS, 5), np.float32)
@@ -183,12 +188,14 @@ def make_miniature_model(corpus:list[str], seed:int=0, vocab_size:int=1024):
                                vision_feature_select_strategy="full", vision_feature_layer=-1)
     return tok, LlavaOnevisionForConditionalGeneration(cfg)
 
+# %% ../nbs/06b_miniature.ipynb #8cb1bd2d
 def pixel_values(frames:np.ndarray):
     "(n, T, 3, H, W) float tensor from uint8 RGB frames (n, T, H, W, 3), with SigLIP's normalisation (mean, std 0.5)."
     import torch
     x = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
     return ((x - 0.5) / 0.5).permute(0, 1, 4, 2, 3).contiguous()
 
+# %% ../nbs/06b_miniature.ipynb #24f10a7d
 def frame_tokens(model, pv)->tuple:
     "Pooled, projected tokens (B·T, GRID², D) of each frame as the video path makes them, and the patch features."
     m = model.model
@@ -208,6 +215,7 @@ def _log(msg:str, verbose:bool):
     if verbose:
         print(time.strftime("%H:%M:%S"), msg, flush=True)
 
+# %% ../nbs/06b_miniature.ipynb #9d489d8a
 class PerceptionHeads:
     "Stage (a)'s linear read-outs: colour cover per patch, box centre presence, centre and size per pooled token."
     def __init__(self, model):
@@ -219,6 +227,7 @@ class PerceptionHeads:
     def __call__(self, toks, hs):
         return self.cover(hs), self.box(toks).unflatten(-1, (N_COLOURS, 5))
 
+# %% ../nbs/06b_miniature.ipynb #c2c14c73
 def perception_losses(heads:PerceptionHeads, model, frames:np.ndarray, targets:np.ndarray)->dict:
     "Stage (a)'s three losses on frames (B, H, W, 3) and their box targets (B, GRID, GRID, N_COLOURS, 5)."
     import torch
@@ -234,6 +243,7 @@ def perception_losses(heads:PerceptionHeads, model, frames:np.ndarray, targets:n
                 presence=F.binary_cross_entropy_with_logits(box[..., 0], present, pos_weight=w),
                 box=10 * ((box[..., 1:].sigmoid() - y[..., 1:]) ** 2 * m).sum() / m.sum().clamp(min=1))
 
+# %% ../nbs/06b_miniature.ipynb #76ff48a5
 def pretrain_vision(model, frames:np.ndarray, # (n, H, W, 3) prompted frames
                     targets:np.ndarray, # (n, GRID, GRID, N_COLOURS, 5) their `box_targets`
                     steps:int=400, batch:int=48, lr:float=2e-3, seed:int=0, verbose:bool=True)->tuple:
@@ -261,6 +271,7 @@ def pretrain_vision(model, frames:np.ndarray, # (n, H, W, 3) prompted frames
     model.eval()
     return heads, hist
 
+# %% ../nbs/06b_miniature.ipynb #26bb1436
 def probe_perception(heads:PerceptionHeads, model, frames:np.ndarray, targets:np.ndarray)->dict:
     "What the pooled tokens encode on held-out frames: box-centre cell F1 and centre / size errors (px and m)."
     import torch
@@ -314,6 +325,7 @@ def general_questions(clip:Clip, objects, g:np.random.Generator)->list[tuple[str
                         f"The {ca} object and the {cb} object are {gap:.1f} meters apart {when(i)}."))
     return out
 
+# %% ../nbs/06b_miniature.ipynb #1b6909ae
 def track_text(clip:Clip, objects)->str:
     "The geometric context: each boxed object's image box centre per frame, in pixels, and the ground scale."
     parts = []
@@ -384,6 +396,7 @@ def decode_tracks(heads:PerceptionHeads, model, videos:np.ndarray, batch:int=32)
             out.append(xy.reshape(len(v), MINI_FRAMES, N_COLOURS, 2).numpy())
     return np.concatenate(out) if out else np.zeros((0, MINI_FRAMES, N_COLOURS, 2), np.float32)
 
+# %% ../nbs/06b_miniature.ipynb #7791ae47
 def target_tracks(targets:np.ndarray)->np.ndarray:
     "(n, T, N_COLOURS, 2) the true box centres (px) of `box_targets` (n, T, GRID, GRID, N_COLOURS, 5); NaN where none."
     t = targets.reshape(*targets.shape[:2], GRID * GRID, N_COLOURS, 5)
@@ -392,6 +405,7 @@ def target_tracks(targets:np.ndarray)->np.ndarray:
     xy[t[..., 0].max(2) < 0.5] = np.nan
     return xy
 
+# %% ../nbs/06b_miniature.ipynb #a050deac
 def read_out_answers(tracks:np.ndarray, records:list[dict])->list:
     "Each record's typed answer computed exactly from `tracks` (n, T, N_COLOURS, 2) px; None where it cannot be."
     from st_vlm_repro.kinematics import Trajectory, ground_heading, heading_difference
@@ -430,6 +444,7 @@ def read_out_answers(tracks:np.ndarray, records:list[dict])->list:
             out.append(None)
     return out
 
+# %% ../nbs/06b_miniature.ipynb #de7c2e3a
 def read_out_accuracy(tracks:np.ndarray, records:list[dict])->dict:
     "Bench accuracy (%) per task of `read_out_answers` on `records`."
     from st_vlm_repro.scoring import score
@@ -449,6 +464,7 @@ def video_features(model, videos:np.ndarray, batch:int=32):
                for i in range(0, len(videos), batch)]
     return torch.cat(out) if out else torch.zeros(0, VIDEO_TOKENS, model.config.text_config.hidden_size)
 
+# %% ../nbs/06b_miniature.ipynb #b0fe9cb3
 def encode(tok, question:str, answer:str|None=None)->tuple[list[int], list[int]|None]:
     "Token ids of one chat turn, the video placeholder expanded to `VIDEO_TOKENS`; with an answer, its 0/1 loss mask."
     from st_vlm_repro.tiny_model import CHAT_TEMPLATE
@@ -462,16 +478,19 @@ def encode(tok, question:str, answer:str|None=None)->tuple[list[int], list[int]|
     a = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
     return ids + a, [0] * len(ids) + [1] * len(a)
 
+# %% ../nbs/06b_miniature.ipynb #c981ac58
 def embed(model, ids, feats):
     "Input embeddings of `ids` with each row's video placeholders replaced by its video's tokens `feats`."
     e = model.get_input_embeddings()(ids)
     return e.masked_scatter((ids == model.config.video_token_index)[..., None], feats.to(e.dtype))
 
+# %% ../nbs/06b_miniature.ipynb #969d1279
 def make_items(tok, rows:list[dict], context:list[str]|None=None)->list[tuple]:
     "(ids, mask, vidx) of rows with question, answer, vidx; with `context`, each question gets its video's track text."
     return [(*encode(tok, r["question"] + (context[r["vidx"]] if context is not None else ""), r["answer"]), r["vidx"])
             for r in rows]
 
+# %% ../nbs/06b_miniature.ipynb #a5c3060c
 def answer_loss(model, items:list[tuple], feats)->"torch.Tensor":
     "Mean cross-entropy of the answer tokens of a batch of items."
     import torch
@@ -490,12 +509,14 @@ def answer_loss(model, items:list[tuple], feats)->"torch.Tensor":
     logits = model(inputs_embeds=e, attention_mask=att, logits_to_keep=keep).logits
     return F.cross_entropy(logits.float(), target[target != -100])
 
+# %% ../nbs/06b_miniature.ipynb #3aa7c7e6
 def task_weights(groups:list[str])->np.ndarray:
     "Sampling probabilities that give every group (task) the same share of the batches, whatever its count."
     _, inv, n = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
     w = 1.0 / n[inv]
     return w / w.sum()
 
+# %% ../nbs/06b_miniature.ipynb #52534f0d
 def tune(model, items:list[tuple], feats, steps:int, batch:int=32, lr:float=1e-3, seed:int=0, tag:str="",
          eval_fn=None, eval_every:int=0, verbose:bool=True,
          weights:np.ndarray|None=None, # Sampling probability of each item (`task_weights`); uniform if None
@@ -547,6 +568,7 @@ def generate(model, tok, questions:list[str], vidx:list[int], feats, max_new_tok
             out += tok.batch_decode(g, skip_special_tokens=True)
     return [o.strip() for o in out]
 
+# %% ../nbs/06b_miniature.ipynb #b0dd67cb
 class MiniatureRunner:
     "The miniature model answering STKit records (with `vidx`) from their videos' tokens; optionally with track text."
     def __init__(self, model, tok, feats, name:str, context:list[str]|None=None):
@@ -556,6 +578,7 @@ class MiniatureRunner:
         qs = [r["question"] + (self.context[r["vidx"]] if self.context is not None else "") for r in records]
         return generate(self.model, self.tok, qs, [r["vidx"] for r in records], self.feats)
 
+# %% ../nbs/06b_miniature.ipynb #83b5e2ef
 def score_runner(runner, records:list[dict])->tuple[pd.DataFrame, list[dict]]:
     "`summarize` of the runner's answers to `records` (rule-based extraction), and the per-item scores."
     from st_vlm_repro.scoring import extract_answer, score, summarize
@@ -565,6 +588,17 @@ def score_runner(runner, records:list[dict])->tuple[pd.DataFrame, list[dict]]:
     return summarize(scores), scores
 
 # %% ../nbs/06b_miniature.ipynb #81b2cbc1
+def general_skills(model, tok, feats, rows:list[dict], n:int=300)->dict:
+    "On general questions: exact-match accuracy (%) and the median error (px) of the box centres the model states."
+    import re
+    rows = rows[:n]
+    ans = generate(model, tok, [r["question"] for r in rows], [r["vidx"] for r in rows], feats) if rows else []
+    xy = lambda t: [float(v) for v in m.groups()] if (m := re.search(r"centred at \((\d+), (\d+)\)", t)) else None
+    err = [np.hypot(*np.subtract(xy(a), xy(r["answer"]))) for a, r in zip(ans, rows) if xy(r["answer"]) and xy(a)]
+    return dict(general_exact=100 * float(np.mean([a == r["answer"] for a, r in zip(ans, rows)])) if rows else np.nan,
+                grounding_error_px=float(np.median(err)) if err else np.nan)
+
+# %% ../nbs/06b_miniature.ipynb #d7819292
 MINIATURE_KEYS = dict(miniature_train_clips=600, miniature_val_clips=300, miniature_pseudo_clips=400,
                       miniature_bench_per_task=60, miniature_vision_steps=1000, miniature_general_steps=1000,
                       miniature_kinematic_steps=700, miniature_eval_every=175,
@@ -578,16 +612,6 @@ def _row(name:str, summ:pd.DataFrame, **extra)->dict:
             s = summ.loc[t]
             row |= {a: s["accuracy"], f"{a}_lo": s["acc_ci_low"], f"{a}_hi": s["acc_ci_high"]}
     return row
-
-def general_skills(model, tok, feats, rows:list[dict], n:int=300)->dict:
-    "On general questions: exact-match accuracy (%) and the median error (px) of the box centres the model states."
-    import re
-    rows = rows[:n]
-    ans = generate(model, tok, [r["question"] for r in rows], [r["vidx"] for r in rows], feats) if rows else []
-    xy = lambda t: [float(v) for v in m.groups()] if (m := re.search(r"centred at \((\d+), (\d+)\)", t)) else None
-    err = [np.hypot(*np.subtract(xy(a), xy(r["answer"]))) for a, r in zip(ans, rows) if xy(r["answer"]) and xy(a)]
-    return dict(general_exact=100 * float(np.mean([a == r["answer"] for a, r in zip(ans, rows)])) if rows else np.nan,
-                grounding_error_px=float(np.median(err)) if err else np.nan)
 
 READ_OUT = "probe: exact kinematics on stage (a)'s read-out tracks"
 RUNS = ("labelled", "pseudo", "text")
@@ -684,6 +708,7 @@ def beats(table:pd.DataFrame, row:str, other:str)->dict:
     a, b = table.set_index("model").loc[row], table.set_index("model").loc[other]
     return {TASK_ABBREV[t]: bool(a[f"{TASK_ABBREV[t]}_lo"] > b[TASK_ABBREV[t]]) for t in TASKS}
 
+# %% ../nbs/06b_miniature.ipynb #7474db5c
 def miniature_table(table:pd.DataFrame)->str:
     "Table 6 in miniature as Markdown: accuracy (%) [95 % interval] per task and on average."
     cols = [TASK_ABBREV[t] for t in TASKS] + ["avg"]
@@ -696,6 +721,7 @@ def miniature_table(table:pd.DataFrame)->str:
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
+# %% ../nbs/06b_miniature.ipynb #c28ec024
 def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
     "Accuracy per task against kinematic-tuning steps, one line per run; the prior, base and read-out probe level."
     import matplotlib.pyplot as plt
@@ -718,6 +744,7 @@ def plot_curves(curves:pd.DataFrame, table:pd.DataFrame):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/06b_miniature.ipynb #84e91c94
 def write_miniature(res:dict, tables_dir:Path|str, figures_dir:Path|str,
                     scale:str="", # What run this is (e.g. the few-minute version), first in the caption
                    )->Path:

@@ -56,11 +56,6 @@ def read_video(path:Path|str, fps:float=10.0, long_side:int=512, max_seconds:flo
     return Video(path.stem, arr, np.array(times), size, meta=dict(path=str(path), source_fps=src, source_size=(w, h)))
 
 # %% ../nbs/03b_pseudo_backends.ipynb #c94e8717
-def _quat_to_R(q):
-    from scipy.spatial.transform import Rotation
-    w, x, y, z = q
-    return Rotation.from_quat([x, y, z, w]).as_matrix()
-
 def write_monst3r_folder(folder:Path|str, geo:Geometry, times:np.ndarray|None=None):
     "Write `Geometry` as MonST3R does: TUM c2w poses, N×9 intrinsics, frame_XXXX.npy, conf_i.npy, dynamic_mask_i.png."
     from scipy.spatial.transform import Rotation
@@ -82,6 +77,12 @@ def write_monst3r_folder(folder:Path|str, geo:Geometry, times:np.ndarray|None=No
             np.save(folder / f"conf_{i}.npy", geo.conf[i].astype(np.float32))
         if geo.dynamic is not None:
             cv2.imwrite(str(folder / f"dynamic_mask_{i}.png"), geo.dynamic[i].astype(np.uint8) * 255)
+
+# %% ../nbs/03b_pseudo_backends.ipynb #de767c9c
+def _quat_to_R(q):
+    from scipy.spatial.transform import Rotation
+    w, x, y, z = q
+    return Rotation.from_quat([x, y, z, w]).as_matrix()
 
 @dataclass
 class MonST3RFolder:
@@ -454,6 +455,7 @@ class Backends:
     metric: object
     seg: object
 
+# %% ../nbs/03b_pseudo_backends.ipynb #e87fcce3
 def label_video(path:Path|str, # A video file
                 out:Path|str, # Output folder: clips/<name>.jsonl, reports/<name>.json, frames/<name>/<k>.jpg
                 backends:Backends,
@@ -490,6 +492,7 @@ def label_video(path:Path|str, # A video file
     write_jsonl(cf, (c.model_dump(mode="json") for c in clips))
     return rep
 
+# %% ../nbs/03b_pseudo_backends.ipynb #1aef08b6
 def load_pseudo_clips(out:Path|str)->list[Clip]:
     "Every clip written under `<out>/clips/`, in file order."
     return [Clip(**r) for f in sorted((Path(out) / "clips").glob("*.jsonl")) for r in read_jsonl(f)]

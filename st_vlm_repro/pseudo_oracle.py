@@ -85,6 +85,7 @@ class Corruption:
     id_switch: float = 0.0          # chance per object that its id changes once, mid-track
     sky_depth: float = 300.0        # metric depth of the sky (Metric3D's clamp)
 
+# %% ../nbs/03a_pseudo_validation.ipynb #e8f2a4ba
 _TRUTH: dict = {}   # the last few scenes' rendered truth, shared by oracles of different corruptions
 
 def _rot(g, deg):
@@ -214,6 +215,7 @@ def true_centers(scene:Scene, agent_id:str, times:np.ndarray)->np.ndarray:
     a = next(x for x in scene.agents if x.agent_id == agent_id)
     return interp_agent(a, np.clip(times, a.times[0], a.times[-1]))[0]
 
+# %% ../nbs/03a_pseudo_validation.ipynb #5c5a26ab
 def score_tracks(res:PseudoResult, scene:Scene, start:float=0.0, min_true_distance:float=2.0)->list[dict]:
     "One row per kept pseudo-track: its true object, distances, relative error, speed error (km/h), clock accuracy."
     rows = []
@@ -232,6 +234,7 @@ def score_tracks(res:PseudoResult, scene:Scene, start:float=0.0, min_true_distan
         rows.append(row)
     return rows
 
+# %% ../nbs/03a_pseudo_validation.ipynb #7592fa7c
 def trackable(scene:Scene, oracle:OracleBackend, video:Video, min_duration:float=2.0)->set[str]:
     "Agent ids seen whole (not touching the border, ≥ 20 px) in frames spanning ≥ `min_duration` s."
     _, ids, _, _ = oracle.truth(video)
@@ -246,6 +249,7 @@ def trackable(scene:Scene, oracle:OracleBackend, video:Video, min_duration:float
             out.add(scene.agents[k - 1].agent_id)
     return out
 
+# %% ../nbs/03a_pseudo_validation.ipynb #9a0a55e6
 def validate(scene:Scene, corruption:Corruption=Corruption(), params:PseudoParams=PseudoParams(), duration:float=10.0,
              fps:float=10.0, start:float=0.0, scale:float=0.5, seed:int=0, cam:str="front")->dict:
     "Run the oracle through the core on one scene and score it: per-track rows, retention and the video report."

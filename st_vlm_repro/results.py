@@ -238,10 +238,6 @@ def plot_average_accuracy(measured:dict, # model name -> summary DataFrame (non-
     return fig
 
 # %% ../nbs/07_results.ipynb #b7956781
-tables_app = typer.Typer(help="Render Tables 3-5 (paper vs measured).", invoke_without_command=True,
-                         add_completion=False)
-
-
 def runs_to_tables(runs:Iterable[Path|str], out:Path|str, profile:str|None=None, figures_dir:Path|str|None=None)->dict:
     "Render Tables 3–5 from evaluation folders (and the average-accuracy figure); returns the tables."
     from st_vlm_repro.core import load_settings
@@ -269,6 +265,10 @@ def runs_to_tables(runs:Iterable[Path|str], out:Path|str, profile:str|None=None,
         fig.savefig(fd/"table3_average_accuracy.png", dpi=100)
         plt.close(fig)
     return tables
+
+# %% ../nbs/07_results.ipynb #b8f39e62
+tables_app = typer.Typer(help="Render Tables 3-5 (paper vs measured).", invoke_without_command=True,
+                         add_completion=False)
 
 @tables_app.callback()
 def tables_cmd(

@@ -14,13 +14,13 @@ import pandas as pd
 from .core import JsonlCache
 
 # %% auto #0
-__all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TOLERANCES', 'SUMMARY_COLUMNS', 'UNREAD_RULE',
+__all__ = ['TASKS', 'NUMERIC_TASKS', 'COMPARISON_TASKS', 'ERROR_METRIC', 'MRA_TOLERANCES', 'UNREAD_RULE', 'SUMMARY_COLUMNS',
            'DISTANCE_UNITS', 'SPEED_UNITS', 'TIME_UNITS', 'COLOURS', 'UNSURE_CUES', 'JUDGE_FORMATS', 'JUDGE_SYSTEM',
            'check_task', 'within_25_percent', 'mean_relative_accuracy', 'clock_error', 'temporal_iou', 'score',
            'bootstrap_means', 'mean_of_read', 'rate_with_unread', 'summarize', 'normalize_text', 'words_to_digits',
            'canonical_unit', 'unit_kind', 'to_metres', 'to_kmh', 'find_quantities', 'is_refusal', 'answer_span',
            'question_aspect', 'choose_candidate', 'pick_candidate', 'is_unfinished', 'parse_quantity', 'parse_clock',
-           'mmss_to_seconds', 'video_length', 'find_time_ranges', 'parse_time_range', 'colour_set', 'question_polarity',
+           'mmss_to_seconds', 'find_time_ranges', 'video_length', 'parse_time_range', 'colour_set', 'question_polarity',
            'parse_choice', 'parse_same_direction', 'Extraction', 'extract_answer', 'judge_messages',
            'parse_judge_reply', 'JudgeCache', 'judge_extract', 'same_answer', 'rules_judge_agreement']
 
@@ -39,13 +39,14 @@ def check_task(task:str)->str:
     return task
 
 # %% ../nbs/05a_scoring.ipynb #f78b74ef
-MRA_TOLERANCES = (0.50, 0.45, 0.40, 0.35, 0.30, 0.25, 0.20, 0.15, 0.10, 0.05)  # 1 − θ for θ = 0.50, 0.55, ..., 0.95
-
 def within_25_percent(y:float, # Gold value (m or km/h), ≥ 0
                       y_hat:float, # Prediction in the same unit
                      )->bool:
     "The paper's accuracy for distance and speed: y × 0.75 ≤ ŷ ≤ y × 1.25."
     return y * 0.75 <= y_hat <= y * 1.25
+
+# %% ../nbs/05a_scoring.ipynb #f56824e9
+MRA_TOLERANCES = (0.50, 0.45, 0.40, 0.35, 0.30, 0.25, 0.20, 0.15, 0.10, 0.05)  # 1 − θ for θ = 0.50, 0.55, ..., 0.95
 
 def mean_relative_accuracy(y:float, # Gold value, ≥ 0
                            y_hat:float|None, # Prediction; `None` (not extracted) scores 0
@@ -132,17 +133,6 @@ def score(task:str, # One of `TASKS`
     return out
 
 # %% ../nbs/05a_scoring.ipynb #ae295bc4
-def _as_scored(r:Mapping)->dict:
-    if "correct" in r and "extracted" in r:
-        return dict(r)
-    missing = [k for k in ("task", "gold", "pred") if k not in r]
-    if missing:
-        raise ValueError(f"record needs task, gold and pred (or score's fields); missing {missing} in {dict(r)!r}")
-    try:
-        return score(r["task"], r["gold"], r["pred"])
-    except ValueError as e:
-        raise ValueError(f"record {r.get('id', '(no id)')!r}: {e}") from None
-
 def bootstrap_means(values:np.ndarray, # 1-D array of per-item values (0/1 for accuracy)
                     n_boot:int=2000, # Bootstrap replicates
                     seed:int=0, # Seed; with `keys`, fixes the replicates
@@ -159,7 +149,6 @@ def bootstrap_means(values:np.ndarray, # 1-D array of per-item values (0/1 for a
     return v[g.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
 
 # %% ../nbs/05a_scoring.ipynb #b5940ec4
-SUMMARY_COLUMNS = ["n", "accuracy", "acc_ci_low", "acc_ci_high", "error_metric", "error", "mra", "n_unextracted"]
 UNREAD_RULE = (
     "An answer that cannot be read is wrong for every rate (accuracy, MRA, recall at an IoU) and is left out of "
     "every mean of a magnitude (MAE, clock MAE, IoU); the number left out is reported beside each such mean."
@@ -173,11 +162,27 @@ def mean_of_read(values:Iterable[float|None], # Per-item values; None where the 
     read = [v for v in vals if v is not None]
     return (float(np.mean(read)) if read else float("nan")), len(vals) - len(read)
 
+# %% ../nbs/05a_scoring.ipynb #1b70ba35
 def rate_with_unread(hits:Iterable[bool|None], # Per-item success; None where the answer could not be read
                     )->float:
     "Share (%) of items that succeed, an unread answer counting as a miss: `UNREAD_RULE` for a rate."
     h = [bool(x) for x in hits]
     return 100 * sum(h) / len(h) if h else float("nan")
+
+# %% ../nbs/05a_scoring.ipynb #01637170
+SUMMARY_COLUMNS = ["n", "accuracy", "acc_ci_low", "acc_ci_high", "error_metric", "error", "mra", "n_unextracted"]
+
+def _as_scored(r:Mapping)->dict:
+    if "correct" in r and "extracted" in r:
+        return dict(r)
+    missing = [k for k in ("task", "gold", "pred") if k not in r]
+    if missing:
+        raise ValueError(f"record needs task, gold and pred (or score's fields); missing {missing} in {dict(r)!r}")
+    try:
+        return score(r["task"], r["gold"], r["pred"])
+    except ValueError as e:
+        raise ValueError(f"record {r.get('id', '(no id)')!r}: {e}") from None
+
 
 def summarize(records:Iterable[Mapping], # Dicts with task, gold, pred — or with `score`'s fields already
               n_boot:int=2000, # Bootstrap replicates for the accuracy interval
@@ -410,10 +415,12 @@ def canonical_unit(name:str)->str|None:
             return u
     return None
 
+# %% ../nbs/05a_scoring.ipynb #e9bcc4a1
 def unit_kind(unit:str)->str:
     "'distance', 'speed' or 'time' for a canonical unit."
     return _UNIT_KIND[unit]
 
+# %% ../nbs/05a_scoring.ipynb #a9e12057
 def to_metres(value:float, unit:str)->float:
     "A distance in `unit` (as written or canonical) in metres."
     u = canonical_unit(unit)
@@ -421,6 +428,7 @@ def to_metres(value:float, unit:str)->float:
         raise ValueError(f"{unit!r} is not a distance unit; known: {sorted(DISTANCE_UNITS)}")
     return value * DISTANCE_UNITS[u]
 
+# %% ../nbs/05a_scoring.ipynb #cc4a35c9
 def to_kmh(value:float, unit:str)->float:
     "A speed in `unit` (as written or canonical) in km/h."
     u = canonical_unit(unit)
@@ -496,6 +504,13 @@ _HEDGE = re.compile(
     r"may|maybe|might|perhaps|possibly|"
     r"seems to|appears to)\b"
 )
+
+def is_refusal(text:str)->bool:
+    "True when normalised `text` declines to answer without a hedged estimate afterwards."
+    m = _REFUSAL.search(text)
+    return bool(m) and not _HEDGE.search(text, m.end())
+
+# %% ../nbs/05a_scoring.ipynb #bd20b9f1
 _MARKER = re.compile(r"(?:final answer|the answer is|in conclusion|to conclude|in summary)\s*:?|answer\s*:|<answer>")
 _MAY_CORRECT = ("wait", "actual", "correct", "inspection", "look", "thought", "reflection", "error", "mistake", "?",
                 "no that", "no, that", "revis", "too ")   # cheap guards: most answers skip _CORRECTION
@@ -505,11 +520,6 @@ _CORRECTION = re.compile(r"\bwait\b[\s,-]*(?:no\b)?|\bactually\b|\bcorrect(?:ion
                          r"|\?\s*no\b|\bno,?\s+that(?:'s| is| was)\b|\brevis(?:ed|ing)\b"
                          # a guess asked and rejected: "1,500 m? no, ..."
                          r"|\bthat (?:seems|is|'s) (?:far |way )?too\b")
-
-def is_refusal(text:str)->bool:
-    "True when normalised `text` declines to answer without a hedged estimate afterwards."
-    m = _REFUSAL.search(text)
-    return bool(m) and not _HEDGE.search(text, m.end())
 
 def answer_span(text:str)->tuple[str, str|None]:
     "(`text`, the part after the last final-answer marker or None); after a hedged refusal, the part after the hedge."
@@ -522,6 +532,29 @@ def answer_span(text:str)->tuple[str, str|None]:
     return text, (text[last.end():] if last else None)
 
 # %% ../nbs/05a_scoring.ipynb #236d1cf9
+_ASKS_WINDOW = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+_ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
+_ASKS_END = re.compile(r"\bat the end\b|\bend of the\b|\bby the end\b|\bfinal\b")
+_ASKS_TIME = re.compile(rf"\bat\s+(?:t\s*=\s*)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+_ASKS_HOUR = re.compile(r"\b(1[0-2]|[1-9])\s*o'?\s?clock")
+
+@functools.lru_cache(maxsize=4096)
+def question_aspect(question:str|None)->tuple|None:
+    "What the question asks beyond the kind: ('average',), ('end',), ('time', t) or ('hour', h); None if nothing."
+    if not question:
+        return None
+    q = normalize_text(question)
+    if (m := _ASKS_TIME.search(q)):
+        return ("time", float(m.group(1)))
+    if _ASKS_END.search(q):
+        return ("end",)
+    if _ASKS_AVERAGE.search(q):
+        return ("average", tuple(float(x) for x in w.groups())) if (w := _ASKS_WINDOW.search(q)) else ("average",)
+    if (m := _ASKS_HOUR.search(q)):
+        return ("hour", int(m.group(1)))
+    return None
+
+# %% ../nbs/05a_scoring.ipynb #5afbedde
 _CUE = re.compile(
     r"\b(?:(?<!\bor )so|therefore|thus|hence|total|overall|in all|altogether|whole|which gives|that gives|results? in|"
     r"comes to|equals|answer|conclusion|summary|final|i\.e\.|best(?:\s+\w+)?\s+(?:estimate|guess))\b|=|≈"
@@ -568,29 +601,8 @@ _MAYBE_GAP = re.compile(rf"\W*(?:(?:or|but)\s+)?(?:\w+\s+){{0,2}}?{_MAYBE}")   #
 _MAYBE_BEFORE = re.compile(rf"\b{_MAYBE}")
 _ASPECTS = {"average": re.compile(r"averag|\bmean\b|\boverall\b"),
             "end": re.compile(r"\bend\b|\bfinal(?:ly)?\b|\bnow\b|\beventually\b|\blast\b")}
-_ASKS_WINDOW = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
 _WHOLE_SPAN = re.compile(r"\b(?:whole|entire|full)\s+(?:video|clip)\b|\bthroughout the (?:video|clip)\b")
-_ASKS_AVERAGE = re.compile(r"\baverage\b|\bmean\b|\boverall\b")
-_ASKS_END = re.compile(r"\bat the end\b|\bend of the\b|\bby the end\b|\bfinal\b")
-_ASKS_TIME = re.compile(rf"\bat\s+(?:t\s*=\s*)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
-_ASKS_HOUR = re.compile(r"\b(1[0-2]|[1-9])\s*o'?\s?clock")
 _HOURS = re.compile(r"(?<![\d.:])(1[0-2]|0?[1-9])\s*-?\s*o\s*'?\s*clock")
-
-@functools.lru_cache(maxsize=4096)
-def question_aspect(question:str|None)->tuple|None:
-    "What the question asks beyond the kind: ('average',), ('end',), ('time', t) or ('hour', h); None if nothing."
-    if not question:
-        return None
-    q = normalize_text(question)
-    if (m := _ASKS_TIME.search(q)):
-        return ("time", float(m.group(1)))
-    if _ASKS_END.search(q):
-        return ("end",)
-    if _ASKS_AVERAGE.search(q):
-        return ("average", tuple(float(x) for x in w.groups())) if (w := _ASKS_WINDOW.search(q)) else ("average",)
-    if (m := _ASKS_HOUR.search(q)):
-        return ("hour", int(m.group(1)))
-    return None
 
 def _aspect_rank(aspect, ctx):
     if aspect is None:
@@ -708,6 +720,7 @@ def choose_candidate(text:str, # The text the candidates were found in
         return i, "last told (asked end)"
     return i, "first of several"
 
+# %% ../nbs/05a_scoring.ipynb #d973c26c
 def pick_candidate(text:str, # The text the candidates were found in
                    positions:list[int], # Start position of each candidate, in order
                   )->int:
@@ -715,6 +728,16 @@ def pick_candidate(text:str, # The text the candidates were found in
     return choose_candidate(text, [(p, p + 1) for p in positions])[0] or 0
 
 # %% ../nbs/05a_scoring.ipynb #918591cb
+_UNFINISHED = re.compile(
+    r"\b(?:is|it|the|a|an|to|of|at|and|was|be|are|about|approximately|around|by|from|in|with|its|has|"
+    r"will|would|which|that|then)\s*$"
+)
+
+def is_unfinished(text:str)->bool:
+    "True when a longer answer stops mid-sentence ('... At 7.0 s it is'): a cut-off chain of thought."
+    return len(text) > 40 and text[-1].isalpha() and bool(_UNFINISHED.search(text, len(text) - 16))
+
+# %% ../nbs/05a_scoring.ipynb #4805784e
 _BARE_NUM = re.compile(
     rf"(?<![\d.:/])(?P<n>{_NUM})(?![\d:/])"
     r"(?!\s*(?:%|percent|o'?\s?clock|frames?\b|objects?\b|cars?\b|times?\b|th\b|st\b|nd\b|rd\b))"
@@ -725,10 +748,6 @@ _NOT_ANSWERS = re.compile(r"[\[(]\s*[\d.\s]+(?:,\s*[\d.\s]+)+[\])]"             
                           r"\s*[\[#(]?\s*\d+\s*[\])]?")
 _STATIONARY = re.compile(r"\b(?:stationary|motionless|(?:is|was|remains|stays|stayed) (?:still|parked|stopped)|"
                          r"(?:is|was) not moving|(?:does|did)(?: not|n't) move)\b")
-_UNFINISHED = re.compile(
-    r"\b(?:is|it|the|a|an|to|of|at|and|was|be|are|about|approximately|around|by|from|in|with|its|has|"
-    r"will|would|which|that|then)\s*$"
-)
 
 @functools.lru_cache(maxsize=4096)
 def _question_numbers(question:str|None)->frozenset[float]:
@@ -742,10 +761,6 @@ def _question_numbers(question:str|None)->frozenset[float]:
 def _note(why, cue):
     if why is not None:
         why.append(cue)
-
-def is_unfinished(text:str)->bool:
-    "True when a longer answer stops mid-sentence ('... At 7.0 s it is'): a cut-off chain of thought."
-    return len(text) > 40 and text[-1].isalpha() and bool(_UNFINISHED.search(text, len(text) - 16))
 
 # a range refined in the same sentence: "between 20 and 25 km/h, probably closer to 20", "nearer the upper end"
 _LEANS = re.compile(rf"[^.;!?\n]{{0,40}}?\b(?:closer|nearer)\s+(?:to\s+)?(?:the\s+)?"
@@ -850,6 +865,12 @@ def parse_clock(text:str, # Normalised text with digits
     return None if i is None else kept[i][0]
 
 # %% ../nbs/05a_scoring.ipynb #7d346964
+def mmss_to_seconds(s:str)->float:
+    "'00:06' → 6.0, '1:02.5' → 62.5, '1:00:02' → 3602.0."
+    parts = [float(p) for p in s.split(":")]
+    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+
+# %% ../nbs/05a_scoring.ipynb #8c38f2ac
 _TU = r"(?:\s*(?:seconds?|secs?|s)(?![a-z]))?"
 _MMSS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?"
 _RANGE_SEP = r"\s*(?:->|→|-|to|~|until|till|through|and)\s*(?:(?:about|around|approximately|roughly)\s+|[~≈]\s*)?"
@@ -870,11 +891,6 @@ _BETWEEN_BEFORE = re.compile(
     r"\b(?:between|from)\s+(?:(?:about|around|approximately|roughly|approx\.?|~)\s*)?(?:t\s*=\s*)?$"
 )
 _CLOCK_BLANK = re.compile(rf"{_HOUR}\s*-?\s*(?:o\s*'?\s*clock|oclock|o\s+clock)|{_HOUR}\s*:\s*00\s+direction")
-
-def mmss_to_seconds(s:str)->float:
-    "'00:06' → 6.0, '1:02.5' → 62.5, '1:00:02' → 3602.0."
-    parts = [float(p) for p in s.split(":")]
-    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 
 _TIME_PHRASES = [  # the many ways of writing one time, as "N s"
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+(to|-|until|and|through)\s+(?:the\s+)?(\d+)(?:st|nd|rd|th)\s+seconds?\b"),
@@ -907,8 +923,6 @@ _VIDEO_END = re.compile(r"\b(?:the\s+)?(?:very\s+)?end\s+of\s+the\s+(?:video|cli
                         r"|(?:(?<=until )|(?<=till ))(?:the\s+)?(?:very\s+)?end\b(?!\s*\(?\s*(?:at\s+)?\d)")
 _ONWARD = re.compile(rf"\b(?:from|after|since)\s+(?:(?:about|around|approximately)\s+)?(?P<n>{_NUM})\s*"
                      rf"(?:s|secs?|seconds?)\s+on(?:wards?)?\b")
-_VIDEO_LENGTH = re.compile(r"\b(?:video|clip)\s+(?:lasts|is|runs|spans)\s+(?:for\s+)?(?:about\s+)?"
-                           r"(?:\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+to\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
 
 _FIRST_LAST = re.compile(rf"\b(?:for|during|in|over|within|throughout)\s+the\s+(?P<w>first|last|final)\s+"
                          rf"(?P<n>{_NUM})\s*(?:seconds?|secs?|s)\b")
@@ -918,20 +932,6 @@ def _first_last(m, end):
     if m.group("w") == "first":
         return f"from 0 s to {_fmt(n)} s"
     return m.group(0) if end is None or n > end else f"from {_fmt(round(end - n, 6))} s to {_fmt(end)} s"
-
-@functools.lru_cache(maxsize=4096)
-def video_length(question:str|None)->float|None:
-    "The video's length in seconds as the question states it ('The video lasts for 9.5 seconds'), or None."
-    m = _VIDEO_LENGTH.search(normalize_text(question)) if question else None
-    return float(m.group(1)) if m else None
-
-_COORDINATED = re.compile(r"\s*,?\s*(?:and|as well as|plus)\s+(?:(?:then|also)\s+)?(?:again\s+)?"
-                          r"(?:from|between|during)?\s*")
-_SEVERAL = re.compile(
-    r"\b(?:twice(?!\s+as\b)|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
-    r"several (?:intervals|periods|times)|"
-    r"multiple (?:intervals|periods|times))\b"
-)
 
 def _time_text(text, end=None):
     "Times written as '2-second mark', '3rd second', 'second 4', '00:06', 'the beginning' → 'N s' (lengths change)."
@@ -990,6 +990,25 @@ def _prepared(text, end=None):
 def find_time_ranges(text:str)->list[tuple[float, float, int]]:
     "Every time interval written in normalised `text`, as (t0, t1, position), t0/t1 in seconds (frame numbers are not)."
     return [(a, b, p) for a, b, p, _ in _time_ranges(_prepared(text)[1])]
+
+# %% ../nbs/05a_scoring.ipynb #d41de635
+_VIDEO_LENGTH = re.compile(r"\b(?:video|clip)\s+(?:lasts|is|runs|spans)\s+(?:for\s+)?(?:about\s+)?"
+                           r"(?:\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+to\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b")
+
+@functools.lru_cache(maxsize=4096)
+def video_length(question:str|None)->float|None:
+    "The video's length in seconds as the question states it ('The video lasts for 9.5 seconds'), or None."
+    m = _VIDEO_LENGTH.search(normalize_text(question)) if question else None
+    return float(m.group(1)) if m else None
+
+# %% ../nbs/05a_scoring.ipynb #2e7578f6
+_COORDINATED = re.compile(r"\s*,?\s*(?:and|as well as|plus)\s+(?:(?:then|also)\s+)?(?:again\s+)?"
+                          r"(?:from|between|during)?\s*")
+_SEVERAL = re.compile(
+    r"\b(?:twice(?!\s+as\b)|and again|once more|a second time|two (?:separate |different )?(?:intervals|periods|times)|"
+    r"several (?:intervals|periods|times)|"
+    r"multiple (?:intervals|periods|times))\b"
+)
 
 # no interval but the whole video: "it moves toward 3 o'clock throughout the video"
 _WHOLE_VIDEO = re.compile(r"\b(?:throughout|during|for|over|across)\s+(?:the\s+)?(?:entire|whole|full)?\s*"
@@ -1106,6 +1125,7 @@ def _question_colours(question):
             return named
     return COLOURS
 
+# %% ../nbs/05a_scoring.ipynb #48dcc6aa
 @functools.lru_cache(maxsize=4096)
 def question_polarity(question:str|None)->tuple[int, str|None]:
     "(+1 larger / −1 smaller value, quantity or None) from the question's first comparative; (+1, None) if none."
@@ -1403,6 +1423,7 @@ class Extraction(NamedTuple):
     cue: str
     confident: bool
 
+# %% ../nbs/05a_scoring.ipynb #473d5f62
 UNSURE_CUES = frozenset(
     {
         "first of several",
@@ -1500,6 +1521,7 @@ def judge_messages(task:str, response:str, question:str|None)->list[dict]:
             f"Extract {JUDGE_FORMATS[task]}. Reply with the JSON object only.")
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
 
+# %% ../nbs/05a_scoring.ipynb #cda1008a
 _JSON_OBJ = re.compile(r"\{.*\}", re.S)
 
 def parse_judge_reply(task:str, # One of `TASKS`
@@ -1621,6 +1643,7 @@ def same_answer(a, b)->bool:
         return isinstance(a, (tuple, list)) and len(a) == len(b) and all(abs(x - y) <= 1e-6 for x, y in zip(a, b))
     return abs(a - b) <= max(0.02 * abs(b), 1e-6)
 
+# %% ../nbs/05a_scoring.ipynb #5f450aa5
 def rules_judge_agreement(items:Iterable[Mapping], # Dicts with task, response, question (and `expected` for accuracies)
                           **judge, # `judge_extract` options: base_url, model, api_key, cache_path, ...
                          )->dict:

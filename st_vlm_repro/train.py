@@ -232,6 +232,7 @@ def item_messages(item:dict, frames:Optional[np.ndarray]=None, times:Optional[np
                     m["content"][i] = {"type": "image", "image": im.convert("RGB")}
     return msgs
 
+# %% ../nbs/06_training.ipynb #5d32252e
 def item_video(item:dict)->Optional[Path]:
     "The video file (or frame folder) of a training item, None for an image sample."
     if item["kind"] == "stkit":
@@ -243,6 +244,7 @@ def item_video(item:dict)->Optional[Path]:
 class TemplateError(ValueError):
     "The chat template does not mark the assistant's tokens as the training needs (a config error: never skipped)."
 
+# %% ../nbs/06_training.ipynb #da51b475
 def check_label_mask(input_ids, labels, eos_id:int, where:str=""):
     "Raise unless some tokens are trained and every trained span ends with the stop token."
     import torch
@@ -781,7 +783,7 @@ def train_cmd(
     keys = ("step", "loss", "samples_per_s", "tokens_per_s", "final_model", "log")
     typer.echo(json.dumps({k: s.get(k) for k in keys}, indent=1))
 
-
+# %% ../nbs/06_training.ipynb #b8ebd492
 def main(): train_app()
 
 if __name__ == "__main__" and str(globals().get("__file__", "")).endswith("train.py"):
