@@ -19,8 +19,9 @@ from .clips import box_corners
 __all__ = ['SPEEDS', 'SIZES', 'COLORS', 'M', 'BEHAVIOURS', 'ROAM', 'DRIVING_BEHAVIOURS', 'DRIVING_SPEEDS', 'OPTICAL', 'WRITERS',
            'WRITER_MODULES', 'Camera', 'Agent', 'Scene', 'interp_agent', 'yaw_matrix', 'interp_pose', 'token',
            'uuid_for', 'profile_of', 'integrate', 'roam_profile', 'driving_profile', 'small_rotation', 'make_camera',
-           'convoy_agents', 'make_driving_scene', 'make_sports_scene', 'make_world', 'render', 'plot_scene_bev',
-           'register_writer', 'available_formats', 'get_writer', 'make_mini_world', 'load_ground_truth']
+           'scene_ticks', 'ego_poses', 'convoy_agents', 'make_driving_scene', 'make_sports_scene', 'make_world',
+           'render', 'plot_scene_bev', 'register_writer', 'available_formats', 'get_writer', 'make_mini_world',
+           'load_ground_truth']
 
 # %% ../nbs/02a_mini_world.ipynb #faf8b568
 @dataclass
@@ -227,10 +228,24 @@ def make_camera(name:str, width:int, height:int, f:float, xyz, g:np.random.Gener
     return Camera(name, width, height, K, T)
 
 # %% ../nbs/02a_mini_world.ipynb #9bf36c8b
+def scene_ticks(g:np.random.Generator, rate_hz:float)->np.ndarray:
+    "The ticks (s) of a scene lasting 20–30 s (to the half second) at `rate_hz`."
+    dur = float(np.round(g.uniform(20, 30) * 2) / 2)
+    return np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9)
+
+def ego_poses(centers:np.ndarray, psi:np.ndarray)->np.ndarray:
+    "World-from-ego 4×4 poses from the ego origin's positions (n, 3) and headings (n,)."
+    wfe = np.zeros((len(psi), 4, 4))
+    wfe[:, :3, :3] = yaw_matrix(psi)
+    wfe[:, :3, 3] = centers
+    wfe[:, 3, 3] = 1
+    return wfe
+
 def _agent(aid, cat, beh, t, xy, psi, size, color, z_extra=0.0):
     return Agent(aid, cat, beh, np.asarray(size, float), t.copy(),
                  np.c_[xy, np.full(len(t), size[2] / 2 + z_extra)], psi.copy(), tuple(int(c) for c in color))
 
+# %% ../nbs/02a_mini_world.ipynb #9cb91ebf
 def convoy_agents(sid:str, t:np.ndarray, xy:np.ndarray, psi:np.ndarray, # scene id, ticks, ego positions, headings
                   g:np.random.Generator)->list[Agent]:
     "A line of 2–3 vehicles driving straight down one lane at one speed, ahead of the ego or oncoming."
@@ -250,12 +265,12 @@ def convoy_agents(sid:str, t:np.ndarray, xy:np.ndarray, psi:np.ndarray, # scene 
         gap += size[0] + g.uniform(6, 14)                      # the next one follows 6–14 m behind
     return out
 
+# %% ../nbs/02a_mini_world.ipynb #bfca6b81
 def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene:
     "One driving scene: an ego vehicle, 8–14 objects and a convoy, 20–30 s at `rate_hz`."
     g = rng(seed, "driving", index)
     sid = f"mw{seed}-{index:04d}"
-    dur = float(np.round(g.uniform(20, 30) * 2) / 2)
-    t = np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9)
+    t = scene_ticks(g, rate_hz)
     dt = 1 / rate_hz
     ego_beh = g.choice(["straight", "straight", "stop", "turn_left", "turn_right", "manoeuvre"])
     v, d = profile_of(ego_beh, t, g.uniform(5, 9), g, radius=15.0)
@@ -264,10 +279,7 @@ def make_driving_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scen
     xy, psi = integrate(x0, psi0, v, d, dt)
     ego = _agent(f"{sid}-ego", "car", str(ego_beh), t, xy, psi, SIZES["car"], (0, 0, 0))
     ego.centers[:, 2] = 0.0                                    # the ego origin: rear axle on the ground
-    wfe = np.zeros((len(t), 4, 4))
-    wfe[:, :3, :3] = yaw_matrix(psi)
-    wfe[:, :3, 3] = ego.centers
-    wfe[:, 3, 3] = 1
+    wfe = ego_poses(ego.centers, psi)
     cams = {"front": make_camera("front", 640, 360, 506.0, [1.7, 0.0, 1.5], g),
             "front_portrait": make_camera("front_portrait", 384, 512, 440.0, [1.6, 0.0, 1.4], g)}
     agents = []
@@ -327,8 +339,7 @@ def make_sports_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene
     "One sports scene: a walking/running camera wearer and 4–8 players on a field, 20–30 s at `rate_hz`."
     g = rng(seed, "sports", index)
     sid = f"mw{seed}-sports-{index:04d}"
-    dur = float(np.round(g.uniform(20, 30) * 2) / 2)
-    t = np.round(np.arange(0, dur + 1e-9, 1 / rate_hz), 9)
+    t = scene_ticks(g, rate_hz)
     dt = 1 / rate_hz
     seg = np.floor(t / g.uniform(3, 6)).astype(int)
     speed = np.where(g.random(seg.max() + 1) < 0.5, 1.4, 3.5)[seg]
@@ -341,10 +352,7 @@ def make_sports_scene(seed:int, index:int, split:str, rate_hz:float=20.0)->Scene
     bob = 0.05 * np.sin(2 * np.pi * (1.8 + 0.6 * (speed > 2)) * t)
     ego = _agent(f"{sid}-wearer", "pedestrian", "run", t, xy, psi, (0.4, 0.5, 1.75), (0, 0, 0))
     ego.centers[:, 2] = 1.6 + bob                              # the wearer's origin: the head (the device)
-    wfe = np.zeros((len(t), 4, 4))
-    wfe[:, :3, :3] = yaw_matrix(psi)
-    wfe[:, :3, 3] = ego.centers
-    wfe[:, 3, 3] = 1
+    wfe = ego_poses(ego.centers, psi)
     cams = {"head": make_camera("head", 512, 512, 256.0, [0.1, 0.0, 0.0], g, pitch_deg=12.0)}
     agents = []
     for j in range(int(g.integers(4, 9))):
