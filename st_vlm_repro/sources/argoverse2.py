@@ -102,7 +102,7 @@ def write_argoverse2(scenes:list[Scene], # Ground-truth scenes (sports scenes ar
             E = sc.world_from_ego[sw]
             R, tt = E[:, :3, :3], E[:, :3, 3]
             p = np.einsum("nji,nj->ni", R, a.centers[r] - tt)                # ego = R^T (world - t)
-            ego_yaw = np.arctan2(R[:, 1, 0], R[:, 0, 0])
+            ego_yaw = sc.ego.yaw[sw]   # the heading the poses were built from (no arctan2: same bits every run)
             yaw = a.yaw[r] - ego_yaw
             dist = np.linalg.norm(p[:, :2], axis=1)
             cats = [AV2_CATEGORY[a.category]] + (
