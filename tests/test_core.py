@@ -76,7 +76,7 @@ def no_env(monkeypatch):
 
 def test_settings_are_typed(no_env):
     cfg = load_settings("mini")
-    assert isinstance(cfg, Settings) and (cfg.seed, cfg.n_scenes, cfg.step, cfg.mini_world) == (0, 6, 0.5, True)
+    assert isinstance(cfg, Settings) and (cfg.seed, cfg.n_scenes, cfg.step, cfg.mini_world) == (0, 10, 0.5, True)
     assert type(cfg.n_scenes) is int and type(cfg.mini_world) is bool and cfg.data_dir == ROOT/"data"
     assert cfg.model_path == ROOT/"data/tiny_llava_ov" and cfg.train_config == ROOT/"configs/train_mini.yaml"
     assert cfg.figures_dir == ROOT/"runs/latest/figures" and cfg.published_tables_dir == ROOT/"tables"
