@@ -12,8 +12,7 @@ import numpy as np
 
 from .core import rng, write_jsonl, atomic_write
 from .stkit import (read_stkit, TASKS, TASK_ABBREV, PARAPHRASES, LAST_SEEN_PARAPHRASES, PromptObject,
-                                common_prompt, fill_template,
-                                answer_fields, object_name)
+                                common_prompt, fill_template, answer_fields, object_name)
 
 # %% auto #0
 __all__ = ['DISTANCE_BINS', 'SPEED_BINS', 'PAPER_PROPORTIONS', 'N_CLASSES', 'TWO_CHOICE_TASKS', 'MAX_CLASS_SHARE', 'bench_app',

@@ -16,18 +16,22 @@ from .visual_prompts import frame_indices, read_video_frames
 
 
 # %% auto #0
-__all__ = ['shown_frame_indices', 'sample_frames', 'HFVideoRunner']
+__all__ = ['check_sampling', 'shown_frame_indices', 'sample_frames', 'HFVideoRunner']
 
 # %% ../nbs/05c_hf_runner.ipynb #d47c01e5
+def check_sampling(n_frames:int|None, fps:float|None):
+    "Refuse a frame sampling that is neither `n_frames` nor a positive `fps` (or is both)."
+    if (n_frames is None) == (fps is None):
+        raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+
 def shown_frame_indices(times:np.ndarray, # The times (s) of all the video's frames
                         n_frames:int|None=8, # Frames sampled uniformly (None: use `fps`)
                         fps:float|None=None, # Or: frames per second
                        )->np.ndarray:
     "Indices of the frames a model is shown: exactly `n_frames` uniform (some repeated if fewer), or one per 1/fps s."
-    if (n_frames is None) == (fps is None):
-        raise ValueError(f"sample by n_frames or by fps, not both or neither (got {n_frames}, {fps})")
-    if fps is not None and fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
+    check_sampling(n_frames, fps)
     times = np.asarray(times, float)
     if n_frames is not None:
         return frame_indices(times, n_frames, None, repeat=True)
@@ -41,7 +45,7 @@ def sample_frames(path:Path|str, # The visual prompt (.mp4 or frame folder)
     "(frames T×H×W×3, their times in s, `VideoMetadata`) of the frames a model is shown from a visual prompt."
     import cv2
     from transformers.video_utils import VideoMetadata
-    shown_frame_indices([0.0], n_frames, fps)   # a bad choice is refused before the video is read
+    check_sampling(n_frames, fps)   # a bad choice is refused before the video is read
     frames, times = read_video_frames(path)
     T = len(times)
     rate = 1 / float(np.median(np.diff(times))) if T > 1 else 1.0

@@ -26,7 +26,7 @@ __all__ = ['TASKS', 'TASK_ABBREV', 'DIRECTION_TASKS', 'COLOUR_NAMES', 'Task', 'T
            'common_span', 'pair_labels', 'object_groups', 'record_id', 'video_name', 'answer_fields', 'record_source',
            'make_record', 'clip_records', 'build_manifest', 'manifest_digest', 'build_lock', 'check_manifest',
            'build_stkit', 'record_stats', 'write_summary', 'check_split_separation', 'read_stkit', 'check_trainable',
-           'table2', 'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit',
+           'table2', 'plot_label_distributions', 'build_cmd', 'ensure_mini_world', 'build_profile_stkit', 'data_note',
            'write_table2']
 
 # %% ../nbs/04_stkit.ipynb #2addda68
@@ -992,6 +992,13 @@ def build_profile_stkit(cfg, render:bool=True, splits=("train", "val"))->list[di
     check_split_separation(out)
     return summaries
 
+# %% ../nbs/04_stkit.ipynb #8b471820
+def data_note(profile:str, # The settings profile
+              mini_world:bool, # The data is the synthetic mini world
+             )->str:
+    "The captions' words for a profile's data: the synthetic mini world is never the paper's."
+    return f"synthetic mini world, profile {profile}: not the paper's data" if mini_world else f"profile {profile}"
+
 # %% ../nbs/04_stkit.ipynb #c18c0200
 def write_table2(records:list[dict], # STKit records of every split (Table 2 counts the train split)
                  tables_dir:Path|str, figures_dir:Path|str,
@@ -1003,7 +1010,7 @@ def write_table2(records:list[dict], # STKit records of every split (Table 2 cou
     t2 = table2(r for r in records if r["split"] == "train")
     tables = Path(tables_dir)
     tables.mkdir(parents=True, exist_ok=True)
-    note = f"synthetic mini world, profile {profile}: not the paper's data" if mini_world else f"profile {profile}"
+    note = data_note(profile, mini_world)
     atomic_write(tables/"table2_stkit_composition.md", f"Table 2 (measured, {note})\n\n" + t2.to_markdown(index=False) +
                  "\n\nTable 2 (paper)\n\n" + pd.DataFrame(PAPER_TABLE2, columns=t2.columns).to_markdown(index=False)
                  + "\n")
